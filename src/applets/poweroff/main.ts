@@ -1,0 +1,13 @@
+// poweroff applet (placeholder until its issue lands): only --help is implemented.
+import type { Io } from "../../lib/io.ts";
+
+export const USAGE = "usage: poweroff [--help]\n";
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  io.stderr("poweroff: not implemented yet\n");
+  return 1;
+}

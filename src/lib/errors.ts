@@ -1,0 +1,19 @@
+// Errors with a meaning the machine API turns into a gRPC status. Code inside
+// init throws these; src/api maps them (NOT_FOUND, INVALID_ARGUMENT, ...).
+
+/** An unknown service, a missing path. */
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
+/** Bad config, bad request fields. The message is shown to the user as is. */
+export class InvalidArgumentError extends Error {
+  override name = "InvalidArgumentError";
+}
+/** The node is busy (a sequence is running) or in the wrong state for the request. */
+export class FailedPreconditionError extends Error {
+  override name = "FailedPreconditionError";
+}
+/** The caller's role does not allow the request. */
+export class PermissionDeniedError extends Error {
+  override name = "PermissionDeniedError";
+}
