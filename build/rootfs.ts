@@ -1,7 +1,7 @@
 // Lays out dist/rootfs: the minos binary at /sbin/init plus its hard links
 // (rootfs-links), the glibc pieces it needs, the PID-1 boot shim and the
 // empty directories init mounts onto.
-import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { installLibs, lddPaths } from "./libs.ts";
 import { stackShim } from "./shim.ts";
@@ -36,4 +36,12 @@ export function layoutRootfs(root: string, binary: string, links: string[]): { l
   mkdirSync(join(root, "proc/self"), { recursive: true });
   writeFileSync(join(root, "proc/self/maps"), stackShim());
   return { libs };
+}
+
+/** Replaces `dest` by `fresh` with renames only; the old tree is removed after. */
+export function swapInto(fresh: string, dest: string): void {
+  const old = `${dest}.old.${process.pid}`;
+  if (existsSync(dest)) renameSync(dest, old);
+  renameSync(fresh, dest);
+  rmSync(old, { recursive: true, force: true });
 }
