@@ -6,4 +6,6 @@ export * from "./reboot.ts";
 export * from "./mount.ts";
 export * from "./process.ts";
 export * from "./spawn.ts";
+export * from "./tty.ts";
+export * from "./signal.ts";
 export { errno } from "./ffi.ts";
