@@ -2,6 +2,7 @@
 //   --no-bytecode   compile without bytecode (for measuring the difference)
 import { renameSync } from "node:fs";
 import { compile } from "./build/compile.ts";
+import { countBins, installUpstream } from "./build/packages.ts";
 import { layoutRootfs, readLinks, swapInto } from "./build/rootfs.ts";
 
 const t0 = performance.now();
@@ -14,6 +15,10 @@ renameSync(tmpBin, "dist/minos");
 console.log(`build: dist/minos ${(bin.bytes / 1048576).toFixed(1)} MiB (bytecode ${bytecode ? "on" : "off"}) in ${(bin.ms / 1000).toFixed(2)} s`);
 const tmpRoot = `dist/.rootfs.${process.pid}`;
 const { libs } = layoutRootfs(tmpRoot, "dist/minos", readLinks());
+const up = installUpstream(tmpRoot);
+const bins = countBins(tmpRoot);
+console.log(`build: ${up.binaries} upstream binaries from ${up.debs.length} Debian packages, ${up.libs.length} libraries, ${up.etc} files in /etc`);
+console.log(`build: /bin+/sbin: ${bins.unique} unique files, ${bins.entries} entries`);
 swapInto(tmpRoot, "dist/rootfs");
 console.log(`build: dist/rootfs with ${readLinks().length} minos names, ${libs.length} libraries, boot shim`);
 console.log(`build: done in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
