@@ -1,0 +1,42 @@
+// Transport-free handler shapes: the machine API's logic is written against
+// these, and server.ts adapts them to grpc-js (and enforces roles first).
+import type { Role } from "./auth.ts";
+import type { Services } from "./gen/types.ts";
+import type { Msg } from "./wire.ts";
+
+export interface CallContext {
+  role: Role;
+  /** The node's hostname, for every reply's metadata. */
+  hostname: string;
+}
+
+/** Where a server-streaming handler puts its messages. */
+export interface Sink<T> {
+  /** Queues one message; false once the stream is over (client gone, or it fell too far behind). */
+  push(msg: Msg<T>): boolean;
+  /** Resolves when the queue has room again (bulk producers await it between messages). */
+  ready(): Promise<void>;
+  /** Aborted when the client cancels or the stream fails: follow handlers unsubscribe on it. */
+  readonly signal: AbortSignal;
+}
+
+export type Unary<Req, Res> = (req: Req, ctx: CallContext) => Promise<Msg<Res>> | Msg<Res>;
+export type ServerStream<Req, Res> = (req: Req, ctx: CallContext, sink: Sink<Res>) => Promise<void>;
+export type BidiStream<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext, sink: Sink<Res>) => Promise<void>;
+
+type Impl<M> = M extends { req: infer Q; res: infer R; clientStream: false; serverStream: false }
+  ? Unary<Q, R>
+  : M extends { req: infer Q; res: infer R; clientStream: false; serverStream: true }
+    ? ServerStream<Q, R>
+    : M extends { req: infer Q; res: infer R; clientStream: true; serverStream: true }
+      ? BidiStream<Q, R>
+      : never;
+
+/** An implementation of every method of a generated service. */
+export type ServiceImpl<S extends keyof Services> = { [M in keyof Services[S]]: Impl<Services[S][M]> };
+
+/** Resolves when the signal aborts: a follow handler's "until the client goes away". */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((res) => signal.addEventListener("abort", () => res(), { once: true }));
+}

@@ -1,0 +1,54 @@
+// NodeEvent (init's view) -> machine.Event (Talos's wire form: payload in an Any
+// with a "talos/runtime/<message>" type URL; minos-only events under "minos/runtime/").
+import type { NodeEvent, ServiceHealth, ServiceState } from "../backend.ts";
+import type { machine, minos } from "../gen/types.ts";
+import { packAny, toTimestamp } from "../schema.ts";
+import type { Msg } from "../wire.ts";
+
+const POWER: Record<string, minos.machine.PowerAction> = { poweroff: "POWEROFF", halt: "HALT", reboot: "REBOOT" };
+
+export function serviceStateAction(state: ServiceState): machine.ServiceStateEvent_Action {
+  return state.toUpperCase() as machine.ServiceStateEvent_Action;
+}
+
+export function healthMsg(h: ServiceHealth): Msg<machine.ServiceHealth> {
+  return { unknown: h.unknown, healthy: h.healthy, last_message: h.lastMessage, last_change: toTimestamp(h.lastChange) };
+}
+
+export function eventPayload(e: NodeEvent): { typeName: string; value: object } {
+  switch (e.kind) {
+    case "service":
+      return { typeName: "machine.ServiceStateEvent", value: { service: e.service, action: serviceStateAction(e.state), message: e.message, health: healthMsg(e.health) } };
+    case "sequence":
+      return {
+        typeName: "machine.SequenceEvent",
+        value: { sequence: e.sequence, action: e.action === "start" ? "START" : "STOP", error: e.error ? { code: "FATAL", message: e.error } : null },
+      };
+    case "phase":
+      return { typeName: "machine.PhaseEvent", value: { phase: e.phase, action: e.action === "start" ? "START" : "STOP" } };
+    case "task":
+      return { typeName: "machine.TaskEvent", value: { task: e.task, action: e.action === "start" ? "START" : "STOP" } };
+    case "shutdown-scheduled":
+      return { typeName: "minos.machine.ShutdownScheduledEvent", value: { action: POWER[e.action], at: toTimestamp(e.at), message: e.message } };
+    case "shutdown-cancelled":
+      return { typeName: "minos.machine.ShutdownCancelledEvent", value: { message: e.message } };
+    case "config":
+      return { typeName: "minos.machine.ConfigEvent", value: { message: e.message } };
+  }
+}
+
+export function toEventMsg(e: NodeEvent, hostname: string): Msg<machine.Event> {
+  const { typeName, value } = eventPayload(e);
+  return { metadata: { hostname }, data: packAny(typeName, value), id: e.id, actor_id: "" };
+}
+
+/** Talos's replay rules: tail_id (events after it) wins over tail_seconds, which wins over tail_events (-1 all, 0 none). */
+export function replay(history: NodeEvent[], req: machine.EventsRequest, now = Date.now()): NodeEvent[] {
+  if (req.tail_id) {
+    const i = history.findIndex((e) => e.id === req.tail_id);
+    return i < 0 ? history.slice() : history.slice(i + 1);
+  }
+  if (req.tail_seconds > 0) return history.filter((e) => e.ts.getTime() >= now - req.tail_seconds * 1000);
+  if (req.tail_events < 0) return history.slice();
+  return req.tail_events > 0 ? history.slice(-req.tail_events) : [];
+}

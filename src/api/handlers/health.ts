@@ -1,0 +1,23 @@
+// grpc.health.v1.Health: SERVING for the whole server ("") and each API service
+// while the server runs; Watch sends the status once and holds the stream.
+import type { grpc } from "../gen/types.ts";
+import { untilAborted, type ServiceImpl } from "../handler.ts";
+import type { Msg } from "../wire.ts";
+
+export const SERVED = new Set(["", "machine.MachineService", "minos.machine.MinosService"]);
+
+function status(service: string): Msg<grpc.health.v1.HealthCheckResponse> {
+  return { status: SERVED.has(service) ? "SERVING" : "SERVICE_UNKNOWN" };
+}
+
+export function healthService(): ServiceImpl<"grpc.health.v1.Health"> {
+  return {
+    async Check(req) {
+      return status(req.service);
+    },
+    async Watch(req, _ctx, sink) {
+      sink.push(status(req.service));
+      await untilAborted(sink.signal);
+    },
+  };
+}

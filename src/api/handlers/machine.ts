@@ -1,0 +1,192 @@
+// machine.MachineService: Talos's calls, answered from init's MachineBackend
+// (services, logs, events, power, config) and from /proc, /sys and the
+// filesystem directly (src/api/system). Replies wrap one message per node,
+// each with metadata naming this node, as Talos's do.
+import type { ApplyMode, MachineBackend, ServiceInfo } from "../backend.ts";
+import { authorizeRead } from "../auth.ts";
+import type { machine } from "../gen/types.ts";
+import { untilAborted, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
+import { toTimestamp } from "../schema.ts";
+import { InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
+import type { Msg } from "../wire.ts";
+import type { common } from "../gen/types.ts";
+import { healthMsg, replay, toEventMsg } from "./events.ts";
+import { cpuInfo } from "../system/cpuinfo.ts";
+import { diskStats } from "../system/diskstats.ts";
+import { list, read } from "../system/files.ts";
+import { KmsgReader } from "../system/kmsg.ts";
+import { loadAvg } from "../system/loadavg.ts";
+import { memInfo } from "../system/memory.ts";
+import { mounts } from "../system/mounts.ts";
+import { netDevStats } from "../system/netdev.ts";
+import { processes } from "../system/processes.ts";
+import { systemStat } from "../system/stat.ts";
+
+const APPLY_MODES: Partial<Record<machine.ApplyConfigurationRequest_Mode, ApplyMode>> = { REBOOT: "reboot", AUTO: "auto", NO_REBOOT: "no_reboot", TRY: "try" };
+const APPLY_MODE_NAMES: Record<ApplyMode, machine.ApplyConfigurationRequest_Mode> = { reboot: "REBOOT", auto: "AUTO", no_reboot: "NO_REBOOT", try: "TRY" };
+
+/** Talos's default for a try without a timeout. */
+const DEFAULT_TRY_MS = 60_000;
+const KMSG_POLL_MS = 200;
+
+const meta = (ctx: CallContext) => ({ hostname: ctx.hostname });
+
+function serviceInfoMsg(s: ServiceInfo): Msg<machine.ServiceInfo> {
+  return {
+    id: s.id,
+    state: s.state,
+    events: { events: s.events.map((e) => ({ msg: e.msg, state: e.state, ts: toTimestamp(e.ts) })) },
+    health: healthMsg(s.health),
+  };
+}
+
+function data(ctx: CallContext, bytes: Uint8Array): Msg<common.Data> {
+  return { metadata: meta(ctx), bytes };
+}
+
+/** Sends lines to a sink, each as one Data message ending in "\n", as Talos's log streams do. */
+function sendLine(sink: Sink<common.Data>, ctx: CallContext, line: string): boolean {
+  return sink.push(data(ctx, Buffer.from(line.endsWith("\n") ? line : line + "\n")));
+}
+
+export function machineService(backend: MachineBackend): ServiceImpl<"machine.MachineService"> {
+  return {
+    async Version(_req, ctx) {
+      const v = backend.version();
+      return {
+        messages: [
+          {
+            metadata: meta(ctx),
+            version: { tag: v.tag, sha: v.sha, built: v.built, go_version: v.goVersion, os: v.os, arch: v.arch },
+            platform: { name: "metal", mode: "metal" },
+            features: { rbac: true },
+          },
+        ],
+      };
+    },
+
+    async Hostname(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), hostname: backend.hostname() }] };
+    },
+
+    async ServiceList(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), services: backend.listServices().map(serviceInfoMsg) }] };
+    },
+
+    async ServiceStart(req, ctx) {
+      return { messages: [{ metadata: meta(ctx), resp: await backend.startService(req.id) }] };
+    },
+    async ServiceStop(req, ctx) {
+      return { messages: [{ metadata: meta(ctx), resp: await backend.stopService(req.id) }] };
+    },
+    async ServiceRestart(req, ctx) {
+      return { messages: [{ metadata: meta(ctx), resp: await backend.restartService(req.id) }] };
+    },
+
+    async Logs(req, ctx, sink) {
+      const ring = backend.logs(req.id);
+      if (!ring) throw new NotFoundError(`service "${req.id}" not found`);
+      // Subscribe before reading the tail: both happen in this tick, so no line falls between them.
+      const unsubscribe = req.follow ? ring.follow((line) => void sendLine(sink, ctx, line)) : undefined;
+      try {
+        const lines = req.tail_lines < 0 ? ring.tail() : ring.tail(req.tail_lines);
+        for (const line of lines) if (!sendLine(sink, ctx, line)) return;
+        if (unsubscribe) await untilAborted(sink.signal);
+      } finally {
+        unsubscribe?.();
+      }
+    },
+
+    async Dmesg(req, ctx, sink) {
+      const kmsg = new KmsgReader();
+      try {
+        const first = kmsg.drain();
+        if (!req.tail) for (const line of first) if (!sendLine(sink, ctx, line)) return;
+        if (!req.follow) return;
+        while (!sink.signal.aborted) {
+          await new Promise((r) => setTimeout(r, KMSG_POLL_MS));
+          for (const line of kmsg.drain()) if (!sendLine(sink, ctx, line)) return;
+        }
+      } finally {
+        kmsg.close();
+      }
+    },
+
+    async Events(req, ctx, sink) {
+      const hostname = ctx.hostname;
+      const unsubscribe = backend.subscribeEvents((e) => void sink.push(toEventMsg(e, hostname)));
+      try {
+        for (const e of replay(backend.eventHistory(), req)) if (!sink.push(toEventMsg(e, hostname))) return;
+        await untilAborted(sink.signal);
+      } finally {
+        unsubscribe();
+      }
+    },
+
+    async Shutdown(_req, ctx) {
+      backend.powerAction("poweroff");
+      return { messages: [{ metadata: meta(ctx), actor_id: "" }] };
+    },
+
+    async Reboot(_req, ctx) {
+      // DEFAULT and POWERCYCLE both mean a full reboot here: minos has no kexec path.
+      backend.powerAction("reboot");
+      return { messages: [{ metadata: meta(ctx), actor_id: "" }] };
+    },
+
+    async ApplyConfiguration(req, ctx) {
+      const mode = APPLY_MODES[req.mode];
+      if (!mode) throw new InvalidArgumentError(`apply mode ${req.mode} is not supported (use no_reboot, reboot, auto or try)`);
+      if (req.dry_run) throw new InvalidArgumentError("dry_run is not supported");
+      const yaml = Buffer.from(req.data).toString("utf8");
+      const tryMs = req.try_mode_timeout ? Number(req.try_mode_timeout.seconds) * 1000 + Math.floor(req.try_mode_timeout.nanos / 1e6) : 0;
+      const result = await backend.applyConfiguration(yaml, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined);
+      return {
+        // The hostname may just have changed: name the node as it is now.
+        messages: [{ metadata: { hostname: backend.hostname() }, warnings: [], mode: APPLY_MODE_NAMES[result.mode], mode_details: result.details, needs_reboot: result.needsReboot }],
+      };
+    },
+
+    async List(req, ctx, sink) {
+      const opts = { root: req.root || "/", recurse: req.recurse, depth: req.recursion_depth, types: req.types };
+      for (const entry of list(opts)) {
+        if (!sink.push({ ...entry, metadata: meta(ctx) })) return;
+        await sink.ready();
+      }
+    },
+
+    async Read(req, ctx, sink) {
+      if (!req.path) throw new InvalidArgumentError("path is required");
+      authorizeRead(ctx.role, req.path);
+      for await (const chunk of read(req.path)) {
+        if (!sink.push(data(ctx, chunk))) return;
+        await sink.ready();
+      }
+    },
+
+    async Mounts(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), stats: mounts() }] };
+    },
+    async Memory(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), meminfo: memInfo() }] };
+    },
+    async LoadAvg(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), ...loadAvg() }] };
+    },
+    async SystemStat(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), ...systemStat() }] };
+    },
+    async CPUInfo(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), cpu_info: cpuInfo() }] };
+    },
+    async Processes(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), processes: processes() }] };
+    },
+    async NetworkDeviceStats(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), ...netDevStats() }] };
+    },
+    async DiskStats(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), ...diskStats() }] };
+    },
+  };
+}

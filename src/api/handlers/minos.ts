@@ -1,0 +1,37 @@
+// minos.machine.MinosService: scheduled shutdown (held by init, for
+// `shutdown +5` / `shutdown -c`) and reading the effective config.
+import type { MachineBackend, PowerAction } from "../backend.ts";
+import type { minos } from "../gen/types.ts";
+import type { CallContext, ServiceImpl } from "../handler.ts";
+import { fromTimestamp, toTimestamp } from "../schema.ts";
+import { InvalidArgumentError } from "../../lib/errors.ts";
+
+const TO_BACKEND: Record<minos.machine.PowerAction, PowerAction> = { POWEROFF: "poweroff", HALT: "halt", REBOOT: "reboot" };
+const FROM_BACKEND: Record<PowerAction, minos.machine.PowerAction> = { poweroff: "POWEROFF", halt: "HALT", reboot: "REBOOT" };
+
+const meta = (ctx: CallContext) => ({ hostname: ctx.hostname });
+
+export function minosService(backend: MachineBackend): ServiceImpl<"minos.machine.MinosService"> {
+  return {
+    async ScheduleShutdown(req, ctx) {
+      const at = fromTimestamp(req.at);
+      if (!at) throw new InvalidArgumentError("at is required");
+      backend.scheduleShutdown({ action: TO_BACKEND[req.action], at, message: req.message });
+      return { messages: [{ metadata: meta(ctx), at: toTimestamp(at), action: req.action }] };
+    },
+
+    async CancelShutdown(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), cancelled: backend.cancelScheduledShutdown() }] };
+    },
+
+    async ScheduledShutdown(_req, ctx) {
+      const s = backend.scheduledShutdown();
+      if (!s) return { messages: [{ metadata: meta(ctx), scheduled: false }] };
+      return { messages: [{ metadata: meta(ctx), scheduled: true, at: toTimestamp(s.at), action: FROM_BACKEND[s.action], message: s.message }] };
+    },
+
+    async GetConfiguration(_req, ctx) {
+      return { messages: [{ metadata: meta(ctx), data: Buffer.from(backend.configYaml()) }] };
+    },
+  };
+}

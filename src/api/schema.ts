@@ -1,0 +1,97 @@
+// The machine API schema at run time: encode/decode any message by name, the
+// method table of a service, and google.protobuf.Any/Timestamp helpers. Built
+// from the generated JSON (src/api/gen/schema.ts) with protobufjs's light
+// build: no .proto parser inside the node.
+import protobuf from "protobufjs/light.js";
+import { SCHEMA } from "./gen/schema.ts";
+import type { Services, google } from "./gen/types.ts";
+
+const root = protobuf.Root.fromJSON(SCHEMA);
+root.resolveAll();
+
+/** How decoded messages look: snake_case keys, enums by name, 64-bit ints as numbers, defaults filled in. */
+const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, oneofs: true };
+
+const typeCache = new Map<string, protobuf.Type>();
+
+export function messageType(name: string): protobuf.Type {
+  let t = typeCache.get(name);
+  if (!t) {
+    t = root.lookupType(name);
+    typeCache.set(name, t);
+  }
+  return t;
+}
+
+/** Encodes a plain object (missing fields are defaults; enums by name or number). */
+export function encode(typeName: string, value: object): Uint8Array {
+  const t = messageType(typeName);
+  return t.encode(t.fromObject(value as Record<string, unknown>)).finish();
+}
+
+export function decode<T>(typeName: string, bytes: Uint8Array): T {
+  const t = messageType(typeName);
+  return t.toObject(t.decode(bytes), OBJECT_OPTIONS) as T;
+}
+
+export interface MethodInfo {
+  name: string;
+  /** The HTTP/2 path: /package.Service/Method. */
+  path: string;
+  requestType: string;
+  responseType: string;
+  clientStream: boolean;
+  serverStream: boolean;
+}
+
+export type ServiceName = keyof Services;
+
+export function serviceMethods(service: ServiceName): MethodInfo[] {
+  const svc = root.lookupService(service);
+  return svc.methodsArray.map((m) => {
+    m.resolve();
+    return {
+      name: m.name,
+      path: `/${service}/${m.name}`,
+      requestType: m.resolvedRequestType!.fullName.slice(1),
+      responseType: m.resolvedResponseType!.fullName.slice(1),
+      clientStream: Boolean(m.requestStream),
+      serverStream: Boolean(m.responseStream),
+    };
+  });
+}
+
+export function methodInfo(service: ServiceName, method: string): MethodInfo {
+  const m = serviceMethods(service).find((x) => x.name === method);
+  if (!m) throw new Error(`no method ${service}/${method}`);
+  return m;
+}
+
+/** Talos prefixes event payload type URLs with "talos/runtime/"; talosctl matches on that. */
+export const TALOS_TYPE_PREFIX = "talos/runtime/";
+export const MINOS_TYPE_PREFIX = "minos/runtime/";
+
+export function packAny(typeName: string, value: object): google.protobuf.Any {
+  const prefix = typeName.startsWith("minos.") ? MINOS_TYPE_PREFIX : TALOS_TYPE_PREFIX;
+  return { type_url: prefix + typeName, value: encode(typeName, value) };
+}
+
+/** The message name inside an Any's type URL (the part after the last "/"). */
+export function anyTypeName(any: google.protobuf.Any): string {
+  return any.type_url.slice(any.type_url.lastIndexOf("/") + 1);
+}
+
+export function unpackAny<T>(any: google.protobuf.Any): T {
+  return decode<T>(anyTypeName(any), any.value);
+}
+
+export function toTimestamp(d: Date): google.protobuf.Timestamp {
+  const ms = d.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: (ms - seconds * 1000) * 1e6 };
+}
+
+export function fromTimestamp(t: google.protobuf.Timestamp | null | undefined): Date | undefined {
+  if (!t) return undefined;
+  return new Date(Number(t.seconds) * 1000 + Math.floor(Number(t.nanos) / 1e6));
+}

@@ -1,0 +1,269 @@
+// A lean gRPC client transport on node:http2: unary and server-streaming
+// calls, length-prefixed framing, status from (trailing) headers. poweroff,
+// shutdown, the dashboard and minosctl start faster without loading grpc-js
+// (~90 ms of module load), and these two call shapes are all they use.
+import http2 from "node:http2";
+import net from "node:net";
+import tls from "node:tls";
+import { CODE_NAMES, Code } from "./status.ts";
+
+export interface TlsOptions {
+  /** PEM of the node CA the server certificate must chain to. */
+  ca: string;
+  /** PEM client certificate (its Organization is the role) and key. */
+  cert: string;
+  key: string;
+}
+
+/** A failed call: a gRPC status code and the server's (or transport's) message. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly details: string,
+  ) {
+    super(details);
+    this.name = "ApiError";
+  }
+  get codeName(): string {
+    return CODE_NAMES[this.code] ?? `CODE_${this.code}`;
+  }
+}
+
+/** "unix:/path" (or "unix:///path") or "host:port" / "[v6]:port"; a bare host gets port 50000. */
+export type Endpoint = { kind: "unix"; path: string } | { kind: "tcp"; host: string; port: number };
+
+export const DEFAULT_PORT = 50000;
+
+export function parseEndpoint(s: string): Endpoint {
+  if (s.startsWith("unix:")) return { kind: "unix", path: s.slice(5).replace(/^\/\/(?=\/)/, "") };
+  if (s.startsWith("/")) return { kind: "unix", path: s };
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (v6) return { kind: "tcp", host: v6[1]!, port: v6[2] ? Number(v6[2]) : DEFAULT_PORT };
+  const m = /^([^:]+)(?::(\d+))?$/.exec(s);
+  if (!m) throw new ApiError(Code.INVALID_ARGUMENT, `bad endpoint "${s}": want unix:/path or host:port`);
+  return { kind: "tcp", host: m[1]!, port: m[2] ? Number(m[2]) : DEFAULT_PORT };
+}
+
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+function frame(message: Uint8Array): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
+}
+
+/** Splits an HTTP/2 DATA byte stream into gRPC messages. */
+class Deframer {
+  private buf: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer): Uint8Array[] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const out: Uint8Array[] = [];
+    while (this.buf.length >= 5) {
+      if (this.buf[0] !== 0) throw new ApiError(Code.INTERNAL, "compressed gRPC messages are not supported");
+      const len = this.buf.readUInt32BE(1);
+      if (len > MAX_MESSAGE_BYTES) throw new ApiError(Code.RESOURCE_EXHAUSTED, `message of ${len} bytes exceeds the client limit`);
+      if (this.buf.length < 5 + len) break;
+      out.push(this.buf.subarray(5, 5 + len));
+      this.buf = this.buf.subarray(5 + len);
+    }
+    return out;
+  }
+}
+
+function statusFrom(headers: http2.IncomingHttpHeaders): ApiError | null | undefined {
+  const raw = headers["grpc-status"];
+  if (raw === undefined) return undefined;
+  const code = Number(raw);
+  if (code === Code.OK) return null;
+  let details = String(headers["grpc-message"] ?? "");
+  try {
+    details = decodeURIComponent(details);
+  } catch {
+    // not percent-encoded after all
+  }
+  return new ApiError(code, details || CODE_NAMES[code] || "error");
+}
+
+export interface CallOptions {
+  /** Deadline for the whole call. */
+  timeoutMs?: number;
+}
+
+/** A server stream: iterate its messages; cancel() (or breaking out of the loop) stops it. */
+export interface MessageStream extends AsyncIterable<Uint8Array> {
+  cancel(): void;
+}
+
+export class Transport {
+  private session: http2.ClientHttp2Session;
+  private sessionError: Error | undefined;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    tlsOptions?: TlsOptions,
+  ) {
+    if (endpoint.kind === "unix") {
+      this.session = http2.connect("http://localhost", { createConnection: () => net.connect(endpoint.path) });
+    } else {
+      if (!tlsOptions) throw new ApiError(Code.UNAUTHENTICATED, `${endpoint.host}:${endpoint.port}: TCP needs a client certificate (mutual TLS); configure ca/crt/key`);
+      const isIp = net.isIP(endpoint.host) !== 0;
+      const host = endpoint.host;
+      this.session = http2.connect(`https://${isIp && host.includes(":") ? `[${host}]` : host}:${endpoint.port}`, {
+        ca: tlsOptions.ca,
+        cert: tlsOptions.cert,
+        key: tlsOptions.key,
+        // TLS forbids an IP address as SNI: verify the address against the certificate's IP SANs instead.
+        ...(isIp ? { servername: "" } : { servername: host }),
+        checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert),
+      });
+    }
+    this.session.on("error", (e) => {
+      this.sessionError = e;
+    });
+    // Idle streams (logs -f) must not keep a one-shot command alive.
+    this.session.unref();
+  }
+
+  private request(path: string, body: Uint8Array, opts: CallOptions): http2.ClientHttp2Stream {
+    if (this.sessionError) throw transportError(this.sessionError, this.endpoint);
+    const headers: http2.OutgoingHttpHeaders = {
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc+proto",
+      te: "trailers",
+      "user-agent": "minos-lean-client",
+    };
+    if (opts.timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
+    const stream = this.session.request(headers);
+    stream.end(frame(body));
+    return stream;
+  }
+
+  /** Runs one call; onMessage sees each reply as it arrives; resolves at an OK status. */
+  private run(path: string, body: Uint8Array, opts: CallOptions, onMessage: (m: Uint8Array) => void, onStream?: (s: http2.ClientHttp2Stream) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = this.request(path, body, opts);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      onStream?.(stream);
+      const deframer = new Deframer();
+      let status: ApiError | null | undefined;
+      let settled = false;
+      const finish = (err: Error | null | undefined) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve();
+      };
+      stream.on("response", (headers) => {
+        const httpStatus = Number(headers[":status"]);
+        if (httpStatus !== 200) status = new ApiError(Code.UNAVAILABLE, `HTTP ${httpStatus} from ${describe(this.endpoint)}`);
+        const s = statusFrom(headers); // trailers-only reply: status in the headers
+        if (s !== undefined) status = s;
+      });
+      stream.on("data", (chunk: Buffer) => {
+        try {
+          for (const m of deframer.push(chunk)) onMessage(m);
+        } catch (e) {
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          finish(e as Error);
+        }
+      });
+      stream.on("trailers", (headers) => {
+        const s = statusFrom(headers);
+        if (s !== undefined) status = s;
+      });
+      stream.on("error", (e) => finish(this.sessionError ? transportError(this.sessionError, this.endpoint) : transportError(e, this.endpoint)));
+      stream.on("close", () => {
+        if (status === undefined) {
+          const e = this.sessionError ?? (stream.rstCode === http2.constants.NGHTTP2_CANCEL ? new ApiError(Code.CANCELLED, "call cancelled") : new Error(`stream closed without a status (code ${stream.rstCode})`));
+          finish(e instanceof ApiError ? e : transportError(e, this.endpoint));
+        } else finish(status);
+      });
+    });
+  }
+
+  async unary(path: string, body: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
+    const replies: Uint8Array[] = [];
+    await this.run(path, body, opts, (m) => replies.push(m));
+    if (replies.length !== 1) throw new ApiError(Code.INTERNAL, `${path}: expected one reply, got ${replies.length}`);
+    return replies[0]!;
+  }
+
+  serverStream(path: string, body: Uint8Array, opts: CallOptions = {}): MessageStream {
+    const queue: Uint8Array[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    let failure: Error | undefined;
+    let stream: http2.ClientHttp2Stream | undefined;
+    let cancelled = false;
+    const notify = () => {
+      wake?.();
+      wake = undefined;
+    };
+    this.run(
+      path,
+      body,
+      opts,
+      (m) => {
+        queue.push(m);
+        notify();
+      },
+      (s) => (stream = s),
+    ).then(
+      () => {
+        ended = true;
+        notify();
+      },
+      (e: Error) => {
+        ended = true;
+        if (!cancelled) failure = e;
+        notify();
+      },
+    );
+    const cancel = () => {
+      cancelled = true;
+      if (stream && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      ended = true;
+      notify();
+    };
+    return {
+      cancel,
+      async *[Symbol.asyncIterator]() {
+        try {
+          for (;;) {
+            if (queue.length) yield queue.shift()!;
+            else if (failure) throw failure;
+            else if (ended) return;
+            else await new Promise<void>((r) => (wake = r));
+          }
+        } finally {
+          if (!ended) cancel();
+        }
+      },
+    };
+  }
+
+  close(): void {
+    if (!this.session.closed && !this.session.destroyed) this.session.close();
+  }
+}
+
+function describe(e: Endpoint): string {
+  return e.kind === "unix" ? `unix:${e.path}` : `${e.host}:${e.port}`;
+}
+
+/** Connection-level failures as UNAVAILABLE with one clear line (ENOENT, ECONNREFUSED, TLS alerts). */
+function transportError(e: Error, endpoint: Endpoint): ApiError {
+  if (e instanceof ApiError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const where = describe(endpoint);
+  if (code === "ENOENT") return new ApiError(Code.UNAVAILABLE, `${where}: no such socket (is the node running?)`);
+  if (code === "ECONNREFUSED") return new ApiError(Code.UNAVAILABLE, `${where}: connection refused (is the node running?)`);
+  if (code === "EACCES") return new ApiError(Code.UNAVAILABLE, `${where}: permission denied on the socket (run as root)`);
+  return new ApiError(Code.UNAVAILABLE, `${where}: ${e.message}`);
+}
