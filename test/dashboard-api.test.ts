@@ -1,0 +1,71 @@
+// The dashboard's data layer against the real machine API server and client
+// (over a unix socket, backed by a fixed fake backend): every section arrives
+// and maps to the dashboard's rows.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startMachineApi, type MachineApi } from "../src/api/server.ts";
+import { connect } from "../src/api/client.ts";
+import { readerSource } from "../src/applets/dashboard/client-source.ts";
+import { sourceFactory } from "../src/applets/dashboard/connect.ts";
+import { applySample, initialState } from "../src/applets/dashboard/state.ts";
+import { render } from "../src/applets/dashboard/render.ts";
+import { fakeBackend } from "./dashboard-fake-backend.ts";
+
+let dir: string;
+let api: MachineApi;
+let socket: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "minos-dash-"));
+  socket = join(dir, "machine.sock");
+  api = await startMachineApi(fakeBackend(), { socketPath: socket });
+});
+
+afterAll(async () => {
+  await api.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a sample carries identity, services, system figures, log, config, events and the scheduled shutdown", async () => {
+  const src = readerSource(connect({ endpoint: `unix:${socket}` }));
+  try {
+    await Bun.sleep(100); // let the events stream replay its history
+    const s = await src.sample({ logLines: 5, config: true });
+    expect(s.errors).toEqual({});
+    expect(s.hostname).toBe("dash-node");
+    expect(s.version).toBe("v0.1.0 (0123456)");
+    expect(s.services?.find((x) => x.id === "containerd")).toEqual({ id: "containerd", state: "Running", healthy: true, message: "Health check successful" });
+    expect(s.services?.find((x) => x.id === "kubelet")?.healthy).toBe(false);
+    expect(s.log).toEqual(["[minos] boot step 26 done", "[minos] boot step 27 done", "[minos] boot step 28 done", "[minos] boot step 29 done", "[minos] boot step 30 done"]);
+    // System figures come from the host's /proc through the server.
+    expect(s.memory!.totalBytes).toBeGreaterThan(64 * 2 ** 20);
+    expect(s.cpu!.total).toBeGreaterThan(0);
+    expect(s.bootTime!).toBeLessThan(Date.now());
+    expect(s.processes!.some((p) => p.pid === process.pid)).toBe(true);
+    expect(s.net!.some((n) => n.name === "lo")).toBe(true);
+    expect(s.config).toContain("hostname: dash-node");
+    expect(s.scheduledShutdown).toMatchObject({ action: "poweroff", message: "maintenance" });
+    expect(s.events!.map((e) => e.text)).toEqual(["sequence boot: start", "sequence boot: stop", expect.stringMatching(/^shutdown scheduled: poweroff at .* - maintenance$/)]);
+
+    // And it renders: two samples give rates.
+    let st = applySample(initialState({ endpoint: `unix:${socket}` }), s, Date.now());
+    await Bun.sleep(50);
+    st = applySample(st, await src.sample({ logLines: 5, config: false }), Date.now());
+    const text = render(st, { cols: 80, rows: 25, colors: false }).join("\n");
+    expect(text).toContain("Host dash-node");
+    expect(text).toMatch(/ containerd\s+Running\s+OK/);
+  } finally {
+    src.close();
+  }
+});
+
+test("an endpoint with nothing behind it rejects the sample (the loop then shows the banner)", async () => {
+  const src = await sourceFactory({ endpoint: `unix:${join(dir, "absent.sock")}` })();
+  try {
+    await expect(src.sample({ logLines: 5, config: false })).rejects.toBeDefined();
+  } finally {
+    src.close();
+  }
+});
