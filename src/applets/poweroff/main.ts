@@ -1,13 +1,11 @@
-// poweroff applet (placeholder until its issue lands): only --help is implemented.
+// poweroff: ask init for an orderly power-off (or halt/reboot by flag); with -f,
+// sync and reboot(2) without init. The work lives in src/lib/power, shared with shutdown.
 import type { Io } from "../../lib/io.ts";
+import { runPowerApplet } from "../../lib/power/main.ts";
+import { HELP } from "../../lib/power/usage.ts";
 
-export const USAGE = "usage: poweroff [--help]\n";
+export const USAGE = HELP.poweroff;
 
-export async function main(argv: string[], io: Io): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
-    io.stdout(USAGE);
-    return 0;
-  }
-  io.stderr("poweroff: not implemented yet\n");
-  return 1;
+export function main(argv: string[], io: Io): Promise<number> {
+  return runPowerApplet("poweroff", argv, io);
 }

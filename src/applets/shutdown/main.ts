@@ -1,13 +1,11 @@
-// shutdown applet (placeholder until its issue lands): only --help is implemented.
+// shutdown: ask init to power off, halt or reboot now or at TIME; init holds a
+// scheduled shutdown, `shutdown -c` cancels it. Shared code: src/lib/power.
 import type { Io } from "../../lib/io.ts";
+import { runPowerApplet } from "../../lib/power/main.ts";
+import { HELP } from "../../lib/power/usage.ts";
 
-export const USAGE = "usage: shutdown [--help]\n";
+export const USAGE = HELP.shutdown;
 
-export async function main(argv: string[], io: Io): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
-    io.stdout(USAGE);
-    return 0;
-  }
-  io.stderr("shutdown: not implemented yet\n");
-  return 1;
+export function main(argv: string[], io: Io): Promise<number> {
+  return runPowerApplet("shutdown", argv, io);
 }
