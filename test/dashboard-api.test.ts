@@ -1,8 +1,8 @@
 // The dashboard's data layer against the real machine API server and client
 // (over a unix socket, backed by a fixed fake backend): every section arrives
-// and maps to the dashboard's rows.
+// and maps to the dashboard's rows, on screen.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startMachineApi, type MachineApi } from "../src/api/server.ts";
@@ -11,16 +11,22 @@ import { readerSource } from "../src/applets/dashboard/client-source.ts";
 import { sourceFactory } from "../src/applets/dashboard/connect.ts";
 import { applySample, initialState } from "../src/applets/dashboard/state.ts";
 import { render } from "../src/applets/dashboard/render.ts";
-import { fakeBackend } from "./dashboard-fake-backend.ts";
+import { fakeBackend } from "./helpers/dashboard-fake-backend.ts";
 
 let dir: string;
 let api: MachineApi;
 let socket: string;
 
+/** The node's events happened long before the dashboard connects, a minute apart. */
+const HISTORY_START = Date.UTC(2026, 0, 2, 3, 4, 5);
+const eventTimes = [0, 1, 2].map((i) => HISTORY_START + i * 60_000);
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "minos-dash-"));
   socket = join(dir, "machine.sock");
-  api = await startMachineApi(fakeBackend(), { socketPath: socket });
+  const backend = fakeBackend();
+  const history = backend.eventHistory().map((e, i) => ({ ...e, ts: new Date(eventTimes[i]!) }));
+  api = await startMachineApi({ ...backend, eventHistory: () => history }, { socketPath: socket });
 });
 
 afterAll(async () => {
@@ -48,6 +54,10 @@ test("a sample carries identity, services, system figures, log, config, events a
     expect(s.config).toContain("hostname: dash-node");
     expect(s.scheduledShutdown).toMatchObject({ action: "poweroff", message: "maintenance" });
     expect(s.events!.map((e) => e.text)).toEqual(["sequence boot: start", "sequence boot: stop", expect.stringMatching(/^shutdown scheduled: poweroff at .* - maintenance$/)]);
+    // Replayed history keeps the node's own times, not the moment it arrived.
+    expect(s.events!.map((e) => e.ts)).toEqual(eventTimes);
+    const release = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+    expect(s.kernel).toBe(release);
 
     // And it renders: two samples give rates.
     let st = applySample(initialState({ endpoint: `unix:${socket}` }), s, Date.now());
@@ -55,7 +65,12 @@ test("a sample carries identity, services, system figures, log, config, events a
     st = applySample(st, await src.sample({ logLines: 5, config: false }), Date.now());
     const text = render(st, { cols: 80, rows: 25, colors: false }).join("\n");
     expect(text).toContain("Host dash-node");
+    expect(text).toContain(`Kernel ${release}`);
     expect(text).toMatch(/ containerd\s+Running\s+OK/);
+    const config = render({ ...st, screen: "config" }, { cols: 80, rows: 25, colors: false }).join("\n");
+    expect(config).toContain("03:06:05 shutdown scheduled: poweroff");
+    expect(config).toContain("03:05:05 sequence boot: stop");
+    expect(config).toContain("03:04:05 sequence boot: start");
   } finally {
     src.close();
   }

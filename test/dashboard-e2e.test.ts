@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startMachineApi } from "../src/api/server.ts";
-import { fakeBackend } from "./dashboard-fake-backend.ts";
+import { fakeBackend } from "./helpers/dashboard-fake-backend.ts";
 import type { Sandbox } from "../scripts/sandbox.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -92,7 +92,7 @@ afterAll(async () => {
   await node?.cleanup().catch(() => {});
 });
 
-test.skipIf(!existsSync(SANDBOX))(
+test(
   "dashboard in tmux against a sandboxed node: summary, monitor, disconnect",
   async () => {
     expect(existsSync(BIN)).toBe(true); // bun run build first

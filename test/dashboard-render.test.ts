@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { render } from "../src/applets/dashboard/render.ts";
 import { applySample, disconnected, initialState, reduce, type DashboardState } from "../src/applets/dashboard/state.ts";
-import { liveState, sample, T0 } from "./dashboard-fixture.ts";
+import { liveState, sample, T0 } from "./helpers/dashboard-fixture.ts";
 
 const SIZES = [
   { cols: 80, rows: 25 },

@@ -13,7 +13,7 @@ import type { DashboardSource, NodeSample } from "../src/applets/dashboard/sourc
 import { initialState, reduce, type DashboardState } from "../src/applets/dashboard/state.ts";
 import type { Terminal } from "../src/applets/dashboard/terminal.ts";
 import { captureIo } from "../src/lib/io.ts";
-import { liveState, sample } from "./dashboard-fixture.ts";
+import { liveState, sample } from "./helpers/dashboard-fixture.ts";
 
 describe("keys", () => {
   test("F1-F3 as the Linux console, xterm and rxvt send them, and 1-3", () => {

@@ -1,7 +1,7 @@
 // A MachineBackend with fixed content, for running the real machine API server
 // in dashboard tests without booting a node.
-import type { MachineBackend, NodeEvent, ServiceInfo, ServiceState } from "../src/api/backend.ts";
-import { LogRing } from "../src/lib/ring.ts";
+import type { MachineBackend, NodeEvent, ServiceInfo, ServiceState } from "../../src/api/backend.ts";
+import { LogRing } from "../../src/lib/ring.ts";
 
 export function fakeBackend(hostname = "dash-node"): MachineBackend {
   const t = new Date();

@@ -1,6 +1,6 @@
 // Realistic node samples for the dashboard's unit tests (and the README captures).
-import type { NodeSample, ProcessSample } from "../src/applets/dashboard/source.ts";
-import { applySample, initialState, type DashboardState } from "../src/applets/dashboard/state.ts";
+import type { NodeSample, ProcessSample } from "../../src/applets/dashboard/source.ts";
+import { applySample, initialState, type DashboardState } from "../../src/applets/dashboard/state.ts";
 
 export const T0 = Date.UTC(2025, 0, 15, 10, 30, 0);
 
