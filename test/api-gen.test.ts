@@ -48,6 +48,9 @@ describe("gen-proto", () => {
     expect(field(meta, "status")).toMatchObject({ number: 3, typeName: ".google.rpc.Status" });
     const ev = message("machine/machine.proto", "Event");
     expect(field(ev, "data")).toMatchObject({ number: 2, typeName: ".google.protobuf.Any" });
+    // minos additions keep clear of Talos's numbers (1001 up), so Talos clients skip them.
+    expect(field(ev, "ts")).toMatchObject({ number: 1001, typeName: ".google.protobuf.Timestamp" });
+    expect(field(message("machine/machine.proto", "VersionInfo"), "kernel")).toMatchObject({ number: 1001, type: 9 }); // string
     const mem = message("machine/machine.proto", "MemInfo");
     expect(field(mem, "directmap1g").number).toBe(48);
   });

@@ -4,10 +4,12 @@
 // mutual TLS, reflection and health.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
-import { existsSync, linkSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import protobuf from "protobufjs";
 import { generateCa, issueClientCert } from "../src/api/pki/certs.ts";
+import type { NodeEvent } from "../src/api/backend.ts";
+import { redactConfig } from "../src/api/redact.ts";
 import { decode } from "../src/api/schema.ts";
 import { certFor, rawLocal, rawRemote, startFixture, type ApiFixture, type RawClient } from "./helpers/fake-backend.ts";
 
@@ -50,6 +52,10 @@ describe("local socket", () => {
     expect(v.messages[0].metadata.hostname).toBe("fake-node");
     expect(v.messages[0].version).toMatchObject({ tag: "v0.1.0", os: "linux", arch: "amd64" });
     expect(v.messages[0].version.go_version).toContain("bun");
+    // minos field 1001: the running kernel's release, exactly as the kernel states it.
+    const release = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+    expect(release).not.toBe("");
+    expect(v.messages[0].version.kernel).toBe(release);
     expect((await c.unary("Hostname")).messages[0].hostname).toBe("fake-node");
   });
 
@@ -112,6 +118,29 @@ describe("local socket", () => {
     await waitFor(() => got2.length === 2);
     expect(got2.map((x) => x.id)).toEqual(f.backend.events.slice(-2).map((x) => x.id));
     s2.cancel();
+  });
+
+  test("Events: replayed history carries each event's own time, not the time of sending", async () => {
+    const then = new Date("2021-03-04T05:06:07.089Z");
+    const old = f.backend.emit({ kind: "config", message: "applied long ago", ts: then } as NodeEvent);
+    const recent = f.backend.emit({ kind: "phase", phase: "mounts", action: "stop" } as NodeEvent);
+    const got = await new Promise<any[]>((res, rej) => {
+      const s = c.stream("Events", { tail_events: 2 });
+      const out: any[] = [];
+      s.on("data", (e) => {
+        out.push(e);
+        if (out.length === 2) {
+          s.cancel();
+          res(out);
+        }
+      });
+      s.on("error", (e) => (out.length < 2 ? rej(e) : undefined));
+    });
+    expect(got.map((e) => e.id)).toEqual([old.id, recent.id]);
+    // minos field 1001 of machine.Event, decoded by a client built from the descriptors alone.
+    expect(got[0].ts).toEqual({ seconds: Math.floor(then.getTime() / 1000), nanos: 89_000_000 });
+    const ms = (t: { seconds: number; nanos: number }) => t.seconds * 1000 + Math.floor(t.nanos / 1e6);
+    expect(ms(got[1].ts)).toBe(recent.ts.getTime());
   });
 
   test("Dmesg returns kernel messages", async () => {
@@ -302,6 +331,29 @@ describe("health and reflection", () => {
   }
 });
 
+describe("config redaction", () => {
+  const key = Buffer.from("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").toString("base64");
+
+  test("a copy of the key through an alias or inside another value is hidden too; the anchor stays valid", () => {
+    const text = `machine:\n  ca:\n    key: &k ${key}\n  env:\n    COPY: *k\n  files:\n    - path: /etc/x\n      content: "before ${key} after"\n`;
+    const out = redactConfig(text);
+    expect(out).not.toContain(key);
+    expect(out).toContain("key: &k REDACTED");
+    expect(out).toContain("COPY: *k");
+    expect(out).toContain("content: REDACTED");
+    // The path to the key itself may run through an alias.
+    const viaAlias = redactConfig(`base: &ca\n  key: ${key}\nmachine:\n  ca: *ca\n`);
+    expect(viaAlias).not.toContain(key);
+    expect(viaAlias).toContain("key: REDACTED");
+  });
+
+  test("a config without a key comes back unchanged; YAML that does not parse is refused, never passed through", () => {
+    const plain = "version: v1alpha1 # comment\nmachine:\n  hostname: n\n";
+    expect(redactConfig(plain)).toBe(plain);
+    expect(() => redactConfig(`machine:\n  ca:\n    key: ${key}\n  bad: [\n`)).toThrow(/does not parse/);
+  });
+});
+
 describe("mutual TLS and roles", () => {
   test("reader reads but may not Shutdown, Reboot, ApplyConfiguration, restart services or read /system/state", async () => {
     const r = rawRemote(f, certFor(f, "os:reader"));
@@ -329,7 +381,7 @@ describe("mutual TLS and roles", () => {
     }
   });
 
-  test("operator may Shutdown, Reboot and restart services, not ApplyConfiguration or GetConfiguration", async () => {
+  test("operator may Shutdown, Reboot and restart services, not ApplyConfiguration", async () => {
     const cert = certFor(f, "os:operator");
     const r = rawRemote(f, cert);
     const m = rawRemote(f, cert, "minos.machine.MinosService");
@@ -340,11 +392,42 @@ describe("mutual TLS and roles", () => {
       await r.unary("ServiceRestart", { id: "containerd" });
       expect(f.backend.powerActions).toEqual(["poweroff", "reboot"]);
       expect(await code(r.unary("ApplyConfiguration", { data: Buffer.from("machine: {}\n") }))).toBe(grpc.status.PERMISSION_DENIED);
-      expect(await code(m.unary("GetConfiguration", {}))).toBe(grpc.status.PERMISSION_DENIED);
       await m.unary("CancelShutdown", {});
     } finally {
       r.close();
       m.close();
+    }
+  });
+
+  test("GetConfiguration: every role reads the config; only admins (and the local socket) see machine.ca.key", async () => {
+    const key = Buffer.from("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n").toString("base64");
+    const crt = Buffer.from("-----BEGIN CERTIFICATE-----\nY2VydA==\n-----END CERTIFICATE-----\n").toString("base64");
+    const saved = f.backend.config;
+    f.backend.config = `version: v1alpha1\n# the node's CA\nmachine:\n  hostname: fake-node\n  ca:\n    crt: ${crt}\n    key: ${key}\n`;
+    const getConfig = async (client: RawClient) => Buffer.from((await client.unary("GetConfiguration", {})).messages[0].data).toString("utf8");
+    try {
+      for (const role of ["os:reader", "os:operator"]) {
+        const m = rawRemote(f, certFor(f, role), "minos.machine.MinosService");
+        try {
+          const text = await getConfig(m);
+          expect(text).not.toContain(key);
+          // Only the key changes: same layout, comments and certificate as the admin sees.
+          expect(text).toBe(f.backend.config.replace(key, "REDACTED"));
+        } finally {
+          m.close();
+        }
+      }
+      const admin = rawRemote(f, certFor(f, "os:admin"), "minos.machine.MinosService");
+      const local = rawLocal(f, "minos.machine.MinosService");
+      try {
+        expect(await getConfig(admin)).toBe(f.backend.config);
+        expect(await getConfig(local)).toBe(f.backend.config);
+      } finally {
+        admin.close();
+        local.close();
+      }
+    } finally {
+      f.backend.config = saved;
     }
   });
 

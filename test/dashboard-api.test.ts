@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startMachineApi, type MachineApi } from "../src/api/server.ts";
 import { connect } from "../src/api/client.ts";
+import { generateCa, issueClientCert } from "../src/api/pki/certs.ts";
 import { readerSource } from "../src/applets/dashboard/client-source.ts";
 import { sourceFactory } from "../src/applets/dashboard/connect.ts";
 import { applySample, initialState } from "../src/applets/dashboard/state.ts";
@@ -73,6 +74,29 @@ test("a sample carries identity, services, system figures, log, config, events a
     expect(config).toContain("03:04:05 sequence boot: start");
   } finally {
     src.close();
+  }
+});
+
+test("a reader certificate is enough: every section arrives, the config with its CA key redacted", async () => {
+  const ca = generateCa();
+  const key = Buffer.from(ca.key).toString("base64");
+  const base = fakeBackend("reader-node");
+  const config = `version: v1alpha1\nmachine:\n  network:\n    hostname: reader-node\n  ca:\n    crt: ${Buffer.from(ca.cert).toString("base64")}\n    key: ${key}\n`;
+  const remote = await startMachineApi({ ...base, configYaml: () => config }, { socketPath: join(dir, "reader.sock"), tcpPort: 0, tcpHost: "127.0.0.1", ca });
+  const reader = issueClientCert(ca, "os:reader", "dashboard");
+  const src = readerSource(connect({ endpoint: `127.0.0.1:${remote.tcpPort}`, tls: { ca: ca.cert, cert: reader.cert, key: reader.key } }));
+  try {
+    await Bun.sleep(100);
+    const s = await src.sample({ logLines: 5, config: true });
+    expect(s.errors).toEqual({});
+    expect(s.hostname).toBe("reader-node");
+    expect(s.config).toContain("hostname: reader-node");
+    expect(s.config).toContain("key: REDACTED");
+    expect(s.config).not.toContain(key);
+    expect(s.events!.length).toBe(3);
+  } finally {
+    src.close();
+    await remote.close();
   }
 });
 

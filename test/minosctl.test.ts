@@ -38,6 +38,8 @@ describe("minosctl over the node socket", () => {
     expect(r.out).toContain("Client:");
     expect(r.out).toMatch(/NODE:\s+fake-node/);
     expect(r.out).toMatch(/Tag:\s+v0\.1\.0/);
+    const release = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+    expect(r.out).toContain(`\tKernel:      ${release}\n`);
   });
 
   test("services table, one service, and service control", async () => {
@@ -208,6 +210,21 @@ describe("gen and mutual TLS through the client config", () => {
     const op = await ctl("--minosconfig", join(dir, "operator.config"), "shutdown");
     expect(op.code).toBe(0);
     expect(f.backend.powerActions).toEqual(["poweroff"]);
+  });
+
+  test("get-config: a reader gets the config with machine.ca.key redacted; the local socket (admin) gets the key", async () => {
+    const saved = f.backend.config;
+    const key = Buffer.from(f.ca.key).toString("base64");
+    f.backend.config = readFileSync(join(dir, "machine.yaml"), "utf8");
+    try {
+      const r = await ctl("--minosconfig", join(dir, "reader.config"), "get-config");
+      expect(r.code).toBe(0);
+      expect(r.out).not.toContain(key);
+      expect(r.out).toBe(f.backend.config.replace(key, "REDACTED"));
+      expect((await ctl(...node, "get-config")).out).toContain(`key: ${key}`);
+    } finally {
+      f.backend.config = saved;
+    }
   });
 
   test("a certificate from another CA fails the TLS handshake: one line, exit 1", async () => {

@@ -23,7 +23,8 @@ const REQUIRED: Record<string, Role> = {
   "/minos.machine.MinosService/ScheduleShutdown": "os:operator",
   "/minos.machine.MinosService/CancelShutdown": "os:operator",
   "/machine.MachineService/ApplyConfiguration": "os:admin",
-  "/minos.machine.MinosService/GetConfiguration": "os:admin",
+  // Not GetConfiguration: every role reads the config, non-admins with its
+  // secrets redacted (handlers/minos.ts), as the dashboard needs only a reader.
 };
 
 export function requiredRole(path: string): Role {
@@ -46,7 +47,7 @@ export function roleFromOrganizations(orgs: string | string[] | undefined): Role
   return known.sort((a, b) => RANK[b] - RANK[a])[0];
 }
 
-/** Secrets (the stored config with the CA key) live here: only admins may Read below it. */
+/** Secrets (the stored config with the CA key) live here: only admins may Read below it (others use GetConfiguration, redacted). */
 export const STATE_DIR = "/system/state";
 
 export function isProtectedPath(path: string): boolean {

@@ -40,6 +40,8 @@ export interface NodeEventMsg {
   hostname: string;
   type: string;
   payload: Record<string, unknown>;
+  /** When it happened on the node (minos field; undefined from a server that does not send it). */
+  ts?: Date;
 }
 
 function first<T>(res: { messages: T[] }, what: string): T {
@@ -123,7 +125,7 @@ export class MachineClient {
       } catch {
         // a payload type this client does not know: keep the event, without its fields
       }
-      return { id: e.id, hostname: e.metadata?.hostname ?? "", type, payload };
+      return { id: e.id, hostname: e.metadata?.hostname ?? "", type, payload, ts: fromTimestamp(e.ts) };
     });
   }
 
@@ -189,7 +191,7 @@ export class MachineClient {
     if (!s.scheduled) return undefined;
     return { at: fromTimestamp(s.at)!, action: s.action.toLowerCase() as PowerAction, message: s.message };
   }
-  /** The node's effective machine config (YAML). Admin only. */
+  /** The node's effective machine config (YAML); for roles below admin its secrets read "REDACTED". */
   async getConfiguration(): Promise<string> {
     return Buffer.from(first(await this.call("minos.machine.MinosService", "GetConfiguration", {}), "GetConfiguration").data).toString("utf8");
   }

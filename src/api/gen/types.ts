@@ -233,6 +233,7 @@ export namespace machine {
     data: google.protobuf.Any | null;
     id: string;
     actor_id: string;
+    ts: google.protobuf.Timestamp | null;
   }
   export interface ServiceList {
     metadata: common.Metadata | null;
@@ -336,6 +337,7 @@ export namespace machine {
     go_version: string;
     os: string;
     arch: string;
+    kernel: string;
   }
   export interface PlatformInfo {
     name: string;

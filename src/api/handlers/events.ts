@@ -39,7 +39,7 @@ export function eventPayload(e: NodeEvent): { typeName: string; value: object } 
 
 export function toEventMsg(e: NodeEvent, hostname: string): Msg<machine.Event> {
   const { typeName, value } = eventPayload(e);
-  return { metadata: { hostname }, data: packAny(typeName, value), id: e.id, actor_id: "" };
+  return { metadata: { hostname }, data: packAny(typeName, value), id: e.id, actor_id: "", ts: toTimestamp(e.ts) };
 }
 
 /** Talos's replay rules: tail_id (events after it) wins over tail_seconds, which wins over tail_events (-1 all, 0 none). */

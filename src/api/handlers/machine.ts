@@ -14,6 +14,7 @@ import { healthMsg, replay, toEventMsg } from "./events.ts";
 import { cpuInfo } from "../system/cpuinfo.ts";
 import { diskStats } from "../system/diskstats.ts";
 import { list, read } from "../system/files.ts";
+import { kernelRelease } from "../system/kernel.ts";
 import { KmsgReader } from "../system/kmsg.ts";
 import { loadAvg } from "../system/loadavg.ts";
 import { memInfo } from "../system/memory.ts";
@@ -57,7 +58,7 @@ export function machineService(backend: MachineBackend): ServiceImpl<"machine.Ma
         messages: [
           {
             metadata: meta(ctx),
-            version: { tag: v.tag, sha: v.sha, built: v.built, go_version: v.goVersion, os: v.os, arch: v.arch },
+            version: { tag: v.tag, sha: v.sha, built: v.built, go_version: v.goVersion, os: v.os, arch: v.arch, kernel: kernelRelease() },
             platform: { name: "metal", mode: "metal" },
             features: { rbac: true },
           },

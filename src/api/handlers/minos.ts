@@ -1,8 +1,11 @@
 // minos.machine.MinosService: scheduled shutdown (held by init, for
-// `shutdown +5` / `shutdown -c`) and reading the effective config.
+// `shutdown +5` / `shutdown -c`) and reading the effective config (secrets
+// redacted for non-admins).
 import type { MachineBackend, PowerAction } from "../backend.ts";
 import type { minos } from "../gen/types.ts";
 import type { CallContext, ServiceImpl } from "../handler.ts";
+import { allows } from "../auth.ts";
+import { redactConfig } from "../redact.ts";
 import { fromTimestamp, toTimestamp } from "../schema.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
 
@@ -31,7 +34,10 @@ export function minosService(backend: MachineBackend): ServiceImpl<"minos.machin
     },
 
     async GetConfiguration(_req, ctx) {
-      return { messages: [{ metadata: meta(ctx), data: Buffer.from(backend.configYaml()) }] };
+      // Every role may read the config (the dashboard shows it to readers); only admins see its secrets.
+      const yaml = backend.configYaml();
+      const text = allows(ctx.role, "os:admin") ? yaml : redactConfig(yaml);
+      return { messages: [{ metadata: meta(ctx), data: Buffer.from(text) }] };
     },
   };
 }

@@ -52,6 +52,11 @@ export function versionText(v: machine.VersionInfo | null | undefined): string {
   return v.sha ? `${v.tag} (${v.sha.slice(0, 7)})` : v.tag;
 }
 
+/** The kernel release, or undefined (shown as "-") from a server that does not report it. */
+export function kernelText(v: machine.VersionInfo | null | undefined): string | undefined {
+  return v?.kernel || undefined;
+}
+
 function fromTimestamp(t: google.protobuf.Timestamp | null | undefined): number | undefined {
   return t ? Number(t.seconds) * 1000 + Math.floor(Number(t.nanos) / 1e6) : undefined;
 }

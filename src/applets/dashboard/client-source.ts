@@ -1,9 +1,8 @@
 // DashboardSource on top of the machine API client (src/api/client.ts).
 // Every call it makes is open to the reader role: the dashboard never needs
-// write access (GetConfiguration is admin-only; for others the Config screen
-// says so and everything else still shows).
+// write access (GetConfiguration answers readers too, with secrets redacted).
 import type { MachineClient } from "../../api/client.ts";
-import { cpuTimes, diskSamples, eventText, isSequenceEvent, memory, netSample, processSample, serviceRow, versionText } from "./api-map.ts";
+import { cpuTimes, diskSamples, eventText, isSequenceEvent, kernelText, memory, netSample, processSample, serviceRow, versionText } from "./api-map.ts";
 import type { DashboardSource, EventRow, NodeSample, SampleRequest, Section } from "./source.ts";
 
 /** The read-only calls the dashboard makes; tests pass a fake with this shape. */
@@ -45,7 +44,8 @@ export function readerSource(client: MachineReader, now: () => number = Date.now
     try {
       for await (const ev of stream) {
         if (!isSequenceEvent(ev.type)) continue;
-        events.push({ ts: now(), text: eventText(ev.type, ev.payload) });
+        // The node's own time, so replayed history is not all stamped "now"; an older server sends none.
+        events.push({ ts: ev.ts?.getTime() ?? now(), text: eventText(ev.type, ev.payload) });
         if (events.length > EVENTS_KEPT) events.shift();
       }
     } catch (e) {
@@ -89,6 +89,7 @@ export function readerSource(client: MachineReader, now: () => number = Date.now
       return {
         hostname,
         version: versionText(version.version),
+        kernel: kernelText(version.version),
         bootTime: stat ? stat.boot_time * 1000 : undefined,
         cpu: cpuTimes(stat?.cpu_total),
         cpuCount: cpus?.length || stat?.cpu.length || undefined,

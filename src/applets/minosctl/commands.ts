@@ -87,6 +87,7 @@ export const COMMANDS: Record<string, Command> = {
           `\tBuilt:       ${v.version?.built ?? ""}`,
           `\tRuntime:     ${v.version?.go_version ?? ""}`,
           `\tOS/Arch:     ${v.version?.os ?? ""}/${v.version?.arch ?? ""}`,
+          `\tKernel:      ${v.version?.kernel ?? ""}`,
           "",
         ].join("\n"),
       );
@@ -333,7 +334,7 @@ export const COMMANDS: Record<string, Command> = {
   },
 
   "get-config": {
-    usage: "get-config                    the node's machine config (admin)",
+    usage: "get-config                    the node's machine config (secrets redacted below admin)",
     async run(ctx) {
       const yaml = await ctx.client().getConfiguration();
       emit(ctx, { config: yaml }, () => yaml);
