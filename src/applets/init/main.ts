@@ -1,9 +1,12 @@
-// init applet: PID 1. (Boot sequence lands with the init issue; for now only
-// the runtime self-check the boot-shim test uses.)
+// init applet: PID 1. The boot, supervision and shutdown live in src/init; this
+// file is the entrypoint: flags, the PID-1 guard and the runtime self-check the
+// boot-shim test uses.
 import type { Io } from "../../lib/io.ts";
 import { existsSync } from "node:fs";
 
 export const USAGE = `usage: init [--check-runtime]
+  (no flags)       boot the node; only as PID 1 (the kernel's init, or the
+                   sandbox: unshare --pid --fork ... chroot rootfs /sbin/init)
   --check-runtime  report pid, whether procfs is mounted and whether deep
                    recursion ends in a RangeError, then exit (boot-shim test)
 `;
@@ -32,6 +35,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stdout(JSON.stringify(checkRuntime()) + "\n");
     return 0;
   }
-  io.stderr("init: boot sequence not implemented yet\n");
-  return 1;
+  // Other arguments are ignored: the kernel passes init the cmdline words it does not know.
+  // Not PID 1, init would mount, set the hostname and kill(-1) on whatever host it runs on.
+  if (process.pid !== 1) {
+    io.stderr("init: refusing to boot: not PID 1 (run it in the sandbox: bun scripts/start.ts)\n");
+    return 1;
+  }
+  const { runInit } = await import("../../init/main.ts");
+  return runInit(io);
 }

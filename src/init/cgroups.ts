@@ -1,0 +1,111 @@
+// The node's cgroup v2 tree (Talos's layout): /init for PID 1 itself, /system
+// and /system/<service> for system services (/system/runtime for containerd),
+// /podruntime for the Kubernetes side. On a kernel boot the tree hangs off the
+// hierarchy root; in the sandbox it hangs off the cgroup init started in (read
+// from /proc/self/cgroup), which the launcher created fresh for this node, so
+// cgroup.kill can never reach a process of the host or of another sandbox.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const CGROUP_MOUNT = "/sys/fs/cgroup";
+export const INIT_CGROUP = "init";
+export const TREE = ["init", "system", "system/runtime", "podruntime"] as const;
+
+/** The cgroup v2 path of the calling process ("/" on a kernel boot), from /proc/self/cgroup's "0::" line. */
+export function ownCgroup(procSelfCgroup = readFileSync("/proc/self/cgroup", "utf8")): string {
+  const line = procSelfCgroup.split("\n").find((l) => l.startsWith("0::"));
+  if (!line) throw new Error("/proc/self/cgroup has no cgroup v2 (0::) entry");
+  return line.slice(3) || "/";
+}
+
+export class CgroupTree {
+  constructor(
+    /** Where init is, in the hierarchy, before it moves itself to /init: the node's root cgroup. */
+    readonly base: string,
+    readonly mountpoint = CGROUP_MOUNT,
+  ) {}
+
+  /** A node cgroup's path in the hierarchy (what wrapperd's --cgroup-path takes). */
+  path(rel: string): string {
+    return join(this.base, rel);
+  }
+
+  /** The node cgroup's directory in the mounted cgroupfs. */
+  dir(rel: string): string {
+    return join(this.mountpoint, this.base, rel);
+  }
+
+  ensure(rel: string): string {
+    const d = this.dir(rel);
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
+
+  /**
+   * Creates the tree, moves PID 1 into /init and enables every available
+   * controller down to /system and /podruntime. Returns what could not be done
+   * (the sandbox's launcher may share the base cgroup, which forbids enabling
+   * controllers there: cgroup v2's no-internal-processes rule).
+   */
+  build(): { enabled: string[]; problems: string[] } {
+    for (const rel of TREE) this.ensure(rel);
+    // "0" means the writing process itself.
+    writeFileSync(join(this.dir(INIT_CGROUP), "cgroup.procs"), "0");
+    const problems: string[] = [];
+    const controllers = readFileSync(join(this.dir(""), "cgroup.controllers"), "utf8").trim().split(/\s+/).filter(Boolean);
+    const enabled: string[] = [];
+    for (const rel of ["", "system", "podruntime"]) {
+      const avail = readFileSync(join(this.dir(rel), "cgroup.controllers"), "utf8").trim().split(/\s+/).filter(Boolean);
+      for (const c of avail) {
+        try {
+          writeFileSync(join(this.dir(rel), "cgroup.subtree_control"), `+${c}`);
+          if (rel === "") enabled.push(c);
+        } catch (e) {
+          problems.push(`+${c} in ${this.path(rel)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+        }
+      }
+    }
+    if (controllers.length === 0) problems.push(`no controllers available in ${this.path("")}`);
+    return { enabled, problems };
+  }
+
+  /** Pids in a node cgroup (empty when the cgroup does not exist). */
+  procs(rel: string): number[] {
+    try {
+      return readFileSync(join(this.dir(rel), "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  populated(rel: string): boolean {
+    try {
+      return /^populated 1$/m.test(readFileSync(join(this.dir(rel), "cgroup.events"), "utf8"));
+    } catch {
+      return false;
+    }
+  }
+
+  /** SIGKILL to every process in the cgroup and below (cgroup.kill, Linux 5.14+). */
+  kill(rel: string): void {
+    if (!existsSync(this.dir(rel))) return;
+    writeFileSync(join(this.dir(rel), "cgroup.kill"), "1");
+  }
+
+  /** Polls cgroup.events until the cgroup is empty; false after `timeoutMs`. */
+  async waitEmpty(rel: string, timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.populated(rel)) {
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
+  /** Removes an empty service cgroup (best effort: a busy one stays). */
+  remove(rel: string): void {
+    try {
+      rmdirSync(this.dir(rel));
+    } catch {}
+  }
+}

@@ -1,0 +1,34 @@
+// PID 1. Order matters and is short: crash guards, the reaper (before anything
+// is spawned), the stop signals, then the boot sequence; a failed boot takes the
+// emergency path. This function never resolves: if PID 1 exits, the kernel panics.
+import type { Io } from "../lib/io.ts";
+import { readCmdline } from "./cmdline.ts";
+import { emergency } from "./emergency.ts";
+import { faultsFrom } from "./faults.ts";
+import { errText } from "./log.ts";
+import { Node } from "./node.ts";
+import { SequenceAborted } from "./sequencer.ts";
+import { bootSequence } from "./boot/sequence.ts";
+
+/** Talos's container mode marker, set by the sandbox launcher. */
+export function isSandbox(env: Readonly<Record<string, string | undefined>>): boolean {
+  return env.container === "minos";
+}
+
+export async function runInit(io: Io): Promise<never> {
+  const sandbox = isSandbox(io.env);
+  const node = new Node(sandbox, readCmdline(sandbox, io.env), faultsFrom(sandbox, io.env));
+  // Uncaught exceptions and rejections are logged; they never end PID 1.
+  process.on("uncaughtException", (e) => node.log.error(`uncaught exception: ${errText(e)}`));
+  process.on("unhandledRejection", (e) => node.log.error(`unhandled rejection: ${errText(e)}`));
+  node.reaper.install();
+  node.power.installSignalHandlers();
+  node.log.info(`minos init ${sandbox ? "in the sandbox (container=minos)" : "on a kernel boot"}, pid ${process.pid}, bun ${Bun.version}`);
+  try {
+    await node.sequencer.run(bootSequence(node));
+  } catch (e) {
+    // A shutdown or reboot took over: not an error, the power sequence carries on.
+    if (!(e instanceof SequenceAborted)) await emergency(node, e);
+  }
+  return new Promise<never>(() => {}); // the reaper's timer keeps the event loop alive
+}

@@ -1,0 +1,48 @@
+// The node's state, shared by the boot phases, the services, the shutdown
+// sequence and the machine API backend. One instance per PID 1.
+import type { MachineApi } from "../api/server.ts";
+import type { CgroupTree } from "./cgroups.ts";
+import type { Cmdline } from "./cmdline.ts";
+import type { LoadedConfig } from "./config/store.ts";
+import { EventBus } from "./events.ts";
+import type { Faults } from "./faults.ts";
+import { NodeLog } from "./log.ts";
+import { Power } from "./power.ts";
+import { Reaper } from "./reaper.ts";
+import { Sequencer } from "./sequencer.ts";
+import type { ServiceRegistry } from "./services/registry.ts";
+
+export const API_SOCKET = "/system/run/machined/machine.sock";
+export const API_TCP_PORT = 50000;
+
+export class Node {
+  readonly log = new NodeLog();
+  readonly events = new EventBus();
+  readonly reaper: Reaper;
+  readonly sequencer: Sequencer;
+  readonly power: Power;
+  config: LoadedConfig | undefined;
+  cgroups: CgroupTree | undefined;
+  services: ServiceRegistry | undefined;
+  api: MachineApi | undefined;
+  /** Mounts the boot made, in order (the shutdown reads /proc/self/mountinfo, this is for the log). */
+  readonly mounted: string[] = [];
+  /** Set once "all services healthy" was logged. */
+  healthyAtMs: number | undefined;
+
+  constructor(
+    /** Started as `container=minos` by the sandbox launcher: skip what a container cannot do. */
+    readonly sandbox: boolean,
+    readonly cmdline: Cmdline,
+    readonly faults: Faults,
+  ) {
+    this.reaper = new Reaper((e) => this.log.error(`reaper: ${e instanceof Error ? e.message : String(e)}`));
+    this.sequencer = new Sequencer(this.log, this.events);
+    this.power = new Power(this);
+  }
+
+  /** machine.env: given to every service. */
+  nodeEnv(): Record<string, string> {
+    return this.config?.config.machine.env ?? {};
+  }
+}

@@ -1,0 +1,52 @@
+// What a service is (Talos's service interface, as data): an id, a command run
+// through wrapperd with dropped capabilities, a cgroup and an oom score,
+// dependencies, a precondition that can skip it with a reason, a restart
+// policy with capped exponential backoff, an optional health check and a stop
+// grace period.
+import type { RestartPolicy } from "../config/machine.ts";
+
+export type { RestartPolicy };
+
+export interface HealthCheck {
+  /** Resolves when healthy; throws (with the reason) when not. */
+  check(): Promise<void>;
+  /** Checks run this often until the first success... */
+  startIntervalMs: number;
+  /** ...and this often after it. */
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+export interface ServiceSpec {
+  id: string;
+  /** Services that must be up (Running and healthy) before this one starts. */
+  dependsOn: string[];
+  /** The reason to skip the service, or undefined to run it. Checked at every start. */
+  precondition(): string | undefined;
+  /** Absolute path first. */
+  command: string[];
+  env: Record<string, string>;
+  /** Capabilities taken away by wrapperd (names as in capabilities(7)). */
+  droppedCaps: string[];
+  /** The service's cgroup, relative to the node's root cgroup ("system/runtime"). */
+  cgroup: string;
+  oomScore: number;
+  /** A terminal the service gets as stdio and controlling tty (the dashboard); otherwise output goes to its log ring. */
+  tty?: string;
+  restart: RestartPolicy;
+  backoff: { initialMs: number; maxMs: number };
+  /** A run at least this long resets the backoff to its initial delay. */
+  backoffResetMs: number;
+  stopGraceMs: number;
+  health?: HealthCheck;
+  /** Mirror the service's output lines on the node console. */
+  console: boolean;
+}
+
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+export const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 30_000 };
+
+/** The delay before restart number `attempt` (1-based): initial * 2^(attempt-1), capped. */
+export function backoffDelay(attempt: number, b: { initialMs: number; maxMs: number }): number {
+  return Math.min(b.maxMs, b.initialMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
+}
