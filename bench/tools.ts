@@ -1,0 +1,43 @@
+// What the benchmark measures against: peers from Debian packages (busybox-static,
+// tini) and lower bounds compiled from bench/c at bench time (never committed).
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fetchDebs } from "../build/debs.ts";
+
+const OUT = resolve(".cache/bench");
+
+export interface Peers {
+  busybox: string;
+  tini: string;
+}
+
+export function peers(): Peers {
+  const debs = fetchDebs(["busybox-static", "tini"]);
+  return {
+    busybox: join(debs.get("busybox-static")!.tree, "bin/busybox"),
+    tini: join(debs.get("tini")!.tree, "usr/bin/tini-static"),
+  };
+}
+
+/** Compiles bench/c/<name>.c statically (cached by mtime) and returns the binary path. */
+export function cProgram(name: string): string {
+  mkdirSync(OUT, { recursive: true });
+  const src = resolve(`bench/c/${name}.c`);
+  const bin = join(OUT, name);
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+    const r = Bun.spawnSync(["gcc", "-O2", "-static", "-o", bin, src]);
+    if (r.exitCode !== 0) throw new Error(`bench: gcc ${src} failed:\n${r.stderr.toString()}`);
+  }
+  return bin;
+}
+
+/** A Bun "hello" executable compiled with the same options as minos (cached). */
+export async function bunHello(): Promise<string> {
+  mkdirSync(OUT, { recursive: true });
+  const bin = join(OUT, "hello");
+  if (!existsSync(bin)) {
+    const r = await Bun.build({ entrypoints: ["bench/hello.ts"], target: "bun", minify: true, bytecode: true, compile: { outfile: bin } });
+    if (!r.success) throw new Error(`bench: compiling bench/hello.ts failed: ${r.logs.map(String).join("\n")}`);
+  }
+  return bin;
+}
