@@ -1,25 +1,11 @@
 // poweroff end to end: a booted node (scripts/sandbox.ts) with real services,
 // the applet run inside it as the kernel's usermode helper would run it.
-// Needs root and `bun run build`. Safety: see test/poweroff-node.ts.
-import { afterEach, describe, expect, test } from "bun:test";
+// Needs root and `bun run build`. Safety: see test/helpers/poweroff-node.ts.
+import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { addKmsg, bootNode, canBoot, withTimeout, type TestNode } from "./helpers/poweroff-node.ts";
+import { addKmsg, sandboxSuite, withTimeout, type TestNode } from "./helpers/poweroff-node.ts";
 
-const nodes: TestNode[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.cleanup();
-});
-async function boot(): Promise<TestNode> {
-  const n = await bootNode();
-  nodes.push(n);
-  return n;
-}
-
-
-// Prerequisites (root, a built dist/rootfs, nsenter) are CI's: missing ones fail, never skip.
-test("prerequisites: root, dist/rootfs built, nsenter present", () => {
-  expect(canBoot).toBe(true);
-});
+const { boot } = sandboxSuite();
 
 describe("poweroff in a sandboxed node", () => {
   test("env -i, no tty: init runs the shutdown sequence and dies by SIGINT, services stopped, nothing mounted", async () => {

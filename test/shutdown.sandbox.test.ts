@@ -1,24 +1,10 @@
 // shutdown end to end in a sandboxed node: immediate reboot, and a scheduled
 // shutdown held by init, visible in Events, then cancelled. Needs root and
-// `bun run build`. Safety: see test/poweroff-node.ts.
-import { afterEach, describe, expect, test } from "bun:test";
-import { bootNode, canBoot, collect, withTimeout, type TestNode } from "./helpers/poweroff-node.ts";
+// `bun run build`. Safety: see test/helpers/poweroff-node.ts.
+import { describe, expect, test } from "bun:test";
+import { sandboxSuite, collect, withTimeout, type TestNode } from "./helpers/poweroff-node.ts";
 
-const nodes: TestNode[] = [];
-afterEach(async () => {
-  for (const n of nodes.splice(0)) await n.cleanup();
-});
-async function boot(): Promise<TestNode> {
-  const n = await bootNode();
-  nodes.push(n);
-  return n;
-}
-
-
-// Prerequisites (root, a built dist/rootfs, nsenter) are CI's: missing ones fail, never skip.
-test("prerequisites: root, dist/rootfs built, nsenter present", () => {
-  expect(canBoot).toBe(true);
-});
+const { boot } = sandboxSuite();
 
 describe("shutdown in a sandboxed node", () => {
   test("shutdown -r now: the reboot sequence, init ends by SIGHUP", async () => {

@@ -6,6 +6,7 @@
 // reboot(2) from `poweroff -f` only ends that namespace. It refuses a target
 // whose PID namespace is ours or the initial one, and it always sets the
 // binary's own interlock (MINOS_REBOOT_ONLY_IN_PIDNS=1) as a second lock.
+import { afterEach, expect, test } from "bun:test";
 import { existsSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { bootSandbox, type Sandbox, type SandboxOptions } from "../../scripts/sandbox.ts";
@@ -113,4 +114,26 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   } finally {
     clearTimeout(t);
   }
+}
+
+/**
+ * The setup both sandbox test files share: a prerequisites test (missing root,
+ * build or nsenter fails, never skips) and a boot() whose nodes are cleaned
+ * up after each test.
+ */
+export function sandboxSuite(): { boot: (opts?: SandboxOptions) => Promise<TestNode> } {
+  test("prerequisites: root, dist/rootfs built, nsenter present", () => {
+    expect(canBoot).toBe(true);
+  });
+  const nodes: TestNode[] = [];
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) await n.cleanup();
+  });
+  return {
+    boot: async (opts = {}) => {
+      const n = await bootNode(opts);
+      nodes.push(n);
+      return n;
+    },
+  };
 }
