@@ -14,7 +14,7 @@
 //
 // The API socket is at sb.socketPath (<rootfs>/system/run/machined/machine.sock).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
@@ -38,7 +38,8 @@ export interface SandboxOptions {
   /**
    * Boot a private copy (default true): hard links of the rootfs (cp -al) with
    * real copies of /etc and /system, so parallel sandboxes share no socket or
-   * state, and the copy can hold test files. false boots `rootfs` itself (npm start).
+   * state, and the copy can hold test files; the minos binary gets one real
+   * copy of its own (see ownMinosCopy). false boots `rootfs` itself (npm start).
    */
   privateCopy?: boolean;
   /** Extra environment for init, e.g. MINOS_CMDLINE (the sandbox's kernel cmdline) or MINOS_FAULT. */
@@ -146,6 +147,7 @@ export async function bootSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
     tmp = mkdtempSync(join(tmpdir(), "minos-sandbox-"));
     root = join(tmp, "rootfs");
     run(["cp", "-al", source, root]);
+    ownMinosCopy(source, root);
     // Trees a node writes in place get real copies: a hard link would write through to the shared rootfs.
     for (const d of ["etc", "system"]) {
       if (!existsSync(join(source, d))) continue;
@@ -312,6 +314,30 @@ export async function removeCgroup(dir: string): Promise<void> {
 function rmTree(dir: string): void {
   for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmTree(join(dir, e.name));
   rmdirSync(dir);
+}
+
+/**
+ * Gives the copy's /sbin its own minos inode: one real copy of /sbin/init,
+ * the other names (dashboard, poweroff, shutdown, wrapperd) hard-linked to it
+ * inside the copy. A `cp -al` link would add links to the shared rootfs's
+ * binary, whose link count (5) is part of the build's contract
+ * (test/main.test.ts), for as long as the copy exists.
+ */
+function ownMinosCopy(source: string, root: string): void {
+  const init = join(source, "sbin/init");
+  const { ino, mode } = statSync(init);
+  const names = readdirSync(join(source, "sbin")).filter((n) => {
+    try {
+      return lstatSync(join(source, "sbin", n)).ino === ino;
+    } catch {
+      return false;
+    }
+  });
+  for (const n of names) rmSync(join(root, "sbin", n), { force: true });
+  const first = join(root, "sbin/init");
+  copyFileSync(init, first);
+  chmodSync(first, mode & 0o7777);
+  for (const n of names) if (n !== "init") linkSync(first, join(root, "sbin", n));
 }
 
 function run(argv: string[]): void {

@@ -24,11 +24,17 @@ export const API_PORT = 50000;
  * -no-reboot turns into QEMU's exit; init's /dev/kmsg lines not rate-limited (as Talos).
  */
 export const BASE_APPEND = "console=ttyS0 rdinit=/sbin/init panic=-1 printk.devkmsg=on";
+/**
+ * The node's address on QEMU's user network (10.0.2.0/24, gateway 10.0.2.2,
+ * the host forward's target 10.0.2.15), in the kernel's ip= form that init
+ * applies when the machine config names no interfaces.
+ */
+export const NET_APPEND = "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off";
 
 export interface VmOptions {
   kernel?: string;
   initrd?: string;
-  /** Appended to BASE_APPEND (e.g. "minos.config=/bad.yaml", or "-- --check-runtime" for init's argv). */
+  /** Appended to BASE_APPEND and NET_APPEND (e.g. "minos.config=/bad.yaml", or "-- --check-runtime" for init's argv). */
   append?: string;
   /** Host port forwarded to the guest's API port; 0 = pick a free one (default); bun run boot uses 50000. */
   hostPort?: number;
@@ -176,7 +182,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
   const accel = opts.accel ?? "auto";
   const kvm = accel === "auto" ? await kvmWorks(kernel) : accel === "kvm";
   const qmpSock = join(dir, "qmp.sock");
-  const append = [BASE_APPEND, opts.append ?? ""].join(" ").trim();
+  const append = [BASE_APPEND, NET_APPEND, opts.append ?? ""].join(" ").trim();
   const argv = [
     "qemu-system-x86_64",
     "-cpu", "max",

@@ -4,11 +4,12 @@
 // SIGINT/Ctrl-Alt-Del → reboot → SIGHUP). Also: an exception thrown inside a
 // service callback is logged and PID 1 lives on.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "../src/api/client.ts";
 import { grpcHealthCheck } from "../src/init/services/health.ts";
 import { sh } from "./helpers/busybox.ts";
+import { DEFAULT_ROOTFS } from "../scripts/sandbox.ts";
 import { configWith, matching, withNode } from "./helpers/node.ts";
 
 describe("init in the sandbox", () => {
@@ -71,6 +72,20 @@ describe("init in the sandbox", () => {
       expect(matching(sb, /^\[minos\]   nothing mounted$/)).toHaveLength(1);
       expect(matching(sb, /reboot\(POWER_OFF\)/).length).toBeGreaterThan(0);
       console.log(`boot to healthy: ${healthyMs} ms since exec; PID 1 RSS after boot: ${json.rssKiB} KiB`);
+    });
+  }, 60_000);
+
+  test("a private copy has its own minos inode: the shared rootfs's /sbin/init keeps its 5 links", async () => {
+    const shared = statSync(join(DEFAULT_ROOTFS, "sbin/init"));
+    await withNode({}, async (sb) => {
+      const names = ["init", "dashboard", "poweroff", "shutdown", "wrapperd"].map((n) => statSync(join(sb.rootfs, "sbin", n)));
+      expect(new Set(names.map((s) => s.ino)).size).toBe(1);
+      expect(names[0]!.ino).not.toBe(shared.ino);
+      expect(names[0]!.nlink).toBe(5);
+      expect(names[0]!.mode).toBe(shared.mode);
+      // While the copy exists, the shared binary's links are unchanged (other copies' too: none add any).
+      expect(statSync(join(DEFAULT_ROOTFS, "sbin/init")).nlink).toBe(shared.nlink);
+      await sb.waitForLine(/all services healthy in \d+ ms/, 30_000);
     });
   }, 60_000);
 

@@ -95,9 +95,11 @@ export function diffKeys(a: MachineConfig, b: MachineConfig): string[] {
   const keys: string[] = [];
   const sections = { ...a.machine, ...b.machine } as Record<string, unknown>;
   for (const k of Object.keys(sections)) {
-    const path = k === "network" ? "machine.network.hostname" : `machine.${k}`;
-    if (JSON.stringify((a.machine as Record<string, unknown>)[k]) !== JSON.stringify((b.machine as Record<string, unknown>)[k])) keys.push(path);
+    if (k === "network") continue; // by key below: the hostname is live, the interfaces are not
+    if (JSON.stringify((a.machine as Record<string, unknown>)[k]) !== JSON.stringify((b.machine as Record<string, unknown>)[k])) keys.push(`machine.${k}`);
   }
+  if (a.machine.network.hostname !== b.machine.network.hostname) keys.push("machine.network.hostname");
+  if (JSON.stringify(a.machine.network.interfaces) !== JSON.stringify(b.machine.network.interfaces)) keys.push("machine.network.interfaces");
   if (JSON.stringify(a.minos) !== JSON.stringify(b.minos)) keys.push("minos.services");
   return keys;
 }

@@ -2,7 +2,6 @@
 // is spawned), the stop signals, then the boot sequence; a failed boot takes the
 // emergency path. This function never resolves: if PID 1 exits, the kernel panics.
 import type { Io } from "../lib/io.ts";
-import { readCmdline } from "./cmdline.ts";
 import { emergency } from "./emergency.ts";
 import { faultsFrom } from "./faults.ts";
 import { errText } from "./log.ts";
@@ -17,7 +16,7 @@ export function isSandbox(env: Readonly<Record<string, string | undefined>>): bo
 
 export async function runInit(io: Io): Promise<never> {
   const sandbox = isSandbox(io.env);
-  const node = new Node(sandbox, readCmdline(sandbox, io.env), faultsFrom(sandbox, io.env));
+  const node = new Node(sandbox, io.env, faultsFrom(sandbox, io.env));
   // Uncaught exceptions and rejections are logged; they never end PID 1.
   process.on("uncaughtException", (e) => node.log.error(`uncaught exception: ${errText(e)}`));
   process.on("unhandledRejection", (e) => node.log.error(`unhandled rejection: ${errText(e)}`));
@@ -27,6 +26,8 @@ export async function runInit(io: Io): Promise<never> {
   try {
     await node.sequencer.run(bootSequence(node));
   } catch (e) {
+    // A boot that ended before /dev/kmsg was attached still shows its lines.
+    node.log.releaseHeld();
     // A shutdown or reboot took over: not an error, the power sequence carries on.
     if (!(e instanceof SequenceAborted)) await emergency(node, e);
   }

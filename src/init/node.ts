@@ -2,7 +2,7 @@
 // sequence and the machine API backend. One instance per PID 1.
 import type { MachineApi } from "../api/server.ts";
 import type { CgroupTree } from "./cgroups.ts";
-import type { Cmdline } from "./cmdline.ts";
+import { readCmdline, type Cmdline } from "./cmdline.ts";
 import type { LoadedConfig } from "./config/store.ts";
 import { EventBus } from "./events.ts";
 import type { Faults } from "./faults.ts";
@@ -16,7 +16,7 @@ export const API_SOCKET = "/system/run/machined/machine.sock";
 export const API_TCP_PORT = 50000;
 
 export class Node {
-  readonly log = new NodeLog();
+  readonly log: NodeLog;
   readonly events = new EventBus();
   readonly reaper: Reaper;
   readonly sequencer: Sequencer;
@@ -29,16 +29,34 @@ export class Node {
   readonly mounted: string[] = [];
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
+  private cmdlineRead: Cmdline | undefined;
 
   constructor(
     /** Started as `container=minos` by the sandbox launcher: skip what a container cannot do. */
     readonly sandbox: boolean,
-    readonly cmdline: Cmdline,
+    /** init's environment: the sandbox's stand-in kernel cmdline (MINOS_CMDLINE) lives there. */
+    private readonly env: Readonly<Record<string, string | undefined>>,
     readonly faults: Faults,
   ) {
+    // A kernel boot holds its first lines until /dev/kmsg is attached (see log.ts).
+    this.log = new NodeLog({ holdForKmsg: !sandbox });
     this.reaper = new Reaper((e) => this.log.error(`reaper: ${e instanceof Error ? e.message : String(e)}`));
     this.sequencer = new Sequencer(this.log, this.events);
     this.power = new Power(this);
+  }
+
+  /**
+   * Reads the kernel cmdline, once /proc is mounted (the config phase's first
+   * task): read any earlier and a kernel boot would see no /proc/cmdline.
+   */
+  loadCmdline(): Cmdline {
+    this.cmdlineRead = readCmdline(this.sandbox, this.env);
+    return this.cmdlineRead;
+  }
+
+  /** The kernel cmdline as loaded; before that (a boot that failed early), read now without keeping it. */
+  get cmdline(): Cmdline {
+    return this.cmdlineRead ?? readCmdline(this.sandbox, this.env);
   }
 
   /** machine.env: given to every service. */

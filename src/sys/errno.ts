@@ -40,8 +40,12 @@ const NAMES: Record<number, [string, string]> = {
   39: ["ENOTEMPTY", "Directory not empty"],
   40: ["ELOOP", "Too many levels of symbolic links"],
   95: ["EOPNOTSUPP", "Operation not supported"],
+  98: ["EADDRINUSE", "Address already in use"],
+  99: ["EADDRNOTAVAIL", "Cannot assign requested address"],
+  101: ["ENETUNREACH", "Network is unreachable"],
   110: ["ETIMEDOUT", "Connection timed out"],
   111: ["ECONNREFUSED", "Connection refused"],
+  113: ["EHOSTUNREACH", "No route to host"],
 };
 
 export function errnoName(errno: number): string {

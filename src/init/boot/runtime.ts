@@ -1,6 +1,6 @@
-// Boot phases "logging", "cgroups", "api" and "services": the pieces that
+// Boot phases "kmsg", "logging", "cgroups", "api" and "services": the pieces that
 // turn a mounted system into a managed node.
-import { existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { startMachineApi } from "../../api/server.ts";
 import { caPem } from "../config/machine.ts";
@@ -12,23 +12,57 @@ import { builtinServices, extraServices } from "../services/builtin.ts";
 import { ServiceRegistry } from "../services/registry.ts";
 import { viaWrapperd } from "../services/wrapperd.ts";
 import { watchAllHealthy } from "../healthy.ts";
+import { errText, stdoutIsKernelConsole } from "../log.ts";
 import { capBit, capget, capNumber } from "../../sys/caps.ts";
+import { startLogShipping } from "../logship.ts";
 
 function hasCapability(name: string): boolean {
   return (capget().effective & capBit(capNumber(name)!)) !== 0n;
 }
-import { startLogShipping } from "../logship.ts";
+
+/**
+ * Phase "kmsg", right after /dev: from here init's lines are kernel log
+ * records (Dmesg), and the lines held since exec are replayed into it.
+ */
+export function kmsgTasks(node: Node): Task[] {
+  return [
+    {
+      name: "unlimited /dev/kmsg",
+      run: () => {
+        if (node.sandbox) return skipped("sandbox: printk settings are the host's");
+        // With the default "ratelimit" the kernel silently drops a burst of
+        // writes (the boot writes hundreds). printk.devkmsg= on the cmdline
+        // locks the setting: the write then fails and the cmdline's value stands.
+        const r = setPrintkDevkmsg("on");
+        if (r !== "on") return skipped(r);
+      },
+    },
+    {
+      name: "attach /dev/kmsg",
+      run: () => {
+        if (node.sandbox) return skipped("sandbox: /dev/kmsg is the host's kernel log");
+        const why = node.log.attachKmsg("/dev/kmsg", stdoutIsKernelConsole());
+        if (why) return skipped(`/dev/kmsg not writable: ${why}`);
+        if (node.log.consoleViaKmsg) node.log.info("  init's lines reach the console through the kernel log from here");
+      },
+    },
+  ];
+}
+
+/** kernel.printk_devkmsg: "on" when set, else why not (and the value that stands). */
+function setPrintkDevkmsg(value: string): string {
+  const path = "/proc/sys/kernel/printk_devkmsg";
+  try {
+    writeFileSync(path, value);
+    return value;
+  } catch (e) {
+    const now = existsSync(path) ? readFileSync(path, "utf8").trim() : "absent";
+    return now === value ? value : `cannot set ${path} (${(e as NodeJS.ErrnoException).code ?? errText(e)}): it stays "${now}"`;
+  }
+}
 
 export function loggingTasks(node: Node): Task[] {
   return [
-    {
-      name: "kmsg",
-      run: () => {
-        if (node.sandbox) return skipped("sandbox: /dev/kmsg is the host's kernel log");
-        const why = node.log.attachKmsg();
-        if (why) return skipped(`/dev/kmsg not writable: ${why}`);
-      },
-    },
     {
       name: "log destinations",
       run: () => {

@@ -1,17 +1,24 @@
 // The boot, as a list of named phases (Talos machined's sequencer is the model).
-import { powerButtons, watchPowerButton } from "../powerbutton.ts";
+// Order that matters: /proc before the kernel cmdline is read (config), /dev
+// before kmsg, udevd running before the coldplug, the coldplug before the
+// power button and the network (their drivers load through it).
 import type { Node } from "../node.ts";
-import { skipped, type Sequence } from "../sequencer.ts";
+import type { Sequence } from "../sequencer.ts";
 import { kernelTasks } from "./kernel.ts";
-import { mountTasks } from "./mounts.ts";
-import { apiTasks, cgroupTasks, loggingTasks, serviceTasks } from "./runtime.ts";
+import { earlyMountTasks, mountTasks } from "./mounts.ts";
+import { networkTasks } from "./network.ts";
+import { powerButtonTasks } from "./powerbutton.ts";
+import { apiTasks, cgroupTasks, kmsgTasks, loggingTasks, serviceTasks } from "./runtime.ts";
 import { configTasks, systemTasks } from "./system.ts";
+import { udevTasks } from "./udev.ts";
 
 export function bootSequence(node: Node): Sequence {
   return {
     name: "boot",
     onTaskError: "abort",
     phases: [
+      { name: "earlyMounts", tasks: earlyMountTasks(node) },
+      { name: "kmsg", tasks: kmsgTasks(node) },
       { name: "mounts", tasks: mountTasks(node) },
       { name: "config", tasks: configTasks(node) },
       { name: "logging", tasks: loggingTasks(node) },
@@ -20,21 +27,9 @@ export function bootSequence(node: Node): Sequence {
       { name: "cgroups", tasks: cgroupTasks(node) },
       { name: "api", tasks: apiTasks(node) },
       { name: "services", tasks: serviceTasks(node) },
-      {
-        name: "powerButton",
-        tasks: [
-          {
-            name: "watch the power button",
-            run: () => {
-              if (node.sandbox) return skipped("sandbox: no input devices; the host's power button is the host's");
-              const devices = powerButtons();
-              if (devices.length === 0) return skipped("no input device reports KEY_POWER");
-              for (const d of devices) void watchPowerButton(d, () => node.power.request("poweroff", `power button (${d})`));
-              node.log.info(`  watching ${devices.join(", ")}`);
-            },
-          },
-        ],
-      },
+      { name: "udev", tasks: udevTasks(node) },
+      { name: "powerButton", tasks: powerButtonTasks(node) },
+      { name: "network", tasks: networkTasks(node) },
     ],
   };
 }

@@ -15,11 +15,20 @@ export const NOFILE_LIMIT = 1048576n;
 export function configTasks(node: Node): Task[] {
   return [
     {
+      // Only now: the kernel's /proc/cmdline exists once the mounts phase mounted /proc.
+      name: "read kernel cmdline",
+      run: () => {
+        const c = node.loadCmdline();
+        node.log.info(`  ${node.sandbox ? "MINOS_CMDLINE (the sandbox's stand-in)" : "/proc/cmdline"}: ${c.raw || "(empty)"}`);
+      },
+    },
+    {
       name: "load machine config",
       run: () => {
         const path = node.cmdline.params.get("minos.config");
         const loaded = loadConfig(path);
-        for (const r of loaded.rejected) node.log.warn(`  rejected ${r}`);
+        // One line per rejection, so the console and Dmesg show the reason beside the file.
+        for (const r of loaded.rejected) node.log.warn(`  rejected ${r.replace(/\n\s*/g, " ")}`);
         node.config = loaded;
         node.log.info(`  using the ${loaded.source} config${loaded.source === "cmdline" ? ` (${path})` : ""}`);
         // A valid config from the cmdline becomes the stored one (never an invalid one: it was rejected above).

@@ -5,7 +5,14 @@
 //
 //   version: v1alpha1
 //   machine:
-//     network: { hostname: node-1 }
+//     network:
+//       hostname: node-1
+//       interfaces:                                     # static IPv4 (Talos's subset; no DHCP, no IPv6 yet)
+//         - interface: eth0                             # the kernel's name; waited for up to 10 s
+//           addresses: [10.0.2.15/24]                   # CIDRs; the first is the primary
+//           routes: [ { network: 0.0.0.0/0, gateway: 10.0.2.2, metric: 1024 } ]  # gateway optional: on-link
+//           mtu: 1500                                   # optional
+//       # Without interfaces, `ip=<client>::<gw>:<netmask>:<hostname>:<device>:off` on the kernel cmdline is used.
 //     sysctls: { "net.ipv4.ip_forward": "1" }          # values are strings, as in Talos
 //     kernel: { modules: [ { name: br_netfilter, parameters: [] } ] }
 //     env: { HTTP_PROXY: ... }                          # given to every service
@@ -19,6 +26,7 @@
 //           backoff: { initialMs: 250, maxMs: 30000 }, stopGraceMs: 10000, env: {}, console: false }
 import { parse as parseYaml, stringify } from "yaml";
 import { InvalidArgumentError } from "../../lib/errors.ts";
+import { checkCidr, checkInterfaceName, checkIpv4, checkNetwork } from "../network.ts";
 import { bool, int, list, map, obj, opt, req, str, validate } from "./schema.ts";
 
 export interface KernelModule {
@@ -36,6 +44,21 @@ export interface LoggingDestination {
   format: "json_lines";
   extraTags: Record<string, string>;
 }
+export interface NetworkRoute {
+  /** Destination CIDR; 0.0.0.0/0 is the default route. */
+  network: string;
+  /** Next hop; absent: the network is on the link. */
+  gateway?: string;
+  metric?: number;
+}
+export interface NetworkInterface {
+  /** Interface name as the kernel gives it (eth0). */
+  interface: string;
+  /** IPv4 CIDRs. */
+  addresses: string[];
+  routes: NetworkRoute[];
+  mtu?: number;
+}
 export type RestartPolicy = "always" | "on-failure" | "never";
 export interface ExtraService {
   id: string;
@@ -51,7 +74,7 @@ export interface ExtraService {
 export interface MachineConfig {
   version: "v1alpha1";
   machine: {
-    network: { hostname: string };
+    network: { hostname: string; interfaces: NetworkInterface[] };
     sysctls: Record<string, string>;
     kernel: { modules: KernelModule[] };
     env: Record<string, string>;
@@ -77,7 +100,23 @@ const SCHEMA = obj({
   version: req(str({ oneOf: ["v1alpha1"] })),
   machine: opt(
     obj({
-      network: opt(obj({ hostname: opt(str({ check: hostname }), () => DEFAULT_HOSTNAME) }), () => ({})),
+      network: opt(
+        obj({
+          hostname: opt(str({ check: hostname }), () => DEFAULT_HOSTNAME),
+          interfaces: opt(
+            list(
+              obj({
+                interface: req(str({ check: checkInterfaceName })),
+                addresses: opt(list(str({ check: checkCidr })), () => []),
+                routes: opt(list(obj({ network: req(str({ check: checkNetwork })), gateway: opt(str({ check: checkIpv4 })), metric: opt(int({ min: 0 })) })), () => []),
+                mtu: opt(int({ min: 68, max: 65535 })),
+              }),
+            ),
+            () => [],
+          ),
+        }),
+        () => ({}),
+      ),
       sysctls: opt(map(str()), () => ({})),
       kernel: opt(obj({ modules: opt(list(obj({ name: req(str()), parameters: opt(list(str()), () => []) })), () => []) }), () => ({ modules: [] })),
       env: opt(map(str()), () => ({})),
@@ -138,7 +177,10 @@ export function parseConfig(text: string): MachineConfig {
   }
   const errors: string[] = [];
   const out = validate(doc ?? null, SCHEMA, "", errors) as MachineConfig | undefined;
-  if (out) checkServices(out, errors);
+  if (out) {
+    checkServices(out, errors);
+    checkInterfaces(out, errors);
+  }
   if (errors.length > 0 || !out) throw new InvalidArgumentError(`invalid machine config:\n  ${errors.join("\n  ")}`);
   return out;
 }
@@ -159,6 +201,15 @@ function checkServices(cfg: MachineConfig, errors: string[]): void {
       if (!ids.has(d)) errors.push(`minos.services[${i}].dependsOn[${j}]: unknown service "${d}"`);
     }),
   );
+}
+
+/** An interface is configured once: a second entry would silently fight the first. */
+function checkInterfaces(cfg: MachineConfig, errors: string[]): void {
+  const seen = new Set<string>();
+  cfg.machine.network.interfaces.forEach((i, n) => {
+    if (seen.has(i.interface)) errors.push(`machine.network.interfaces[${n}].interface: "${i.interface}" is configured twice`);
+    seen.add(i.interface);
+  });
 }
 
 /** The built-in default: every section at its default. */
