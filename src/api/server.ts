@@ -53,6 +53,10 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
   // Find dead peers of long-lived streams (logs -f) even when nothing is written.
   "grpc.keepalive_time_ms": 60_000,
   "grpc.keepalive_timeout_ms": 20_000,
+  // Nothing serves channelz here; its per-call and per-session bookkeeping
+  // (counters, timestamps, a heavier stream handler) cost about a quarter of
+  // the server's CPU per Version call (measured ~124 -> ~92 µs).
+  "grpc.enable_channelz": 0,
 };
 
 type RoleOf = (call: { getAuthContext(): AuthContext | null }) => Role;

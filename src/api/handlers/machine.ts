@@ -51,6 +51,11 @@ function sendLine(sink: Sink<common.Data>, ctx: CallContext, line: string): bool
 }
 
 export function machineService(backend: MachineBackend): ServiceImpl<"machine.MachineService"> {
+  // The running kernel cannot change under a live init, so /proc is read once
+  // (reading it on every Version call was a quarter of the server's CPU at
+  // load). "" (no /proc yet) is not kept: the next call asks again.
+  let kernel = "";
+  const release = () => (kernel ||= kernelRelease());
   return {
     async Version(_req, ctx) {
       const v = backend.version();
@@ -58,7 +63,7 @@ export function machineService(backend: MachineBackend): ServiceImpl<"machine.Ma
         messages: [
           {
             metadata: meta(ctx),
-            version: { tag: v.tag, sha: v.sha, built: v.built, go_version: v.goVersion, os: v.os, arch: v.arch, kernel: kernelRelease() },
+            version: { tag: v.tag, sha: v.sha, built: v.built, go_version: v.goVersion, os: v.os, arch: v.arch, kernel: release() },
             platform: { name: "metal", mode: "metal" },
             features: { rbac: true },
           },
