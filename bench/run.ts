@@ -24,9 +24,14 @@ const row = (...cells: string[]) => {
 };
 
 // 1. Cold start
-const cold = coldStart(p, quick ? 15 : 40);
+const cold = await coldStart(p, quick ? 15 : 40);
 results.coldStart = cold;
-row("1 cold start `poweroff --help`", fmt(cold.minos, "ms"), `busybox ${fmt(cold.busybox, "ms", 2)}; C ${fmt(cold.c, "ms", 2)}`, `${ratio(cold.minos.median, cold.busybox.median)} busybox, ${ratio(cold.minos.median, cold.c.median)} C`);
+row(
+  "1 cold start `poweroff --help`",
+  fmt(cold.minos, "ms"),
+  `Bun hello ${fmt(cold.bunHello, "ms")}; busybox ${fmt(cold.busybox, "ms", 2)}; C ${fmt(cold.c, "ms", 2)}`,
+  `${ratio(cold.minos.median, cold.bunHello.median)} Bun hello, ${ratio(cold.minos.median, cold.busybox.median)} busybox`,
+);
 
 // 2. Boot, 3. memory, 4. API, 5. reaping (minos), 6. supervision — on booted nodes.
 const bootRounds = quick ? 2 : 4;
@@ -48,7 +53,7 @@ for (let i = 0; i < bootRounds; i++) {
     const c = connect({ endpoint: `unix:${sb.socketPath}` });
     for (let k = 0; k < 10_000; k++) await c.version();
     const rssAfter = rssKiB(init);
-    const helloRss = await idleRss([await bunHello()]);
+    const helloRss = await idleRss([await bunHello(), "--stay"]);
     const tiniRss = await idleRss([p.tini, "-s", "--", p.busybox, "sleep", "60"]);
     results.memory = { rssBootKiB: rssBoot, rssAfter10kCallsKiB: rssAfter, bunHelloKiB: helloRss, tiniKiB: tiniRss };
     row("3 PID 1 RSS after boot", `${(rssBoot / 1024).toFixed(1)} MiB`, `Bun hello ${(helloRss / 1024).toFixed(1)} MiB; tini ${(tiniRss / 1024).toFixed(2)} MiB`, `${ratio(rssBoot, helloRss)} Bun hello`);

@@ -31,12 +31,20 @@ export function cProgram(name: string): string {
   return bin;
 }
 
-/** A Bun "hello" executable compiled with the same options as minos (cached). */
+/** A Bun "hello" executable compiled with the same options as minos (cached by mtime). */
 export async function bunHello(): Promise<string> {
   mkdirSync(OUT, { recursive: true });
+  const src = resolve("bench/hello.ts");
   const bin = join(OUT, "hello");
-  if (!existsSync(bin)) {
-    const r = await Bun.build({ entrypoints: ["bench/hello.ts"], target: "bun", minify: true, bytecode: true, compile: { outfile: bin } });
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+    const r = await Bun.build({
+      entrypoints: [src],
+      target: "bun",
+      format: "esm",
+      minify: true,
+      bytecode: true,
+      compile: { outfile: bin, autoloadDotenv: false, autoloadBunfig: false },
+    });
     if (!r.success) throw new Error(`bench: compiling bench/hello.ts failed: ${r.logs.map(String).join("\n")}`);
   }
   return bin;
