@@ -49,11 +49,13 @@ export function decodeWaitStatus(status: number): ExitStatus {
 }
 
 /** waitpid(2). Returns null when WNOHANG and nothing is ready; throws ECHILD when there are no children. */
+// One status word for every call: PID 1's reaper calls waitpid once per exit
+// (10,000 in an orphan storm), and JS is single-threaded, so sharing is safe.
+const waitStatus = new Int32Array(1);
 export function waitpid(pid: number, options = 0): { pid: number; status: ExitStatus } | null {
-  const st = new Int32Array(1);
-  const r = check(sym().waitpid(pid, ptr(st), options), "waitpid");
+  const r = check(sym().waitpid(pid, ptr(waitStatus), options), "waitpid");
   if (r === 0) return null;
-  return { pid: r, status: decodeWaitStatus(st[0]!) };
+  return { pid: r, status: decodeWaitStatus(waitStatus[0]!) };
 }
 
 /** waitid(2) (siginfo_t: si_pid at offset 16, si_status at 24, si_code at 8). */
