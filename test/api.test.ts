@@ -4,14 +4,17 @@
 // mutual TLS, reflection and health.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
-import { existsSync, linkSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import protobuf from "protobufjs";
 import { generateCa, issueClientCert } from "../src/api/pki/certs.ts";
 import type { NodeEvent } from "../src/api/backend.ts";
 import { redactConfig } from "../src/api/redact.ts";
 import { decode } from "../src/api/schema.ts";
-import { certFor, rawLocal, rawRemote, startFixture, type ApiFixture, type RawClient } from "./helpers/fake-backend.ts";
+import { certFor, FakeBackend, rawLocal, rawRemote, startFixture, type ApiFixture, type RawClient } from "./helpers/fake-backend.ts";
+import { listedRole, requiredRole } from "../src/api/auth.ts";
+import { serviceMethods } from "../src/api/schema.ts";
+import { SERVED_SERVICES, startMachineApi, type MachineApi } from "../src/api/server.ts";
 
 let f: ApiFixture;
 let c: RawClient;
@@ -144,10 +147,31 @@ describe("local socket", () => {
   });
 
   test("Dmesg returns kernel messages", async () => {
-    if (!existsSync("/dev/kmsg")) return;
+    // CI runs as root on Linux: a missing /dev/kmsg is a broken environment, not a reason to pass.
+    expect(existsSync("/dev/kmsg")).toBe(true);
     const lines = await c.collect("Dmesg", {});
     expect(lines.length).toBeGreaterThan(0);
     expect(Buffer.from(lines[0].bytes).toString()).toMatch(/^\w+: +\w+: \[\d{4}-/);
+  });
+
+  test("Dmesg follow streams until cancelled, then closes /dev/kmsg", async () => {
+    const kmsgFds = () => readdirSync("/proc/self/fd").filter((n) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${n}`) === "/dev/kmsg";
+      } catch {
+        return false;
+      }
+    }).length;
+    const before = kmsgFds();
+    const s = c.stream("Dmesg", { follow: true, tail: true });
+    let error: grpc.ServiceError | undefined;
+    s.on("error", (e) => (error = e));
+    await waitFor(() => kmsgFds() === before + 1);
+    await new Promise((r) => setTimeout(r, 300)); // at least one poll while following
+    expect(kmsgFds()).toBe(before + 1);
+    s.cancel();
+    await waitFor(() => kmsgFds() === before);
+    expect(error?.code ?? grpc.status.CANCELLED).toBe(grpc.status.CANCELLED);
   });
 
   test("Shutdown and Reboot reach the backend; a running sequence is FAILED_PRECONDITION", async () => {
@@ -297,7 +321,15 @@ describe("health and reflection", () => {
     try {
       expect((await h.unary("Check", { service: "" })).status).toBe("SERVING");
       expect((await h.unary("Check", { service: "machine.MachineService" })).status).toBe("SERVING");
-      expect((await h.unary("Check", { service: "nope" })).status).toBe("SERVICE_UNKNOWN");
+      // Check on an unknown service is NOT_FOUND (grpc health protocol); Watch answers SERVICE_UNKNOWN.
+      const e = await h.unary("Check", { service: "nope" }).catch((x) => x);
+      expect(e.code).toBe(grpc.status.NOT_FOUND);
+      expect(e.details).toContain('"nope"');
+      const w = h.stream("Watch", { service: "nope" });
+      w.on("error", () => {});
+      const first = await new Promise<any>((res) => w.once("data", res));
+      w.cancel();
+      expect(first.status).toBe("SERVICE_UNKNOWN");
     } finally {
       h.close();
     }
@@ -379,6 +411,77 @@ describe("mutual TLS and roles", () => {
     } finally {
       r.close();
     }
+  });
+
+  test("every method the server registers has an explicit role; an unlisted path needs os:admin", () => {
+    const paths = SERVED_SERVICES.flatMap((svc) => serviceMethods(svc).map((m) => m.path));
+    expect(paths.length).toBeGreaterThan(25);
+    expect(paths.filter((p) => listedRole(p) === undefined)).toEqual([]);
+    // Health and reflection describe the API: any role may use them.
+    for (const p of paths.filter((x) => x.startsWith("/grpc."))) expect(listedRole(p)).toBe("os:reader");
+    expect(requiredRole("/machine.MachineService/NotYetDecided")).toBe("os:admin");
+    expect(requiredRole("/machine.MachineService/ApplyConfiguration")).toBe("os:admin");
+  });
+
+  describe("Read below the state directory", () => {
+    // A second server over the same CA whose state directory is a temp dir,
+    // with a secret in it and links into it from outside.
+    let g: ApiFixture;
+    let stateDir: string;
+    let api: MachineApi;
+    beforeAll(async () => {
+      const base = join(f.dir, "state-read");
+      stateDir = join(base, "state");
+      mkdirSync(join(base, "run"), { recursive: true });
+      mkdirSync(stateDir);
+      writeFileSync(join(stateDir, "config.yaml"), "machine:\n  ca:\n    key: SECRET\n");
+      writeFileSync(join(base, "public.txt"), "public\n");
+      symlinkSync(join(stateDir, "config.yaml"), join(base, "to-secret"));
+      symlinkSync(stateDir, join(base, "to-state"));
+      const socketPath = join(base, "run", "machine.sock");
+      api = await startMachineApi(new FakeBackend(), { socketPath, tcpPort: 0, tcpHost: "127.0.0.1", ca: f.ca, stateDir });
+      g = { ...f, dir: base, socketPath, tcpPort: api.tcpPort!, api };
+    });
+    afterAll(async () => {
+      await api.close();
+    });
+    const text = async (client: RawClient, path: string) => Buffer.concat((await client.collect("Read", { path })).map((d) => Buffer.from(d.bytes))).toString();
+
+    test("a reader is denied the state directory directly, through a symlink to a file or to the directory, and device nodes", async () => {
+      const r = rawRemote(g, certFor(g, "os:reader"));
+      try {
+        expect(await text(r, join(g.dir, "public.txt"))).toBe("public\n");
+        for (const path of [join(stateDir, "config.yaml"), join(stateDir, "nope"), join(g.dir, "to-secret"), join(g.dir, "to-state", "config.yaml"), "/dev/null", "/dev/zero"]) {
+          const e = await r.collect("Read", { path }).catch((x) => x);
+          expect([path, e.code]).toEqual([path, grpc.status.PERMISSION_DENIED]);
+          expect(e.details).toContain("os:reader");
+        }
+        // Operators are not admins either.
+        const o = rawRemote(g, certFor(g, "os:operator"));
+        try {
+          expect(await code(o.collect("Read", { path: join(g.dir, "to-secret") }))).toBe(grpc.status.PERMISSION_DENIED);
+        } finally {
+          o.close();
+        }
+      } finally {
+        r.close();
+      }
+    });
+
+    test("an admin, and the local socket, read through the same links", async () => {
+      const a = rawRemote(g, certFor(g, "os:admin"));
+      const local = rawLocal(g);
+      try {
+        for (const client of [a, local]) {
+          expect(await text(client, join(g.dir, "to-secret"))).toContain("SECRET");
+          expect(await text(client, join(g.dir, "to-state", "config.yaml"))).toContain("SECRET");
+          expect(await text(client, "/dev/null")).toBe("");
+        }
+      } finally {
+        a.close();
+        local.close();
+      }
+    });
   });
 
   test("operator may Shutdown, Reboot and restart services, not ApplyConfiguration", async () => {

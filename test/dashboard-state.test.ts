@@ -193,7 +193,7 @@ describe("poll loop", () => {
       backoff: { initialMs: 1000, maxMs: 1000 },
     });
     await until(() => state.conn.status === "disconnected");
-    expect((state.conn as { error: string }).error).toBe("no answer within 0.03s");
+    expect((state.conn as { error: string }).error).toBe("no answer within 0.03 s");
     stop.abort();
     await loop;
   });

@@ -50,17 +50,26 @@ export interface ApiRow {
 const CONTAINERD_VERSION = "/containerd.services.version.v1.Version/Version";
 
 export async function apiRow(socketPath: string, initHostPid: number, n = 2000, clients = 8, ms = 3000): Promise<ApiRow> {
+  // Every client opened is closed at the end: an open session keeps its
+  // connection (and the server's per-connection state) alive after the row.
+  const opened: Array<{ close(): void }> = [];
   const minosCall = () => {
     const c = connect({ endpoint: `unix:${socketPath}` });
+    opened.push(c);
     return () => c.version();
   };
   const ctrSock = `/proc/${initHostPid}/root/run/containerd/containerd.sock`;
   const ctrCall = () => {
     const t = new Transport(parseEndpoint(`unix:${ctrSock}`));
+    opened.push(t);
     return () => t.unary(CONTAINERD_VERSION, new Uint8Array(0));
   };
-  return {
-    minos: { latencyUs: await latency(minosCall(), n), rps: await throughput(minosCall, clients, ms) },
-    containerd: { latencyUs: await latency(ctrCall(), n), rps: await throughput(ctrCall, clients, ms) },
-  };
+  try {
+    return {
+      minos: { latencyUs: await latency(minosCall(), n), rps: await throughput(minosCall, clients, ms) },
+      containerd: { latencyUs: await latency(ctrCall(), n), rps: await throughput(ctrCall, clients, ms) },
+    };
+  } finally {
+    for (const c of opened) c.close();
+  }
 }

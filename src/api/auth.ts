@@ -1,7 +1,7 @@
 // Roles (Talos RBAC): a client certificate's Organization names the caller's
 // role; the local socket is admin. Each method names the least role it needs.
-import { resolve } from "node:path";
 import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import { PermissionDeniedError } from "../lib/errors.ts";
 
 export type Role = "os:admin" | "os:operator" | "os:reader";
@@ -10,11 +10,42 @@ export const ROLES: readonly Role[] = ["os:reader", "os:operator", "os:admin"];
 const RANK: Record<Role, number> = { "os:reader": 0, "os:operator": 1, "os:admin": 2 };
 
 /**
- * Methods a reader may not call and the least role that may. Everything not
- * listed is read-only and open to every role; unknown paths never reach a
- * handler (grpc-js answers UNIMPLEMENTED).
+ * The least role each method needs. Every method the server serves is listed
+ * (test/api.test.ts checks it); a path missing here needs os:admin, as in
+ * Talos, so a method added to a .proto without a decision here is closed, not
+ * open to readers.
  */
 const REQUIRED: Record<string, Role> = {
+  // Read-only: node state any role may see.
+  "/machine.MachineService/Version": "os:reader",
+  "/machine.MachineService/Hostname": "os:reader",
+  "/machine.MachineService/ServiceList": "os:reader",
+  "/machine.MachineService/Logs": "os:reader",
+  "/machine.MachineService/Dmesg": "os:reader",
+  "/machine.MachineService/Events": "os:reader",
+  "/machine.MachineService/List": "os:reader",
+  // Read: non-admins are further kept out of the state directory and device
+  // nodes (authorizeRead, on what was actually opened).
+  "/machine.MachineService/Read": "os:reader",
+  "/machine.MachineService/Mounts": "os:reader",
+  "/machine.MachineService/Memory": "os:reader",
+  "/machine.MachineService/LoadAvg": "os:reader",
+  "/machine.MachineService/SystemStat": "os:reader",
+  "/machine.MachineService/CPUInfo": "os:reader",
+  "/machine.MachineService/Processes": "os:reader",
+  "/machine.MachineService/NetworkDeviceStats": "os:reader",
+  "/machine.MachineService/DiskStats": "os:reader",
+  "/minos.machine.MinosService/ScheduledShutdown": "os:reader",
+  // Every role reads the config, non-admins with its secrets redacted
+  // (handlers/minos.ts), as the dashboard needs only a reader.
+  "/minos.machine.MinosService/GetConfiguration": "os:reader",
+  // Health and reflection describe the API, not the node.
+  "/grpc.health.v1.Health/Check": "os:reader",
+  "/grpc.health.v1.Health/Watch": "os:reader",
+  "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": "os:reader",
+  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": "os:reader",
+
+  // Power and services: operators.
   "/machine.MachineService/Shutdown": "os:operator",
   "/machine.MachineService/Reboot": "os:operator",
   "/machine.MachineService/ServiceStart": "os:operator",
@@ -22,13 +53,18 @@ const REQUIRED: Record<string, Role> = {
   "/machine.MachineService/ServiceRestart": "os:operator",
   "/minos.machine.MinosService/ScheduleShutdown": "os:operator",
   "/minos.machine.MinosService/CancelShutdown": "os:operator",
+
+  // Changing the node: admins.
   "/machine.MachineService/ApplyConfiguration": "os:admin",
-  // Not GetConfiguration: every role reads the config, non-admins with its
-  // secrets redacted (handlers/minos.ts), as the dashboard needs only a reader.
 };
 
+/** The role listed for a method path, undefined when it is not listed (tests check the list is complete). */
+export function listedRole(path: string): Role | undefined {
+  return Object.hasOwn(REQUIRED, path) ? REQUIRED[path] : undefined;
+}
+
 export function requiredRole(path: string): Role {
-  return REQUIRED[path] ?? "os:reader";
+  return listedRole(path) ?? "os:admin";
 }
 
 export function allows(role: Role, need: Role): boolean {
@@ -50,16 +86,49 @@ export function roleFromOrganizations(orgs: string | string[] | undefined): Role
 /** Secrets (the stored config with the CA key) live here: only admins may Read below it (others use GetConfiguration, redacted). */
 export const STATE_DIR = "/system/state";
 
-export function isProtectedPath(path: string): boolean {
-  let p = resolve("/", path);
-  try {
-    p = realpathSync(p); // a symlink must not lead around the check
-  } catch {
-    // missing: the handler answers NOT_FOUND after the check
-  }
-  return p === STATE_DIR || p.startsWith(STATE_DIR + "/");
+/** What Read actually opened: the kernel's name for the open file and its fstat. */
+export interface OpenedFile {
+  /** realpath of /proc/self/fd/N: no symlink or ".." left, and it is the file read, not one looked up again. */
+  realPath: string | undefined;
+  stats: { isBlockDevice(): boolean; isCharacterDevice(): boolean; isFIFO(): boolean; isSocket(): boolean };
 }
 
-export function authorizeRead(role: Role, path: string): void {
-  if (isProtectedPath(path) && !allows(role, "os:admin")) throw new PermissionDeniedError(`Read ${path}: role ${role} may not read ${STATE_DIR}`);
+function under(dir: string, p: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith("/") ? dir : dir + "/");
+}
+
+/**
+ * Read's first check, on the requested path as written (".." resolved, links
+ * not followed): a non-admin asking for a path below the state directory is
+ * refused before anything is opened, so the answer does not tell which
+ * secrets exist. Links are caught by authorizeRead on the opened file.
+ */
+export function authorizeReadPath(role: Role, requested: string, stateDir: string = STATE_DIR): void {
+  if (allows(role, "os:admin")) return;
+  if (under(stateDir, resolve("/", requested))) throw new PermissionDeniedError(`Read ${requested}: role ${role} may not read ${stateDir} (needs os:admin)`);
+}
+
+/**
+ * Read's check, made on the file already opened so a symlink swapped in
+ * between a check and the open cannot lead around it. Admins read anything.
+ * Others may not read below the state directory (the secrets), nor device
+ * nodes (a raw disk holds the state directory's bytes too; /dev/mem and the
+ * like are worse) or FIFOs (reading one takes data from its real reader).
+ * When the kernel cannot name the opened file (no /proc), a non-admin is
+ * refused: fail closed.
+ */
+export function authorizeRead(role: Role, requested: string, opened: OpenedFile, stateDir: string = STATE_DIR): void {
+  if (allows(role, "os:admin")) return;
+  const deny = (why: string) => new PermissionDeniedError(`Read ${requested}: role ${role} may not read ${why} (needs os:admin)`);
+  const st = opened.stats;
+  if (st.isBlockDevice() || st.isCharacterDevice()) throw deny("device nodes");
+  if (st.isFIFO() || st.isSocket()) throw deny("FIFOs or sockets");
+  if (opened.realPath === undefined) throw deny("a file whose path cannot be verified");
+  let dir = stateDir;
+  try {
+    dir = realpathSync(stateDir); // the state directory may itself sit behind a symlink
+  } catch {
+    // missing: nothing below it can have been opened
+  }
+  if (under(dir, opened.realPath) || under(stateDir, opened.realPath)) throw deny(stateDir);
 }

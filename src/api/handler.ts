@@ -10,6 +10,9 @@ export interface CallContext {
   hostname: string;
 }
 
+/** Every reply message's metadata: the node it came from (Talos replies wrap one message per node). */
+export const meta = (ctx: CallContext): { hostname: string } => ({ hostname: ctx.hostname });
+
 /** Where a server-streaming handler puts its messages. */
 export interface Sink<T> {
   /** Queues one message; false once the stream is over (client gone, or it fell too far behind). */

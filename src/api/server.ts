@@ -12,7 +12,7 @@ import { dirname } from "node:path";
 import { networkInterfaces } from "node:os";
 import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context.js";
 import type { MachineBackend } from "./backend.ts";
-import { authorize, roleFromOrganizations, type Role } from "./auth.ts";
+import { authorize, roleFromOrganizations, STATE_DIR, type Role } from "./auth.ts";
 import type { CallContext, Sink } from "./handler.ts";
 import { healthService } from "./handlers/health.ts";
 import { machineService } from "./handlers/machine.ts";
@@ -33,6 +33,8 @@ export interface MachineApiOptions {
   ca?: { cert: string; key: string };
   /** Names the serving certificate carries besides localhost and the node's addresses. */
   certNames?: string[];
+  /** Where the node keeps its secrets, closed to non-admin Read ("/system/state"; tests point it elsewhere). */
+  stateDir?: string;
 }
 
 export interface MachineApi {
@@ -205,16 +207,20 @@ function safeHostname(hostname: () => string): string {
   }
 }
 
-function buildServer(backend: MachineBackend, roleOf: RoleOf): grpc.Server {
+/** Every service the server registers (test/api.test.ts checks each method has a role in auth.ts). */
+export const SERVED_SERVICES = ["machine.MachineService", "minos.machine.MinosService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] as const satisfies readonly ServiceName[];
+
+function buildServer(backend: MachineBackend, roleOf: RoleOf, stateDir: string): grpc.Server {
   const server = new grpc.Server(SERVER_OPTIONS);
-  const impls: Array<[ServiceName, Impl]> = [
-    ["machine.MachineService", machineService(backend) as unknown as Impl],
-    ["minos.machine.MinosService", minosService(backend) as unknown as Impl],
-    ["grpc.health.v1.Health", healthService() as unknown as Impl],
-    ["grpc.reflection.v1.ServerReflection", reflectionV1() as unknown as Impl],
-    ["grpc.reflection.v1alpha.ServerReflection", reflectionV1alpha() as unknown as Impl],
-  ];
-  for (const [service, impl] of impls) {
+  const impls: { [S in (typeof SERVED_SERVICES)[number]]: Impl } = {
+    "machine.MachineService": machineService(backend, { stateDir }) as unknown as Impl,
+    "minos.machine.MinosService": minosService(backend) as unknown as Impl,
+    "grpc.health.v1.Health": healthService() as unknown as Impl,
+    "grpc.reflection.v1.ServerReflection": reflectionV1() as unknown as Impl,
+    "grpc.reflection.v1alpha.ServerReflection": reflectionV1alpha() as unknown as Impl,
+  };
+  for (const service of SERVED_SERVICES) {
+    const impl = impls[service];
     const handlers: grpc.UntypedServiceImplementation = {};
     for (const m of serviceMethods(service)) handlers[m.name] = adapt(m, impl[m.name]!, roleOf, () => backend.hostname());
     server.addService(definition(service), handlers);
@@ -253,7 +259,8 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     // The socket directory is root-only, so the window between bind and chmod exposes nothing.
     mkdirSync(dirname(opts.socketPath), { recursive: true, mode: 0o700 });
     rmSync(opts.socketPath, { force: true }); // a stale socket from a previous boot
-    const local = buildServer(backend, localRole);
+    const stateDir = opts.stateDir ?? STATE_DIR;
+    const local = buildServer(backend, localRole, stateDir);
     servers.push(local);
     await bind(local, `unix:${opts.socketPath}`, grpc.ServerCredentials.createInsecure());
     chmodSync(opts.socketPath, 0o600);
@@ -263,7 +270,7 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
       if (!opts.ca) throw new Error("machine API: a TCP listener needs the node CA (machine.ca)");
       const hostnames = ["localhost", safeHostname(() => backend.hostname()), ...(opts.certNames ?? [])].filter(Boolean);
       const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], localAddresses());
-      const remote = buildServer(backend, certRole);
+      const remote = buildServer(backend, certRole, stateDir);
       servers.push(remote);
       const creds = grpc.ServerCredentials.createSsl(Buffer.from(opts.ca.cert), [{ cert_chain: Buffer.from(serving.cert), private_key: Buffer.from(serving.key) }], true);
       const host = opts.tcpHost ?? "0.0.0.0";

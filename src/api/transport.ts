@@ -85,7 +85,7 @@ function statusFrom(headers: http2.IncomingHttpHeaders): ApiError | null | undef
 }
 
 export interface CallOptions {
-  /** Deadline for the whole call. */
+  /** Deadline for the whole call: sent as grpc-timeout and enforced here (DEADLINE_EXCEEDED). */
   timeoutMs?: number;
 }
 
@@ -153,9 +153,22 @@ export class Transport {
       const deframer = new Deframer();
       let status: ApiError | null | undefined;
       let settled = false;
+      // grpc-timeout only asks the server to give up: a peer that accepted the
+      // connection and never answers would hang the call (and, with the session
+      // unref'd, leave nothing but a busy event loop). The client enforces its
+      // own deadline too. This timer is ref'd on purpose: it is what keeps a
+      // one-shot command alive until the answer or the deadline.
+      const deadline =
+        opts.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+              finish(new ApiError(Code.DEADLINE_EXCEEDED, `no answer from ${describe(this.endpoint)} within ${opts.timeoutMs} ms`));
+            }, opts.timeoutMs);
       const finish = (err: Error | null | undefined) => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         if (err) reject(err);
         else resolve();
       };

@@ -17,3 +17,16 @@ export class FailedPreconditionError extends Error {
 export class PermissionDeniedError extends Error {
   override name = "PermissionDeniedError";
 }
+
+/**
+ * One line a person can act on: a gRPC error's details (else the message),
+ * first line only, no stack. `fallback` stands in for an empty text.
+ */
+export function firstLine(e: unknown, fallback = "error"): string {
+  let text: string;
+  if (typeof e === "object" && e !== null) {
+    const err = e as { details?: unknown; message?: unknown };
+    text = typeof err.details === "string" && err.details ? err.details : String(err.message ?? e);
+  } else text = String(e);
+  return text.split("\n")[0]!.trim() || fallback;
+}

@@ -3,9 +3,9 @@
 // filesystem directly (src/api/system). Replies wrap one message per node,
 // each with metadata naming this node, as Talos's do.
 import type { ApplyMode, MachineBackend, ServiceInfo } from "../backend.ts";
-import { authorizeRead } from "../auth.ts";
+import { authorizeRead, authorizeReadPath } from "../auth.ts";
 import type { machine } from "../gen/types.ts";
-import { untilAborted, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
+import { meta, untilAborted, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
 import { toTimestamp } from "../schema.ts";
 import { InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
 import type { Msg } from "../wire.ts";
@@ -30,8 +30,6 @@ const APPLY_MODE_NAMES: Record<ApplyMode, machine.ApplyConfigurationRequest_Mode
 const DEFAULT_TRY_MS = 60_000;
 const KMSG_POLL_MS = 200;
 
-const meta = (ctx: CallContext) => ({ hostname: ctx.hostname });
-
 function serviceInfoMsg(s: ServiceInfo): Msg<machine.ServiceInfo> {
   return {
     id: s.id,
@@ -50,7 +48,12 @@ function sendLine(sink: Sink<common.Data>, ctx: CallContext, line: string): bool
   return sink.push(data(ctx, Buffer.from(line.endsWith("\n") ? line : line + "\n")));
 }
 
-export function machineService(backend: MachineBackend): ServiceImpl<"machine.MachineService"> {
+export interface MachineServiceOptions {
+  /** The directory non-admins may not Read below (auth.ts STATE_DIR on a node). */
+  stateDir?: string;
+}
+
+export function machineService(backend: MachineBackend, opts: MachineServiceOptions = {}): ServiceImpl<"machine.MachineService"> {
   // The running kernel cannot change under a live init, so /proc is read once
   // (reading it on every Version call was a quarter of the server's CPU at
   // load). "" (no /proc yet) is not kept: the next call asks again.
@@ -105,13 +108,23 @@ export function machineService(backend: MachineBackend): ServiceImpl<"machine.Ma
 
     async Dmesg(req, ctx, sink) {
       const kmsg = new KmsgReader();
+      // The kernel buffer may hold more records than a stream may queue
+      // (STREAM_QUEUE_LIMIT): wait for the client between messages, as List
+      // and Read do, instead of queueing it all at once.
+      const send = async (lines: string[]): Promise<boolean> => {
+        for (const line of lines) {
+          if (!sendLine(sink, ctx, line)) return false;
+          await sink.ready();
+        }
+        return true;
+      };
       try {
         const first = kmsg.drain();
-        if (!req.tail) for (const line of first) if (!sendLine(sink, ctx, line)) return;
+        if (!req.tail && !(await send(first))) return;
         if (!req.follow) return;
         while (!sink.signal.aborted) {
           await new Promise((r) => setTimeout(r, KMSG_POLL_MS));
-          for (const line of kmsg.drain()) if (!sendLine(sink, ctx, line)) return;
+          if (!(await send(kmsg.drain()))) return;
         }
       } finally {
         kmsg.close();
@@ -163,8 +176,8 @@ export function machineService(backend: MachineBackend): ServiceImpl<"machine.Ma
 
     async Read(req, ctx, sink) {
       if (!req.path) throw new InvalidArgumentError("path is required");
-      authorizeRead(ctx.role, req.path);
-      for await (const chunk of read(req.path)) {
+      authorizeReadPath(ctx.role, req.path, opts.stateDir);
+      for await (const chunk of read(req.path, (opened) => authorizeRead(ctx.role, req.path, opened, opts.stateDir))) {
         if (!sink.push(data(ctx, chunk))) return;
         await sink.ready();
       }

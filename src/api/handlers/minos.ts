@@ -3,16 +3,14 @@
 // redacted for non-admins).
 import type { MachineBackend, PowerAction } from "../backend.ts";
 import type { minos } from "../gen/types.ts";
-import type { CallContext, ServiceImpl } from "../handler.ts";
+import { meta, type ServiceImpl } from "../handler.ts";
 import { allows } from "../auth.ts";
 import { redactConfig } from "../redact.ts";
 import { fromTimestamp, toTimestamp } from "../schema.ts";
+import { POWER_ACTION } from "./events.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
 
 const TO_BACKEND: Record<minos.machine.PowerAction, PowerAction> = { POWEROFF: "poweroff", HALT: "halt", REBOOT: "reboot" };
-const FROM_BACKEND: Record<PowerAction, minos.machine.PowerAction> = { poweroff: "POWEROFF", halt: "HALT", reboot: "REBOOT" };
-
-const meta = (ctx: CallContext) => ({ hostname: ctx.hostname });
 
 export function minosService(backend: MachineBackend): ServiceImpl<"minos.machine.MinosService"> {
   return {
@@ -30,7 +28,7 @@ export function minosService(backend: MachineBackend): ServiceImpl<"minos.machin
     async ScheduledShutdown(_req, ctx) {
       const s = backend.scheduledShutdown();
       if (!s) return { messages: [{ metadata: meta(ctx), scheduled: false }] };
-      return { messages: [{ metadata: meta(ctx), scheduled: true, at: toTimestamp(s.at), action: FROM_BACKEND[s.action], message: s.message }] };
+      return { messages: [{ metadata: meta(ctx), scheduled: true, at: toTimestamp(s.at), action: POWER_ACTION[s.action], message: s.message }] };
     },
 
     async GetConfiguration(_req, ctx) {

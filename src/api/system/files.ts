@@ -1,9 +1,10 @@
 // List and Read: the node's filesystem as the API shows it (Talos semantics:
 // List emits the root itself as ".", then entries sorted by name; Read streams
 // a file in chunks).
-import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
-import { open } from "node:fs/promises";
-import { join } from "node:path";
+import { constants, lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { OpenedFile } from "../auth.ts";
 import type { machine } from "../gen/types.ts";
 import type { Msg } from "../wire.ts";
 import { InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
@@ -90,18 +91,47 @@ export function* list(opts: ListOptions): Generator<Msg<machine.FileInfo>> {
 
 const CHUNK = 64 * 1024;
 
-/** Streams a file's bytes; NotFoundError when missing, InvalidArgumentError for a directory. */
-export async function* read(path: string): AsyncGenerator<Uint8Array> {
+/** Decides whether what was opened may be read; throws to refuse (the file is closed unread). */
+export type ReadCheck = (opened: OpenedFile) => void;
+
+/**
+ * Streams a file's bytes; NotFoundError when missing, InvalidArgumentError for
+ * a directory. The path is taken from "/" (never init's working directory).
+ * `check` sees the open file itself (its /proc/self/fd name and fstat), so the
+ * file checked is the file read even if a symlink on the path changes.
+ * O_NONBLOCK: opening a FIFO must not park a thread-pool thread of PID 1 until
+ * a writer shows up; for regular files and disks it changes nothing.
+ */
+export async function* read(path: string, check?: ReadCheck): AsyncGenerator<Uint8Array> {
+  const abs = resolve("/", path);
+  let fh: FileHandle;
   try {
-    if (statSync(path).isDirectory()) throw new InvalidArgumentError(`${path}: is a directory`);
+    fh = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
-    throw e instanceof InvalidArgumentError ? e : notFound(path, e);
+    throw notFound(path, e);
   }
-  const fh = await open(path, "r");
   try {
+    const stats = await fh.stat();
+    if (check) {
+      let realPath: string | undefined;
+      try {
+        realPath = realpathSync(`/proc/self/fd/${fh.fd}`);
+      } catch {
+        // no /proc: the check decides what an unverifiable path means
+      }
+      check({ realPath, stats });
+    }
+    if (stats.isDirectory()) throw new InvalidArgumentError(`${path}: is a directory`);
     const buf = Buffer.alloc(CHUNK);
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await fh.read(buf, 0, CHUNK, null));
+      } catch (e) {
+        // A FIFO or character device with nothing more to give now: what there was is the answer.
+        if ((e as NodeJS.ErrnoException).code === "EAGAIN") return;
+        throw e;
+      }
       if (bytesRead === 0) return;
       yield Buffer.from(buf.subarray(0, bytesRead));
     }

@@ -2,6 +2,7 @@
 // Every call it makes is open to the reader role: the dashboard never needs
 // write access (GetConfiguration answers readers too, with secrets redacted).
 import type { MachineClient } from "../../api/client.ts";
+import { firstLine } from "../../lib/errors.ts";
 import { cpuTimes, diskSamples, eventText, isSequenceEvent, kernelText, memory, netSample, processSample, serviceRow, versionText } from "./api-map.ts";
 import type { DashboardSource, EventRow, NodeSample, SampleRequest, Section } from "./source.ts";
 
@@ -28,11 +29,7 @@ export type MachineReader = Pick<
 const EVENTS_KEPT = 50;
 
 /** Why a section failed, in a few words (gRPC errors carry `details`). */
-function reason(e: unknown): string {
-  const err = e as { details?: unknown; message?: unknown };
-  const text = typeof err?.details === "string" && err.details ? err.details : String(err?.message ?? e);
-  return text.split("\n")[0]!;
-}
+const reason = (e: unknown): string => firstLine(e, "failed");
 
 export function readerSource(client: MachineReader, now: () => number = Date.now): DashboardSource {
   const events: EventRow[] = [];

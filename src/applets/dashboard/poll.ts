@@ -2,6 +2,8 @@
 // say so and reconnect with exponential backoff. It never throws: every
 // failure becomes a state the banner shows.
 import type { DashboardSource, SampleRequest, SourceFactory } from "./source.ts";
+import { firstLine } from "../../lib/errors.ts";
+import { withTimeout } from "../../lib/timeout.ts";
 import { applySample, connecting, disconnected, type DashboardState } from "./state.ts";
 
 export interface PollOptions {
@@ -34,25 +36,9 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-class Timeout extends Error {}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let t: ReturnType<typeof setTimeout> | undefined;
-  const timer = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Timeout(`no answer within ${ms / 1000}s`)), ms);
-  });
-  return Promise.race([p, timer]).finally(() => clearTimeout(t));
-}
-
 /** One line a person can act on: the error's first line, without a stack. */
 export function describeError(e: unknown): string {
-  if (e instanceof Error || (typeof e === "object" && e !== null && "message" in e)) {
-    const err = e as { message?: unknown; details?: unknown; code?: unknown };
-    const text = typeof err.details === "string" && err.details ? err.details : String(err.message ?? "");
-    const first = text.split("\n")[0]!.trim();
-    return first || "connection failed";
-  }
-  return String(e).split("\n")[0] || "connection failed";
+  return firstLine(e, "connection failed");
 }
 
 export async function pollLoop(opts: PollOptions): Promise<void> {

@@ -49,9 +49,20 @@ export function saveConfig(path: string, cfg: ClientConfig): void {
   writeFileSync(path, stringify(cfg), { mode: 0o600 });
 }
 
-export function currentContext(cfg: ClientConfig, name?: string): Context {
-  const n = name ?? cfg.context ?? "default";
-  return cfg.contexts?.[n] ?? {};
+/**
+ * The named context (--context), else the config's current one. A name the
+ * config lacks is a usage error: silently talking to another node (or the
+ * local socket) than the one asked for is worse than stopping. Without a
+ * name, a config with no such context (or no config at all) means defaults.
+ */
+export function currentContext(cfg: ClientConfig, name?: string, path = "the client config"): Context {
+  if (name !== undefined) {
+    const ctx = cfg.contexts && Object.hasOwn(cfg.contexts, name) ? cfg.contexts[name] : undefined;
+    if (!ctx) throw new UsageError(`no context "${name}" in ${path}`);
+    return ctx;
+  }
+  const n = cfg.context ?? "default";
+  return (cfg.contexts && Object.hasOwn(cfg.contexts, n) ? cfg.contexts[n] : undefined) ?? {};
 }
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");

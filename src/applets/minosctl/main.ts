@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags, UsageError, type FlagSpec } from "../../lib/args.ts";
+import { firstLine } from "../../lib/errors.ts";
 import type { Io } from "../../lib/io.ts";
 import { version as packageVersion } from "../../../package.json";
 import { COMMANDS, type CommandContext } from "./commands.ts";
@@ -16,14 +17,24 @@ import { currentContext, defaultConfigPath, loadConfig, LOCAL_ENDPOINT, tlsOf } 
 import { outputFormat } from "./format.ts";
 import { GEN_USAGE, genMain } from "./gen.ts";
 
-const GLOBAL_VALUE_FLAGS = new Set(["-n", "--nodes", "-e", "--endpoints", "--minosconfig", "--context", "-o", "--output"]);
+/**
+ * Deadline of each unary call: long enough for an ApplyConfiguration that
+ * restarts services, short enough that a wedged node fails the command instead
+ * of hanging it. Streams (logs -f, events, dmesg -f) have none: they run until
+ * cancelled.
+ */
+export const UNARY_TIMEOUT_MS = 10_000;
 
-export const USAGE = `usage: minosctl [-n ENDPOINT] [--minosconfig FILE] [--context NAME] [-o table|json|yaml] COMMAND [args]
+const GLOBAL_VALUE_FLAGS = new Set(["-n", "--nodes", "-e", "--endpoints", "--minosconfig", "--context", "-o", "--output", "--timeout"]);
+
+export const USAGE = `usage: minosctl [-n ENDPOINT] [--minosconfig FILE] [--context NAME] [-o table|json|yaml] [--timeout S] COMMAND [args]
 
   -n, --nodes E       unix:/path (the node socket, full access) or host:port
                       (mutual TLS with the config's certificate; port 50000 by default)
   --minosconfig FILE  client config (default $MINOSCONFIG or ~/.minos/config)
+  --context NAME      context of the client config to use (default: its current one)
   -o, --output F      table (default), json or yaml
+  --timeout S         deadline of each call in seconds (default ${UNARY_TIMEOUT_MS / 1000}; not for -f streams)
 
 Commands:
 ${Object.values(COMMANDS)
@@ -34,7 +45,7 @@ ${Object.values(COMMANDS)
 `;
 
 const GLOBAL_SPEC: FlagSpec = {
-  string: ["nodes", "minosconfig", "context", "output"],
+  string: ["nodes", "minosconfig", "context", "output", "timeout"],
   boolean: ["help"],
   alias: { nodes: ["n", "e", "endpoints"], output: ["o"], help: ["h"] },
 };
@@ -60,11 +71,19 @@ function merge(a: FlagSpec, b: FlagSpec = {}): FlagSpec {
 
 const lastOf = (v: unknown): unknown => (Array.isArray(v) ? v.at(-1) : v);
 
-/** One line for a failure: gRPC status name and message, or the local error. */
+/** A failure for stderr: gRPC status name and the server's details, or the local error's first line. */
 export function describeError(e: unknown): string {
-  const err = e as { name?: string; codeName?: string; details?: string; message?: string };
-  if (err?.name === "ApiError") return `${(err.codeName ?? "error").toLowerCase().replace(/_/g, " ")}: ${err.details}`;
-  return err?.message ?? String(e);
+  const err = e as { name?: string; codeName?: string; details?: string } | null;
+  // The server's details are kept whole: a refused config lists each problem on a line of its own.
+  if (err?.name === "ApiError") return `${(err.codeName ?? "error").toLowerCase().replace(/_/g, " ")}: ${err.details ?? ""}`;
+  return firstLine(e);
+}
+
+function timeoutOf(v: unknown): number {
+  if (v === undefined) return UNARY_TIMEOUT_MS;
+  const s = Number(v);
+  if (!Number.isFinite(s) || s <= 0) throw new UsageError(`--timeout: want a positive number of seconds, got "${String(v)}"`);
+  return Math.round(s * 1000);
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -104,7 +123,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
 
     const configPath = String(lastOf(flags.minosconfig) ?? defaultConfigPath(io.env));
-    const context = currentContext(loadConfig(configPath), flags.context === undefined ? undefined : String(flags.context));
+    const context = currentContext(loadConfig(configPath), flags.context === undefined ? undefined : String(lastOf(flags.context)), configPath);
     const endpoint = String(lastOf(flags.nodes) ?? context.endpoints?.[0] ?? LOCAL_ENDPOINT);
     const tls = tlsOf(context);
 
@@ -123,6 +142,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return await dashboard([...args, ...after], io);
     }
 
+    const timeoutMs = timeoutOf(lastOf(flags.timeout));
     const { connect } = await import("../../api/client.ts");
     const ctx: CommandContext = {
       io,
@@ -131,7 +151,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       output: outputFormat(lastOf(flags.output)),
       clientVersion: packageVersion,
       client() {
-        if (!client) client = connect({ endpoint, tls, timeoutMs: 30_000 });
+        if (!client) client = connect({ endpoint, tls, timeoutMs });
         return client as ReturnType<typeof connect>;
       },
     };

@@ -5,6 +5,7 @@ import type { Io } from "../io.ts";
 import type { Connect, PowerClient } from "./client.ts";
 import { UnreachableError } from "./client.ts";
 import { KMSG, kmsgLine } from "./kmsg.ts";
+import { withTimeout } from "../timeout.ts";
 import type { PowerAction, Request } from "./request.ts";
 
 /** reboot(2) commands (names of src/sys/reboot.ts's RB) for each action. */
@@ -51,17 +52,7 @@ function describe(req: Request): string {
   return req.when === "now" ? req.action : `${req.action} at ${formatTime(req.when)}`;
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UnreachableError(`no answer within ${ms / 1000} s`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const unreachable = (text: string) => new UnreachableError(text);
 
 export async function execute(req: Request, deps: Deps): Promise<number> {
   const { io } = deps;
@@ -105,21 +96,21 @@ export async function execute(req: Request, deps: Deps): Promise<number> {
   log(KMSG.notice, `requesting ${what} via machine API at ${deps.socketPath}`);
   let client: PowerClient | undefined;
   try {
-    client = await withTimeout(deps.connect(deps.socketPath), deps.timeoutMs);
+    client = await withTimeout(deps.connect(deps.socketPath), deps.timeoutMs, unreachable);
     const c = client;
     let note = "";
     if (req.cancel) {
-      const had = await withTimeout(c.cancel(), deps.timeoutMs);
+      const had = await withTimeout(c.cancel(), deps.timeoutMs, unreachable);
       if (!had) note = " (nothing was scheduled)";
       io.stdout(`${tag}: ${had ? "scheduled shutdown cancelled" : "no shutdown was scheduled"}\n`);
       if (had) wall();
     } else if (req.when === "now") {
-      await withTimeout(c.power(req.action), deps.timeoutMs);
+      await withTimeout(c.power(req.action), deps.timeoutMs, unreachable);
       if (req.applet === "shutdown") wall();
       io.stdout(`${tag}: init accepted ${req.action}; its shutdown sequence is running\n`);
     } else {
       const at = req.when;
-      await withTimeout(c.schedule({ action: req.action, at, message: req.message }), deps.timeoutMs);
+      await withTimeout(c.schedule({ action: req.action, at, message: req.message }), deps.timeoutMs, unreachable);
       wall();
       io.stdout(`${tag}: ${req.action} scheduled for ${formatTime(at)}; \`shutdown -c\` cancels it\n`);
     }

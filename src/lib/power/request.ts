@@ -3,6 +3,7 @@
 // flag × invoked-name matrix is a unit test; nothing here touches the node.
 import type { PowerAction } from "../../api/backend.ts";
 import { parseFlags, UsageError } from "../args.ts";
+import { HELP } from "./usage.ts";
 
 export type { PowerAction };
 export { UsageError };
@@ -40,13 +41,8 @@ export type Parsed = Request | Help | UsageError;
 
 export const isHelp = (p: Parsed): p is Help => !(p instanceof UsageError) && "help" in p;
 
-/** One line each, for bad input ("one usage line, exit 1"). */
-export const USAGE_LINE: Record<PowerAppletName, string> = {
-  poweroff: "usage: poweroff [-p|--poweroff] [-H|--halt] [-r|--reboot] [-f|--force] [-n|--no-sync] [--no-wall]",
-  halt: "usage: halt [-p|--poweroff] [-H|--halt] [-r|--reboot] [-f|--force] [-n|--no-sync] [--no-wall]",
-  reboot: "usage: reboot [-p|--poweroff] [-H|--halt] [-r|--reboot] [-f|--force] [-n|--no-sync] [--no-wall]",
-  shutdown: "usage: shutdown [-h|-P|--poweroff] [-H|--halt] [-r|--reboot] [-c] [-k] [--no-wall] [TIME] [WALL...]",
-};
+/** One line each, for bad input ("one usage line, exit 1"): the first line of --help, so the two cannot drift apart. */
+export const USAGE_LINE = Object.fromEntries(Object.entries(HELP).map(([applet, text]) => [applet, text.slice(0, text.indexOf("\n"))])) as Record<PowerAppletName, string>;
 
 /**
  * Every flag of these commands is boolean, so words can be told from flags by

@@ -1,4 +1,4 @@
-// --help texts. The one-line usage for errors lives in request.ts.
+// --help texts. Their first lines are also the one-line usage for errors (request.ts USAGE_LINE).
 import type { PowerAppletName } from "./request.ts";
 
 const poweroffFamily = (name: string, dflt: string) => `usage: ${name} [-p|--poweroff] [-H|--halt] [-r|--reboot] [-f|--force] [-n|--no-sync] [--no-wall]
