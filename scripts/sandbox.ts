@@ -16,6 +16,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { ownCgroup } from "../src/init/cgroups.ts";
 import { dirname, join, resolve } from "node:path";
 
 export const DEFAULT_ROOTFS = resolve(import.meta.dir, "../dist/rootfs");
@@ -122,11 +123,6 @@ export function hostCgroup2Root(): string {
   throw new Error("no cgroup2 mount on this host (mount one: mount -t cgroup2 none /sys/fs/cgroup/unified)");
 }
 
-function ownCgroup2(): string {
-  const line = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => l.startsWith("0::"));
-  return line ? line.slice(3) : "/";
-}
-
 function childrenOf(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
@@ -172,7 +168,7 @@ export async function bootSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   // A stale socket from an earlier run would look like a live API.
   rmSync(join(root, API_SOCKET_IN_ROOTFS), { force: true });
 
-  const cgroupDir = join(hostCgroup2Root(), ownCgroup2(), `minos-sandbox-${process.pid}-${++counter}`);
+  const cgroupDir = join(hostCgroup2Root(), ownCgroup(), `minos-sandbox-${process.pid}-${++counter}`);
   mkdirSync(cgroupDir);
 
   const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);

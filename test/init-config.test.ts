@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { InvalidArgumentError } from "../src/lib/errors.ts";
 import { DEFAULT_HOSTNAME, parseConfig } from "../src/init/config/machine.ts";
 import { loadConfig, storeConfig } from "../src/init/config/store.ts";
+import { builtinServices, extraServices } from "../src/init/services/builtin.ts";
 import { parseCmdline } from "../src/init/cmdline.ts";
 import { matching, withNode } from "./helpers/node.ts";
 
@@ -75,6 +76,16 @@ describe("machine config", () => {
     expect(errorOf("version: v1alpha1\nmachine:\n  network:\n    hostname: Not_Valid\n")).toContain("machine.network.hostname:");
     expect(errorOf("version: v1alpha1\nminos:\n  services:\n    - id: a\n      command: [/x]\n      dependsOn: [nope]\n")).toContain('minos.services[0].dependsOn[0]: unknown service "nope"');
     expect(errorOf("version: v1alpha1\nmachine: [\n")).toContain("invalid YAML");
+  });
+
+  test("an extra service named after a built-in cgroup (runtime: containerd's) gets a cgroup of its own", () => {
+    const cfg = parseConfig("version: v1alpha1\nminos:\n  services:\n    - id: runtime\n      command: [/bin/x]\n    - id: udevd-helper\n      command: [/bin/x]\n");
+    const builtin = builtinServices(cfg, true).map((s) => s.cgroup);
+    expect(builtin).toContain("system/runtime");
+    const extra = extraServices(cfg).map((s) => s.cgroup);
+    expect(extra).toEqual(["system/extra/runtime", "system/extra/udevd-helper"]);
+    // No extra cgroup is, contains or sits inside a built-in one: its cgroup.kill reaches only itself.
+    for (const e of extra) for (const b of builtin) expect(e === b || e.startsWith(`${b}/`) || b.startsWith(`${e}/`)).toBe(false);
   });
 
   test("an invalid config never replaces the stored one; a valid one is stored atomically", () => {

@@ -52,7 +52,7 @@ test("shutdown stops services in reverse dependency order and kills a SIGTERM-ig
     expect(indexOf(sb, /service base: Running/)).toBeLessThan(indexOf(sb, /service middle: Running/));
     expect(indexOf(sb, /service middle: Running/)).toBeLessThan(indexOf(sb, /service top: Running/));
     expect(indexOf(sb, /service top: Waiting: waiting for middle/)).toBeLessThan(indexOf(sb, /service middle: Running/));
-    const stubbornCg = join(sb.cgroupDir, "system/stubborn/cgroup.procs");
+    const stubbornCg = join(sb.cgroupDir, "system/extra/stubborn/cgroup.procs");
     const pids = readFileSync(stubbornCg, "utf8").split("\n").filter(Boolean).map(Number);
     expect(pids.length).toBe(3); // sh and its two sleeps
 

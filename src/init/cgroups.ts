@@ -1,15 +1,18 @@
 // The node's cgroup v2 tree (Talos's layout): /init for PID 1 itself, /system
 // and /system/<service> for system services (/system/runtime for containerd),
-// /podruntime for the Kubernetes side. On a kernel boot the tree hangs off the
+// /system/extra/<id> for the config's extra services (minos), /podruntime for
+// the Kubernetes side. On a kernel boot the tree hangs off the
 // hierarchy root; in the sandbox it hangs off the cgroup init started in (read
 // from /proc/self/cgroup), which the launcher created fresh for this node, so
 // cgroup.kill can never reach a process of the host or of another sandbox.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const CGROUP_MOUNT = "/sys/fs/cgroup";
 export const INIT_CGROUP = "init";
-export const TREE = ["init", "system", "system/runtime", "podruntime"] as const;
+export const TREE = ["init", "system", "system/runtime", "system/extra", "podruntime"] as const;
+/** The inner nodes whose children get every controller (cgroup v2 delegates one level at a time). */
+const DELEGATING = ["", "system", "system/extra", "podruntime"] as const;
 
 /** The cgroup v2 path of the calling process ("/" on a kernel boot), from /proc/self/cgroup's "0::" line. */
 export function ownCgroup(procSelfCgroup = readFileSync("/proc/self/cgroup", "utf8")): string {
@@ -43,7 +46,7 @@ export class CgroupTree {
 
   /**
    * Creates the tree, moves PID 1 into /init and enables every available
-   * controller down to /system and /podruntime. Returns what could not be done
+   * controller down to /system, /system/extra and /podruntime. Returns what could not be done
    * (the sandbox's launcher may share the base cgroup, which forbids enabling
    * controllers there: cgroup v2's no-internal-processes rule).
    */
@@ -54,7 +57,7 @@ export class CgroupTree {
     const problems: string[] = [];
     const controllers = readFileSync(join(this.dir(""), "cgroup.controllers"), "utf8").trim().split(/\s+/).filter(Boolean);
     const enabled: string[] = [];
-    for (const rel of ["", "system", "podruntime"]) {
+    for (const rel of DELEGATING) {
       const avail = readFileSync(join(this.dir(rel), "cgroup.controllers"), "utf8").trim().split(/\s+/).filter(Boolean);
       for (const c of avail) {
         try {
@@ -67,15 +70,6 @@ export class CgroupTree {
     }
     if (controllers.length === 0) problems.push(`no controllers available in ${this.path("")}`);
     return { enabled, problems };
-  }
-
-  /** Pids in a node cgroup (empty when the cgroup does not exist). */
-  procs(rel: string): number[] {
-    try {
-      return readFileSync(join(this.dir(rel), "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
-    } catch {
-      return [];
-    }
   }
 
   populated(rel: string): boolean {
@@ -100,12 +94,5 @@ export class CgroupTree {
       await new Promise((r) => setTimeout(r, 20));
     }
     return true;
-  }
-
-  /** Removes an empty service cgroup (best effort: a busy one stays). */
-  remove(rel: string): void {
-    try {
-      rmdirSync(this.dir(rel));
-    } catch {}
   }
 }

@@ -60,7 +60,7 @@ export class NodeLog {
       this.kmsgFd = openSync(path, "w");
     } catch (e) {
       this.releaseHeld();
-      return e instanceof Error ? e.message : String(e);
+      return errText(e);
     }
     this.kmsgIsConsole = consoleIsKernels && this.consoleFd !== undefined;
     const held = this.held ?? [];

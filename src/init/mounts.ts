@@ -3,6 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { mknodChar } from "../sys/fs.ts";
 import { MNT, MS, mount, umount } from "../sys/mount.ts";
+import { errText } from "./log.ts";
 
 export interface MountSpec {
   target: string;
@@ -127,7 +128,7 @@ export function unmountAll(keep: readonly string[] = []): UnmountReport {
         umount(target, MNT.DETACH);
         report.detached.push(target);
       } catch (e) {
-        report.failed.push(`${target}: ${e instanceof Error ? e.message : String(e)}`);
+        report.failed.push(`${target}: ${errText(e)}`);
       }
     }
   }

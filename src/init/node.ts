@@ -6,7 +6,7 @@ import { readCmdline, type Cmdline } from "./cmdline.ts";
 import type { LoadedConfig } from "./config/store.ts";
 import { EventBus } from "./events.ts";
 import type { Faults } from "./faults.ts";
-import { NodeLog } from "./log.ts";
+import { errText, NodeLog } from "./log.ts";
 import { Power } from "./power.ts";
 import { Reaper } from "./reaper.ts";
 import { Sequencer } from "./sequencer.ts";
@@ -26,7 +26,6 @@ export class Node {
   services: ServiceRegistry | undefined;
   api: MachineApi | undefined;
   /** Mounts the boot made, in order (the shutdown reads /proc/self/mountinfo, this is for the log). */
-  readonly mounted: string[] = [];
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
   private cmdlineRead: Cmdline | undefined;
@@ -40,7 +39,7 @@ export class Node {
   ) {
     // A kernel boot holds its first lines until /dev/kmsg is attached (see log.ts).
     this.log = new NodeLog({ holdForKmsg: !sandbox });
-    this.reaper = new Reaper((e) => this.log.error(`reaper: ${e instanceof Error ? e.message : String(e)}`));
+    this.reaper = new Reaper((e) => this.log.error(`reaper: ${errText(e)}`));
     this.sequencer = new Sequencer(this.log, this.events);
     this.power = new Power(this);
   }

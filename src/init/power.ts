@@ -14,8 +14,34 @@ import { powerSequence } from "./shutdown/sequence.ts";
 
 const SEQUENCE: Record<PowerAction, "shutdown" | "reboot" | "halt"> = { poweroff: "shutdown", reboot: "reboot", halt: "halt" };
 
+/** The longest delay a timer takes: beyond it Bun (as Node) fires at once, with a TimeoutOverflowWarning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface Alarm {
+  cancel(): void;
+}
+
+/**
+ * Calls `fire` once at the wall-clock time `at` (ms since the epoch), never
+ * synchronously. A far time (`shutdown +40000` is ~28 days) is reached in steps
+ * of at most MAX_TIMER_MS, each re-reading the clock, so an overflowing delay can
+ * never turn into "now".
+ */
+export function alarmAt(at: number, fire: () => void): Alarm {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    t = setTimeout(step, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
+  };
+  const step = () => {
+    if (Date.now() >= at) fire();
+    else arm();
+  };
+  arm();
+  return { cancel: () => clearTimeout(t) };
+}
+
 export class Power {
-  private scheduled: { s: ScheduledShutdown; timer: ReturnType<typeof setTimeout> } | undefined;
+  private scheduled: { s: ScheduledShutdown; alarm: Alarm } | undefined;
 
   constructor(private readonly node: Node) {}
 
@@ -34,23 +60,22 @@ export class Power {
   schedule(s: ScheduledShutdown): void {
     this.node.sequencer.assertCanRun(SEQUENCE[s.action]);
     this.cancel();
-    const delay = Math.max(0, s.at.getTime() - Date.now());
-    const timer = setTimeout(() => {
+    const alarm = alarmAt(s.at.getTime(), () => {
       this.scheduled = undefined;
       try {
         this.request(s.action, `scheduled: ${s.message || "no message"}`);
       } catch (e) {
         this.node.log.error(`scheduled ${s.action}: ${errText(e)}`);
       }
-    }, delay);
-    this.scheduled = { s, timer };
+    });
+    this.scheduled = { s, alarm };
     this.node.events.emit({ kind: "shutdown-scheduled", action: s.action, at: s.at, message: s.message });
     this.node.log.info(`${s.action} scheduled at ${s.at.toISOString()}${s.message ? `: ${s.message}` : ""}`);
   }
 
   cancel(): boolean {
     if (!this.scheduled) return false;
-    clearTimeout(this.scheduled.timer);
+    this.scheduled.alarm.cancel();
     this.scheduled = undefined;
     this.node.events.emit({ kind: "shutdown-cancelled", message: "scheduled shutdown cancelled" });
     return true;

@@ -58,9 +58,10 @@ export class Reaper {
       try {
         r = waitpid(-1, WNOHANG);
       } catch (e) {
-        if (e instanceof SysError && e.code === "ECHILD") this.noChildren();
-        else if (!(e instanceof SysError && e.code === "EINTR")) this.onError(e);
-        if (e instanceof SysError && e.code === "EINTR") continue;
+        const code = e instanceof SysError ? e.code : undefined;
+        if (code === "EINTR") continue; // interrupted before anything was taken: ask again
+        if (code === "ECHILD") this.noChildren();
+        else this.onError(e);
         return;
       }
       if (r === null) {

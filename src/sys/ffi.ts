@@ -17,10 +17,21 @@ export function errno(): number {
   return p === null ? 0 : read.i32(p, 0);
 }
 
-/** dlopen libc once per binding file, on first use. */
+/**
+ * dlopen libc once per binding file, on first use. __errno_location is bound
+ * then too, before any call of the binding can fail: binding it lazily in
+ * errno() would run dlopen (which may itself set errno) between a failing call
+ * and the read of its errno.
+ */
 export function libc<S extends Record<string, FFIFunction>>(symbols: S): () => Library<S>["symbols"] {
   let lib: Library<S> | undefined;
-  return () => (lib ??= dlopen("libc.so.6", symbols)).symbols;
+  return () => {
+    if (!lib) {
+      errnoSym ??= errnoLib();
+      lib = dlopen("libc.so.6", symbols);
+    }
+    return lib.symbols;
+  };
 }
 
 /** Throws SysError when a libc call returned -1 (errno is read immediately). */

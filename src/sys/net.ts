@@ -49,15 +49,6 @@ function withInetSocket<R>(fn: (fd: number) => R): R {
   }
 }
 
-/** The interface's flags (IFF_*). */
-export function interfaceFlags(name: string): number {
-  return withInetSocket((fd) => {
-    const req = ifreq(name);
-    check(sym().ioctl(fd, SIOCGIFFLAGS, ptr(req)), `ioctl(${name}, SIOCGIFFLAGS)`);
-    return req.readUInt16LE(IFNAMSIZ);
-  });
-}
-
 /** Sets IFF_UP on an interface (a no-op when it is already up); returns the new flags. */
 export function interfaceUp(name: string): number {
   return withInetSocket((fd) => {
@@ -81,7 +72,9 @@ export function setMtu(name: string, mtu: number): void {
 
 /** if_nametoindex(3); undefined when there is no such interface (yet). */
 export function interfaceIndex(name: string): number | undefined {
-  const idx = sym().if_nametoindex(ptr(cstr(name)));
+  // Bound to a const: a temporary Buffer could be collected while C still reads it.
+  const cname = cstr(name);
+  const idx = sym().if_nametoindex(ptr(cname));
   return idx === 0 ? undefined : idx;
 }
 

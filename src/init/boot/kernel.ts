@@ -3,10 +3,33 @@
 // reason; the per-namespace sysctls (net.*, in the node's own network
 // namespace) are still applied.
 import { existsSync, writeFileSync } from "node:fs";
+import { kill, SIG } from "../../sys/process.ts";
 import { reboot } from "../../sys/reboot.ts";
-import { describeExit } from "../reaper.ts";
+import { describeExit, type ExitStatus } from "../reaper.ts";
 import type { Node } from "../node.ts";
-import { skipped, type Task } from "../sequencer.ts";
+import { SequenceAborted, skipped, type Task } from "../sequencer.ts";
+
+/** A modprobe that takes longer is hung (a module init stuck in the kernel, an install script waiting on something). */
+export const MODPROBE_TIMEOUT_MS = 30_000;
+
+/**
+ * The exit of a child, or why it was not waited for: the timeout passed, or
+ * `signal` aborted (a shutdown taking over the boot must not wait on a hung child).
+ */
+export function waitExit(exited: Promise<ExitStatus>, ms: number, signal: AbortSignal): Promise<ExitStatus | "timeout" | "aborted"> {
+  if (signal.aborted) return Promise.resolve("aborted");
+  let t: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const cut = new Promise<"timeout" | "aborted">((resolve) => {
+    t = setTimeout(() => resolve("timeout"), ms);
+    onAbort = () => resolve("aborted");
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([exited, cut]).finally(() => {
+    clearTimeout(t);
+    signal.removeEventListener("abort", onAbort!);
+  });
+}
 
 /** What a Kubernetes node needs (Talos's defaults). */
 export const KUBERNETES_SYSCTLS: Record<string, string> = {
@@ -93,15 +116,27 @@ export function kernelTasks(node: Node): Task[] {
     },
     {
       name: "kernel modules",
-      run: async () => {
+      run: async (signal) => {
         const mods = node.config!.config.machine.kernel.modules;
         if (mods.length === 0) return skipped("machine.kernel.modules is empty");
         if (node.sandbox) return skipped(`sandbox: modules are the host kernel's (${mods.map((m) => m.name).join(", ")})`);
         if (!existsSync("/sbin/modprobe")) return skipped("/sbin/modprobe is not in the rootfs");
         for (const m of mods) {
           const argv = ["/sbin/modprobe", m.name, ...m.parameters];
-          const { exited } = node.reaper.spawn({ path: argv[0]!, argv, env: ["PATH=/sbin:/bin"], stdin: "null", setsid: true });
-          const st = await exited;
+          const { pid, exited } = node.reaper.spawn({ path: argv[0]!, argv, env: ["PATH=/sbin:/bin"], stdin: "null", setsid: true });
+          const st = await waitExit(exited, MODPROBE_TIMEOUT_MS, signal);
+          if (st === "timeout" || st === "aborted") {
+            // A session leader (setsid): -pid also reaches the install commands it started. Not yet
+            // reaped, so the pid cannot have been reused; the reaper collects the exit as usual.
+            try {
+              kill(-pid, SIG.SIGKILL);
+            } catch {}
+            if (st === "aborted") throw new SequenceAborted(`modprobe ${m.name} killed: the boot was taken over`);
+            // Like a modprobe that exits non-zero: a warning, not a failed boot (the emergency
+            // path would reboot the node over one missing driver).
+            node.log.warn(`  modprobe ${m.name}: no exit after ${MODPROBE_TIMEOUT_MS} ms, killed`);
+            continue;
+          }
           if (st.code === 0) node.log.info(`  loaded ${m.name}`);
           else node.log.warn(`  modprobe ${m.name}: ${describeExit(st)}`);
         }

@@ -12,12 +12,11 @@ import { skipped, type Task } from "../sequencer.ts";
 /** What the kernel log and the console need: everything else is mounted after kmsg is attached. */
 const FIRST = ["/proc", "/sys", "/dev"];
 
-function mountTask(node: Node, m: MountSpec): Task {
+function mountTask(m: MountSpec): Task {
   return {
     name: `mount ${m.target} (${m.fstype})`,
     run: () => {
       mountOne(m);
-      node.mounted.push(m.target);
     },
   };
 }
@@ -25,7 +24,7 @@ function mountTask(node: Node, m: MountSpec): Task {
 /** /proc, /sys, /dev, then /dev's nodes (sandbox) or a console (a kernel boot that gave init none). */
 export function earlyMountTasks(node: Node): Task[] {
   return [
-    ...earlyMounts(node.sandbox).filter((m) => FIRST.includes(m.target)).map((m) => mountTask(node, m)),
+    ...earlyMounts(node.sandbox).filter((m) => FIRST.includes(m.target)).map((m) => mountTask(m)),
     {
       name: "populate /dev",
       run: () => {
@@ -48,7 +47,7 @@ export function earlyMountTasks(node: Node): Task[] {
 
 /** The rest of the early mounts: /dev/pts, /dev/shm, /run, /tmp, /var, cgroup2. */
 export function mountTasks(node: Node): Task[] {
-  return earlyMounts(node.sandbox).filter((m) => !FIRST.includes(m.target)).map((m) => mountTask(node, m));
+  return earlyMounts(node.sandbox).filter((m) => !FIRST.includes(m.target)).map((m) => mountTask(m));
 }
 
 function hasFd(fd: number): boolean {

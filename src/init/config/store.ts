@@ -5,6 +5,7 @@
 // rename, fsync of the directory) so a power cut leaves the old or the new file.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { errText } from "../log.ts";
 import { defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
 
 export const STORED_CONFIG = "/system/state/config.yaml";
@@ -26,13 +27,13 @@ export function loadConfig(cmdlinePath: string | undefined, storedPath = STORED_
     try {
       text = readFileSync(path, "utf8");
     } catch (e) {
-      rejected.push(`${label} ${path}: ${e instanceof Error ? e.message : String(e)}`);
+      rejected.push(`${label} ${path}: ${errText(e)}`);
       return undefined;
     }
     try {
       return { config: parseConfig(text), text };
     } catch (e) {
-      rejected.push(`${label} ${path}: ${e instanceof Error ? e.message : String(e)}`);
+      rejected.push(`${label} ${path}: ${errText(e)}`);
       return undefined;
     }
   };

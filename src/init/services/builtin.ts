@@ -74,7 +74,15 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
   ];
 }
 
-/** minos.services (a minos extension, not Talos): extra supervised commands, in their own /system/<id> cgroups. */
+/**
+ * minos.services (a minos extension, not Talos): extra supervised commands, each
+ * in its own /system/extra/<id> cgroup. A subtree of their own, not /system/<id>:
+ * the built-in cgroups (/system/runtime is containerd's) are named apart from the
+ * service ids, so an extra service called "runtime" would otherwise share
+ * containerd's cgroup, and the cgroup.kill after its exit would take containerd down.
+ */
+export const EXTRA_CGROUP = "system/extra";
+
 export function extraServices(cfg: MachineConfig): ServiceSpec[] {
   return cfg.minos.services.map((s: ExtraService) => ({
     id: s.id,
@@ -83,7 +91,7 @@ export function extraServices(cfg: MachineConfig): ServiceSpec[] {
     command: s.command,
     env: s.env,
     droppedCaps: ["CAP_SYS_BOOT", "CAP_SYS_MODULE"],
-    cgroup: `system/${s.id}`,
+    cgroup: `${EXTRA_CGROUP}/${s.id}`,
     oomScore: 0,
     restart: s.restart,
     backoff: s.backoff,

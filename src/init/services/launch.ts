@@ -30,8 +30,6 @@ export function oomScoreFor(spec: ServiceSpec, ctx: Pick<LaunchContext, "canLowe
 export interface Run {
   pid: number;
   exited: Promise<ExitStatus>;
-  /** Resolves when the output pipe reached EOF (every writer, children included, closed it). */
-  drained: Promise<void>;
 }
 
 /** The argv that starts `spec`: wrapperd's flags, then the service after `--`. */
@@ -59,7 +57,7 @@ export function launch(spec: ServiceSpec, ctx: LaunchContext, nodeEnv: Record<st
     try {
       const { pid, exited } = ctx.reaper.spawn({ path: argv[0]!, argv, env, stdin: fd, stdout: fd, stderr: fd, setsid: true });
       if (!ctx.viaWrapperd) placeDirectly(spec, ctx, pid);
-      return { pid, exited, drained: Promise.resolve() };
+      return { pid, exited };
     } finally {
       closeSync(fd);
     }
@@ -76,7 +74,9 @@ export function launch(spec: ServiceSpec, ctx: LaunchContext, nodeEnv: Record<st
     close(w); // the child holds the only write end now: EOF comes when it (and its children) are gone
   }
   if (!ctx.viaWrapperd) placeDirectly(spec, ctx, pid);
-  return { pid, exited, drained: readLines(r, onLine) };
+  // readLines ends by itself at EOF (every writer, children included, closed the pipe) and never throws.
+  void readLines(r, onLine);
+  return { pid, exited };
 }
 
 /** Without wrapperd: move the child into its cgroup and set its oom score from here (racy with its first fork; the wrapperd path is not). */

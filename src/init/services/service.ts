@@ -4,15 +4,26 @@
 // loop, and a stop that escalates from SIGTERM to killing the whole cgroup.
 import type { ServiceEvent, ServiceHealth, ServiceInfo, ServiceState } from "../../api/backend.ts";
 import { LogRing } from "../../lib/ring.ts";
-import { kill } from "../../sys/process.ts";
+import { kill, SIG } from "../../sys/process.ts";
+import { errText } from "../log.ts";
 import { describeExit, type ExitStatus } from "../reaper.ts";
 import { launch, type LaunchContext, type Run } from "./launch.ts";
 import { backoffDelay, type ServiceSpec } from "./spec.ts";
 
-const SIGTERM = 15;
-const MAX_EVENTS = 100;
-/** After cgroup.kill, how long to wait for the cgroup to empty before giving up on it. */
-const CGROUP_DRAIN_MS = 5000;
+export const MAX_EVENTS = 100;
+
+/** How long stop() waits at its escalation steps; a parameter so tests need not sit through the real ones. */
+export interface StopTiming {
+  /** After cgroup.kill, how long to wait for the cgroup to empty before giving up on it. */
+  cgroupDrainMs: number;
+  /**
+   * After the SIGKILLs, how long to wait for the reaper to report the exit. A process
+   * outside its cgroup (cgroup.kill misses it), a failed cgroup.kill or one stuck in
+   * D-state may never be reported; shutdown must still reach unmount, sync and reboot(2).
+   */
+  exitWaitMs: number;
+}
+export const STOP_TIMING: StopTiming = { cgroupDrainMs: 5000, exitWaitMs: 5000 };
 
 export interface ServiceHost {
   launchContext: LaunchContext;
@@ -59,6 +70,7 @@ export class Service {
   constructor(
     readonly spec: ServiceSpec,
     private readonly host: ServiceHost,
+    private readonly timing: StopTiming = STOP_TIMING,
   ) {
     this.setState("Initialized", "declared");
   }
@@ -86,7 +98,7 @@ export class Service {
     const lifetime = new AbortController();
     this.lifetime = lifetime;
     this.loop = this.supervise(lifetime.signal)
-      .catch((e) => this.setState("Failed", `supervisor error: ${e instanceof Error ? e.message : String(e)}`))
+      .catch((e) => this.setState("Failed", `supervisor error: ${errText(e)}`))
       .finally(() => {
         this.loop = undefined;
       });
@@ -112,7 +124,7 @@ export class Service {
       try {
         run = launch(this.spec, this.host.launchContext, this.host.nodeEnv(), (line) => this.output(line));
       } catch (e) {
-        this.setState("Failed", `cannot start: ${e instanceof Error ? e.message : String(e)}`);
+        this.setState("Failed", `cannot start: ${errText(e)}`);
         return;
       }
       this.run = run;
@@ -153,7 +165,7 @@ export class Service {
         await withTimeout(h.check(), h.timeoutMs);
       } catch (e) {
         ok = false;
-        msg = e instanceof Error ? e.message : String(e);
+        msg = errText(e);
       }
       if (signal.aborted || this.run !== run) return;
       this.setHealth(false, ok, ok ? "" : msg, true);
@@ -164,7 +176,9 @@ export class Service {
 
   /**
    * Stops supervision: SIGTERM to the service, `stopGraceMs` to exit, then
-   * cgroup.kill for the whole cgroup (children included). Concurrent calls share one stop.
+   * SIGKILL to its process group and cgroup.kill for the whole cgroup (children
+   * included). Always returns in bounded time, even when the process never exits.
+   * Concurrent calls share one stop.
    */
   stop(): Promise<string> {
     this.stopping ??= this.doStop().finally(() => {
@@ -175,48 +189,59 @@ export class Service {
 
   private async doStop(): Promise<string> {
     const lifetime = this.lifetime;
-    if (!this.loop || !lifetime) {
+    const loop = this.loop;
+    if (!loop || !lifetime) {
       return `service ${this.id} is not running (${this.state})`;
     }
     lifetime.abort();
     const run = this.run;
     let how = "stopped";
+    let gone = true;
     if (run) {
       this.setState("Stopping", `sending SIGTERM to pid ${run.pid}, grace ${this.spec.stopGraceMs} ms`);
       try {
-        kill(run.pid, SIGTERM);
+        kill(run.pid, SIG.SIGTERM);
       } catch {}
-      const grace = timer(this.spec.stopGraceMs);
-      const inTime = await Promise.race([run.exited.then(() => true), grace.done.then(() => false)]);
-      grace.cancel();
-      if (!inTime) {
+      const inTime = await raceTimeout(run.exited, this.spec.stopGraceMs);
+      if (inTime === undefined) {
         how = `grace of ${this.spec.stopGraceMs} ms elapsed: killed its cgroup`;
         this.host.log(`service ${this.id}: ${how}`);
+        // The service is a session leader (spawned with setsid), so its pgid is its pid:
+        // this reaches it and the children it kept in its group even when they are not
+        // in its cgroup (or cgroup.kill fails). Sent before cgroup.kill, while the
+        // unreaped leader still pins the pid, so it cannot hit a reused pid.
+        try {
+          kill(-run.pid, SIG.SIGKILL);
+        } catch {}
       }
-      const status = await this.killCgroup(run.exited);
-      how += ` (${describeExit(status)})`;
+      await this.killCgroup();
+      const status = await raceTimeout(run.exited, this.timing.exitWaitMs);
+      if (status) how += ` (${describeExit(status)})`;
+      else {
+        gone = false;
+        how += `; pid ${run.pid} did not exit ${this.timing.exitWaitMs} ms after SIGKILL, left behind`;
+        this.host.log(`service ${this.id}: pid ${run.pid} did not exit ${this.timing.exitWaitMs} ms after SIGKILL; moving on`);
+      }
     }
     const drained = await this.killCgroup();
-    await this.loop;
-    this.setState("Finished", `${how}${drained ? "" : "; cgroup still populated"}`);
+    // The supervision loop ends once the run's exit is reported; when it never is, do not wait on it.
+    if (gone) await loop;
+    this.setState(gone ? "Finished" : "Failed", `${how}${drained ? "" : "; cgroup still populated"}`);
     this.lifetime = undefined;
     return `service ${this.id} ${how}`;
   }
 
-  /** cgroup.kill, then wait for the cgroup to empty (and for `exited` when given). */
-  private killCgroup(): Promise<boolean>;
-  private killCgroup(exited: Promise<ExitStatus>): Promise<ExitStatus>;
-  private async killCgroup(exited?: Promise<ExitStatus>): Promise<boolean | ExitStatus> {
+  /** cgroup.kill, then wait (bounded) for the cgroup to empty; false when it did not. */
+  private async killCgroup(): Promise<boolean> {
     const cg = this.host.launchContext.cgroups;
     if (cg.populated(this.spec.cgroup)) {
       try {
         cg.kill(this.spec.cgroup);
       } catch (e) {
-        this.host.log(`service ${this.id}: cgroup.kill failed: ${e instanceof Error ? e.message : String(e)}`);
+        this.host.log(`service ${this.id}: cgroup.kill failed: ${errText(e)}`);
       }
     }
-    const empty = await cg.waitEmpty(this.spec.cgroup, CGROUP_DRAIN_MS);
-    return exited ? await exited : empty;
+    return cg.waitEmpty(this.spec.cgroup, this.timing.cgroupDrainMs);
   }
 
   private output(line: string): void {
@@ -226,27 +251,30 @@ export class Service {
 
   private setState(state: ServiceState, msg: string): void {
     this.state = state;
-    const ev: ServiceEvent = { msg, state, ts: new Date() };
-    this.events.push(ev);
-    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
-    this.host.changed(this, ev);
+    this.pushEvent({ msg, state, ts: new Date() });
   }
 
   private setHealth(unknown: boolean, healthy: boolean, msg: string, announce: boolean): void {
     const changed = this.health.unknown !== unknown || this.health.healthy !== healthy;
     this.health = { unknown, healthy, lastMessage: msg, lastChange: changed ? new Date() : this.health.lastChange };
     if (changed && announce) {
-      const ev: ServiceEvent = { msg: healthy ? "health check successful" : `health check failed: ${msg}`, state: this.state, ts: new Date() };
-      this.events.push(ev);
-      this.host.changed(this, ev);
+      this.pushEvent({ msg: healthy ? "health check successful" : `health check failed: ${msg}`, state: this.state, ts: new Date() });
     }
+  }
+
+  /** The one way into the history: keeps it at MAX_EVENTS (a flapping health check would otherwise grow it forever). */
+  private pushEvent(ev: ServiceEvent): void {
+    this.events.push(ev);
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+    this.host.changed(this, ev);
   }
 }
 
-function timer(ms: number): { done: Promise<void>; cancel(): void } {
+/** `p`'s value, or undefined once `ms` passed first (the timer is cleared either way). */
+function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let t: ReturnType<typeof setTimeout> | undefined;
-  const done = new Promise<void>((r) => (t = setTimeout(r, ms)));
-  return { done, cancel: () => clearTimeout(t) };
+  const late = new Promise<undefined>((r) => (t = setTimeout(() => r(undefined), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

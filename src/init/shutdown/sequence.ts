@@ -3,15 +3,14 @@
 // unmount everything in reverse mount order (detach as a last resort) →
 // remount / read-only → sync → reboot(2). In a PID namespace reboot(2) ends
 // init with SIGINT (power off, halt) or SIGHUP (restart): the sandbox's exit.
-import { kill } from "../../sys/process.ts";
+import { kill, SIG } from "../../sys/process.ts";
 import { MS, mount } from "../../sys/mount.ts";
 import { reboot, sync, type RebootCommand } from "../../sys/reboot.ts";
 import { mountTable, unmountAll, unmountOne } from "../mounts.ts";
 import type { Node } from "../node.ts";
 import { skipped, type Phase, type Sequence, type SequenceName, type Task } from "../sequencer.ts";
 
-const SIGTERM = 15;
-const SIGKILL = 9;
+const { SIGTERM, SIGKILL } = SIG;
 /** How long every remaining process gets after SIGTERM, and after SIGKILL. */
 export const TERM_GRACE_MS = 5000;
 export const KILL_WAIT_MS = 5000;
