@@ -167,7 +167,21 @@ describe("local socket", () => {
     let error: grpc.ServiceError | undefined;
     s.on("error", (e) => (error = e));
     await waitFor(() => kmsgFds() === before + 1);
-    await new Promise((r) => setTimeout(r, 300)); // at least one poll while following
+    // A record logged after the stream opened arrives (writing to the host's kernel log is harmless).
+    const marker = `minos-api-test-${process.pid}-${Date.now()}`;
+    const seen = new Promise<void>((resolve) =>
+      s.on("data", (m: { bytes: Uint8Array }) => {
+        if (Buffer.from(m.bytes).toString().includes(marker)) resolve();
+      }),
+    );
+    // The server opens /dev/kmsg, then drains what is there (tail: not sent) before it
+    // follows: a marker written in between is drained, so write until one arrives.
+    const writer = setInterval(() => writeFileSync("/dev/kmsg", `<6>${marker}\n`), 200);
+    try {
+      await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error("followed record never arrived")), 3000))]);
+    } finally {
+      clearInterval(writer);
+    }
     expect(kmsgFds()).toBe(before + 1);
     s.cancel();
     await waitFor(() => kmsgFds() === before);

@@ -1,6 +1,10 @@
 // The kernel ring buffer through /dev/kmsg: one record per read(2). Opened
 // non-blocking so a drained buffer ends a read loop (EAGAIN) instead of
-// parking the thread; follow mode polls.
+// parking the thread; follow mode polls. (Tried: Bun.file(fd).stream() on the
+// non-blocking fd wakes on new records in a small script, but inside the API
+// server under test its read never resolved; fs.createReadStream would park a
+// thread-pool thread per follower. A 200 ms poll of a non-blocking fd costs
+// nothing measurable.)
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { NotFoundError } from "../../lib/errors.ts";
 import { readProc, fields, num } from "./procfs.ts";
