@@ -35,8 +35,9 @@ export function createBackend(node: Node): MachineBackend {
     hostname: () => hostname(),
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,
+      // Both are replaced at build time (build/compile.ts); "unknown"/"" when run from source.
       sha: process.env.MINOS_GIT_SHA ?? "unknown",
-      built: "",
+      built: process.env.MINOS_BUILT ?? "",
       goVersion: `bun ${Bun.version}`,
       os: "linux",
       arch: process.arch === "x64" ? "amd64" : process.arch,
