@@ -49,6 +49,10 @@ describe("machine API on a booted node", () => {
     const v = await ctl("version");
     expect(v.code).toBe(0);
     expect(v.out).toMatch(/NODE:\s+sandbox-node/);
+    // The node's binary carries the commit and build time it was built from (build/compile.ts).
+    const sha = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"]).stdout.toString().trim();
+    expect(v.out).toMatch(new RegExp(`SHA:\\s+${sha}(-dirty)?\\n`));
+    expect(v.out).toMatch(/Built:\s+\d{4}-\d\d-\d\dT/);
     const s = await ctl("services");
     expect(s.out).toMatch(/sandbox-node\s+containerd\s+Running\s+OK/);
     const list = await new Promise<any>((res, rej) => (raw.client as any).ServiceList({}, (e: Error | null, r: unknown) => (e ? rej(e) : res(r))));
