@@ -8,6 +8,16 @@ import type { MachineClient, machine } from "../../api/client.ts";
 import { fromTimestamp } from "../../api/schema.ts";
 import { humanBytes, modeString, structured, table, type OutputFormat } from "./format.ts";
 
+/**
+ * A reply's message and the node that sent it. Every reply names its node in
+ * metadata (as Talos's do), so the NODE column needs no Hostname round trip.
+ */
+function fromNode<T extends { metadata: { hostname: string } | null }>(res: { messages: T[] }, what: string): { host: string; msg: T } {
+  const msg = res.messages[0];
+  if (!msg) throw new Error(`${what}: empty reply`);
+  return { host: msg.metadata?.hostname ?? "", msg };
+}
+
 export interface CommandContext {
   io: Io;
   positional: string[];
@@ -107,9 +117,8 @@ export const COMMANDS: Record<string, Command> = {
   services: {
     usage: "services [ID]                 service states (one service in detail with ID)",
     async run(ctx) {
-      const c = ctx.client();
-      const host = await c.hostname();
-      const all = await c.serviceList();
+      const { host, msg } = fromNode(await ctx.client().call("machine.MachineService", "ServiceList", {}), "ServiceList");
+      const all = msg.services;
       const id = ctx.positional[0];
       if (id === undefined) {
         emit(ctx, all, () =>
@@ -241,8 +250,8 @@ export const COMMANDS: Record<string, Command> = {
   mounts: {
     usage: "mounts                        mounted filesystems and their usage",
     async run(ctx) {
-      const c = ctx.client();
-      const [host, stats] = [await c.hostname(), await c.mounts()];
+      const { host, msg } = fromNode(await ctx.client().call("machine.MachineService", "Mounts", {}), "Mounts");
+      const stats = msg.stats;
       emit(ctx, stats, () =>
         table(
           ["NODE", "FILESYSTEM", "SIZE", "USED", "AVAILABLE", "USE%", "MOUNTED ON"],
@@ -256,8 +265,8 @@ export const COMMANDS: Record<string, Command> = {
   memory: {
     usage: "memory                        memory usage (MiB)",
     async run(ctx) {
-      const c = ctx.client();
-      const [host, m] = [await c.hostname(), await c.memory()];
+      const { host, msg } = fromNode(await ctx.client().call("machine.MachineService", "Memory", {}), "Memory");
+      const m = msg.meminfo!;
       const mib = (kib: number) => Math.round(kib / 1024);
       emit(ctx, m, () =>
         table(["NODE", "TOTAL", "USED", "FREE", "SHARED", "BUFFERS", "CACHE", "AVAILABLE"], [
@@ -271,8 +280,8 @@ export const COMMANDS: Record<string, Command> = {
   processes: {
     usage: "processes                     the process table",
     async run(ctx) {
-      const c = ctx.client();
-      const [host, ps] = [await c.hostname(), await c.processes()];
+      const { host, msg } = fromNode(await ctx.client().call("machine.MachineService", "Processes", {}), "Processes");
+      const ps = msg.processes;
       emit(ctx, ps, () =>
         table(
           ["NODE", "PID", "PPID", "STATE", "THREADS", "CPU-TIME", "VIRTMEM", "RESMEM", "COMMAND"],
