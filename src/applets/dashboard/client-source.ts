@@ -58,8 +58,10 @@ export function readerSource(client: MachineReader, now: () => number = Date.now
 
   return {
     async sample(req: SampleRequest): Promise<NodeSample> {
-      // Identity first: if the node cannot answer this, it is unreachable.
-      const [hostname, version] = await Promise.all([client.hostname(), client.version()]);
+      // Identity first: if the node cannot answer this, it is unreachable. The
+      // reply's metadata names the node, so no separate Hostname call is needed.
+      const version = await client.version();
+      const hostname = version.metadata?.hostname ?? "";
       const errors: Partial<Record<Section, string>> = {};
       const get = async <T>(section: Section, p: Promise<T>): Promise<T | undefined> => {
         try {
