@@ -17,6 +17,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { ownCgroup } from "../src/init/cgroups.ts";
+import { signalName } from "../src/sys/process.ts";
 import { dirname, join, resolve } from "node:path";
 
 export const DEFAULT_ROOTFS = resolve(import.meta.dir, "../dist/rootfs");
@@ -88,7 +89,6 @@ export interface Sandbox {
   cleanup(): Promise<void>;
 }
 
-const SIGNALS: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 9: "SIGKILL", 15: "SIGTERM" };
 
 /** Sandboxes not cleaned up yet: what an exiting launcher must still end and remove. */
 const live = new Map<ChildProcess, { cgroupDir: string; tmp: string | undefined }>();
@@ -206,7 +206,7 @@ export async function bootSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
     child.on("exit", (code, signal) => {
       for (const f of [...listeners]) f();
       // util-linux's unshare either exits 128+N or re-raises the signal that ended its child.
-      const initSignal = signal ?? (code !== null && code > 128 ? (SIGNALS[code - 128] ?? `signal ${code - 128}`) : null);
+      const initSignal = signal ?? (code !== null && code > 128 ? (signalName(code - 128) ?? `signal ${code - 128}`) : null);
       resolveExit({ code, signal, initSignal });
     }),
   );

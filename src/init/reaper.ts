@@ -6,7 +6,7 @@
 // with waitpid(-1, WNOHANG): watched pids go to their watcher, anything else is
 // an orphan the kernel reparented to us, counted and forgotten.
 import { SysError } from "../sys/errno.ts";
-import { decodeWaitStatus, waitpid, WNOHANG, type ExitStatus } from "../sys/process.ts";
+import { decodeWaitStatus, signalName, waitpid, WNOHANG, type ExitStatus } from "../sys/process.ts";
 import { spawn, type SpawnOptions } from "../sys/spawn.ts";
 
 export type { ExitStatus };
@@ -129,9 +129,7 @@ export { decodeWaitStatus };
 /** "exit code 1", "signal 9 (SIGKILL)". */
 export function describeExit(s: ExitStatus): string {
   if (s.code !== null) return `exit code ${s.code}`;
-  return `signal ${s.signal}${SIGNAL_NAMES[s.signal] ? ` (${SIGNAL_NAMES[s.signal]})` : ""}`;
+  const name = signalName(s.signal);
+  return `signal ${s.signal}${name ? ` (${name})` : ""}`;
 }
 
-const SIGNAL_NAMES: Record<number, string> = {
-  1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM",
-};

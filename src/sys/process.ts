@@ -20,9 +20,14 @@ const sym = libc({
 });
 
 export const SIG = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13,
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13,
   SIGALRM: 14, SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGPWR: 30,
 } as const;
+
+/** "SIGTERM" for 15; undefined for a number not in SIG. */
+export function signalName(n: number): string | undefined {
+  return Object.entries(SIG).find(([, v]) => v === n)?.[0];
+}
 
 export function kill(pid: number, sig: number): void {
   check(sym().kill(pid, sig), `kill(${pid}, ${sig})`);
