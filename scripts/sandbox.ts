@@ -16,7 +16,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { ownCgroup } from "../src/init/cgroups.ts";
+import { ownCgroup } from "../src/init/mechanisms/cgroups.ts";
 import { signalName } from "../src/sys/process.ts";
 import { dirname, join, resolve } from "node:path";
 

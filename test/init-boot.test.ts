@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "../src/api/client.ts";
-import { grpcHealthCheck } from "../src/init/services/health.ts";
+import { grpcHealthCheck } from "../src/init/supervisor/health.ts";
 import { sh } from "./helpers/busybox.ts";
 import { DEFAULT_ROOTFS } from "../scripts/sandbox.ts";
 import { configWith, matching, withNode } from "./helpers/node.ts";

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { InvalidArgumentError } from "../src/lib/errors.ts";
 import { DEFAULT_HOSTNAME, parseConfig } from "../src/init/config/machine.ts";
 import { loadConfig, storeConfig } from "../src/init/config/store.ts";
-import { builtinServices, extraServices } from "../src/init/services/builtin.ts";
-import { parseCmdline } from "../src/init/cmdline.ts";
+import { builtinServices, extraServices } from "../src/init/supervisor/builtin.ts";
+import { parseCmdline } from "../src/init/mechanisms/cmdline.ts";
 import { matching, withNode } from "./helpers/node.ts";
 
 const VALID = `version: v1alpha1

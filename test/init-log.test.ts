@@ -8,9 +8,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bootSequence } from "../src/init/boot/sequence.ts";
-import { KMSG_RECORD_BYTES, kmsgRecords, NodeLog, stdoutIsKernelConsole } from "../src/init/log.ts";
-import { Node } from "../src/init/node.ts";
+import { bootSequence } from "../src/init/sequences/boot.ts";
+import { KMSG_RECORD_BYTES, kmsgRecords, NodeLog, stdoutIsKernelConsole } from "../src/init/mechanisms/log.ts";
+import { Node } from "../src/init/context.ts";
 import { NO_FAULTS } from "../src/init/faults.ts";
 
 let dir: string;

@@ -8,8 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../src/init/config/machine.ts";
-import { interfaceFromIpParam, netmaskPrefix, networkPlan } from "../src/init/network.ts";
-import { coldplugTargets } from "../src/init/udev.ts";
+import { interfaceFromIpParam, netmaskPrefix, networkPlan } from "../src/init/mechanisms/network.ts";
+import { coldplugTargets } from "../src/init/mechanisms/udev.ts";
 import { configWith, matching, withNode } from "./helpers/node.ts";
 
 const cfg = (network: string) => parseConfig(`version: v1alpha1\nmachine:\n  network:\n${network}`);

@@ -4,8 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { FailedPreconditionError } from "../src/lib/errors.ts";
 import { EventBus } from "../src/init/events.ts";
-import { NodeLog } from "../src/init/log.ts";
-import { SequenceAborted, Sequencer, skipped, type Sequence } from "../src/init/sequencer.ts";
+import { NodeLog } from "../src/init/mechanisms/log.ts";
+import { SequenceAborted, Sequencer, skipped, type Sequence } from "../src/init/sequences/sequencer.ts";
 
 function setup() {
   const log = new NodeLog({ console: false });

@@ -6,11 +6,11 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ServiceEvent } from "../src/api/backend.ts";
-import { CgroupTree } from "../src/init/cgroups.ts";
-import type { ExitStatus, Reaper } from "../src/init/reaper.ts";
-import { MAX_EVENTS, Service, type ServiceHost } from "../src/init/services/service.ts";
-import type { HealthCheck, ServiceSpec } from "../src/init/services/spec.ts";
+import type { ServiceEvent } from "../src/init/backend/contract.ts";
+import { CgroupTree } from "../src/init/mechanisms/cgroups.ts";
+import type { ExitStatus, Reaper } from "../src/init/supervisor/reaper.ts";
+import { MAX_EVENTS, Service, type ServiceHost } from "../src/init/supervisor/service.ts";
+import type { HealthCheck, ServiceSpec } from "../src/init/supervisor/spec.ts";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {

@@ -5,15 +5,15 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { namespaced, sysctlPath } from "../src/init/boot/kernel.ts";
-import { CgroupTree, ownCgroup } from "../src/init/cgroups.ts";
-import { mountTable } from "../src/init/mounts.ts";
-import type { Node } from "../src/init/node.ts";
+import { namespaced, sysctlPath } from "../src/init/phases/kernel.ts";
+import { CgroupTree, ownCgroup } from "../src/init/mechanisms/cgroups.ts";
+import { mountTable } from "../src/init/mechanisms/mounts.ts";
+import type { Node } from "../src/init/context.ts";
 import { alarmAt, Power } from "../src/init/power.ts";
-import { hasKey, KEY_POWER, watchPowerButton } from "../src/init/powerbutton.ts";
-import { decodeHealthStatus } from "../src/init/services/health.ts";
-import { commandLine } from "../src/init/services/launch.ts";
-import { backoffDelay, type ServiceSpec } from "../src/init/services/spec.ts";
+import { hasKey, KEY_POWER, watchPowerButton } from "../src/init/mechanisms/power-button.ts";
+import { decodeHealthStatus } from "../src/init/supervisor/health.ts";
+import { commandLine } from "../src/init/supervisor/launch.ts";
+import { backoffDelay, type ServiceSpec } from "../src/init/supervisor/spec.ts";
 
 describe("init pieces", () => {
   test("restart backoff doubles from the initial delay up to the cap", () => {

@@ -84,7 +84,7 @@ describe("poweroff -f in a PID namespace", () => {
 
 test("the interlock refuses reboot(2) in the initial PID namespace", async () => {
   // Pure check, no reboot(2) involved: valid only where the tests run in the host's namespace.
-  const { checkPidNs } = await import("../src/lib/power/main.ts");
+  const { checkPidNs } = await import("../src/applets/power/main.ts");
   if (readlinkSync("/proc/self/ns/pid") === "pid:[4026531836]") expect(() => checkPidNs()).toThrow(/initial PID namespace: refusing/);
   else expect(() => checkPidNs()).not.toThrow();
 });

@@ -4,9 +4,9 @@
 import { describe, expect, test } from "bun:test";
 import { dispatch } from "../src/main.ts";
 import { main } from "../src/applets/poweroff/main.ts";
-import { UnreachableError } from "../src/lib/power/client.ts";
-import { runPowerApplet } from "../src/lib/power/main.ts";
-import { isHelp, parse, UsageError, type Request } from "../src/lib/power/request.ts";
+import { UnreachableError } from "../src/applets/power/client.ts";
+import { runPowerApplet } from "../src/applets/power/main.ts";
+import { isHelp, parse, UsageError, type Request } from "../src/applets/power/request.ts";
 import { fakeDeps, fakeIo } from "./helpers/poweroff-fakes.ts";
 
 const NOW = new Date(2025, 10, 27, 12, 34, 20);

@@ -3,10 +3,10 @@
 import { describe, expect, test } from "bun:test";
 import { dispatch } from "../src/main.ts";
 import { main } from "../src/applets/shutdown/main.ts";
-import { UnreachableError } from "../src/lib/power/client.ts";
-import { formatTime } from "../src/lib/power/execute.ts";
-import { runPowerApplet } from "../src/lib/power/main.ts";
-import { isHelp, parse, parseTime, UsageError, type Request } from "../src/lib/power/request.ts";
+import { UnreachableError } from "../src/applets/power/client.ts";
+import { formatTime } from "../src/applets/power/execute.ts";
+import { runPowerApplet } from "../src/applets/power/main.ts";
+import { isHelp, parse, parseTime, UsageError, type Request } from "../src/applets/power/request.ts";
 import { fakeDeps, fakeIo } from "./helpers/poweroff-fakes.ts";
 
 // Local time, as the node reads hh:mm: 2025-11-27 12:34:20.

@@ -11,7 +11,7 @@ import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { networkInterfaces } from "node:os";
 import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context.js";
-import type { MachineBackend } from "./backend.ts";
+import type { MachineBackend } from "../init/backend/contract.ts";
 import { authorize, roleFromOrganizations, STATE_DIR, type Role } from "./auth.ts";
 import type { CallContext, Sink } from "./handler.ts";
 import { healthService } from "./handlers/health.ts";

@@ -2,12 +2,12 @@
 // is spawned), the stop signals, then the boot sequence; a failed boot takes the
 // emergency path. This function never resolves: if PID 1 exits, the kernel panics.
 import type { Io } from "../lib/io.ts";
-import { emergency } from "./emergency.ts";
+import { emergency } from "./sequences/emergency.ts";
 import { faultsFrom } from "./faults.ts";
-import { errText } from "./log.ts";
-import { Node } from "./node.ts";
-import { SequenceAborted } from "./sequencer.ts";
-import { bootSequence } from "./boot/sequence.ts";
+import { errText } from "./mechanisms/log.ts";
+import { Node } from "./context.ts";
+import { SequenceAborted } from "./sequences/sequencer.ts";
+import { bootSequence } from "./sequences/boot.ts";
 
 /** Talos's container mode marker, set by the sandbox launcher. */
 export function isSandbox(env: Readonly<Record<string, string | undefined>>): boolean {

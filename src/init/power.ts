@@ -6,11 +6,11 @@
 // has it before any handler is installed, and a handler never runs); the
 // powerfail daemons that send it are replaced here by the API and the power
 // button, and SIGTERM does the same.
-import type { PowerAction, ScheduledShutdown } from "../api/backend.ts";
+import type { PowerAction, ScheduledShutdown } from "./backend/contract.ts";
 import { FailedPreconditionError } from "../lib/errors.ts";
-import { errText } from "./log.ts";
-import type { Node } from "./node.ts";
-import { powerSequence } from "./shutdown/sequence.ts";
+import { errText } from "./mechanisms/log.ts";
+import type { Node } from "./context.ts";
+import { powerSequence } from "./phases/stop.ts";
 
 const SEQUENCE: Record<PowerAction, "shutdown" | "reboot" | "halt"> = { poweroff: "shutdown", reboot: "reboot", halt: "halt" };
 

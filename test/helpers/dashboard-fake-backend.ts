@@ -1,6 +1,6 @@
 // A MachineBackend with fixed content, for running the real machine API server
 // in dashboard tests without booting a node.
-import type { MachineBackend, NodeEvent, ServiceInfo, ServiceState } from "../../src/api/backend.ts";
+import type { MachineBackend, NodeEvent, ServiceInfo, ServiceState } from "../../src/init/backend/contract.ts";
 import { LogRing } from "../../src/lib/ring.ts";
 
 export function fakeBackend(hostname = "dash-node"): MachineBackend {

@@ -3,7 +3,7 @@
 // instead of performed, and a YAML config with validation (unknown keys and
 // bad YAML -> InvalidArgumentError, stored config unchanged).
 import { parse, stringify } from "yaml";
-import type { ApplyMode, ApplyResult, MachineBackend, NodeEvent, PowerAction, ScheduledShutdown, ServiceInfo, ServiceState, VersionInfo } from "../../src/api/backend.ts";
+import type { ApplyMode, ApplyResult, MachineBackend, NodeEvent, PowerAction, ScheduledShutdown, ServiceInfo, ServiceState, VersionInfo } from "../../src/init/backend/contract.ts";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../src/lib/errors.ts";
 import { LogRing, type Unsubscribe } from "../../src/lib/ring.ts";
 import * as grpc from "@grpc/grpc-js";

@@ -1,9 +1,9 @@
 // Fakes for the poweroff/shutdown unit tests: a recording PowerClient, fake
 // reboot(2)/sync(2) and kmsg. Nothing here can reach the real reboot(2).
 import type { Io } from "../../src/lib/io.ts";
-import type { PowerClient } from "../../src/lib/power/client.ts";
-import type { Deps, RebootCmd } from "../../src/lib/power/execute.ts";
-import type { PowerAction, ScheduledShutdown } from "../../src/api/backend.ts";
+import type { PowerClient } from "../../src/applets/power/client.ts";
+import type { Deps, RebootCmd } from "../../src/applets/power/execute.ts";
+import type { PowerAction, ScheduledShutdown } from "../../src/init/backend/contract.ts";
 
 export interface Recorded {
   calls: string[];

@@ -1,6 +1,6 @@
 // NodeEvent (init's view) -> machine.Event (Talos's wire form: payload in an Any
 // with a "talos/runtime/<message>" type URL; minos-only events under "minos/runtime/").
-import type { NodeEvent, PowerAction, ServiceHealth, ServiceState } from "../backend.ts";
+import type { NodeEvent, PowerAction, ServiceHealth, ServiceState } from "../../init/backend/contract.ts";
 import type { machine, minos } from "../gen/types.ts";
 import { packAny, toTimestamp } from "../schema.ts";
 import type { Msg } from "../wire.ts";

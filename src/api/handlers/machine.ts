@@ -2,7 +2,7 @@
 // (services, logs, events, power, config) and from /proc, /sys and the
 // filesystem directly (src/api/system). Replies wrap one message per node,
 // each with metadata naming this node, as Talos's do.
-import type { ApplyMode, MachineBackend, ServiceInfo } from "../backend.ts";
+import type { ApplyMode, MachineBackend, ServiceInfo } from "../../init/backend/contract.ts";
 import { authorizeRead, authorizeReadPath } from "../auth.ts";
 import type { machine } from "../gen/types.ts";
 import { meta, untilAborted, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
@@ -11,17 +11,17 @@ import { InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
 import type { Msg } from "../wire.ts";
 import type { common } from "../gen/types.ts";
 import { healthMsg, replay, toEventMsg } from "./events.ts";
-import { cpuInfo } from "../system/cpuinfo.ts";
-import { diskStats } from "../system/diskstats.ts";
-import { list, read } from "../system/files.ts";
-import { kernelRelease } from "../system/kernel.ts";
-import { KmsgReader } from "../system/kmsg.ts";
-import { loadAvg } from "../system/loadavg.ts";
-import { memInfo } from "../system/memory.ts";
-import { mounts } from "../system/mounts.ts";
-import { netDevStats } from "../system/netdev.ts";
-import { processes } from "../system/processes.ts";
-import { systemStat } from "../system/stat.ts";
+import { cpuInfo } from "../procfs/cpuinfo.ts";
+import { diskStats } from "../procfs/diskstats.ts";
+import { list, read } from "../files.ts";
+import { kernelRelease } from "../procfs/kernel.ts";
+import { KmsgReader } from "../procfs/kmsg.ts";
+import { loadAvg } from "../procfs/loadavg.ts";
+import { memInfo } from "../procfs/memory.ts";
+import { mounts } from "../procfs/mounts.ts";
+import { netDevStats } from "../procfs/netdev.ts";
+import { processes } from "../procfs/processes.ts";
+import { systemStat } from "../procfs/stat.ts";
 
 const APPLY_MODES: Partial<Record<machine.ApplyConfigurationRequest_Mode, ApplyMode>> = { REBOOT: "reboot", AUTO: "auto", NO_REBOOT: "no_reboot", TRY: "try" };
 const APPLY_MODE_NAMES: Record<ApplyMode, machine.ApplyConfigurationRequest_Mode> = { reboot: "REBOOT", auto: "AUTO", no_reboot: "NO_REBOOT", try: "TRY" };

@@ -1,7 +1,7 @@
 // minos.machine.MinosService: scheduled shutdown (held by init, for
 // `shutdown +5` / `shutdown -c`) and reading the effective config (secrets
 // redacted for non-admins).
-import type { MachineBackend, PowerAction } from "../backend.ts";
+import type { MachineBackend, PowerAction } from "../../init/backend/contract.ts";
 import type { minos } from "../gen/types.ts";
 import { meta, type ServiceImpl } from "../handler.ts";
 import { allows } from "../auth.ts";

@@ -1,8 +1,8 @@
 // poweroff: ask init for an orderly power-off (or halt/reboot by flag); with -f,
 // sync and reboot(2) without init. The work lives in src/lib/power, shared with shutdown.
 import type { Io } from "../../lib/io.ts";
-import { runPowerApplet } from "../../lib/power/main.ts";
-import { HELP } from "../../lib/power/usage.ts";
+import { runPowerApplet } from "../power/main.ts";
+import { HELP } from "../power/usage.ts";
 
 export const USAGE = HELP.poweroff;
 

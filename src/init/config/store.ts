@@ -5,7 +5,7 @@
 // rename, fsync of the directory) so a power cut leaves the old or the new file.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { errText } from "../log.ts";
+import { errText } from "../mechanisms/log.ts";
 import { defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
 
 export const STORED_CONFIG = "/system/state/config.yaml";

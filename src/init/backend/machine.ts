@@ -1,0 +1,106 @@
+// init's side of the machine API contract (src/api/backend.ts): the API server
+// calls these; they read and drive the node's services, logs, events,
+// sequences and config.
+import { hostname } from "node:os";
+import type { ApplyMode, ApplyResult, MachineBackend, NodeEvent, PowerAction, ScheduledShutdown, ServiceInfo, VersionInfo } from "./contract.ts";
+import { FailedPreconditionError } from "../../lib/errors.ts";
+import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
+import { parseConfig, type MachineConfig } from "../config/machine.ts";
+import { loadConfig, storeConfig, STORED_CONFIG } from "../config/store.ts";
+import { applySysctls } from "../phases/kernel.ts";
+import { sethostname } from "../../sys/process.ts";
+import type { Node } from "../context.ts";
+import pkg from "../../../package.json";
+
+/** Config keys that take effect without a reboot; everything else waits for the next boot. */
+const LIVE = ["machine.network.hostname", "machine.sysctls", "machine.env"];
+
+export function createBackend(node: Node): MachineBackend {
+  const registry = () => {
+    if (!node.services) throw new FailedPreconditionError("services are not started yet");
+    return node.services;
+  };
+  let tryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Applies what can change live; returns the keys that need a reboot. */
+  const applyLive = (next: MachineConfig): string[] => {
+    const prev = node.config?.config;
+    const changed = prev ? diffKeys(prev, next) : [];
+    if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) sethostname(next.machine.network.hostname);
+    if (changed.includes("machine.sysctls")) applySysctls(next.machine.sysctls, node.sandbox);
+    return changed.filter((k) => !LIVE.includes(k));
+  };
+
+  return {
+    hostname: () => hostname(),
+    version: (): VersionInfo => ({
+      tag: `v${pkg.version}`,
+      // Both are replaced at build time (build/compile.ts); "unknown"/"" when run from source.
+      sha: process.env.MINOS_GIT_SHA ?? "unknown",
+      built: process.env.MINOS_BUILT ?? "",
+      goVersion: `bun ${Bun.version}`,
+      os: "linux",
+      arch: process.arch === "x64" ? "amd64" : process.arch,
+    }),
+    listServices: (): ServiceInfo[] => (node.services ? node.services.all().map((s) => s.info()) : []),
+    startService: async (id) => registry().get(id).start(),
+    stopService: async (id) => registry().get(id).stop(),
+    restartService: async (id) => {
+      const s = registry().get(id);
+      await s.stop();
+      return s.start().replace("starting", "restarting");
+    },
+    logs: (id): LogRing | undefined => (id === "machined" ? node.log.ring : node.services?.has(id) ? node.services.get(id).logs : undefined),
+    eventHistory: (): NodeEvent[] => node.events.all(),
+    subscribeEvents: (fn): Unsubscribe => node.events.subscribe(fn),
+    powerAction: (action: PowerAction) => node.power.request(action, "machine API"),
+    scheduleShutdown: (s: ScheduledShutdown) => node.power.schedule(s),
+    cancelScheduledShutdown: () => node.power.cancel(),
+    scheduledShutdown: () => node.power.current(),
+    configYaml: () => node.config?.text ?? "",
+    applyConfiguration: async (yaml: string, mode: ApplyMode, tryTimeoutMs = 60_000): Promise<ApplyResult> => {
+      // Validation first: an invalid config throws InvalidArgumentError here and touches nothing.
+      const next = parseConfig(yaml);
+      if (tryTimer) clearTimeout(tryTimer);
+      if (mode === "try") {
+        const needsReboot = applyLive(next);
+        node.config = { config: next, text: yaml, source: "stored", rejected: [] };
+        tryTimer = setTimeout(() => {
+          const stored = loadConfig(undefined);
+          applyLive(stored.config);
+          node.config = stored;
+          node.log.info("config: try period over, back to the stored config");
+        }, tryTimeoutMs);
+        node.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
+        return { mode, details: `applied until ${new Date(Date.now() + tryTimeoutMs).toISOString()}, not stored`, needsReboot };
+      }
+      storeConfig(yaml);
+      const needsReboot = mode === "reboot" ? [] : applyLive(next);
+      node.config = { config: next, text: yaml, source: "stored", rejected: [] };
+      node.events.emit({ kind: "config", message: `config stored (${mode})` });
+      if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
+        node.power.request("reboot", "config applied");
+        return { mode, details: `stored in ${STORED_CONFIG}; rebooting`, needsReboot };
+      }
+      return {
+        mode,
+        details: needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied",
+        needsReboot,
+      };
+    },
+  };
+}
+
+/** Which top-level sections changed ("machine.sysctls", "minos.services", ...). */
+export function diffKeys(a: MachineConfig, b: MachineConfig): string[] {
+  const keys: string[] = [];
+  const sections = { ...a.machine, ...b.machine } as Record<string, unknown>;
+  for (const k of Object.keys(sections)) {
+    if (k === "network") continue; // by key below: the hostname is live, the interfaces are not
+    if (JSON.stringify((a.machine as Record<string, unknown>)[k]) !== JSON.stringify((b.machine as Record<string, unknown>)[k])) keys.push(`machine.${k}`);
+  }
+  if (a.machine.network.hostname !== b.machine.network.hostname) keys.push("machine.network.hostname");
+  if (JSON.stringify(a.machine.network.interfaces) !== JSON.stringify(b.machine.network.interfaces)) keys.push("machine.network.interfaces");
+  if (JSON.stringify(a.minos) !== JSON.stringify(b.minos)) keys.push("minos.services");
+  return keys;
+}

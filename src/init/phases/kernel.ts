@@ -1,0 +1,146 @@
+// Boot phase "kernel": Ctrl-Alt-Del as a signal, sysctls, kernel modules. In
+// the sandbox everything that would reach the host's kernel is skipped with its
+// reason; the per-namespace sysctls (net.*, in the node's own network
+// namespace) are still applied.
+import { existsSync, writeFileSync } from "node:fs";
+import { kill, SIG } from "../../sys/process.ts";
+import { reboot } from "../../sys/reboot.ts";
+import { describeExit, type ExitStatus } from "../supervisor/reaper.ts";
+import type { Node } from "../context.ts";
+import { SequenceAborted, skipped, type Task } from "../sequences/sequencer.ts";
+
+/** A modprobe that takes longer is hung (a module init stuck in the kernel, an install script waiting on something). */
+export const MODPROBE_TIMEOUT_MS = 30_000;
+
+/**
+ * The exit of a child, or why it was not waited for: the timeout passed, or
+ * `signal` aborted (a shutdown taking over the boot must not wait on a hung child).
+ */
+export function waitExit(exited: Promise<ExitStatus>, ms: number, signal: AbortSignal): Promise<ExitStatus | "timeout" | "aborted"> {
+  if (signal.aborted) return Promise.resolve("aborted");
+  let t: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const cut = new Promise<"timeout" | "aborted">((resolve) => {
+    t = setTimeout(() => resolve("timeout"), ms);
+    onAbort = () => resolve("aborted");
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([exited, cut]).finally(() => {
+    clearTimeout(t);
+    signal.removeEventListener("abort", onAbort!);
+  });
+}
+
+/** What a Kubernetes node needs (Talos's defaults). */
+export const KUBERNETES_SYSCTLS: Record<string, string> = {
+  "net.ipv4.ip_forward": "1",
+  "net.ipv6.conf.all.forwarding": "1",
+  "net.bridge.bridge-nf-call-iptables": "1",
+  "net.bridge.bridge-nf-call-ip6tables": "1",
+  "vm.overcommit_memory": "1",
+  "kernel.panic": "10",
+  "kernel.panic_on_oops": "1",
+};
+
+/** Kernel hardening (KSPP recommendations Talos applies), where the kernel has them. */
+export const HARDENING_SYSCTLS: Record<string, string> = {
+  "kernel.kptr_restrict": "1",
+  "kernel.dmesg_restrict": "1",
+  "kernel.yama.ptrace_scope": "1",
+  "kernel.perf_event_paranoid": "3",
+  "kernel.unprivileged_bpf_disabled": "1",
+  "net.core.bpf_jit_harden": "2",
+  "fs.protected_symlinks": "1",
+  "fs.protected_hardlinks": "1",
+};
+
+/** Sysctls a sandbox may write: they live in the node's own network or UTS namespace. */
+export function namespaced(key: string): boolean {
+  return key.startsWith("net.") || key === "kernel.hostname" || key === "kernel.domainname";
+}
+
+export function sysctlPath(key: string): string {
+  return `/proc/sys/${key.replace(/\./g, "/")}`;
+}
+
+export interface SysctlReport {
+  applied: string[];
+  absent: string[];
+  skipped: string[];
+  failed: string[];
+}
+
+/** Defaults first, machine.sysctls last (the config wins). */
+export function applySysctls(wanted: Record<string, string>, sandbox: boolean): SysctlReport {
+  const r: SysctlReport = { applied: [], absent: [], skipped: [], failed: [] };
+  for (const [key, value] of Object.entries(wanted)) {
+    if (sandbox && !namespaced(key)) {
+      r.skipped.push(key);
+      continue;
+    }
+    const path = sysctlPath(key);
+    if (!existsSync(path)) {
+      r.absent.push(key);
+      continue;
+    }
+    try {
+      writeFileSync(path, value);
+      r.applied.push(`${key}=${value}`);
+    } catch (e) {
+      r.failed.push(`${key}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+  return r;
+}
+
+export function kernelTasks(node: Node): Task[] {
+  return [
+    {
+      name: "ctrl-alt-del as SIGINT",
+      run: () => {
+        // In a PID namespace reboot(CAD_OFF) is EINVAL; on the host it would change the host.
+        if (node.sandbox) return skipped("sandbox: Ctrl-Alt-Del belongs to the host");
+        reboot("CAD_OFF");
+      },
+    },
+    {
+      name: "sysctls",
+      run: () => {
+        const cfg = node.config!.config;
+        const r = applySysctls({ ...KUBERNETES_SYSCTLS, ...HARDENING_SYSCTLS, ...cfg.machine.sysctls }, node.sandbox);
+        node.log.info(`  applied ${r.applied.length}: ${r.applied.join(" ") || "-"}`);
+        if (r.absent.length) node.log.info(`  not in this kernel: ${r.absent.join(" ")}`);
+        if (r.skipped.length) node.log.info(`  skipped (sandbox: global, would change the host): ${r.skipped.join(" ")}`);
+        if (r.failed.length) node.log.warn(`  failed: ${r.failed.join("; ")}`);
+      },
+    },
+    {
+      name: "kernel modules",
+      run: async (signal) => {
+        const mods = node.config!.config.machine.kernel.modules;
+        if (mods.length === 0) return skipped("machine.kernel.modules is empty");
+        if (node.sandbox) return skipped(`sandbox: modules are the host kernel's (${mods.map((m) => m.name).join(", ")})`);
+        if (!existsSync("/sbin/modprobe")) return skipped("/sbin/modprobe is not in the rootfs");
+        for (const m of mods) {
+          const argv = ["/sbin/modprobe", m.name, ...m.parameters];
+          const { pid, exited } = node.reaper.spawn({ path: argv[0]!, argv, env: ["PATH=/sbin:/bin"], stdin: "null", setsid: true });
+          const st = await waitExit(exited, MODPROBE_TIMEOUT_MS, signal);
+          if (st === "timeout" || st === "aborted") {
+            // A session leader (setsid): -pid also reaches the install commands it started. Not yet
+            // reaped, so the pid cannot have been reused; the reaper collects the exit as usual.
+            try {
+              kill(-pid, SIG.SIGKILL);
+            } catch {}
+            if (st === "aborted") throw new SequenceAborted(`modprobe ${m.name} killed: the boot was taken over`);
+            // Like a modprobe that exits non-zero: a warning, not a failed boot (the emergency
+            // path would reboot the node over one missing driver).
+            node.log.warn(`  modprobe ${m.name}: no exit after ${MODPROBE_TIMEOUT_MS} ms, killed`);
+            continue;
+          }
+          if (st.code === 0) node.log.info(`  loaded ${m.name}`);
+          else node.log.warn(`  modprobe ${m.name}: ${describeExit(st)}`);
+        }
+      },
+    },
+  ];
+}

@@ -1,0 +1,60 @@
+// Boot phases "earlyMounts" and "mounts": the pseudo and temporary
+// filesystems, in order, and the nodes a sandbox's tmpfs /dev needs. The early
+// ones (/proc, /sys, /dev) come first and alone so /dev/kmsg can be attached
+// right after them (phase "kmsg"). /system/run is never mounted over: the host
+// reaches the sandbox's API socket through the rootfs directory.
+import { fstatSync, openSync } from "node:fs";
+import { dup2 } from "../../sys/process.ts";
+import { earlyMounts, mountOne, populateDev, type MountSpec } from "../mechanisms/mounts.ts";
+import type { Node } from "../context.ts";
+import { skipped, type Task } from "../sequences/sequencer.ts";
+
+/** What the kernel log and the console need: everything else is mounted after kmsg is attached. */
+const FIRST = ["/proc", "/sys", "/dev"];
+
+function mountTask(m: MountSpec): Task {
+  return {
+    name: `mount ${m.target} (${m.fstype})`,
+    run: () => {
+      mountOne(m);
+    },
+  };
+}
+
+/** /proc, /sys, /dev, then /dev's nodes (sandbox) or a console (a kernel boot that gave init none). */
+export function earlyMountTasks(node: Node): Task[] {
+  return [
+    ...earlyMounts(node.sandbox).filter((m) => FIRST.includes(m.target)).map((m) => mountTask(m)),
+    {
+      name: "populate /dev",
+      run: () => {
+        if (!node.sandbox) return skipped("devtmpfs has the device nodes");
+        const made = populateDev();
+        node.log.info(`  created ${made.join(", ")} (no /dev/kmsg: the kernel log belongs to the host)`);
+      },
+    },
+    {
+      name: "console",
+      run: () => {
+        if (node.sandbox) return skipped("sandbox: the launcher's pipe is the console");
+        if (hasFd(1)) return skipped("the kernel opened /dev/console for init");
+        const fd = openSync("/dev/console", "r+");
+        for (const to of [0, 1, 2]) dup2(fd, to);
+      },
+    },
+  ];
+}
+
+/** The rest of the early mounts: /dev/pts, /dev/shm, /run, /tmp, /var, cgroup2. */
+export function mountTasks(node: Node): Task[] {
+  return earlyMounts(node.sandbox).filter((m) => !FIRST.includes(m.target)).map((m) => mountTask(m));
+}
+
+function hasFd(fd: number): boolean {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,148 @@
+// The sequencer (Talos machined's v1alpha1 sequencer): a sequence is a list of
+// named phases, a phase a list of named tasks run in order. Every phase and
+// task is timed, logged and emitted as an event. One sequence runs at a time: a
+// second request fails with "sequence X is running", except that shutdown and
+// reboot take over a running boot (the boot is aborted at its next task
+// boundary, and its long waits watch the abort signal).
+import { FailedPreconditionError } from "../../lib/errors.ts";
+import type { EventBus } from "../events.ts";
+import { errText, type NodeLog } from "../mechanisms/log.ts";
+
+export type SequenceName = "boot" | "shutdown" | "reboot" | "halt" | "emergency";
+
+/** What a task may return: nothing (done) or a reason it was skipped. */
+export type TaskResult = void | { skipped: string };
+export const skipped = (reason: string): TaskResult => ({ skipped: reason });
+
+export interface Task {
+  name: string;
+  run(signal: AbortSignal): TaskResult | Promise<TaskResult>;
+}
+
+export interface Phase {
+  name: string;
+  tasks: Task[];
+}
+
+export interface Sequence {
+  name: SequenceName;
+  phases: Phase[];
+  /** A failed task: stop the sequence (boot) or log it and carry on (shutdown must finish). */
+  onTaskError: "abort" | "continue";
+}
+
+export class SequenceAborted extends Error {
+  override name = "SequenceAborted";
+}
+
+const TAKEOVER: Record<SequenceName, SequenceName[]> = {
+  boot: [],
+  shutdown: ["boot"],
+  reboot: ["boot"],
+  halt: ["boot"],
+  // The emergency path takes over anything: it exists because something went badly wrong.
+  emergency: ["boot", "shutdown", "reboot", "halt"],
+};
+
+interface Running {
+  name: SequenceName;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export class Sequencer {
+  private current: Running | undefined;
+
+  constructor(
+    private readonly log: NodeLog,
+    private readonly events: EventBus,
+  ) {}
+
+  get running(): SequenceName | undefined {
+    return this.current?.name;
+  }
+
+  /** Throws FailedPreconditionError (synchronously) when `name` may not start now. */
+  assertCanRun(name: SequenceName): void {
+    const cur = this.current;
+    if (cur && !TAKEOVER[name].includes(cur.name)) throw new FailedPreconditionError(`sequence ${cur.name} is running`);
+  }
+
+  /**
+   * Runs a sequence to its end. Resolves when it finished, rejects with the
+   * failing task's error (onTaskError "abort") or SequenceAborted.
+   */
+  async run(seq: Sequence): Promise<void> {
+    this.assertCanRun(seq.name);
+    const prev = this.current;
+    const abort = new AbortController();
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    this.current = { name: seq.name, abort, done };
+    try {
+      if (prev) {
+        this.log.info(`sequence ${seq.name}: taking over from ${prev.name}`);
+        prev.abort.abort();
+        await prev.done;
+      }
+      await this.execute(seq, abort.signal);
+    } finally {
+      if (this.current?.done === done) this.current = undefined;
+      finish();
+    }
+  }
+
+  private async execute(seq: Sequence, signal: AbortSignal): Promise<void> {
+    const t0 = performance.now();
+    this.log.info(`sequence ${seq.name}: start`);
+    this.events.emit({ kind: "sequence", sequence: seq.name, action: "start" });
+    let error: unknown;
+    try {
+      for (const phase of seq.phases) {
+        if (signal.aborted) throw new SequenceAborted(`sequence ${seq.name} aborted before phase ${phase.name}`);
+        await this.runPhase(seq, phase, signal);
+      }
+    } catch (e) {
+      error = e;
+    }
+    const ms = Math.round(performance.now() - t0);
+    this.events.emit({ kind: "sequence", sequence: seq.name, action: "stop", ...(error ? { error: errText(error) } : {}) });
+    if (error) {
+      this.log.warn(`sequence ${seq.name}: ${error instanceof SequenceAborted ? "aborted" : "failed"} after ${ms} ms: ${errText(error)}`);
+      throw error;
+    }
+    this.log.info(`sequence ${seq.name}: done in ${ms} ms`);
+  }
+
+  private async runPhase(seq: Sequence, phase: Phase, signal: AbortSignal): Promise<void> {
+    const t0 = performance.now();
+    this.events.emit({ kind: "phase", phase: phase.name, action: "start" });
+    let phaseError: unknown;
+    for (const task of phase.tasks) {
+      if (signal.aborted) {
+        phaseError = new SequenceAborted(`sequence ${seq.name} aborted in phase ${phase.name}`);
+        break;
+      }
+      const t1 = performance.now();
+      this.events.emit({ kind: "task", task: task.name, action: "start" });
+      try {
+        const r = await task.run(signal);
+        const ms = (performance.now() - t1).toFixed(1);
+        if (r && "skipped" in r) this.log.info(`  ${phase.name}/${task.name}: skipped (${r.skipped})`);
+        else this.log.info(`  ${phase.name}/${task.name}: ok in ${ms} ms`);
+        this.events.emit({ kind: "task", task: task.name, action: "stop" });
+      } catch (e) {
+        this.events.emit({ kind: "task", task: task.name, action: "stop", error: errText(e) });
+        this.log.error(`  ${phase.name}/${task.name}: failed: ${errText(e)}`);
+        if (seq.onTaskError === "abort" || e instanceof SequenceAborted) {
+          phaseError = e;
+          break;
+        }
+      }
+    }
+    const ms = Math.round(performance.now() - t0);
+    this.events.emit({ kind: "phase", phase: phase.name, action: "stop", ...(phaseError ? { error: errText(phaseError) } : {}) });
+    this.log.info(`phase ${phase.name}: ${phaseError ? "failed" : "done"} in ${ms} ms`);
+    if (phaseError) throw phaseError;
+  }
+}

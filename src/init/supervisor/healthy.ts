@@ -1,0 +1,28 @@
+// The one moment tests and operators wait for: every service up (or skipped),
+// logged once as text and as JSON, with the time since init was exec'd.
+import { readFileSync } from "node:fs";
+import type { Node } from "../context.ts";
+
+export function watchAllHealthy(node: Node): void {
+  const unsubscribe = node.events.subscribe((e) => {
+    if (e.kind !== "service" || node.healthyAtMs !== undefined || !node.services?.allHealthy()) return;
+    // performance.now() counts from the process's start: the boot-to-healthy time since exec.
+    const ms = Math.round(performance.now());
+    node.healthyAtMs = ms;
+    unsubscribe();
+    const services = node.services.all().map((s) => ({ id: s.id, state: s.state, healthy: s.health.healthy }));
+    const rssKiB = rss();
+    node.log.info(`all services healthy in ${ms} ms`);
+    node.log.json("healthy", { ms, rssKiB, sandbox: node.sandbox, services });
+  });
+}
+
+/** PID 1's resident set size in KiB (from /proc/self/status). */
+export function rss(): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
