@@ -10,8 +10,9 @@ type Loader = () => Promise<{ main: AppletMain }>;
 export const APPLETS: Record<string, Loader> = {
   init: () => import("./applets/init/main.ts"),
   dashboard: () => import("./applets/dashboard/main.ts"),
-  poweroff: () => import("./applets/poweroff/main.ts"),
-  shutdown: () => import("./applets/shutdown/main.ts"),
+  // One applet, two names: the invoked name picks the default action and the flags.
+  poweroff: () => import("./applets/power/main.ts"),
+  shutdown: () => import("./applets/power/main.ts"),
   wrapperd: () => import("./applets/wrapperd/main.ts"),
   minosctl: () => import("./applets/minosctl/main.ts"),
 };
@@ -61,7 +62,7 @@ export async function dispatch(invokedAs: string, args: string[], io: Io): Promi
     return 1;
   }
   const { main } = await load();
-  return main(args, io);
+  return main(args, io, name);
 }
 
 if (import.meta.main) {

@@ -8,7 +8,7 @@ import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, readlinkSyn
 import { join } from "node:path";
 import protobuf from "protobufjs";
 import { generateCa, issueClientCert } from "../src/api/pki/certs.ts";
-import type { NodeEvent } from "../src/init/backend/contract.ts";
+import type { NodeEvent } from "../src/node/events.ts";
 import { redactConfig } from "../src/api/redact.ts";
 import { decode } from "../src/api/schema.ts";
 import { certFor, FakeBackend, rawLocal, rawRemote, startFixture, type ApiFixture, type RawClient } from "./helpers/fake-backend.ts";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootSequence } from "../src/init/sequences/boot.ts";
 import { KMSG_RECORD_BYTES, kmsgRecords, NodeLog, stdoutIsKernelConsole } from "../src/init/mechanisms/log.ts";
-import { Node } from "../src/init/context.ts";
+import { NodeContext } from "../src/init/context.ts";
 import { NO_FAULTS } from "../src/init/faults.ts";
 
 let dir: string;
@@ -92,7 +92,7 @@ describe("init's log", () => {
 
 describe("boot order", () => {
   test("/proc is mounted before the kernel cmdline is read; kmsg is attached right after /dev", () => {
-    const node = new Node(false, {}, NO_FAULTS);
+    const node = new NodeContext({ sandbox: false, env: {}, faults: NO_FAULTS, runPowerAction: async () => {} });
     const tasks = bootSequence(node).phases.flatMap((p) => p.tasks.map((t) => `${p.name}/${t.name}`));
     const at = (name: string) => {
       const i = tasks.indexOf(name);
@@ -112,7 +112,7 @@ describe("boot order", () => {
 
   test("constructing the node reads no cmdline (a kernel boot has no /proc yet)", () => {
     // In the sandbox the stand-in is the environment; it is read only when loaded.
-    const node = new Node(true, { MINOS_CMDLINE: "panic=0 minos.config=/x" }, NO_FAULTS);
+    const node = new NodeContext({ sandbox: true, env: { MINOS_CMDLINE: "panic=0 minos.config=/x" }, faults: NO_FAULTS, runPowerAction: async () => {} });
     expect(node.loadCmdline().params.get("minos.config")).toBe("/x");
     expect(node.cmdline.params.get("panic")).toBe("0");
   });

@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../src/init/config/machine.ts";
-import { interfaceFromIpParam, netmaskPrefix, networkPlan } from "../src/init/mechanisms/network.ts";
+import { interfaceFromIpParam, networkPlan } from "../src/init/mechanisms/network.ts";
+import { netmaskPrefix } from "../src/lib/ipv4.ts";
 import { coldplugTargets } from "../src/init/mechanisms/udev.ts";
 import { configWith, matching, withNode } from "./helpers/node.ts";
 

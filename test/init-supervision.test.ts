@@ -6,9 +6,10 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ServiceEvent } from "../src/init/backend/contract.ts";
+import type { ServiceEvent } from "../src/node/services.ts";
 import { CgroupTree } from "../src/init/mechanisms/cgroups.ts";
-import type { ExitStatus, Reaper } from "../src/init/supervisor/reaper.ts";
+import type { ExitStatus } from "../src/init/supervisor/reaper.ts";
+import type { Spawner } from "../src/init/supervisor/launch.ts";
 import { MAX_EVENTS, Service, type ServiceHost } from "../src/init/supervisor/service.ts";
 import type { HealthCheck, ServiceSpec } from "../src/init/supervisor/spec.ts";
 
@@ -41,7 +42,7 @@ async function setup(exited: (child: ReturnType<typeof Bun.spawn>) => Promise<Ex
   const mnt = mkdtempSync(join(tmpdir(), "minos-svc-"));
   cleanups.push(() => rmSync(mnt, { recursive: true, force: true }));
   const child = await stubborn();
-  const reaper = { spawn: () => ({ pid: child.pid, exited: exited(child) }) } as unknown as Reaper;
+  const reaper: Spawner = { spawn: () => ({ pid: child.pid, exited: exited(child) }) };
   const logs: string[] = [];
   const changes: ServiceEvent[] = [];
   const host: ServiceHost = {

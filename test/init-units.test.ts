@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { namespaced, sysctlPath } from "../src/init/phases/kernel.ts";
 import { CgroupTree, ownCgroup } from "../src/init/mechanisms/cgroups.ts";
 import { mountTable } from "../src/init/mechanisms/mounts.ts";
-import type { Node } from "../src/init/context.ts";
-import { alarmAt, Power } from "../src/init/power.ts";
+import { Power } from "../src/init/power.ts";
+import { alarmAt } from "../src/lib/timers.ts";
 import { hasKey, KEY_POWER, watchPowerButton } from "../src/init/mechanisms/power-button.ts";
 import { decodeHealthStatus } from "../src/init/supervisor/health.ts";
 import { commandLine } from "../src/init/supervisor/launch.ts";
@@ -88,12 +88,12 @@ describe("init pieces", () => {
   test("a shutdown scheduled beyond the 2^31-1 ms timer limit (~24.8 days) stays pending instead of firing at once", async () => {
     let ran = 0;
     const logged: string[] = [];
-    const node = {
-      sequencer: { assertCanRun: () => {}, run: () => (ran++, Promise.resolve()) },
+    const power = new Power({
+      sequencer: { assertCanRun: () => {} },
+      run: () => (ran++, Promise.resolve()),
       events: { emit: () => {} },
       log: { info: (m: string) => logged.push(m), warn: () => {}, error: (m: string) => logged.push(m) },
-    } as unknown as Node;
-    const power = new Power(node);
+    });
     const at = new Date(Date.now() + 40_000 * 60_000); // shutdown +40000 (minutes): ~27.8 days
     power.schedule({ action: "poweroff", at, message: "far away" });
     try {

@@ -73,9 +73,9 @@ describe("poweroff -f in a PID namespace", () => {
   test("run from source (bun, not the compiled binary), the real reboot(2) is refused", () => {
     // The guard that keeps an in-process test from powering off the host. Run it
     // in a namespace too: if the guard were broken this ends in 130, not the host.
-    const src = `import { main } from ${JSON.stringify(join(ROOT, "src/applets/poweroff/main.ts"))};
+    const src = `import { main } from ${JSON.stringify(join(ROOT, "src/applets/power/main.ts"))};
       import { processIo } from ${JSON.stringify(join(ROOT, "src/lib/io.ts"))};
-      process.exit(await main(["-f", "-n"], processIo()));`;
+      process.exit(await main(["-f", "-n"], processIo(), "poweroff"));`;
     const r = run([process.execPath, "-e", src]);
     expect(r.err).toContain("refusing reboot(2) outside the compiled minos binary");
     expect(r.code).toBe(1);

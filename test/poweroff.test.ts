@@ -3,7 +3,7 @@
 // gets fake deps, and the only real-deps calls use flags that never reach it.
 import { describe, expect, test } from "bun:test";
 import { dispatch } from "../src/main.ts";
-import { main } from "../src/applets/poweroff/main.ts";
+import { main } from "../src/applets/power/main.ts";
 import { UnreachableError } from "../src/applets/power/client.ts";
 import { runPowerApplet } from "../src/applets/power/main.ts";
 import { isHelp, parse, UsageError, type Request } from "../src/applets/power/request.ts";
@@ -108,7 +108,7 @@ describe("poweroff bad input: one usage line, exit 1, nothing sent", () => {
     // Real deps, but a usage error returns before anything is sent or forced.
     const io = fakeIo(true);
     const viaMain = fakeIo(true);
-    expect(await main(["--bogus"], viaMain)).toBe(1);
+    expect(await main(["--bogus"], viaMain, "poweroff")).toBe(1);
     expect(viaMain.err).toMatch(/^poweroff: unknown flag --bogus \(usage: poweroff /);
     expect(await dispatch("/sbin/poweroff", ["-w"], io)).toBe(1);
     const help = fakeIo(true);

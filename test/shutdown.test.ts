@@ -2,7 +2,7 @@
 // cancel / announce-only paths with a fake client. Nothing here reaches reboot(2).
 import { describe, expect, test } from "bun:test";
 import { dispatch } from "../src/main.ts";
-import { main } from "../src/applets/shutdown/main.ts";
+import { main } from "../src/applets/power/main.ts";
 import { UnreachableError } from "../src/applets/power/client.ts";
 import { formatTime } from "../src/applets/power/execute.ts";
 import { runPowerApplet } from "../src/applets/power/main.ts";
@@ -130,7 +130,7 @@ describe("shutdown bad input: one usage line, exit 1, nothing sent", () => {
 
   test("through the applet entrypoint and the dispatch table", async () => {
     const viaMain = fakeIo(true);
-    expect(await main(["+x"], viaMain)).toBe(1);
+    expect(await main(["+x"], viaMain, "shutdown")).toBe(1);
     expect(viaMain.err).toMatch(/^shutdown: bad TIME "\+x"/);
     expect(await dispatch("/sbin/shutdown", ["-w"], fakeIo(true))).toBe(1);
     const help = fakeIo(true);

@@ -11,6 +11,8 @@ import { anyTypeName, decode, encode, fromTimestamp, methodInfo, toTimestamp, ty
 import { ApiError, Transport, parseEndpoint, type CallOptions, type TlsOptions } from "./transport.ts";
 import type { Msg } from "./wire.ts";
 import { Code } from "./status.ts";
+import { POWER, powerActionFromWire, type PowerAction } from "../node/power.ts";
+import type { ApplyMode } from "../node/config.ts";
 
 export { ApiError, parseEndpoint, type TlsOptions } from "./transport.ts";
 export { Code, CODE_NAMES } from "./status.ts";
@@ -31,8 +33,6 @@ export interface Stream<T> extends AsyncIterable<T> {
   cancel(): void;
 }
 
-export type PowerAction = "poweroff" | "halt" | "reboot";
-export type ApplyMode = "no_reboot" | "reboot" | "auto" | "try";
 
 /** An Events message with its payload decoded: type is the payload's message name (machine.ServiceStateEvent, ...). */
 export interface NodeEventMsg {
@@ -179,7 +179,7 @@ export class MachineClient {
 
   /** Arms a delayed power action on the node (held by init, announced in Events). */
   async scheduleShutdown(opts: { at: Date; action?: PowerAction; message?: string }): Promise<void> {
-    const action = (opts.action ?? "poweroff").toUpperCase() as minos.machine.PowerAction;
+    const action = POWER[opts.action ?? "poweroff"].wire;
     await this.call("minos.machine.MinosService", "ScheduleShutdown", { at: toTimestamp(opts.at), action, message: opts.message ?? "" });
   }
   /** False when nothing was scheduled. */
@@ -189,7 +189,9 @@ export class MachineClient {
   async scheduledShutdown(): Promise<{ at: Date; action: PowerAction; message: string } | undefined> {
     const s = first(await this.call("minos.machine.MinosService", "ScheduledShutdown", {}), "ScheduledShutdown");
     if (!s.scheduled) return undefined;
-    return { at: fromTimestamp(s.at)!, action: s.action.toLowerCase() as PowerAction, message: s.message };
+    const action = powerActionFromWire(s.action);
+    if (!action) throw new Error(`ScheduledShutdown: unknown power action ${JSON.stringify(s.action)}`);
+    return { at: fromTimestamp(s.at)!, action, message: s.message };
   }
   /** The node's effective machine config (YAML); for roles below admin its secrets read "REDACTED". */
   async getConfiguration(): Promise<string> {

@@ -1,47 +1,57 @@
-// The node's state, shared by the boot phases, the services, the shutdown
-// sequence and the machine API backend. One instance per PID 1.
+// The node's context: what the boot phases, the services, the power sequences
+// and the machine API backend share. Built once per PID 1 by init's main; the
+// values a boot phase provides (config, cgroups, services, API) are Slots that
+// name their provider when read too early.
 import type { MachineApi } from "../api/server.ts";
-import type { CgroupTree } from "./mechanisms/cgroups.ts";
-import { readCmdline, type Cmdline } from "./mechanisms/cmdline.ts";
+import type { PowerAction } from "../node/power.ts";
+import { Slot } from "../lib/slot.ts";
 import type { LoadedConfig } from "./config/store.ts";
 import { EventBus } from "./events.ts";
 import type { Faults } from "./faults.ts";
+import type { CgroupTree } from "./mechanisms/cgroups.ts";
+import { readCmdline, type Cmdline } from "./mechanisms/cmdline.ts";
 import { errText, NodeLog } from "./mechanisms/log.ts";
 import { Power } from "./power.ts";
-import { Reaper } from "./supervisor/reaper.ts";
 import { Sequencer } from "./sequences/sequencer.ts";
 import type { ServiceRegistry } from "./supervisor/registry.ts";
+import { Reaper } from "./supervisor/reaper.ts";
 
-export const API_SOCKET = "/system/run/machined/machine.sock";
-export const API_TCP_PORT = 50000;
+export interface ContextOptions {
+  /** Started as `container=minos` by the sandbox launcher: skip what a container cannot do. */
+  sandbox: boolean;
+  /** init's environment: the sandbox's stand-in kernel cmdline (MINOS_CMDLINE) lives there. */
+  env: Readonly<Record<string, string | undefined>>;
+  faults: Faults;
+  /** Runs the sequence of a power action to the node's end (init's main). */
+  runPowerAction(action: PowerAction): Promise<void>;
+}
 
-export class Node {
+export class NodeContext {
+  readonly sandbox: boolean;
+  readonly faults: Faults;
   readonly log: NodeLog;
   readonly events = new EventBus();
   readonly reaper: Reaper;
   readonly sequencer: Sequencer;
   readonly power: Power;
-  config: LoadedConfig | undefined;
-  cgroups: CgroupTree | undefined;
-  services: ServiceRegistry | undefined;
-  api: MachineApi | undefined;
-  /** Mounts the boot made, in order (the shutdown reads /proc/self/mountinfo, this is for the log). */
+  readonly config = new Slot<LoadedConfig>("the machine config", "boot phase config");
+  readonly cgroups = new Slot<CgroupTree>("the cgroup tree", "boot phase cgroups");
+  readonly services = new Slot<ServiceRegistry>("the service registry", "boot phase services");
+  readonly api = new Slot<MachineApi>("the machine API server", "boot phase api");
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
+  private readonly env: Readonly<Record<string, string | undefined>>;
   private cmdlineRead: Cmdline | undefined;
 
-  constructor(
-    /** Started as `container=minos` by the sandbox launcher: skip what a container cannot do. */
-    readonly sandbox: boolean,
-    /** init's environment: the sandbox's stand-in kernel cmdline (MINOS_CMDLINE) lives there. */
-    private readonly env: Readonly<Record<string, string | undefined>>,
-    readonly faults: Faults,
-  ) {
-    // A kernel boot holds its first lines until /dev/kmsg is attached (see log.ts).
-    this.log = new NodeLog({ holdForKmsg: !sandbox });
+  constructor(opts: ContextOptions) {
+    this.sandbox = opts.sandbox;
+    this.env = opts.env;
+    this.faults = opts.faults;
+    // A kernel boot holds its first lines until /dev/kmsg is attached (see mechanisms/log.ts).
+    this.log = new NodeLog({ holdForKmsg: !opts.sandbox });
     this.reaper = new Reaper((e) => this.log.error(`reaper: ${errText(e)}`));
     this.sequencer = new Sequencer(this.log, this.events);
-    this.power = new Power(this);
+    this.power = new Power({ sequencer: this.sequencer, events: this.events, log: this.log, run: opts.runPowerAction });
   }
 
   /**
@@ -60,6 +70,6 @@ export class Node {
 
   /** machine.env: given to every service. */
   nodeEnv(): Record<string, string> {
-    return this.config?.config.machine.env ?? {};
+    return this.config.peek()?.config.machine.env ?? {};
   }
 }

@@ -1,7 +1,7 @@
 // The node's event stream (Talos: machine.Events): services changing state,
 // sequences and phases starting and stopping, config changes. A bounded history
 // plus live subscribers, as the machine API's Events call needs.
-import type { NodeEvent } from "./backend/contract.ts";
+import type { NodeEvent } from "../node/events.ts";
 import type { Unsubscribe } from "../lib/ring.ts";
 
 type Distribute<T> = T extends unknown ? Omit<T, "id" | "ts"> : never;

@@ -1,13 +1,21 @@
 // PID 1. Order matters and is short: crash guards, the reaper (before anything
 // is spawned), the stop signals, then the boot sequence; a failed boot takes the
-// emergency path. This function never resolves: if PID 1 exits, the kernel panics.
+// emergency path. runInit never resolves: if PID 1 exits, the kernel panics.
+// handle() is the one place that ends the node — teardown, then reboot(2) —
+// for shutdown, reboot, halt and the emergency path alike (as Talos machined's
+// main.go does).
 import type { Io } from "../lib/io.ts";
-import { emergency } from "./sequences/emergency.ts";
+import { sleep } from "../lib/timers.ts";
+import type { PowerAction } from "../node/power.ts";
+import { reboot } from "../sys/reboot.ts";
+import { NodeContext } from "./context.ts";
 import { faultsFrom } from "./faults.ts";
 import { errText } from "./mechanisms/log.ts";
-import { Node } from "./context.ts";
-import { SequenceAborted } from "./sequences/sequencer.ts";
 import { bootSequence } from "./sequences/boot.ts";
+import { emergencySequence } from "./sequences/emergency.ts";
+import { powerSequence } from "./sequences/power.ts";
+import { SequenceAborted, type NodeEnd, type Sequence } from "./sequences/sequencer.ts";
+import { teardownPhases } from "./sequences/teardown.ts";
 
 /** Talos's container mode marker, set by the sandbox launcher. */
 export function isSandbox(env: Readonly<Record<string, string | undefined>>): boolean {
@@ -16,20 +24,48 @@ export function isSandbox(env: Readonly<Record<string, string | undefined>>): bo
 
 export async function runInit(io: Io): Promise<never> {
   const sandbox = isSandbox(io.env);
-  const node = new Node(sandbox, io.env, faultsFrom(sandbox, io.env));
+  const ctx: NodeContext = new NodeContext({
+    sandbox,
+    env: io.env,
+    faults: faultsFrom(sandbox, io.env),
+    runPowerAction: (action: PowerAction) => runToEnd(ctx, powerSequence(ctx, action)),
+  });
   // Uncaught exceptions and rejections are logged; they never end PID 1.
-  process.on("uncaughtException", (e) => node.log.error(`uncaught exception: ${errText(e)}`));
-  process.on("unhandledRejection", (e) => node.log.error(`unhandled rejection: ${errText(e)}`));
-  node.reaper.install();
-  node.power.installSignalHandlers();
-  node.log.info(`minos init ${sandbox ? "in the sandbox (container=minos)" : "on a kernel boot"}, pid ${process.pid}, bun ${Bun.version}`);
+  process.on("uncaughtException", (e) => ctx.log.error(`uncaught exception: ${errText(e)}`));
+  process.on("unhandledRejection", (e) => ctx.log.error(`unhandled rejection: ${errText(e)}`));
+  ctx.reaper.install();
+  ctx.power.installSignalHandlers();
+  ctx.log.info(`minos init ${sandbox ? "in the sandbox (container=minos)" : "on a kernel boot"}, pid ${process.pid}, bun ${Bun.version}`);
   try {
-    await node.sequencer.run(bootSequence(node));
+    await ctx.sequencer.run(bootSequence(ctx));
   } catch (e) {
     // A boot that ended before /dev/kmsg was attached still shows its lines.
-    node.log.releaseHeld();
+    ctx.log.releaseHeld();
     // A shutdown or reboot took over: not an error, the power sequence carries on.
-    if (!(e instanceof SequenceAborted)) await emergency(node, e);
+    if (!(e instanceof SequenceAborted)) {
+      await runToEnd(ctx, emergencySequence(ctx, e)).catch((err) => ctx.log.error(`emergency sequence: ${errText(err)}`));
+    }
   }
   return new Promise<never>(() => {}); // the reaper's timer keeps the event loop alive
+}
+
+/** Runs a sequence that ends the node, then ends it. */
+async function runToEnd(ctx: NodeContext, seq: Sequence): Promise<void> {
+  const end = await ctx.sequencer.run(seq);
+  if (end) await handle(ctx, seq.name, end);
+}
+
+/** Teardown (kill, unmount, remount read-only, sync), the hold the end asks for, then reboot(2). */
+export async function handle(ctx: NodeContext, of: Sequence["name"], end: NodeEnd): Promise<void> {
+  await ctx.sequencer.teardown(of, teardownPhases(ctx, end));
+  if (end.holdMs === "forever") {
+    ctx.log.error("panic=0 on the kernel cmdline: waiting forever");
+    return new Promise<never>(() => {});
+  }
+  if (end.holdMs) {
+    ctx.log.error(`rebooting in ${end.holdMs / 1000} s`);
+    await sleep(end.holdMs);
+  }
+  ctx.log.info(`  reboot(${end.command})${ctx.sandbox ? ": the kernel ends this PID namespace's init" : ""}`);
+  reboot(end.command);
 }

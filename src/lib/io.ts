@@ -10,8 +10,12 @@ export interface Io {
   readonly isTTY: boolean;
 }
 
-/** An applet's entrypoint: argv without the applet name; resolves to the exit code. */
-export type AppletMain = (argv: string[], io: Io) => Promise<number>;
+/**
+ * An applet's entrypoint: argv without the applet name, and the name it was
+ * invoked under (one applet may answer to several: poweroff and shutdown);
+ * resolves to the exit code.
+ */
+export type AppletMain = (argv: string[], io: Io, invokedAs: string) => Promise<number>;
 
 function writeAll(fd: number, text: string): void {
   try {

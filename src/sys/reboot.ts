@@ -15,7 +15,8 @@ export const RB = {
   CAD_OFF: 0x00000000,
 } as const;
 
-export type RebootCommand = keyof typeof RB;
+/** The commands that end the node; the Ctrl-Alt-Del switches have their own function. */
+export type RebootCommand = "RESTART" | "HALT" | "POWER_OFF";
 
 const sym = libc({
   reboot: { args: [T.u32], returns: T.i32 },
@@ -24,6 +25,14 @@ const sym = libc({
 
 export function reboot(cmd: RebootCommand): void {
   check(sym().reboot(RB[cmd] >>> 0), `reboot(${cmd})`);
+}
+
+/**
+ * reboot(CAD_OFF): Ctrl-Alt-Del then sends SIGINT to PID 1 instead of
+ * rebooting at once, so init can reboot in order.
+ */
+export function ctrlAltDelSendsSigint(): void {
+  check(sym().reboot(RB.CAD_OFF >>> 0), "reboot(CAD_OFF)");
 }
 
 export function sync(): void {

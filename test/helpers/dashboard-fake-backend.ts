@@ -1,6 +1,8 @@
 // A MachineBackend with fixed content, for running the real machine API server
 // in dashboard tests without booting a node.
-import type { MachineBackend, NodeEvent, ServiceInfo, ServiceState } from "../../src/init/backend/contract.ts";
+import type { MachineBackend } from "../../src/init/backend/contract.ts";
+import type { NodeEvent } from "../../src/node/events.ts";
+import type { ServiceInfo, ServiceState } from "../../src/node/services.ts";
 import { LogRing } from "../../src/lib/ring.ts";
 
 export function fakeBackend(hostname = "dash-node"): MachineBackend {

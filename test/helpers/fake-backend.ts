@@ -3,7 +3,12 @@
 // instead of performed, and a YAML config with validation (unknown keys and
 // bad YAML -> InvalidArgumentError, stored config unchanged).
 import { parse, stringify } from "yaml";
-import type { ApplyMode, ApplyResult, MachineBackend, NodeEvent, PowerAction, ScheduledShutdown, ServiceInfo, ServiceState, VersionInfo } from "../../src/init/backend/contract.ts";
+import type { ApplyMode, ApplyResult } from "../../src/node/config.ts";
+import type { MachineBackend } from "../../src/init/backend/contract.ts";
+import type { NodeEvent } from "../../src/node/events.ts";
+import type { PowerAction, ScheduledShutdown } from "../../src/node/power.ts";
+import type { ServiceInfo, ServiceState } from "../../src/node/services.ts";
+import type { VersionInfo } from "../../src/node/version.ts";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../src/lib/errors.ts";
 import { LogRing, type Unsubscribe } from "../../src/lib/ring.ts";
 import * as grpc from "@grpc/grpc-js";

@@ -2,8 +2,9 @@
 // reboot(2)/sync(2) and kmsg. Nothing here can reach the real reboot(2).
 import type { Io } from "../../src/lib/io.ts";
 import type { PowerClient } from "../../src/applets/power/client.ts";
-import type { Deps, RebootCmd } from "../../src/applets/power/execute.ts";
-import type { PowerAction, ScheduledShutdown } from "../../src/init/backend/contract.ts";
+import type { Deps } from "../../src/applets/power/execute.ts";
+import type { RebootCommand } from "../../src/node/power.ts";
+import type { PowerAction, ScheduledShutdown } from "../../src/node/power.ts";
 
 export interface Recorded {
   calls: string[];
@@ -64,7 +65,7 @@ export function fakeDeps(o: FakeOptions = {}): Deps & { rec: Recorded } {
       if (o.connectError) throw o.connectError;
       return client;
     },
-    reboot: async (cmd: RebootCmd) => {
+    reboot: async (cmd: RebootCommand) => {
       rec.calls.push(`reboot ${cmd}`);
       if (o.rebootError) throw o.rebootError;
     },

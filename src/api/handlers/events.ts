@@ -1,12 +1,11 @@
 // NodeEvent (init's view) -> machine.Event (Talos's wire form: payload in an Any
 // with a "talos/runtime/<message>" type URL; minos-only events under "minos/runtime/").
-import type { NodeEvent, PowerAction, ServiceHealth, ServiceState } from "../../init/backend/contract.ts";
+import type { NodeEvent } from "../../node/events.ts";
+import { POWER } from "../../node/power.ts";
+import type { ServiceHealth, ServiceState } from "../../node/services.ts";
 import type { machine, minos } from "../gen/types.ts";
 import { packAny, toTimestamp } from "../schema.ts";
 import type { Msg } from "../wire.ts";
-
-/** init's power action as the minos wire enum (events and ScheduledShutdown). */
-export const POWER_ACTION: Record<PowerAction, minos.machine.PowerAction> = { poweroff: "POWEROFF", halt: "HALT", reboot: "REBOOT" };
 
 export function serviceStateAction(state: ServiceState): machine.ServiceStateEvent_Action {
   return state.toUpperCase() as machine.ServiceStateEvent_Action;
@@ -30,7 +29,7 @@ export function eventPayload(e: NodeEvent): { typeName: string; value: object } 
     case "task":
       return { typeName: "machine.TaskEvent", value: { task: e.task, action: e.action === "start" ? "START" : "STOP" } };
     case "shutdown-scheduled":
-      return { typeName: "minos.machine.ShutdownScheduledEvent", value: { action: POWER_ACTION[e.action], at: toTimestamp(e.at), message: e.message } };
+      return { typeName: "minos.machine.ShutdownScheduledEvent", value: { action: POWER[e.action].wire, at: toTimestamp(e.at), message: e.message } };
     case "shutdown-cancelled":
       return { typeName: "minos.machine.ShutdownCancelledEvent", value: { message: e.message } };
     case "config":

@@ -2,7 +2,9 @@
 // (services, logs, events, power, config) and from /proc, /sys and the
 // filesystem directly (src/api/system). Replies wrap one message per node,
 // each with metadata naming this node, as Talos's do.
-import type { ApplyMode, MachineBackend, ServiceInfo } from "../../init/backend/contract.ts";
+import type { ApplyMode } from "../../node/config.ts";
+import type { MachineBackend } from "../../init/backend/contract.ts";
+import type { ServiceInfo } from "../../node/services.ts";
 import { authorizeRead, authorizeReadPath } from "../auth.ts";
 import type { machine } from "../gen/types.ts";
 import { meta, untilAborted, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";

@@ -1,23 +1,24 @@
 // minos.machine.MinosService: scheduled shutdown (held by init, for
 // `shutdown +5` / `shutdown -c`) and reading the effective config (secrets
 // redacted for non-admins).
-import type { MachineBackend, PowerAction } from "../../init/backend/contract.ts";
+import type { MachineBackend } from "../../init/backend/contract.ts";
+import { POWER, powerActionFromWire } from "../../node/power.ts";
 import type { minos } from "../gen/types.ts";
 import { meta, type ServiceImpl } from "../handler.ts";
 import { allows } from "../auth.ts";
 import { redactConfig } from "../redact.ts";
 import { fromTimestamp, toTimestamp } from "../schema.ts";
-import { POWER_ACTION } from "./events.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
-
-const TO_BACKEND: Record<minos.machine.PowerAction, PowerAction> = { POWEROFF: "poweroff", HALT: "halt", REBOOT: "reboot" };
 
 export function minosService(backend: MachineBackend): ServiceImpl<"minos.machine.MinosService"> {
   return {
     async ScheduleShutdown(req, ctx) {
       const at = fromTimestamp(req.at);
       if (!at) throw new InvalidArgumentError("at is required");
-      backend.scheduleShutdown({ action: TO_BACKEND[req.action], at, message: req.message });
+      // An enum number the table does not have (99) must never reach the sequencer.
+      const action = powerActionFromWire(req.action);
+      if (!action) throw new InvalidArgumentError(`action: unknown power action ${JSON.stringify(req.action)}`);
+      backend.scheduleShutdown({ action, at, message: req.message });
       return { messages: [{ metadata: meta(ctx), at: toTimestamp(at), action: req.action }] };
     },
 
@@ -28,7 +29,7 @@ export function minosService(backend: MachineBackend): ServiceImpl<"minos.machin
     async ScheduledShutdown(_req, ctx) {
       const s = backend.scheduledShutdown();
       if (!s) return { messages: [{ metadata: meta(ctx), scheduled: false }] };
-      return { messages: [{ metadata: meta(ctx), scheduled: true, at: toTimestamp(s.at), action: POWER_ACTION[s.action], message: s.message }] };
+      return { messages: [{ metadata: meta(ctx), scheduled: true, at: toTimestamp(s.at), action: POWER[s.action].wire, message: s.message }] };
     },
 
     async GetConfiguration(_req, ctx) {

@@ -3,7 +3,7 @@
 // failure becomes a state the banner shows.
 import type { DashboardSource, SampleRequest, SourceFactory } from "./source.ts";
 import { firstLine } from "../../lib/errors.ts";
-import { withTimeout } from "../../lib/timeout.ts";
+import { sleep, withTimeout } from "../../lib/timers.ts";
 import { applySample, connecting, disconnected, type DashboardState } from "./state.ts";
 
 export interface PollOptions {
@@ -20,20 +20,6 @@ export interface PollOptions {
   timeoutMs?: number;
   backoff?: { initialMs: number; maxMs: number };
   now?: () => number;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }
 
 /** One line a person can act on: the error's first line, without a stack. */

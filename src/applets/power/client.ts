@@ -1,7 +1,7 @@
 // The four things poweroff/shutdown need from init, as a small interface. The
 // applets and their tests depend on this, not on the gRPC client: tests pass a
 // fake, and machine.ts adapts the real client (loaded only when a request is sent).
-import type { PowerAction, ScheduledShutdown } from "../../init/backend/contract.ts";
+import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 
 export interface PowerClient {
   /** Start the shutdown/reboot sequence now. */

@@ -5,12 +5,9 @@ import type { Io } from "../../lib/io.ts";
 import type { Connect, PowerClient } from "./client.ts";
 import { UnreachableError } from "./client.ts";
 import { KMSG, kmsgLine } from "./kmsg.ts";
-import { withTimeout } from "../../lib/timeout.ts";
-import type { PowerAction, Request } from "./request.ts";
-
-/** reboot(2) commands (names of src/sys/reboot.ts's RB) for each action. */
-export const REBOOT_CMD = { poweroff: "POWER_OFF", halt: "HALT", reboot: "RESTART" } as const satisfies Record<PowerAction, string>;
-export type RebootCmd = (typeof REBOOT_CMD)[PowerAction];
+import { withTimeout } from "../../lib/timers.ts";
+import type { Request } from "./request.ts";
+import { POWER, type RebootCommand } from "../../node/power.ts";
 
 export interface Deps {
   io: Io;
@@ -18,7 +15,7 @@ export interface Deps {
   socketPath: string;
   connect: Connect;
   /** reboot(2) — on success it does not return (in a PID namespace the caller exits). */
-  reboot(cmd: RebootCmd): Promise<void>;
+  reboot(cmd: RebootCommand): Promise<void>;
   sync(): Promise<void>;
   /** Writes one record to /dev/kmsg (already formatted by kmsgLine). */
   kmsg(line: string): void;
@@ -26,8 +23,6 @@ export interface Deps {
   /** How long to wait for init's answer before calling it unreachable. */
   timeoutMs: number;
 }
-
-const VERB: Record<PowerAction, string> = { poweroff: "power off", halt: "halt", reboot: "reboot" };
 
 /** "2025-11-27 14:05 +00:00": the node's local time, with its offset so nobody guesses the zone. */
 export function formatTime(d: Date): string {
@@ -43,7 +38,7 @@ export function announcement(req: Request): string {
   const reason = req.message ? `: ${req.message}` : "";
   if (req.cancel) return `The scheduled shutdown has been cancelled${reason}`;
   const when = req.when === "now" ? "now" : `at ${formatTime(req.when)}`;
-  return `The system will ${VERB[req.action]} ${when}${reason}`;
+  return `The system will ${POWER[req.action].verb} ${when}${reason}`;
 }
 
 /** What was asked, in words, for the log. */
@@ -85,7 +80,7 @@ export async function execute(req: Request, deps: Deps): Promise<number> {
     log(KMSG.notice, `forced ${req.action}: ${how}`);
     try {
       if (req.sync) await deps.sync();
-      await deps.reboot(REBOOT_CMD[req.action]);
+      await deps.reboot(POWER[req.action].command);
     } catch (e) {
       return fail(`forced ${req.action} failed: ${(e as Error).message}`);
     }

@@ -2,7 +2,7 @@
 // only when a request is actually sent, so `poweroff --help`, bad input and -f
 // never load the API schema.
 import { statSync } from "node:fs";
-import type { PowerAction, ScheduledShutdown } from "../../init/backend/contract.ts";
+import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 import type { PowerClient } from "./client.ts";
 import { UnreachableError } from "./client.ts";
 

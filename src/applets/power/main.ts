@@ -4,16 +4,14 @@
 // imported only on the path that uses them.
 import { readlinkSync } from "node:fs";
 import type { Io } from "../../lib/io.ts";
-import type { Deps, RebootCmd } from "./execute.ts";
+import type { Deps } from "./execute.ts";
+import type { RebootCommand } from "../../node/power.ts";
+import { API_SOCKET, SOCKET_ENV } from "../../node/paths.ts";
 import { execute } from "./execute.ts";
 import { KMSG, kmsgLine, kmsgWriter } from "./kmsg.ts";
 import { isHelp, parse, USAGE_LINE, UsageError, type PowerAppletName } from "./request.ts";
 import { HELP } from "./usage.ts";
 
-/** Where init serves the machine API on a node (as on Talos). */
-export const DEFAULT_SOCKET = "/system/run/machined/machine.sock";
-/** Override for tests and for reaching a node's socket from outside its root. */
-export const SOCKET_ENV = "MINOS_SOCKET";
 const TIMEOUT_MS = 10_000;
 /**
  * Test interlock: when "1", -f refuses reboot(2) unless this process is in a
@@ -40,7 +38,7 @@ export function checkPidNs(): void {
  * test that reaches main() with -f by mistake gets an error instead of powering
  * off the host. (e2e tests run the binary, and only inside a PID namespace.)
  */
-async function realReboot(cmd: RebootCmd, pidNsOnly: boolean): Promise<void> {
+async function realReboot(cmd: RebootCommand, pidNsOnly: boolean): Promise<void> {
   if (pidNsOnly) checkPidNs();
   if (!import.meta.path.startsWith("/$bunfs/")) {
     throw new Error("refusing reboot(2) outside the compiled minos binary (run from source or under a test)");
@@ -63,7 +61,7 @@ export function realDeps(io: Io): Deps {
   const env = io.env[SOCKET_ENV];
   return {
     io,
-    socketPath: env !== undefined && env !== "" ? env : DEFAULT_SOCKET,
+    socketPath: env !== undefined && env !== "" ? env : API_SOCKET,
     connect: realConnect,
     reboot: (cmd) => realReboot(cmd, io.env[PIDNS_ONLY_ENV] === "1"),
     sync: realSync,
@@ -71,6 +69,14 @@ export function realDeps(io: Io): Deps {
     pid: process.pid,
     timeoutMs: TIMEOUT_MS,
   };
+}
+
+const POWER_APPLETS: readonly PowerAppletName[] = ["poweroff", "shutdown", "halt", "reboot"];
+
+/** The applet table's entrypoint for poweroff and shutdown (halt and reboot answer too, when linked). */
+export function main(argv: string[], io: Io, invokedAs: string): Promise<number> {
+  const name = POWER_APPLETS.find((n) => n === invokedAs) ?? "poweroff";
+  return runPowerApplet(name, argv, io);
 }
 
 /** parse → execute; bad input is one line on stderr and exit 1 with nothing sent. */

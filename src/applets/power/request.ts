@@ -1,16 +1,15 @@
 // What a poweroff/shutdown command line asks for, as a plain value. Parsing is
 // pure (argv and the clock in, a Request or a UsageError out) so the whole
 // flag × invoked-name matrix is a unit test; nothing here touches the node.
-import type { PowerAction } from "../../init/backend/contract.ts";
+import type { PowerAction } from "../../node/power.ts";
 import { parseFlags, UsageError } from "../../lib/args.ts";
-import { HELP } from "./usage.ts";
+import { HELP, type PowerAppletName } from "./usage.ts";
+
+export type { PowerAppletName };
 
 export type { PowerAction };
 export { UsageError };
 
-/** The names this code answers to. halt/reboot are not linked today, but the
- * default action follows the invoked name, as in systemd and BusyBox. */
-export type PowerAppletName = "poweroff" | "halt" | "reboot" | "shutdown";
 
 export interface Request {
   /** Which command line this came from (messages are prefixed with it). */

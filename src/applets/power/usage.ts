@@ -1,5 +1,8 @@
 // --help texts. Their first lines are also the one-line usage for errors (request.ts USAGE_LINE).
-import type { PowerAppletName } from "./request.ts";
+
+/** The names this code answers to. halt/reboot are not linked today, but the
+ * default action follows the invoked name, as in systemd and BusyBox. */
+export type PowerAppletName = "poweroff" | "halt" | "reboot" | "shutdown";
 
 const poweroffFamily = (name: string, dflt: string) => `usage: ${name} [-p|--poweroff] [-H|--halt] [-r|--reboot] [-f|--force] [-n|--no-sync] [--no-wall]
 

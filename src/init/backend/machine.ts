@@ -2,32 +2,38 @@
 // calls these; they read and drive the node's services, logs, events,
 // sequences and config.
 import { hostname } from "node:os";
-import type { ApplyMode, ApplyResult, MachineBackend, NodeEvent, PowerAction, ScheduledShutdown, ServiceInfo, VersionInfo } from "./contract.ts";
+import type { ApplyMode, ApplyResult } from "../../node/config.ts";
+import type { NodeEvent } from "../../node/events.ts";
+import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
+import type { ServiceInfo } from "../../node/services.ts";
+import type { VersionInfo } from "../../node/version.ts";
+import type { MachineBackend } from "./contract.ts";
 import { FailedPreconditionError } from "../../lib/errors.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { parseConfig, type MachineConfig } from "../config/machine.ts";
 import { loadConfig, storeConfig, STORED_CONFIG } from "../config/store.ts";
 import { applySysctls } from "../phases/kernel.ts";
 import { sethostname } from "../../sys/process.ts";
-import type { Node } from "../context.ts";
+import type { NodeContext } from "../context.ts";
 import pkg from "../../../package.json";
 
 /** Config keys that take effect without a reboot; everything else waits for the next boot. */
 const LIVE = ["machine.network.hostname", "machine.sysctls", "machine.env"];
 
-export function createBackend(node: Node): MachineBackend {
+export function createBackend(ctx: NodeContext): MachineBackend {
   const registry = () => {
-    if (!node.services) throw new FailedPreconditionError("services are not started yet");
-    return node.services;
+    const reg = ctx.services.peek();
+    if (!reg) throw new FailedPreconditionError("services are not started yet");
+    return reg;
   };
   let tryTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Applies what can change live; returns the keys that need a reboot. */
   const applyLive = (next: MachineConfig): string[] => {
-    const prev = node.config?.config;
+    const prev = ctx.config.peek()?.config;
     const changed = prev ? diffKeys(prev, next) : [];
     if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) sethostname(next.machine.network.hostname);
-    if (changed.includes("machine.sysctls")) applySysctls(next.machine.sysctls, node.sandbox);
+    if (changed.includes("machine.sysctls")) applySysctls(next.machine.sysctls, ctx.sandbox);
     return changed.filter((k) => !LIVE.includes(k));
   };
 
@@ -42,7 +48,7 @@ export function createBackend(node: Node): MachineBackend {
       os: "linux",
       arch: process.arch === "x64" ? "amd64" : process.arch,
     }),
-    listServices: (): ServiceInfo[] => (node.services ? node.services.all().map((s) => s.info()) : []),
+    listServices: (): ServiceInfo[] => (ctx.services.peek()?.all().map((s) => s.info()) ?? []),
     startService: async (id) => registry().get(id).start(),
     stopService: async (id) => registry().get(id).stop(),
     restartService: async (id) => {
@@ -50,36 +56,36 @@ export function createBackend(node: Node): MachineBackend {
       await s.stop();
       return s.start().replace("starting", "restarting");
     },
-    logs: (id): LogRing | undefined => (id === "machined" ? node.log.ring : node.services?.has(id) ? node.services.get(id).logs : undefined),
-    eventHistory: (): NodeEvent[] => node.events.all(),
-    subscribeEvents: (fn): Unsubscribe => node.events.subscribe(fn),
-    powerAction: (action: PowerAction) => node.power.request(action, "machine API"),
-    scheduleShutdown: (s: ScheduledShutdown) => node.power.schedule(s),
-    cancelScheduledShutdown: () => node.power.cancel(),
-    scheduledShutdown: () => node.power.current(),
-    configYaml: () => node.config?.text ?? "",
+    logs: (id): LogRing | undefined => (id === "machined" ? ctx.log.ring : ctx.services.peek()?.find(id)?.logs),
+    eventHistory: (): NodeEvent[] => ctx.events.all(),
+    subscribeEvents: (fn): Unsubscribe => ctx.events.subscribe(fn),
+    powerAction: (action: PowerAction) => ctx.power.request(action, "machine API"),
+    scheduleShutdown: (s: ScheduledShutdown) => ctx.power.schedule(s),
+    cancelScheduledShutdown: () => ctx.power.cancel(),
+    scheduledShutdown: () => ctx.power.current(),
+    configYaml: () => ctx.config.peek()?.text ?? "",
     applyConfiguration: async (yaml: string, mode: ApplyMode, tryTimeoutMs = 60_000): Promise<ApplyResult> => {
       // Validation first: an invalid config throws InvalidArgumentError here and touches nothing.
       const next = parseConfig(yaml);
       if (tryTimer) clearTimeout(tryTimer);
       if (mode === "try") {
         const needsReboot = applyLive(next);
-        node.config = { config: next, text: yaml, source: "stored", rejected: [] };
+        ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
         tryTimer = setTimeout(() => {
           const stored = loadConfig(undefined);
           applyLive(stored.config);
-          node.config = stored;
-          node.log.info("config: try period over, back to the stored config");
+          ctx.config.set(stored);
+          ctx.log.info("config: try period over, back to the stored config");
         }, tryTimeoutMs);
-        node.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
+        ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
         return { mode, details: `applied until ${new Date(Date.now() + tryTimeoutMs).toISOString()}, not stored`, needsReboot };
       }
       storeConfig(yaml);
       const needsReboot = mode === "reboot" ? [] : applyLive(next);
-      node.config = { config: next, text: yaml, source: "stored", rejected: [] };
-      node.events.emit({ kind: "config", message: `config stored (${mode})` });
+      ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
+      ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
       if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
-        node.power.request("reboot", "config applied");
+        ctx.power.request("reboot", "config applied");
         return { mode, details: `stored in ${STORED_CONFIG}; rebooting`, needsReboot };
       }
       return {

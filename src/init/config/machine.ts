@@ -26,7 +26,7 @@
 //           backoff: { initialMs: 250, maxMs: 30000 }, stopGraceMs: 10000, env: {}, console: false }
 import { parse as parseYaml, stringify } from "yaml";
 import { InvalidArgumentError } from "../../lib/errors.ts";
-import { checkCidr, checkInterfaceName, checkIpv4, checkNetwork } from "../mechanisms/network.ts";
+import { checkCidr, checkInterfaceName, checkIpv4, checkNetwork } from "../../lib/ipv4.ts";
 import { bool, int, list, map, obj, opt, req, str, validate } from "./schema.ts";
 
 export interface KernelModule {

@@ -8,7 +8,9 @@ import { dirname } from "node:path";
 import { errText } from "../mechanisms/log.ts";
 import { defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
 
-export const STORED_CONFIG = "/system/state/config.yaml";
+import { STORED_CONFIG } from "../../node/paths.ts";
+
+export { STORED_CONFIG };
 
 export interface LoadedConfig {
   config: MachineConfig;

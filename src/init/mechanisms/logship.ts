@@ -1,11 +1,11 @@
 // machine.logging.destinations: init's own log and every service's, as
 // json_lines (Talos's format: one JSON object per line with msg, talos-level,
 // talos-service, talos-time plus extraTags) over UDP or TCP. Best effort: a
-// destination that is down never slows the node.
+// destination that is down never slows the ctx.
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
 import type { LoggingDestination } from "../config/machine.ts";
-import type { Node } from "../context.ts";
+import type { NodeContext } from "../context.ts";
 
 interface Sender {
   send(line: string): void;
@@ -36,7 +36,7 @@ function tcpSender(host: string, port: number): Sender {
   };
 }
 
-export function startLogShipping(node: Node, dests: LoggingDestination[]): void {
+export function startLogShipping(ctx: NodeContext, dests: LoggingDestination[]): void {
   const senders = dests.map((d) => {
     const m = /^(tcp|udp):\/\/([^/:]+):(\d+)$/.exec(d.endpoint)!;
     const s = m[1] === "udp" ? udpSender(m[2]!, Number(m[3])) : tcpSender(m[2]!, Number(m[3]));
@@ -49,12 +49,13 @@ export function startLogShipping(node: Node, dests: LoggingDestination[]): void 
       } catch {}
     }
   };
-  node.log.ring.follow((line) => ship("machined", line.replace(/^\S+ /, "")));
+  ctx.log.ring.follow((line) => ship("machined", line.replace(/^\S+ /, "")));
   // Services are declared later in the boot: follow each one's ring when it appears.
   const followed = new Set<string>();
-  node.events.subscribe((e) => {
-    if (e.kind !== "service" || followed.has(e.service) || !node.services?.has(e.service)) return;
-    followed.add(e.service);
-    node.services.get(e.service).logs.follow((line) => ship(e.service, line));
+  ctx.events.subscribe((e) => {
+    const svc = e.kind === "service" && !followed.has(e.service) ? ctx.services.peek()?.find(e.service) : undefined;
+    if (!svc) return;
+    followed.add(svc.id);
+    svc.logs.follow((line) => ship(svc.id, line));
   });
 }

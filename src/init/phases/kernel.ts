@@ -4,32 +4,14 @@
 // namespace) are still applied.
 import { existsSync, writeFileSync } from "node:fs";
 import { kill, SIG } from "../../sys/process.ts";
-import { reboot } from "../../sys/reboot.ts";
+import { ctrlAltDelSendsSigint } from "../../sys/reboot.ts";
+import { waitOrCut } from "../../lib/timers.ts";
 import { describeExit, type ExitStatus } from "../supervisor/reaper.ts";
-import type { Node } from "../context.ts";
+import type { NodeContext } from "../context.ts";
 import { SequenceAborted, skipped, type Task } from "../sequences/sequencer.ts";
 
 /** A modprobe that takes longer is hung (a module init stuck in the kernel, an install script waiting on something). */
 export const MODPROBE_TIMEOUT_MS = 30_000;
-
-/**
- * The exit of a child, or why it was not waited for: the timeout passed, or
- * `signal` aborted (a shutdown taking over the boot must not wait on a hung child).
- */
-export function waitExit(exited: Promise<ExitStatus>, ms: number, signal: AbortSignal): Promise<ExitStatus | "timeout" | "aborted"> {
-  if (signal.aborted) return Promise.resolve("aborted");
-  let t: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const cut = new Promise<"timeout" | "aborted">((resolve) => {
-    t = setTimeout(() => resolve("timeout"), ms);
-    onAbort = () => resolve("aborted");
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([exited, cut]).finally(() => {
-    clearTimeout(t);
-    signal.removeEventListener("abort", onAbort!);
-  });
-}
 
 /** What a Kubernetes node needs (Talos's defaults). */
 export const KUBERNETES_SYSCTLS: Record<string, string> = {
@@ -93,38 +75,38 @@ export function applySysctls(wanted: Record<string, string>, sandbox: boolean): 
   return r;
 }
 
-export function kernelTasks(node: Node): Task[] {
+export function kernelTasks(ctx: NodeContext): Task[] {
   return [
     {
       name: "ctrl-alt-del as SIGINT",
       run: () => {
         // In a PID namespace reboot(CAD_OFF) is EINVAL; on the host it would change the host.
-        if (node.sandbox) return skipped("sandbox: Ctrl-Alt-Del belongs to the host");
-        reboot("CAD_OFF");
+        if (ctx.sandbox) return skipped("sandbox: Ctrl-Alt-Del belongs to the host");
+        ctrlAltDelSendsSigint();
       },
     },
     {
       name: "sysctls",
       run: () => {
-        const cfg = node.config!.config;
-        const r = applySysctls({ ...KUBERNETES_SYSCTLS, ...HARDENING_SYSCTLS, ...cfg.machine.sysctls }, node.sandbox);
-        node.log.info(`  applied ${r.applied.length}: ${r.applied.join(" ") || "-"}`);
-        if (r.absent.length) node.log.info(`  not in this kernel: ${r.absent.join(" ")}`);
-        if (r.skipped.length) node.log.info(`  skipped (sandbox: global, would change the host): ${r.skipped.join(" ")}`);
-        if (r.failed.length) node.log.warn(`  failed: ${r.failed.join("; ")}`);
+        const cfg = ctx.config.get().config;
+        const r = applySysctls({ ...KUBERNETES_SYSCTLS, ...HARDENING_SYSCTLS, ...cfg.machine.sysctls }, ctx.sandbox);
+        ctx.log.info(`  applied ${r.applied.length}: ${r.applied.join(" ") || "-"}`);
+        if (r.absent.length) ctx.log.info(`  not in this kernel: ${r.absent.join(" ")}`);
+        if (r.skipped.length) ctx.log.info(`  skipped (sandbox: global, would change the host): ${r.skipped.join(" ")}`);
+        if (r.failed.length) ctx.log.warn(`  failed: ${r.failed.join("; ")}`);
       },
     },
     {
       name: "kernel modules",
       run: async (signal) => {
-        const mods = node.config!.config.machine.kernel.modules;
+        const mods = ctx.config.get().config.machine.kernel.modules;
         if (mods.length === 0) return skipped("machine.kernel.modules is empty");
-        if (node.sandbox) return skipped(`sandbox: modules are the host kernel's (${mods.map((m) => m.name).join(", ")})`);
+        if (ctx.sandbox) return skipped(`sandbox: modules are the host kernel's (${mods.map((m) => m.name).join(", ")})`);
         if (!existsSync("/sbin/modprobe")) return skipped("/sbin/modprobe is not in the rootfs");
         for (const m of mods) {
           const argv = ["/sbin/modprobe", m.name, ...m.parameters];
-          const { pid, exited } = node.reaper.spawn({ path: argv[0]!, argv, env: ["PATH=/sbin:/bin"], stdin: "null", setsid: true });
-          const st = await waitExit(exited, MODPROBE_TIMEOUT_MS, signal);
+          const { pid, exited } = ctx.reaper.spawn({ path: argv[0]!, argv, env: ["PATH=/sbin:/bin"], stdin: "null", setsid: true });
+          const st = await waitOrCut(exited, MODPROBE_TIMEOUT_MS, signal);
           if (st === "timeout" || st === "aborted") {
             // A session leader (setsid): -pid also reaches the install commands it started. Not yet
             // reaped, so the pid cannot have been reused; the reaper collects the exit as usual.
@@ -134,11 +116,11 @@ export function kernelTasks(node: Node): Task[] {
             if (st === "aborted") throw new SequenceAborted(`modprobe ${m.name} killed: the boot was taken over`);
             // Like a modprobe that exits non-zero: a warning, not a failed boot (the emergency
             // path would reboot the node over one missing driver).
-            node.log.warn(`  modprobe ${m.name}: no exit after ${MODPROBE_TIMEOUT_MS} ms, killed`);
+            ctx.log.warn(`  modprobe ${m.name}: no exit after ${MODPROBE_TIMEOUT_MS} ms, killed`);
             continue;
           }
-          if (st.code === 0) node.log.info(`  loaded ${m.name}`);
-          else node.log.warn(`  modprobe ${m.name}: ${describeExit(st)}`);
+          if (st.code === 0) ctx.log.info(`  loaded ${m.name}`);
+          else ctx.log.warn(`  modprobe ${m.name}: ${describeExit(st)}`);
         }
       },
     },

@@ -6,7 +6,7 @@
 import { fstatSync, openSync } from "node:fs";
 import { dup2 } from "../../sys/process.ts";
 import { earlyMounts, mountOne, populateDev, type MountSpec } from "../mechanisms/mounts.ts";
-import type { Node } from "../context.ts";
+import type { NodeContext } from "../context.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
 /** What the kernel log and the console need: everything else is mounted after kmsg is attached. */
@@ -22,21 +22,21 @@ function mountTask(m: MountSpec): Task {
 }
 
 /** /proc, /sys, /dev, then /dev's nodes (sandbox) or a console (a kernel boot that gave init none). */
-export function earlyMountTasks(node: Node): Task[] {
+export function earlyMountTasks(ctx: NodeContext): Task[] {
   return [
-    ...earlyMounts(node.sandbox).filter((m) => FIRST.includes(m.target)).map((m) => mountTask(m)),
+    ...earlyMounts(ctx.sandbox).filter((m) => FIRST.includes(m.target)).map((m) => mountTask(m)),
     {
       name: "populate /dev",
       run: () => {
-        if (!node.sandbox) return skipped("devtmpfs has the device nodes");
+        if (!ctx.sandbox) return skipped("devtmpfs has the device nodes");
         const made = populateDev();
-        node.log.info(`  created ${made.join(", ")} (no /dev/kmsg: the kernel log belongs to the host)`);
+        ctx.log.info(`  created ${made.join(", ")} (no /dev/kmsg: the kernel log belongs to the host)`);
       },
     },
     {
       name: "console",
       run: () => {
-        if (node.sandbox) return skipped("sandbox: the launcher's pipe is the console");
+        if (ctx.sandbox) return skipped("sandbox: the launcher's pipe is the console");
         if (hasFd(1)) return skipped("the kernel opened /dev/console for init");
         const fd = openSync("/dev/console", "r+");
         for (const to of [0, 1, 2]) dup2(fd, to);
@@ -46,8 +46,8 @@ export function earlyMountTasks(node: Node): Task[] {
 }
 
 /** The rest of the early mounts: /dev/pts, /dev/shm, /run, /tmp, /var, cgroup2. */
-export function mountTasks(node: Node): Task[] {
-  return earlyMounts(node.sandbox).filter((m) => !FIRST.includes(m.target)).map((m) => mountTask(m));
+export function mountTasks(ctx: NodeContext): Task[] {
+  return earlyMounts(ctx.sandbox).filter((m) => !FIRST.includes(m.target)).map((m) => mountTask(m));
 }
 
 function hasFd(fd: number): boolean {

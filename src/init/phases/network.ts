@@ -5,31 +5,32 @@
 // A missing interface is logged, not fatal: the node stays reachable on the others.
 import { addAddress4, addRoute4, interfaceIndex, interfaceUp, setMtu } from "../../sys/net.ts";
 import type { NetworkInterface } from "../config/machine.ts";
-import { networkPlan, parseCidr4 } from "../mechanisms/network.ts";
-import type { Node } from "../context.ts";
+import { networkPlan } from "../mechanisms/network.ts";
+import { parseCidr4 } from "../../lib/ipv4.ts";
+import type { NodeContext } from "../context.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
 /** How long an interface named in the config may take to appear. */
 export const INTERFACE_WAIT_MS = 10_000;
 
-export function networkTasks(node: Node): Task[] {
+export function networkTasks(ctx: NodeContext): Task[] {
   return [
     {
       name: "static IPv4",
       run: async (signal) => {
-        const plan = networkPlan(node.config!.config.machine.network.interfaces, node.cmdline.params.get("ip"));
-        for (const n of plan.notes) node.log.info(`  ${n}`);
+        const plan = networkPlan(ctx.config.get().config.machine.network.interfaces, ctx.cmdline.params.get("ip"));
+        for (const n of plan.notes) ctx.log.info(`  ${n}`);
         if (plan.interfaces.length === 0) return skipped("no machine.network.interfaces and no usable ip= on the kernel cmdline");
-        node.log.info(`  from ${plan.source}`);
+        ctx.log.info(`  from ${plan.source}`);
         const missing: string[] = [];
         for (const iface of plan.interfaces) {
           const index = await waitForInterface(iface.interface, INTERFACE_WAIT_MS, signal);
           if (index === undefined) {
             missing.push(iface.interface);
-            node.log.warn(`  ${iface.interface}: no such interface after ${INTERFACE_WAIT_MS / 1000} s${node.sandbox ? " (the sandbox's network namespace has only lo)" : ""}: not configured`);
+            ctx.log.warn(`  ${iface.interface}: no such interface after ${INTERFACE_WAIT_MS / 1000} s${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}: not configured`);
             continue;
           }
-          node.log.info(`  ${configureInterface(iface, index)}`);
+          ctx.log.info(`  ${configureInterface(iface, index)}`);
         }
         if (missing.length === plan.interfaces.length) return skipped(`no configured interface exists: ${missing.join(", ")}`);
       },

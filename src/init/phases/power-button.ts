@@ -2,20 +2,20 @@
 // (QEMU's and a cloud's "shut down"); a press powers the node off in order.
 import { FailedPreconditionError } from "../../lib/errors.ts";
 import { errText } from "../mechanisms/log.ts";
-import type { Node } from "../context.ts";
+import type { NodeContext } from "../context.ts";
 import { powerButtons, watchPowerButton } from "../mechanisms/power-button.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
-export function powerButtonTasks(node: Node): Task[] {
+export function powerButtonTasks(ctx: NodeContext): Task[] {
   return [
     {
       name: "watch the power button",
       run: () => {
-        if (node.sandbox) return skipped("sandbox: no input devices; the host's power button is the host's");
+        if (ctx.sandbox) return skipped("sandbox: no input devices; the host's power button is the host's");
         const devices = powerButtons();
         if (devices.length === 0) return skipped("no input device reports KEY_POWER");
-        for (const d of devices) void watchPowerButton(d, () => pressed(node, d));
-        node.log.info(`  watching ${devices.join(", ")}`);
+        for (const d of devices) void watchPowerButton(d, () => pressed(ctx, d));
+        ctx.log.info(`  watching ${devices.join(", ")}`);
       },
     },
   ];
@@ -26,10 +26,10 @@ export function powerButtonTasks(node: Node): Task[] {
  * power.request (FailedPreconditionError); it is caught here because the press
  * arrives from a timer, where a throw would be logged as an uncaught exception.
  */
-function pressed(node: Node, device: string): void {
+function pressed(ctx: NodeContext, device: string): void {
   try {
-    node.power.request("poweroff", `power button (${device})`);
+    ctx.power.request("poweroff", `power button (${device})`);
   } catch (e) {
-    node.log.warn(`power button (${device}) ignored: ${e instanceof FailedPreconditionError ? e.message : errText(e)}`);
+    ctx.log.warn(`power button (${device}) ignored: ${e instanceof FailedPreconditionError ? e.message : errText(e)}`);
   }
 }

@@ -1,63 +1,25 @@
-// Boot phases "config" and "system": the machine config, then what it says
-// about the node itself: hostname, loopback, rlimits, files.
+// Boot phase "system": what the machine config says about the node itself:
+// hostname, loopback, rlimits, files.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { interfaceUp } from "../../sys/net.ts";
 import { getrlimit, RLIMIT, setrlimit, sethostname } from "../../sys/process.ts";
-import { loadConfig, writeAtomically, STORED_CONFIG } from "../config/store.ts";
 import type { MachineFile } from "../config/machine.ts";
-import type { Node } from "../context.ts";
+import type { NodeContext } from "../context.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
 /** Talos raises init's open-file limit this far; services inherit it through wrapperd. */
 export const NOFILE_LIMIT = 1048576n;
 
-export function configTasks(node: Node): Task[] {
-  return [
-    {
-      // Only now: the kernel's /proc/cmdline exists once the mounts phase mounted /proc.
-      name: "read kernel cmdline",
-      run: () => {
-        const c = node.loadCmdline();
-        node.log.info(`  ${node.sandbox ? "MINOS_CMDLINE (the sandbox's stand-in)" : "/proc/cmdline"}: ${c.raw || "(empty)"}`);
-      },
-    },
-    {
-      name: "load machine config",
-      run: () => {
-        const path = node.cmdline.params.get("minos.config");
-        const loaded = loadConfig(path);
-        // One line per rejection, so the console and Dmesg show the reason beside the file.
-        for (const r of loaded.rejected) node.log.warn(`  rejected ${r.replace(/\n\s*/g, " ")}`);
-        node.config = loaded;
-        node.log.info(`  using the ${loaded.source} config${loaded.source === "cmdline" ? ` (${path})` : ""}`);
-        // A valid config from the cmdline becomes the stored one (never an invalid one: it was rejected above).
-        if (loaded.source === "cmdline" && readOr(STORED_CONFIG) !== loaded.text) {
-          writeAtomically(STORED_CONFIG, loaded.text);
-          node.log.info(`  stored it as ${STORED_CONFIG}`);
-        }
-      },
-    },
-  ];
-}
-
-function readOr(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-export function systemTasks(node: Node): Task[] {
+export function systemTasks(ctx: NodeContext): Task[] {
   return [
     {
       name: "hostname",
       run: () => {
         // The sandbox has its own UTS namespace: safe to set there too.
-        const name = node.config!.config.machine.network.hostname;
+        const name = ctx.config.get().config.machine.network.hostname;
         sethostname(name);
-        node.log.info(`  hostname ${name}`);
+        ctx.log.info(`  hostname ${name}`);
       },
     },
     {
@@ -74,22 +36,22 @@ export function systemTasks(node: Node): Task[] {
         const limit = nrOpen < NOFILE_LIMIT ? nrOpen : NOFILE_LIMIT;
         try {
           setrlimit(RLIMIT.NOFILE, { soft: limit, hard: limit });
-          node.log.info(`  RLIMIT_NOFILE ${limit}`);
+          ctx.log.info(`  RLIMIT_NOFILE ${limit}`);
         } catch {
           // Raising a hard limit needs CAP_SYS_RESOURCE, which a sandbox's host may withhold: take what the hard limit allows.
           const { hard } = getrlimit(RLIMIT.NOFILE);
           setrlimit(RLIMIT.NOFILE, { soft: hard, hard });
-          node.log.info(`  RLIMIT_NOFILE ${hard} (the hard limit: raising it to ${limit} needs CAP_SYS_RESOURCE, which init lacks)`);
+          ctx.log.info(`  RLIMIT_NOFILE ${hard} (the hard limit: raising it to ${limit} needs CAP_SYS_RESOURCE, which init lacks)`);
         }
       },
     },
     {
       name: "machine files",
       run: () => {
-        const files = node.config!.config.machine.files;
+        const files = ctx.config.get().config.machine.files;
         if (files.length === 0) return skipped("machine.files is empty");
         for (const f of files) writeMachineFile(f);
-        node.log.info(`  wrote ${files.map((f) => `${f.path} (${f.op})`).join(", ")}`);
+        ctx.log.info(`  wrote ${files.map((f) => `${f.path} (${f.op})`).join(", ")}`);
       },
     },
   ];
@@ -101,4 +63,12 @@ export function writeMachineFile(f: MachineFile): void {
   if (f.op === "create" && existsSync(f.path)) throw new Error(`machine.files: ${f.path} exists (op create)`);
   if (f.op === "append") appendFileSync(f.path, f.content, { mode: f.permissions });
   else writeFileSync(f.path, f.content, { mode: f.permissions });
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@
 // the kernel found before it (coldplug), and wait for udevd to work through
 // them: that is what loads the NIC, power button and input drivers.
 import { readFileSync } from "node:fs";
-import type { Node } from "../context.ts";
+import type { NodeContext } from "../context.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 import { coldplugTargets, loadedModules, settle, trigger } from "../mechanisms/udev.ts";
 
@@ -12,14 +12,14 @@ export const SETTLE_TIMEOUT_MS = 10_000;
 /** The queue must stay empty this long: a loaded driver's new devices queue events of their own. */
 const SETTLE_QUIET_MS = 250;
 
-export function udevTasks(node: Node): Task[] {
+export function udevTasks(ctx: NodeContext): Task[] {
   return [
     {
       name: "coldplug",
       run: async (signal) => {
         // Writing a uevent file in the sandbox would replay the *host's* devices to the host's udev.
-        if (node.sandbox) return skipped("sandbox: the devices and their uevents are the host's");
-        const why = await udevdUp(node, signal);
+        if (ctx.sandbox) return skipped("sandbox: the devices and their uevents are the host's");
+        const why = await udevdUp(ctx, signal);
         if (why) return skipped(why);
         const before = modules();
         const t0 = performance.now();
@@ -29,8 +29,8 @@ export function udevTasks(node: Node): Task[] {
         const settled = await settle({ timeoutMs: SETTLE_TIMEOUT_MS, quietMs: SETTLE_QUIET_MS, signal });
         const ms = Math.round(performance.now() - t0);
         const loaded = [...modules()].filter((m) => !before.has(m));
-        node.log.info(`  triggered ${s.written} subsystems, ${d.written} devices (${s.refused + d.refused} refused); queue ${settled ? "settled" : `not settled after ${SETTLE_TIMEOUT_MS / 1000} s`} in ${ms} ms`);
-        node.log.info(`  modules loaded: ${loaded.join(" ") || "none"}`);
+        ctx.log.info(`  triggered ${s.written} subsystems, ${d.written} devices (${s.refused + d.refused} refused); queue ${settled ? "settled" : `not settled after ${SETTLE_TIMEOUT_MS / 1000} s`} in ${ms} ms`);
+        ctx.log.info(`  modules loaded: ${loaded.join(" ") || "none"}`);
       },
     },
   ];
@@ -45,8 +45,8 @@ function modules(): Set<string> {
 }
 
 /** Resolves undefined once udevd is up (running, control socket there), else with why the coldplug is skipped. */
-function udevdUp(node: Node, signal: AbortSignal): Promise<string | undefined> {
-  const svc = node.services?.has("udevd") ? node.services.get("udevd") : undefined;
+function udevdUp(ctx: NodeContext, signal: AbortSignal): Promise<string | undefined> {
+  const svc = ctx.services.peek()?.find("udevd");
   if (!svc) return Promise.resolve("no udevd service");
   return new Promise((resolve) => {
     const finish = (why: string | undefined) => {
@@ -61,7 +61,7 @@ function udevdUp(node: Node, signal: AbortSignal): Promise<string | undefined> {
     };
     const onAbort = () => finish("the boot was aborted");
     const timer = setTimeout(() => finish(`udevd not up after ${UDEVD_WAIT_MS / 1000} s (${svc.state})`), UDEVD_WAIT_MS);
-    const unsubscribe = node.events.subscribe((e) => {
+    const unsubscribe = ctx.events.subscribe((e) => {
       if (e.kind === "service" && e.service === "udevd") check();
     });
     signal.addEventListener("abort", onAbort, { once: true });

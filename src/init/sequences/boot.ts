@@ -2,34 +2,39 @@
 // Order that matters: /proc before the kernel cmdline is read (config), /dev
 // before kmsg, udevd running before the coldplug, the coldplug before the
 // power button and the network (their drivers load through it).
-import type { Node } from "../context.ts";
-import type { Sequence } from "./sequencer.ts";
+import type { NodeContext } from "../context.ts";
+import { apiTasks } from "../phases/api.ts";
+import { cgroupTasks } from "../phases/cgroups.ts";
+import { configTasks } from "../phases/config.ts";
 import { kernelTasks } from "../phases/kernel.ts";
+import { kmsgTasks } from "../phases/kmsg.ts";
+import { loggingTasks } from "../phases/logging.ts";
 import { earlyMountTasks, mountTasks } from "../phases/mounts.ts";
 import { networkTasks } from "../phases/network.ts";
 import { powerButtonTasks } from "../phases/power-button.ts";
-import { apiTasks, cgroupTasks, kmsgTasks, loggingTasks, serviceTasks } from "../phases/runtime.ts";
-import { configTasks, systemTasks } from "../phases/system.ts";
+import { serviceTasks } from "../phases/services.ts";
+import { systemTasks } from "../phases/system.ts";
 import { udevTasks } from "../phases/udev.ts";
+import type { Sequence } from "./sequencer.ts";
 
-export function bootSequence(node: Node): Sequence {
+export function bootSequence(ctx: NodeContext): Sequence {
   return {
     name: "boot",
     onTaskError: "abort",
     phases: [
-      { name: "earlyMounts", tasks: earlyMountTasks(node) },
-      { name: "kmsg", tasks: kmsgTasks(node) },
-      { name: "mounts", tasks: mountTasks(node) },
-      { name: "config", tasks: configTasks(node) },
-      { name: "logging", tasks: loggingTasks(node) },
-      { name: "kernel", tasks: kernelTasks(node) },
-      { name: "system", tasks: systemTasks(node) },
-      { name: "cgroups", tasks: cgroupTasks(node) },
-      { name: "api", tasks: apiTasks(node) },
-      { name: "services", tasks: serviceTasks(node) },
-      { name: "udev", tasks: udevTasks(node) },
-      { name: "powerButton", tasks: powerButtonTasks(node) },
-      { name: "network", tasks: networkTasks(node) },
+      { name: "earlyMounts", tasks: earlyMountTasks(ctx) },
+      { name: "kmsg", tasks: kmsgTasks(ctx) },
+      { name: "mounts", tasks: mountTasks(ctx) },
+      { name: "config", tasks: configTasks(ctx) },
+      { name: "logging", tasks: loggingTasks(ctx) },
+      { name: "kernel", tasks: kernelTasks(ctx) },
+      { name: "system", tasks: systemTasks(ctx) },
+      { name: "cgroups", tasks: cgroupTasks(ctx) },
+      { name: "api", tasks: apiTasks(ctx) },
+      { name: "services", tasks: serviceTasks(ctx) },
+      { name: "udev", tasks: udevTasks(ctx) },
+      { name: "powerButton", tasks: powerButtonTasks(ctx) },
+      { name: "network", tasks: networkTasks(ctx) },
     ],
   };
 }

@@ -3,12 +3,16 @@
 // task is timed, logged and emitted as an event. One sequence runs at a time: a
 // second request fails with "sequence X is running", except that shutdown and
 // reboot take over a running boot (the boot is aborted at its next task
-// boundary, and its long waits watch the abort signal).
+// boundary, and its long waits watch the abort signal). A sequence that ends
+// the node (shutdown, reboot, halt, emergency) says how in `end`; once its
+// phases ran, nothing else may start: init's main tears the node down.
+import type { SequenceName } from "../../node/events.ts";
+import type { RebootCommand } from "../../node/power.ts";
 import { FailedPreconditionError } from "../../lib/errors.ts";
 import type { EventBus } from "../events.ts";
 import { errText, type NodeLog } from "../mechanisms/log.ts";
 
-export type SequenceName = "boot" | "shutdown" | "reboot" | "halt" | "emergency";
+export type { SequenceName };
 
 /** What a task may return: nothing (done) or a reason it was skipped. */
 export type TaskResult = void | { skipped: string };
@@ -24,11 +28,23 @@ export interface Phase {
   tasks: Task[];
 }
 
+/** How a sequence that ends the node ends it: init's main (handle) carries it out. */
+export interface NodeEnd {
+  command: RebootCommand;
+  /** How long remaining processes get after SIGTERM, and after SIGKILL. */
+  termGraceMs: number;
+  killWaitMs: number;
+  /** Wait this long before reboot(2) (the emergency path, so a person can read the cause); "forever" for panic=0. */
+  holdMs?: number | "forever";
+}
+
 export interface Sequence {
   name: SequenceName;
   phases: Phase[];
   /** A failed task: stop the sequence (boot) or log it and carry on (shutdown must finish). */
   onTaskError: "abort" | "continue";
+  /** Set for the sequences that end the node. */
+  end?: NodeEnd;
 }
 
 export class SequenceAborted extends Error {
@@ -52,6 +68,8 @@ interface Running {
 
 export class Sequencer {
   private current: Running | undefined;
+  /** The sequence that is ending the node, from its start on: the node never comes back from it. */
+  private ending: SequenceName | undefined;
 
   constructor(
     private readonly log: NodeLog,
@@ -59,26 +77,33 @@ export class Sequencer {
   ) {}
 
   get running(): SequenceName | undefined {
-    return this.current?.name;
+    return this.current?.name ?? this.ending;
+  }
+
+  /** True once a sequence that ends the node has started: services may no longer be started. */
+  get goingDown(): boolean {
+    return this.ending !== undefined;
   }
 
   /** Throws FailedPreconditionError (synchronously) when `name` may not start now. */
   assertCanRun(name: SequenceName): void {
-    const cur = this.current;
-    if (cur && !TAKEOVER[name].includes(cur.name)) throw new FailedPreconditionError(`sequence ${cur.name} is running`);
+    const cur = this.current?.name ?? this.ending;
+    if (cur && !(this.current && TAKEOVER[name].includes(cur))) throw new FailedPreconditionError(`sequence ${cur} is running`);
   }
 
   /**
-   * Runs a sequence to its end. Resolves when it finished, rejects with the
-   * failing task's error (onTaskError "abort") or SequenceAborted.
+   * Runs a sequence's phases. Resolves with its `end` (undefined for the boot)
+   * when they finished, rejects with the failing task's error (onTaskError
+   * "abort") or SequenceAborted.
    */
-  async run(seq: Sequence): Promise<void> {
+  async run(seq: Sequence): Promise<NodeEnd | undefined> {
     this.assertCanRun(seq.name);
     const prev = this.current;
     const abort = new AbortController();
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
     this.current = { name: seq.name, abort, done };
+    if (seq.end) this.ending = seq.name;
     try {
       if (prev) {
         this.log.info(`sequence ${seq.name}: taking over from ${prev.name}`);
@@ -86,10 +111,17 @@ export class Sequencer {
         await prev.done;
       }
       await this.execute(seq, abort.signal);
+      return seq.end;
     } finally {
       if (this.current?.done === done) this.current = undefined;
       finish();
     }
+  }
+
+  /** The teardown after a sequence that ends the node: its phases, logged like any, every task run whatever fails. */
+  async teardown(of: SequenceName, phases: Phase[]): Promise<void> {
+    const signal = new AbortController().signal; // nothing takes over a teardown
+    for (const phase of phases) await this.runPhase({ name: of, phases, onTaskError: "continue" }, phase, signal).catch(() => {});
   }
 
   private async execute(seq: Sequence, signal: AbortSignal): Promise<void> {

@@ -1,19 +1,20 @@
 // The one moment tests and operators wait for: every service up (or skipped),
 // logged once as text and as JSON, with the time since init was exec'd.
 import { readFileSync } from "node:fs";
-import type { Node } from "../context.ts";
+import type { NodeContext } from "../context.ts";
 
-export function watchAllHealthy(node: Node): void {
-  const unsubscribe = node.events.subscribe((e) => {
-    if (e.kind !== "service" || node.healthyAtMs !== undefined || !node.services?.allHealthy()) return;
+export function watchAllHealthy(ctx: NodeContext): void {
+  const unsubscribe = ctx.events.subscribe((e) => {
+    const reg = ctx.services.peek();
+    if (e.kind !== "service" || ctx.healthyAtMs !== undefined || !reg?.allHealthy()) return;
     // performance.now() counts from the process's start: the boot-to-healthy time since exec.
     const ms = Math.round(performance.now());
-    node.healthyAtMs = ms;
+    ctx.healthyAtMs = ms;
     unsubscribe();
-    const services = node.services.all().map((s) => ({ id: s.id, state: s.state, healthy: s.health.healthy }));
+    const services = reg.all().map((s) => ({ id: s.id, state: s.state, healthy: s.health.healthy }));
     const rssKiB = rss();
-    node.log.info(`all services healthy in ${ms} ms`);
-    node.log.json("healthy", { ms, rssKiB, sandbox: node.sandbox, services });
+    ctx.log.info(`all services healthy in ${ms} ms`);
+    ctx.log.json("healthy", { ms, rssKiB, sandbox: ctx.sandbox, services });
   });
 }
 

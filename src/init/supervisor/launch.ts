@@ -13,8 +13,11 @@ export const WRAPPERD = "/sbin/wrapperd";
 /** The PATH services see (the rootfs keeps binaries in /bin and /sbin, as Talos). */
 export const SERVICE_PATH = "/sbin:/bin:/usr/sbin:/usr/bin";
 
+/** What launching needs of the reaper: spawn with one owner of the exit status. */
+export type Spawner = Pick<Reaper, "spawn">;
+
 export interface LaunchContext {
-  reaper: Reaper;
+  reaper: Spawner;
   cgroups: CgroupTree;
   /** Run services through /sbin/wrapperd (true on a node); false starts them directly and puts them in their cgroup from init. */
   viaWrapperd: boolean;

@@ -1,16 +1,18 @@
 // All services of the node: dependency waits, start of everything, stop in
 // reverse dependency order (a service stops only after every service that
 // depends on it has stopped), and the one-time "all services healthy" moment.
-import type { ServiceEvent } from "../backend/contract.ts";
 import { NotFoundError } from "../../lib/errors.ts";
 import type { LaunchContext } from "./launch.ts";
 import { Service, type ServiceHost } from "./service.ts";
 import type { ServiceSpec } from "./spec.ts";
 
-export interface RegistryHooks {
+import type { NewEvent } from "../../node/events.ts";
+
+export interface RegistryOptions {
   launchContext: LaunchContext;
   nodeEnv(): Record<string, string>;
-  onChange(svc: Service, ev: ServiceEvent): void;
+  /** Every state and health change goes to the node's event bus (and the log) from here. */
+  events: { emit(e: NewEvent): unknown };
   log(msg: string): void;
   output(svc: Service, line: string): void;
 }
@@ -19,7 +21,7 @@ export class ServiceRegistry {
   private services = new Map<string, Service>();
   private waiters = new Set<() => void>();
 
-  constructor(private readonly hooks: RegistryHooks) {}
+  constructor(private readonly hooks: RegistryOptions) {}
 
   declare(spec: ServiceSpec): Service {
     if (this.services.has(spec.id)) throw new Error(`service ${spec.id} declared twice`);
@@ -28,7 +30,8 @@ export class ServiceRegistry {
       nodeEnv: () => this.hooks.nodeEnv(),
       waitDependencies: (s, signal) => this.waitDependencies(s, signal),
       changed: (svc, ev) => {
-        this.hooks.onChange(svc, ev);
+        this.hooks.log(`service ${svc.id}: ${ev.state}: ${ev.msg}`);
+        this.hooks.events.emit({ kind: "service", service: svc.id, state: ev.state, message: ev.msg, health: { ...svc.health } });
         this.wake();
       },
       log: (m) => this.hooks.log(m),
@@ -43,6 +46,11 @@ export class ServiceRegistry {
     const s = this.services.get(id);
     if (!s) throw new NotFoundError(`service "${id}" not found; services: ${[...this.services.keys()].join(", ")}`);
     return s;
+  }
+
+  /** The service, or undefined for an unknown id. */
+  find(id: string): Service | undefined {
+    return this.services.get(id);
   }
 
   has(id: string): boolean {

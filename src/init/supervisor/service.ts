@@ -1,29 +1,19 @@
-// One supervised service: Talos's states (Initialized → Preparing → Waiting →
-// Running → Stopping → Finished/Failed/Skipped), a timestamped event history,
-// restarts with capped exponential backoff (timers, never busy loops), a health
-// loop, and a stop that escalates from SIGTERM to killing the whole cgroup.
-import type { ServiceEvent, ServiceHealth, ServiceInfo, ServiceState } from "../backend/contract.ts";
+// One supervised service's lifecycle: Talos's states (Initialized → Preparing →
+// Waiting → Running → Stopping → Finished/Failed/Skipped), a timestamped event
+// history, restarts with capped exponential backoff (timers, never busy loops).
+// The health loop (health-loop.ts) and the stop escalation (stop.ts) are their
+// own files.
+import type { ServiceEvent, ServiceHealth, ServiceInfo, ServiceState } from "../../node/services.ts";
 import { LogRing } from "../../lib/ring.ts";
-import { kill, SIG } from "../../sys/process.ts";
+import { sleep } from "../../lib/timers.ts";
 import { errText } from "../mechanisms/log.ts";
+import { runHealthLoop } from "./health-loop.ts";
 import { describeExit, type ExitStatus } from "./reaper.ts";
+import { escalateStop, STOP_TIMING, type StopTarget, type StopTiming } from "./stop.ts";
 import { launch, type LaunchContext, type Run } from "./launch.ts";
 import { backoffDelay, type ServiceSpec } from "./spec.ts";
 
 export const MAX_EVENTS = 100;
-
-/** How long stop() waits at its escalation steps; a parameter so tests need not sit through the real ones. */
-export interface StopTiming {
-  /** After cgroup.kill, how long to wait for the cgroup to empty before giving up on it. */
-  cgroupDrainMs: number;
-  /**
-   * After the SIGKILLs, how long to wait for the reaper to report the exit. A process
-   * outside its cgroup (cgroup.kill misses it), a failed cgroup.kill or one stuck in
-   * D-state may never be reported; shutdown must still reach unmount, sync and reboot(2).
-   */
-  exitWaitMs: number;
-}
-export const STOP_TIMING: StopTiming = { cgroupDrainMs: 5000, exitWaitMs: 5000 };
 
 export interface ServiceHost {
   launchContext: LaunchContext;
@@ -35,22 +25,6 @@ export interface ServiceHost {
   log(msg: string): void;
   /** Every output line of the service, after it went into its ring. */
   output(svc: Service, line: string): void;
-}
-
-/** Sleeps `ms`, or resolves early (false) when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve(false);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 export class Service {
@@ -129,7 +103,7 @@ export class Service {
       }
       this.run = run;
       this.setState("Running", `started, pid ${run.pid}`);
-      if (this.spec.health) void this.healthLoop(signal, run);
+      if (this.spec.health) void runHealthLoop(this.spec.health, signal, () => this.run === run, (ok, msg) => this.setHealth(false, ok, msg, true));
       const status = await run.exited;
       this.run = undefined;
       this.setHealth(true, false, `exited: ${describeExit(status)}`, false);
@@ -155,25 +129,6 @@ export class Service {
     return s.code !== 0;
   }
 
-  private async healthLoop(signal: AbortSignal, run: Run): Promise<void> {
-    const h = this.spec.health!;
-    let everHealthy = false;
-    while (!signal.aborted && this.run === run) {
-      let ok = true;
-      let msg = "";
-      try {
-        await withTimeout(h.check(), h.timeoutMs);
-      } catch (e) {
-        ok = false;
-        msg = errText(e);
-      }
-      if (signal.aborted || this.run !== run) return;
-      this.setHealth(false, ok, ok ? "" : msg, true);
-      everHealthy ||= ok;
-      if (!(await sleep(everHealthy ? h.intervalMs : h.startIntervalMs, signal))) return;
-    }
-  }
-
   /**
    * Stops supervision: SIGTERM to the service, `stopGraceMs` to exit, then
    * SIGKILL to its process group and cgroup.kill for the whole cgroup (children
@@ -194,41 +149,25 @@ export class Service {
       return `service ${this.id} is not running (${this.state})`;
     }
     lifetime.abort();
-    const run = this.run;
-    let how = "stopped";
-    let gone = true;
-    if (run) {
-      this.setState("Stopping", `sending SIGTERM to pid ${run.pid}, grace ${this.spec.stopGraceMs} ms`);
-      try {
-        kill(run.pid, SIG.SIGTERM);
-      } catch {}
-      const inTime = await raceTimeout(run.exited, this.spec.stopGraceMs);
-      if (inTime === undefined) {
-        how = `grace of ${this.spec.stopGraceMs} ms elapsed: killed its cgroup`;
-        this.host.log(`service ${this.id}: ${how}`);
-        // The service is a session leader (spawned with setsid), so its pgid is its pid:
-        // this reaches it and the children it kept in its group even when they are not
-        // in its cgroup (or cgroup.kill fails). Sent before cgroup.kill, while the
-        // unreaped leader still pins the pid, so it cannot hit a reused pid.
-        try {
-          kill(-run.pid, SIG.SIGKILL);
-        } catch {}
-      }
-      await this.killCgroup();
-      const status = await raceTimeout(run.exited, this.timing.exitWaitMs);
-      if (status) how += ` (${describeExit(status)})`;
-      else {
-        gone = false;
-        how += `; pid ${run.pid} did not exit ${this.timing.exitWaitMs} ms after SIGKILL, left behind`;
-        this.host.log(`service ${this.id}: pid ${run.pid} did not exit ${this.timing.exitWaitMs} ms after SIGKILL; moving on`);
-      }
-    }
+    const { how, gone } = this.run ? await escalateStop(this.run, this.stopTarget()) : { how: "stopped", gone: true };
     const drained = await this.killCgroup();
     // The supervision loop ends once the run's exit is reported; when it never is, do not wait on it.
     if (gone) await loop;
     this.setState(gone ? "Finished" : "Failed", `${how}${drained ? "" : "; cgroup still populated"}`);
     this.lifetime = undefined;
     return `service ${this.id} ${how}`;
+  }
+
+  /** What the stop escalation needs of this service. */
+  private stopTarget(): StopTarget {
+    return {
+      id: this.id,
+      graceMs: this.spec.stopGraceMs,
+      timing: this.timing,
+      stopping: (msg) => this.setState("Stopping", msg),
+      log: (msg) => this.host.log(msg),
+      killCgroup: () => this.killCgroup(),
+    };
   }
 
   /** cgroup.kill, then wait (bounded) for the cgroup to empty; false when it did not. */
@@ -268,27 +207,4 @@ export class Service {
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
     this.host.changed(this, ev);
   }
-}
-
-/** `p`'s value, or undefined once `ms` passed first (the timer is cleared either way). */
-function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let t: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((r) => (t = setTimeout(() => r(undefined), ms)));
-  return Promise.race([p, late]).finally(() => clearTimeout(t));
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }

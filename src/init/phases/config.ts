@@ -1,0 +1,45 @@
+// Boot phase "config": the kernel cmdline (once /proc is there), then the
+// machine config — the cmdline's minos.config=, else the stored one, else the
+// default — and a valid cmdline config becomes the stored one.
+import { readFileSync } from "node:fs";
+import { STORED_CONFIG } from "../../node/paths.ts";
+import { loadConfig, writeAtomically } from "../config/store.ts";
+import type { NodeContext } from "../context.ts";
+import type { Task } from "../sequences/sequencer.ts";
+
+export function configTasks(ctx: NodeContext): Task[] {
+  return [
+    {
+      // Only now: the kernel's /proc/cmdline exists once the mounts phase mounted /proc.
+      name: "read kernel cmdline",
+      run: () => {
+        const c = ctx.loadCmdline();
+        ctx.log.info(`  ${ctx.sandbox ? "MINOS_CMDLINE (the sandbox's stand-in)" : "/proc/cmdline"}: ${c.raw || "(empty)"}`);
+      },
+    },
+    {
+      name: "load machine config",
+      run: () => {
+        const path = ctx.cmdline.params.get("minos.config");
+        const loaded = loadConfig(path);
+        // One line per rejection, so the console and Dmesg show the reason beside the file.
+        for (const r of loaded.rejected) ctx.log.warn(`  rejected ${r.replace(/\n\s*/g, " ")}`);
+        ctx.config.set(loaded);
+        ctx.log.info(`  using the ${loaded.source} config${loaded.source === "cmdline" ? ` (${path})` : ""}`);
+        // A valid config from the cmdline becomes the stored one (never an invalid one: it was rejected above).
+        if (loaded.source === "cmdline" && readOr(STORED_CONFIG) !== loaded.text) {
+          writeAtomically(STORED_CONFIG, loaded.text);
+          ctx.log.info(`  stored it as ${STORED_CONFIG}`);
+        }
+      },
+    },
+  ];
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}

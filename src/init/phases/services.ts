@@ -1,0 +1,43 @@
+// Boot phase "services": declare the built-in and configured services and
+// start them in dependency order, through wrapperd where it exists.
+import { capBit, capget, capNumber } from "../../sys/caps.ts";
+import type { NodeContext } from "../context.ts";
+import type { Task } from "../sequences/sequencer.ts";
+import { builtinServices, extraServices } from "../supervisor/builtin.ts";
+import { watchAllHealthy } from "../supervisor/healthy.ts";
+import { ServiceRegistry } from "../supervisor/registry.ts";
+import { viaWrapperd } from "../supervisor/wrapperd.ts";
+
+function hasCapability(name: string): boolean {
+  return (capget().effective & capBit(capNumber(name)!)) !== 0n;
+}
+
+export function serviceTasks(ctx: NodeContext): Task[] {
+  return [
+    {
+      name: "start services",
+      run: () => {
+        const cfg = ctx.config.get().config;
+        const wrapped = viaWrapperd();
+        const canLowerOomScore = hasCapability("CAP_SYS_RESOURCE");
+        if (!canLowerOomScore) ctx.log.info("  negative oom scores left out: lowering one needs CAP_SYS_RESOURCE, which init lacks");
+        const registry = new ServiceRegistry({
+          launchContext: { reaper: ctx.reaper, cgroups: ctx.cgroups.get(), viaWrapperd: wrapped.use, canLowerOomScore },
+          nodeEnv: () => ctx.nodeEnv(),
+          events: ctx.events,
+          log: (m) => ctx.log.info(m),
+          output: (svc, line) => {
+            if (svc.spec.console) ctx.log.info(`[${svc.id}] ${line}`);
+            // Deferred, so an injected fault is a truly uncaught exception.
+            queueMicrotask(() => ctx.faults.onServiceLine(svc.id, line));
+          },
+        });
+        for (const spec of [...builtinServices(cfg, ctx.sandbox), ...extraServices(cfg)]) registry.declare(spec);
+        ctx.services.set(registry);
+        ctx.log.info(`  ${wrapped.use ? "through /sbin/wrapperd" : `directly (${wrapped.why})`}: ${registry.all().map((s) => s.id).join(", ")}`);
+        watchAllHealthy(ctx);
+        registry.startAll();
+      },
+    },
+  ];
+}
