@@ -4,7 +4,7 @@
 // (entered into a booted sandbox node with nsenter).
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from "node:fs";
 import { summarize, type Summary } from "../stats.ts";
-import { cProgram, type Peers } from "../tools.ts";
+import { cProgram } from "../tools.ts";
 
 export interface StormResult {
   orphans: number;

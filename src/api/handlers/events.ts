@@ -3,7 +3,7 @@
 import type { NodeEvent } from "../../node/events.ts";
 import { POWER } from "../../node/power.ts";
 import type { ServiceHealth, ServiceState } from "../../node/services.ts";
-import type { machine, minos } from "../gen/types.ts";
+import type { machine } from "../gen/types.ts";
 import { packAny, toTimestamp } from "../schema.ts";
 import type { Msg } from "../wire.ts";
 

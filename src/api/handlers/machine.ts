@@ -155,7 +155,7 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
       return { messages: [{ metadata: meta(ctx), actor_id: "" }] };
     },
 
-    async ApplyConfiguration(req, ctx) {
+    async ApplyConfiguration(req) {
       const mode = APPLY_MODES[req.mode];
       if (!mode) throw new InvalidArgumentError(`apply mode ${req.mode} is not supported (use no_reboot, reboot, auto or try)`);
       if (req.dry_run) throw new InvalidArgumentError("dry_run is not supported");

@@ -3,7 +3,6 @@
 // redacted for non-admins).
 import type { MachineBackend } from "../../init/backend/contract.ts";
 import { POWER, powerActionFromWire } from "../../node/power.ts";
-import type { minos } from "../gen/types.ts";
 import { meta, type ServiceImpl } from "../handler.ts";
 import { allows } from "../auth.ts";
 import { redactConfig } from "../redact.ts";

@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { kill, SIG } from "../../sys/process.ts";
 import { ctrlAltDelSendsSigint } from "../../sys/reboot.ts";
 import { waitOrCut } from "../../lib/timers.ts";
-import { describeExit, type ExitStatus } from "../supervisor/reaper.ts";
+import { describeExit } from "../supervisor/reaper.ts";
 import type { NodeContext } from "../context.ts";
 import { SequenceAborted, skipped, type Task } from "../sequences/sequencer.ts";
 
