@@ -56,13 +56,33 @@ for (let i = 0; i < bootRounds; i++) {
     const helloRss = await idleRss([await bunHello(), "--stay"]);
     const tiniRss = await idleRss([p.tini, "-s", "--", p.busybox, "sleep", "60"]);
     results.memory = { rssBootKiB: rssBoot, rssAfter10kCallsKiB: rssAfter, bunHelloKiB: helloRss, tiniKiB: tiniRss };
-    row("3 PID 1 RSS after boot", `${(rssBoot / 1024).toFixed(1)} MiB`, `Bun hello ${(helloRss / 1024).toFixed(1)} MiB; tini ${(tiniRss / 1024).toFixed(2)} MiB`, `${ratio(rssBoot, helloRss)} Bun hello`);
-    row("3 PID 1 RSS after 10,000 API calls", `${(rssAfter / 1024).toFixed(1)} MiB (${rssAfter >= rssBoot ? "+" : ""}${((rssAfter - rssBoot) / 1024).toFixed(1)} MiB)`, "—", `${ratio(rssAfter, rssBoot)} after boot`);
+    row(
+      "3 PID 1 RSS after boot",
+      `${(rssBoot / 1024).toFixed(1)} MiB`,
+      `Bun hello ${(helloRss / 1024).toFixed(1)} MiB; tini ${(tiniRss / 1024).toFixed(2)} MiB`,
+      `${ratio(rssBoot, helloRss)} Bun hello`,
+    );
+    row(
+      "3 PID 1 RSS after 10,000 API calls",
+      `${(rssAfter / 1024).toFixed(1)} MiB (${rssAfter >= rssBoot ? "+" : ""}${((rssAfter - rssBoot) / 1024).toFixed(1)} MiB)`,
+      "—",
+      `${ratio(rssAfter, rssBoot)} after boot`,
+    );
 
     const api = await apiRow(sb.socketPath, init, quick ? 500 : 2000, 8, quick ? 1000 : 3000);
     results.api = api;
-    row("4 API Version p50 / p99 (unix socket)", `${api.minos.latencyUs.p50.toFixed(0)} / ${api.minos.latencyUs.p99.toFixed(0)} µs`, `containerd Version ${api.containerd.latencyUs.p50.toFixed(0)} / ${api.containerd.latencyUs.p99.toFixed(0)} µs`, `${ratio(api.minos.latencyUs.p50, api.containerd.latencyUs.p50)} p50`);
-    row("4 API throughput, 8 clients", `${api.minos.rps.toFixed(0)} calls/s`, `containerd ${api.containerd.rps.toFixed(0)} calls/s`, `${ratio(api.minos.rps, api.containerd.rps)}`);
+    row(
+      "4 API Version p50 / p99 (unix socket)",
+      `${api.minos.latencyUs.p50.toFixed(0)} / ${api.minos.latencyUs.p99.toFixed(0)} µs`,
+      `containerd Version ${api.containerd.latencyUs.p50.toFixed(0)} / ${api.containerd.latencyUs.p99.toFixed(0)} µs`,
+      `${ratio(api.minos.latencyUs.p50, api.containerd.latencyUs.p50)} p50`,
+    );
+    row(
+      "4 API throughput, 8 clients",
+      `${api.minos.rps.toFixed(0)} calls/s`,
+      `containerd ${api.containerd.rps.toFixed(0)} calls/s`,
+      `${ratio(api.minos.rps, api.containerd.rps)}`,
+    );
 
     const respawn: number[] = [];
     for (let k = 0; k < (quick ? 1 : 3); k++) {
@@ -71,7 +91,12 @@ for (let i = 0; i < bootRounds; i++) {
     }
     const bbRespawn = await busyboxRespawn(p.busybox, quick ? 3 : 5);
     results.respawn = { minos: summarize(respawn), busybox: summarize(bbRespawn) };
-    row("6 kill -9 of a service -> running again", fmt(summarize(respawn), "ms"), `busybox respawn ${fmt(summarize(bbRespawn), "ms")}`, ratio(summarize(respawn).median, summarize(bbRespawn).median));
+    row(
+      "6 kill -9 of a service -> running again",
+      fmt(summarize(respawn), "ms"),
+      `busybox respawn ${fmt(summarize(bbRespawn), "ms")}`,
+      ratio(summarize(respawn).median, summarize(bbRespawn).median),
+    );
   } finally {
     await sb.stop().catch(() => {});
     await sb.cleanup();
@@ -108,8 +133,18 @@ const storms: Record<"minos" | "tini" | "busybox", StormResult[]> = { minos: [],
 }
 const st = { minos: summarizeStorms(storms.minos), tini: summarizeStorms(storms.tini), busybox: summarizeStorms(storms.busybox) };
 results.reaping = { orphans: N, ...st };
-row(`5 reap ${N} orphans: wall`, fmt(st.minos.total, "ms", 0), `tini ${fmt(st.tini.total, "ms", 0)}; busybox ${fmt(st.busybox.total, "ms", 0)}`, `${ratio(st.minos.total.median, st.tini.total.median)} tini`);
-row(`5 reap ${N} orphans: PID 1 CPU`, fmt(st.minos.initCpu, "ms", 0), `tini ${fmt(st.tini.initCpu, "ms", 0)}; busybox ${fmt(st.busybox.initCpu, "ms", 0)}`, `${ratio(st.minos.initCpu.median, st.tini.initCpu.median)} tini`);
+row(
+  `5 reap ${N} orphans: wall`,
+  fmt(st.minos.total, "ms", 0),
+  `tini ${fmt(st.tini.total, "ms", 0)}; busybox ${fmt(st.busybox.total, "ms", 0)}`,
+  `${ratio(st.minos.total.median, st.tini.total.median)} tini`,
+);
+row(
+  `5 reap ${N} orphans: PID 1 CPU`,
+  fmt(st.minos.initCpu, "ms", 0),
+  `tini ${fmt(st.tini.initCpu, "ms", 0)}; busybox ${fmt(st.busybox.initCpu, "ms", 0)}`,
+  `${ratio(st.minos.initCpu.median, st.tini.initCpu.median)} tini`,
+);
 
 // 6b. Shutdown with 10 services.
 const downs = { minos: [] as number[], busybox: [] as number[] };

@@ -109,9 +109,7 @@ export function writeCpio(tree: Tree, out: string): CpioStats {
   }
   const header = (f: { ino: number; mode: number; nlink: number; mtime: number; size: number; rmaj?: number; rmin?: number; name: string }) => {
     const nameBytes = Buffer.from(f.name + "\0");
-    const h =
-      "070701" +
-      [f.ino, f.mode, 0, 0, f.nlink, f.mtime, f.size, 0, 0, f.rmaj ?? 0, f.rmin ?? 0, nameBytes.length, 0].map(hex8).join("");
+    const h = "070701" + [f.ino, f.mode, 0, 0, f.nlink, f.mtime, f.size, 0, 0, f.rmaj ?? 0, f.rmin ?? 0, nameBytes.length, 0].map(hex8).join("");
     put(h);
     put(nameBytes);
     put(zeros.subarray(0, pad4(110 + nameBytes.length)));

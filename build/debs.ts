@@ -46,8 +46,14 @@ function download(names: string[]): void {
     const upd = run(["apt-get", "-q", "update"]);
     if (upd.ok) r = run(get, DEB_CACHE);
     if (!r.ok) {
-      const why = r.out.split("\n").filter((l) => /^(E|W|Err):/.test(l)).join("\n  ") || r.out;
-      throw new Error(`build: cannot fetch Debian package(s) ${missing.join(", ")} with apt-get download (after apt-get update${upd.ok ? "" : ", which failed too"}):\n  ${why}`);
+      const why =
+        r.out
+          .split("\n")
+          .filter((l) => /^(E|W|Err):/.test(l))
+          .join("\n  ") || r.out;
+      throw new Error(
+        `build: cannot fetch Debian package(s) ${missing.join(", ")} with apt-get download (after apt-get update${upd.ok ? "" : ", which failed too"}):\n  ${why}`,
+      );
     }
   }
   for (const n of missing) if (!cachedDeb(n)) throw new Error(`build: apt-get download ${n} succeeded but left no ${n}_*.deb in ${DEB_CACHE}`);

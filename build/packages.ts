@@ -52,12 +52,36 @@ export const XTABLES_LINKS = ["iptables", "ip6tables"].flatMap((t) =>
  */
 export const LIB_PACKAGES = [
   "libseccomp2", // runc
-  "libkmod2", "libacl1", "libblkid1", "libcap2", "libselinux1", "libpcre2-8-0", // udevd
-  "libzstd1", "liblzma5", "libssl3", // modprobe
-  "libdevmapper1.02.1", "libdevmapper-event1.02.1", "libedit2", "libbsd0", "libmd0", "libtinfo6",
-  "libsystemd0", "libgcrypt20", "libgpg-error0", "liblz4-1", "libaio1", "libudev1", // lvm, dmsetup
-  "libuuid1", "libinih1", "liburcu8", // mkfs.xfs, xfs_repair
-  "libxtables12", "libip4tc2", "libip6tc2", "libnetfilter-conntrack3", "libnfnetlink0", "libmnl0", // iptables
+  "libkmod2",
+  "libacl1",
+  "libblkid1",
+  "libcap2",
+  "libselinux1",
+  "libpcre2-8-0", // udevd
+  "libzstd1",
+  "liblzma5",
+  "libssl3", // modprobe
+  "libdevmapper1.02.1",
+  "libdevmapper-event1.02.1",
+  "libedit2",
+  "libbsd0",
+  "libmd0",
+  "libtinfo6",
+  "libsystemd0",
+  "libgcrypt20",
+  "libgpg-error0",
+  "liblz4-1",
+  "libaio1",
+  "libudev1", // lvm, dmsetup
+  "libuuid1",
+  "libinih1",
+  "liburcu8", // mkfs.xfs, xfs_repair
+  "libxtables12",
+  "libip4tc2",
+  "libip6tc2",
+  "libnetfilter-conntrack3",
+  "libnfnetlink0",
+  "libmnl0", // iptables
 ];
 
 /**
@@ -159,7 +183,14 @@ export function installUpstream(root: string): UpstreamResult {
     mkdirSync(dirname(dest), { recursive: true });
     copyFileSync(join(deb(b.pkg).tree, b.from), dest);
   }
-  libs.push(...installNeeded(root, BINARIES.map((b) => join(deb(b.pkg).tree, b.from)), debs, env));
+  libs.push(
+    ...installNeeded(
+      root,
+      BINARIES.map((b) => join(deb(b.pkg).tree, b.from)),
+      debs,
+      env,
+    ),
+  );
   for (const l of XTABLES_LINKS) symlinkSync("xtables-legacy-multi", join(root, l));
 
   for (const [pkg, from, to] of DATA) {
@@ -168,7 +199,14 @@ export function installUpstream(root: string): UpstreamResult {
   copyFileSync(join(deb("lvm2").tree, LVM_RULES), join(root, "usr/lib/udev/rules.d", basename(LVM_RULES)));
   // The xtables plugins are ELF too: their own DT_NEEDED (libnetfilter_conntrack…) must be present.
   const xt = join(deb("iptables").tree, XTABLES_DIR);
-  libs.push(...installNeeded(root, readdirSync(xt).map((so) => join(xt, so)), debs, env));
+  libs.push(
+    ...installNeeded(
+      root,
+      readdirSync(xt).map((so) => join(xt, so)),
+      debs,
+      env,
+    ),
+  );
 
   const etc = writeEtc(root, pkgJson.version);
   return { debs, binaries: BINARIES.length, libs, etc };

@@ -69,7 +69,9 @@ function parseFile(path: string, root: protobuf.Root): ParsedFile {
   const pkg = own.package ?? "";
   const ns = pkg ? own.root.lookup(pkg) : own.root;
   if (!(ns instanceof protobuf.Namespace)) throw new Error(`${path}: package ${pkg} not found`);
-  const topLevel = ns.nestedArray.filter((n) => n instanceof protobuf.Type || n instanceof protobuf.Enum || n instanceof protobuf.Service).map((n) => n.fullName.slice(1));
+  const topLevel = ns.nestedArray
+    .filter((n) => n instanceof protobuf.Type || n instanceof protobuf.Enum || n instanceof protobuf.Service)
+    .map((n) => n.fullName.slice(1));
   return { name: relative(PROTO_DIR, path), pkg, imports: own.imports ?? [], topLevel };
 }
 
@@ -104,8 +106,8 @@ function tsName(obj: protobuf.ReflectionObject, pkg: string): string {
 
 function pkgOf(obj: protobuf.ReflectionObject): string {
   let p = obj.parent;
-  while (p && (p instanceof protobuf.Type)) p = p.parent;
-  return p && p.fullName ? p.fullName.slice(1) : "";
+  while (p && p instanceof protobuf.Type) p = p.parent;
+  return p?.fullName ? p.fullName.slice(1) : "";
 }
 
 function tsRef(obj: protobuf.ReflectionObject): string {
@@ -141,7 +143,11 @@ function typesModule(root: protobuf.Root): string {
     byPkg.set(pkg, lines);
     const name = tsName(obj, pkg);
     if (obj instanceof protobuf.Enum) {
-      lines.push(`  export type ${name} = ${Object.keys(obj.values).map((v) => JSON.stringify(v)).join(" | ")};`);
+      lines.push(
+        `  export type ${name} = ${Object.keys(obj.values)
+          .map((v) => JSON.stringify(v))
+          .join(" | ")};`,
+      );
     } else if (obj instanceof protobuf.Type) {
       lines.push(`  export interface ${name} {`);
       for (const f of obj.fieldsArray) {
@@ -161,7 +167,9 @@ function typesModule(root: protobuf.Root): string {
         method.resolve();
         const req = tsRef(method.resolvedRequestType!);
         const res = tsRef(method.resolvedResponseType!);
-        m.push(`  ${method.name}: { req: ${req}; res: ${res}; clientStream: ${Boolean(method.requestStream)}; serverStream: ${Boolean(method.responseStream)} };`);
+        m.push(
+          `  ${method.name}: { req: ${req}; res: ${res}; clientStream: ${Boolean(method.requestStream)}; serverStream: ${Boolean(method.responseStream)} };`,
+        );
       }
       m.push("}");
       byPkg.set(`\u0000${iface}`, m);

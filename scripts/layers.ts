@@ -43,7 +43,11 @@ export function graphOf(root = "src"): Graph {
     for (const name of readdirSync(dir)) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (p.endsWith(".ts")) g.set(p, importsOf(p, readFileSync(p, "utf8")).filter((t) => t.startsWith("src/")));
+      else if (p.endsWith(".ts"))
+        g.set(
+          p,
+          importsOf(p, readFileSync(p, "utf8")).filter((t) => t.startsWith("src/")),
+        );
     }
   };
   walk(root);

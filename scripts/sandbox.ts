@@ -14,7 +14,21 @@
 //
 // The API socket is at sb.socketPath (<rootfs>/system/run/machined/machine.sock).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  chmodSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { ownCgroup } from "../src/init/mechanisms/cgroups.ts";
 import { signalName } from "../src/sys/process.ts";
@@ -88,7 +102,6 @@ export interface Sandbox {
   /** Ends whatever is left (SIGKILL), removes the cgroup and the private copy. Idempotent. */
   cleanup(): Promise<void>;
 }
-
 
 /** Sandboxes not cleaned up yet: what an exiting launcher must still end and remove. */
 const live = new Map<ChildProcess, { cgroupDir: string; tmp: string | undefined }>();
@@ -178,8 +191,21 @@ export async function bootSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
     'cg="$1"; shift; echo $$ > "$cg/cgroup.procs" && exec "$@"',
     "sh",
     cgroupDir,
-    "env", "-i", "container=minos", "PATH=/sbin:/bin", ...env,
-    "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "chroot", root, "/sbin/init",
+    "env",
+    "-i",
+    "container=minos",
+    "PATH=/sbin:/bin",
+    ...env,
+    "unshare",
+    "--pid",
+    "--fork",
+    "--mount",
+    "--uts",
+    "--ipc",
+    "--net",
+    "chroot",
+    root,
+    "/sbin/init",
   ];
   const child = spawn("/bin/sh", argv, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
   live.set(child, { cgroupDir, tmp });

@@ -47,7 +47,9 @@ async function powerOff(why: string): Promise<never> {
   console.error(`start: ${why}: powering the node off (SIGTERM to its init)`);
   const exit = await sb.stop("SIGTERM", 60_000);
   const clean = exit.initSignal === "SIGINT";
-  console.error(`start: node ${clean ? "powered off cleanly (init ended by SIGINT, as reboot(2) POWER_OFF does in a PID namespace)" : `ended: ${JSON.stringify(exit)}`}`);
+  console.error(
+    `start: node ${clean ? "powered off cleanly (init ended by SIGINT, as reboot(2) POWER_OFF does in a PID namespace)" : `ended: ${JSON.stringify(exit)}`}`,
+  );
   await sb.cleanup();
   process.exit(clean ? 0 : 1);
 }

@@ -11,7 +11,21 @@
 // guest reboot or kernel panic ends QEMU too), user networking with
 // restrict=on: the guest reaches nothing, and the host reaches only the node's
 // API port through one forward from 127.0.0.1:<hostPort>.
-import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, openSync, closeSync, readFileSync, writeSync, rmSync, statSync, mkdirSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  writeSync,
+  rmSync,
+  statSync,
+  mkdirSync,
+  writeFileSync,
+} from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,8 +123,26 @@ export function kvmWorks(kernel = VMLINUZ): Promise<boolean> {
       if (k === key) return v === "ok";
     }
     const p = Bun.spawn(
-      ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "max", "-m", "256", "-display", "none", "-serial", "stdio", "-monitor", "none",
-        "-no-reboot", "-kernel", kernel, "-append", "console=ttyS0 earlyprintk=ttyS0 panic=-1"],
+      [
+        "qemu-system-x86_64",
+        "-accel",
+        "kvm",
+        "-cpu",
+        "max",
+        "-m",
+        "256",
+        "-display",
+        "none",
+        "-serial",
+        "stdio",
+        "-monitor",
+        "none",
+        "-no-reboot",
+        "-kernel",
+        kernel,
+        "-append",
+        "console=ttyS0 earlyprintk=ttyS0 panic=-1",
+      ],
       { stdin: "ignore", stdout: "pipe", stderr: "ignore" },
     );
     let text = "";
@@ -185,19 +217,30 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
   const append = [BASE_APPEND, NET_APPEND, opts.append ?? ""].join(" ").trim();
   const argv = [
     "qemu-system-x86_64",
-    "-cpu", "max",
-    "-accel", kvm ? "kvm" : "tcg",
-    "-smp", String(opts.cpus ?? 2),
-    "-m", String(opts.memoryMb ?? 2048),
+    "-cpu",
+    "max",
+    "-accel",
+    kvm ? "kvm" : "tcg",
+    "-smp",
+    String(opts.cpus ?? 2),
+    "-m",
+    String(opts.memoryMb ?? 2048),
     "-nographic",
     "-no-reboot",
-    "-kernel", kernel,
-    "-initrd", initrd,
-    "-append", append,
-    "-netdev", `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}`,
-    "-device", "virtio-net-pci,netdev=n0",
-    "-device", "virtio-rng-pci",
-    "-qmp", `unix:${qmpSock},server=on,wait=off`,
+    "-kernel",
+    kernel,
+    "-initrd",
+    initrd,
+    "-append",
+    append,
+    "-netdev",
+    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}`,
+    "-device",
+    "virtio-net-pci,netdev=n0",
+    "-device",
+    "virtio-rng-pci",
+    "-qmp",
+    `unix:${qmpSock},server=on,wait=off`,
   ];
   const t0 = performance.now();
   const proc = Bun.spawn(argv, {
@@ -212,10 +255,11 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
     const l = { t: performance.now() - t0, text };
     lines.push(l);
     opts.onLine?.(text);
-    for (const w of waiters) if (w.re.test(text)) {
-      waiters.delete(w);
-      w.resolve(l);
-    }
+    for (const w of waiters)
+      if (w.re.test(text)) {
+        waiters.delete(w);
+        w.resolve(l);
+      }
   };
   const pump = async (stream: ReadableStream<Uint8Array>, onText: (s: string) => void) => {
     const dec = new TextDecoder();
@@ -224,11 +268,13 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
   let partial = "";
   const readers: Promise<void>[] = [];
   if (!opts.interactive) {
-    readers.push(pump(proc.stdout as ReadableStream<Uint8Array>, (s) => {
-      const parts = (partial + s).split("\n");
-      partial = parts.pop() ?? "";
-      for (const p of parts) push(p.replace(/\r/g, "").replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ""));
-    }));
+    readers.push(
+      pump(proc.stdout as ReadableStream<Uint8Array>, (s) => {
+        const parts = (partial + s).split("\n");
+        partial = parts.pop() ?? "";
+        for (const p of parts) push(p.replace(/\r/g, "").replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ""));
+      }),
+    );
     readers.push(pump(proc.stderr as ReadableStream<Uint8Array>, (s) => void (stderrText += s)));
   }
   const exited = proc.exited.then(async (code) => {
@@ -240,13 +286,23 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
   let done = false;
   exited.then(() => (done = true));
   const log = () => lines.map((l) => l.text).join("\n") + (stderrText ? `\n[qemu stderr] ${stderrText}` : "");
-  const tail = () => lines.slice(-40).map((l) => l.text).join("\n") + (stderrText ? `\n[qemu stderr] ${stderrText.trim()}` : "");
+  const tail = () =>
+    lines
+      .slice(-40)
+      .map((l) => l.text)
+      .join("\n") + (stderrText ? `\n[qemu stderr] ${stderrText.trim()}` : "");
 
   const waitForLine = (re: RegExp, timeoutMs: number): Promise<LogLine> => {
     const seen = lines.find((l) => re.test(l.text));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const w = { re, resolve: (l: LogLine) => { clearTimeout(timer); resolve(l); } };
+      const w = {
+        re,
+        resolve: (l: LogLine) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
       const timer = setTimeout(() => {
         waiters.delete(w);
         reject(new Error(`vm: no line matching ${re} within ${timeoutMs} ms; last lines:\n${tail()}`));
@@ -268,7 +324,10 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
       const sock = createConnection(qmpSock);
       let buf = "";
       let stage = 0;
-      const fail = (e: Error) => { sock.destroy(); reject(e); };
+      const fail = (e: Error) => {
+        sock.destroy();
+        reject(e);
+      };
       sock.setTimeout(5000, () => fail(new Error(`vm: QMP ${command}: timeout`)));
       sock.on("error", fail);
       sock.on("data", (d) => {

@@ -15,7 +15,7 @@ export interface StormResult {
 }
 
 function parse(out: string, who: string): StormResult {
-  const line = out.split("\n").find((l) => l.startsWith("{\"orphans\""));
+  const line = out.split("\n").find((l) => l.startsWith('{"orphans"'));
   if (!line) throw new Error(`bench: ${who} orphan storm printed no result:\n${out}`);
   return JSON.parse(line) as StormResult;
 }
@@ -41,10 +41,7 @@ export async function stormUnderBusybox(busybox: string, n: number): Promise<Sto
     Bun.spawnSync(["cp", busybox, `${root}/bin/busybox`]);
     Bun.spawnSync(["cp", orphans, `${root}/bin/orphans`]);
     Bun.spawnSync(["ln", "-s", "busybox", `${root}/bin/sh`]);
-    writeFileSync(
-      `${root}/etc/inittab`,
-      `::sysinit:/bin/busybox mount -t proc proc /proc\n::sysinit:/bin/sh -c '/bin/orphans ${n} > /out/result 2>&1'\n`,
-    );
+    writeFileSync(`${root}/etc/inittab`, `::sysinit:/bin/busybox mount -t proc proc /proc\n::sysinit:/bin/sh -c '/bin/orphans ${n} > /out/result 2>&1'\n`);
     const proc = Bun.spawn(["unshare", "--pid", "--fork", "--mount", "chroot", root, "/bin/busybox", "init"], {
       stdout: "ignore",
       stderr: "ignore",

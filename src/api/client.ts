@@ -33,7 +33,6 @@ export interface Stream<T> extends AsyncIterable<T> {
   cancel(): void;
 }
 
-
 /** An Events message with its payload decoded: type is the payload's message name (machine.ServiceStateEvent, ...). */
 export interface NodeEventMsg {
   id: string;
@@ -66,7 +65,12 @@ export class MachineClient {
   ) {}
 
   /** Any unary method, raw reply. */
-  async call<S extends ServiceName, M extends keyof Services[S] & string>(service: S, method: M, req: Msg<Req<S, M>>, opts: CallOptions = {}): Promise<Res<S, M>> {
+  async call<S extends ServiceName, M extends keyof Services[S] & string>(
+    service: S,
+    method: M,
+    req: Msg<Req<S, M>>,
+    opts: CallOptions = {},
+  ): Promise<Res<S, M>> {
     const m = methodInfo(service, method);
     const bytes = await this.transport.unary(m.path, encode(m.requestType, req), { timeoutMs: opts.timeoutMs ?? this.timeoutMs });
     return decode<Res<S, M>>(m.responseType, bytes);
@@ -79,7 +83,10 @@ export class MachineClient {
     return mapStream(s, (b) => decode<Res<S, M>>(m.responseType, b));
   }
 
-  private machine<M extends keyof Services["machine.MachineService"] & string>(method: M, req: Msg<Req<"machine.MachineService", M>> = {} as Msg<Req<"machine.MachineService", M>>) {
+  private machine<M extends keyof Services["machine.MachineService"] & string>(
+    method: M,
+    req: Msg<Req<"machine.MachineService", M>> = {} as Msg<Req<"machine.MachineService", M>>,
+  ) {
     return this.call("machine.MachineService", method, req);
   }
 

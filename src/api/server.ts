@@ -77,7 +77,9 @@ type AnyHandler = (...args: never[]) => unknown;
 type Impl = Record<string, AnyHandler>;
 
 /** A Sink over a grpc-js writable call: bounded queue, abort on cancel/close. */
-function sinkFor<T>(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>): Sink<T> & { fail(e: unknown): void; finish(): void } {
+function sinkFor<T>(
+  call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+): Sink<T> & { fail(e: unknown): void; finish(): void } {
   const controller = new AbortController();
   let ended = false;
   const abort = () => controller.abort();
@@ -192,7 +194,8 @@ function adapt(m: MethodInfo, handler: AnyHandler, roleOf: RoleOf, hostname: () 
   }
   return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
     const sink = sinkFor(call);
-    (async () => (handler as (r: AsyncIterable<unknown>, c: CallContext, s: Sink<unknown>) => Promise<void>)(requestsOf(call, sink.signal), context(call), sink))().then(
+    (async () =>
+      (handler as (r: AsyncIterable<unknown>, c: CallContext, s: Sink<unknown>) => Promise<void>)(requestsOf(call, sink.signal), context(call), sink))().then(
       () => sink.finish(),
       (e) => sink.fail(e),
     );
@@ -208,7 +211,13 @@ function safeHostname(hostname: () => string): string {
 }
 
 /** Every service the server registers (test/api.test.ts checks each method has a role in auth.ts). */
-export const SERVED_SERVICES = ["machine.MachineService", "minos.machine.MinosService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] as const satisfies readonly ServiceName[];
+export const SERVED_SERVICES = [
+  "machine.MachineService",
+  "minos.machine.MinosService",
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+] as const satisfies readonly ServiceName[];
 
 function buildServer(backend: MachineBackend, roleOf: RoleOf, stateDir: string): grpc.Server {
   const server = new grpc.Server(SERVER_OPTIONS);
@@ -272,7 +281,11 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
       const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], localAddresses());
       const remote = buildServer(backend, certRole, stateDir);
       servers.push(remote);
-      const creds = grpc.ServerCredentials.createSsl(Buffer.from(opts.ca.cert), [{ cert_chain: Buffer.from(serving.cert), private_key: Buffer.from(serving.key) }], true);
+      const creds = grpc.ServerCredentials.createSsl(
+        Buffer.from(opts.ca.cert),
+        [{ cert_chain: Buffer.from(serving.cert), private_key: Buffer.from(serving.key) }],
+        true,
+      );
       const host = opts.tcpHost ?? "0.0.0.0";
       tcpPort = await bind(remote, `${host.includes(":") ? `[${host}]` : host}:${opts.tcpPort}`, creds);
     }

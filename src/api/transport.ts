@@ -105,7 +105,8 @@ export class Transport {
     if (endpoint.kind === "unix") {
       this.session = http2.connect("http://localhost", { createConnection: () => net.connect(endpoint.path) });
     } else {
-      if (!tlsOptions) throw new ApiError(Code.UNAUTHENTICATED, `${endpoint.host}:${endpoint.port}: TCP needs a client certificate (mutual TLS); configure ca/crt/key`);
+      if (!tlsOptions)
+        throw new ApiError(Code.UNAUTHENTICATED, `${endpoint.host}:${endpoint.port}: TCP needs a client certificate (mutual TLS); configure ca/crt/key`);
       const isIp = net.isIP(endpoint.host) !== 0;
       const host = endpoint.host;
       this.session = http2.connect(`https://${isIp && host.includes(":") ? `[${host}]` : host}:${endpoint.port}`, {
@@ -140,7 +141,13 @@ export class Transport {
   }
 
   /** Runs one call; onMessage sees each reply as it arrives; resolves at an OK status. */
-  private run(path: string, body: Uint8Array, opts: CallOptions, onMessage: (m: Uint8Array) => void, onStream?: (s: http2.ClientHttp2Stream) => void): Promise<void> {
+  private run(
+    path: string,
+    body: Uint8Array,
+    opts: CallOptions,
+    onMessage: (m: Uint8Array) => void,
+    onStream?: (s: http2.ClientHttp2Stream) => void,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
@@ -193,7 +200,11 @@ export class Transport {
       stream.on("error", (e) => finish(this.sessionError ? transportError(this.sessionError, this.endpoint) : transportError(e, this.endpoint)));
       stream.on("close", () => {
         if (status === undefined) {
-          const e = this.sessionError ?? (stream.rstCode === http2.constants.NGHTTP2_CANCEL ? new ApiError(Code.CANCELLED, "call cancelled") : new Error(`stream closed without a status (code ${stream.rstCode})`));
+          const e =
+            this.sessionError ??
+            (stream.rstCode === http2.constants.NGHTTP2_CANCEL
+              ? new ApiError(Code.CANCELLED, "call cancelled")
+              : new Error(`stream closed without a status (code ${stream.rstCode})`));
           finish(e instanceof ApiError ? e : transportError(e, this.endpoint));
         } else finish(status);
       });

@@ -4,7 +4,9 @@ export type Msg<T> = {
   [K in keyof T]?: T[K] extends Uint8Array
     ? Uint8Array
     : T[K] extends (infer U)[]
-      ? [U] extends [object] ? Msg<U>[] : U[]
+      ? [U] extends [object]
+        ? Msg<U>[]
+        : U[]
       : T[K] extends object | null
         ? Msg<NonNullable<T[K]>> | null
         : T[K];

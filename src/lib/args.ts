@@ -39,18 +39,13 @@ function goStyle(argv: string[], known: Set<string>): string[] {
       continue;
     }
     const m = /^-([a-zA-Z][\w-]+)(=.*)?$/.exec(a);
-    out.push(m && m[1] && m[1].length > 1 && known.has(m[1]) ? `-${a}` : a);
+    out.push(m?.[1] && m[1].length > 1 && known.has(m[1]) ? `-${a}` : a);
   }
   return out;
 }
 
 export function parseFlags(argv: string[], spec: FlagSpec): Parsed {
-  const names = new Set<string>([
-    ...(spec.boolean ?? []),
-    ...(spec.string ?? []),
-    ...(spec.number ?? []),
-    ...(spec.array ?? []),
-  ]);
+  const names = new Set<string>([...(spec.boolean ?? []), ...(spec.string ?? []), ...(spec.number ?? []), ...(spec.array ?? [])]);
   for (const [, aliases] of Object.entries(spec.alias ?? {})) aliases.forEach((a) => names.add(a));
   const input = spec.goStyle ? goStyle(argv, names) : argv;
   const dashdash = input.indexOf("--");
@@ -60,9 +55,7 @@ export function parseFlags(argv: string[], spec: FlagSpec): Parsed {
     const m = /^--?([^=]+)/.exec(a);
     if (!m || /^-\d/.test(a) || a === "-") continue;
     const raw = m[1]!;
-    const known = a.startsWith("--")
-      ? names.has(raw) || names.has(raw.replace(/^no-/, ""))
-      : [...raw].every((c) => names.has(c)); // -fn is -f -n
+    const known = a.startsWith("--") ? names.has(raw) || names.has(raw.replace(/^no-/, "")) : [...raw].every((c) => names.has(c)); // -fn is -f -n
     if (!known) throw new UsageError(`unknown flag ${a.split("=")[0]}`);
   }
   const parsed = yargsParser(head, {

@@ -34,11 +34,43 @@ function procs(step: number): ProcessSample[] {
   // cpuSeconds grow at different speeds so CPU order differs from memory order.
   return [
     { pid: 1, state: "S", threads: 9, cpuSeconds: 12 + 0.02 * step, residentBytes: 48 << 20, command: "init", args: "/sbin/init" },
-    { pid: 212, state: "S", threads: 14, cpuSeconds: 30 + 0.9 * step, residentBytes: 61 << 20, command: "containerd", args: "/bin/containerd --address /system/run/containerd/containerd.sock" },
+    {
+      pid: 212,
+      state: "S",
+      threads: 14,
+      cpuSeconds: 30 + 0.9 * step,
+      residentBytes: 61 << 20,
+      command: "containerd",
+      args: "/bin/containerd --address /system/run/containerd/containerd.sock",
+    },
     { pid: 230, state: "S", threads: 3, cpuSeconds: 2 + 0.01 * step, residentBytes: 9 << 20, command: "udevd", args: "/sbin/udevd --resolve-names=never" },
-    { pid: 512, state: "R", threads: 22, cpuSeconds: 100 + 1.2 * step, residentBytes: 142 << 20, command: "kubelet", args: "/usr/local/bin/kubelet --config=/etc/kubernetes/kubelet.yaml" },
-    { pid: 640, state: "S", threads: 31, cpuSeconds: 80 + 0.3 * step, residentBytes: 412 << 20, command: "etcd", args: "/usr/local/bin/etcd --data-dir=/var/lib/etcd" },
-    { pid: 701, state: "S", threads: 7, cpuSeconds: 5 + 0.05 * step, residentBytes: 24 << 20, command: "containerd-shim", args: "/bin/containerd-shim-runc-v2 -namespace k8s.io -id 4f2a" },
+    {
+      pid: 512,
+      state: "R",
+      threads: 22,
+      cpuSeconds: 100 + 1.2 * step,
+      residentBytes: 142 << 20,
+      command: "kubelet",
+      args: "/usr/local/bin/kubelet --config=/etc/kubernetes/kubelet.yaml",
+    },
+    {
+      pid: 640,
+      state: "S",
+      threads: 31,
+      cpuSeconds: 80 + 0.3 * step,
+      residentBytes: 412 << 20,
+      command: "etcd",
+      args: "/usr/local/bin/etcd --data-dir=/var/lib/etcd",
+    },
+    {
+      pid: 701,
+      state: "S",
+      threads: 7,
+      cpuSeconds: 5 + 0.05 * step,
+      residentBytes: 24 << 20,
+      command: "containerd-shim",
+      args: "/bin/containerd-shim-runc-v2 -namespace k8s.io -id 4f2a",
+    },
   ];
 }
 
@@ -60,7 +92,7 @@ export function sample(step: number, over: Partial<NodeSample> = {}): NodeSample
       { id: "etcd", state: "Running", healthy: true, message: "Health check successful" },
       { id: "kubelet", state: "Running", healthy: true, message: "Health check successful" },
       { id: "machined", state: "Running", healthy: undefined, message: "Service started as goroutine" },
-      { id: "trustd", state: "Waiting", healthy: undefined, message: "Waiting for service \"containerd\" to be \"up\"" },
+      { id: "trustd", state: "Waiting", healthy: undefined, message: 'Waiting for service "containerd" to be "up"' },
       { id: "udevd", state: "Running", healthy: true, message: "Health check successful" },
     ],
     log: [

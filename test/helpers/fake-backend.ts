@@ -70,7 +70,13 @@ export class FakeBackend implements MachineBackend {
   }
   private setState(id: string, state: ServiceState): void {
     this.svc(id).state = state;
-    this.emit({ kind: "service", service: id, state, message: `${state}`, health: { unknown: true, healthy: false, lastMessage: "", lastChange: new Date() } } as NodeEvent);
+    this.emit({
+      kind: "service",
+      service: id,
+      state,
+      message: `${state}`,
+      health: { unknown: true, healthy: false, lastMessage: "", lastChange: new Date() },
+    } as NodeEvent);
   }
   async startService(id: string): Promise<string> {
     this.setState(id, "Running");
@@ -125,7 +131,8 @@ export class FakeBackend implements MachineBackend {
     if (typeof doc !== "object" || doc === null) throw new InvalidArgumentError("config: not a mapping");
     for (const [k, v] of Object.entries(doc)) {
       if (!(k in KNOWN_KEYS)) throw new InvalidArgumentError(`config: unknown key "${k}"`);
-      if (v && typeof v === "object") for (const sub of Object.keys(v)) if (!KNOWN_KEYS[k]!.includes(sub)) throw new InvalidArgumentError(`config: unknown key "${k}.${sub}"`);
+      if (v && typeof v === "object")
+        for (const sub of Object.keys(v)) if (!KNOWN_KEYS[k]!.includes(sub)) throw new InvalidArgumentError(`config: unknown key "${k}.${sub}"`);
     }
     this.config = stringify(doc);
     const hostname = (doc as { machine?: { hostname?: string } }).machine?.hostname;
@@ -169,7 +176,13 @@ export async function startFixture(): Promise<ApiFixture> {
   };
 }
 
-const pkg = protoLoader.loadFileDescriptorSetFromBuffer(Buffer.from(FILE_DESCRIPTOR_SET, "base64"), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+const pkg = protoLoader.loadFileDescriptorSetFromBuffer(Buffer.from(FILE_DESCRIPTOR_SET, "base64"), {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
 const loaded = grpc.loadPackageDefinition(pkg) as unknown as Record<string, Record<string, Record<string, grpc.ServiceClientConstructor>>>;
 
 /** Untyped raw client calls, promise-shaped, for tests. */
@@ -186,7 +199,9 @@ function wrap(client: grpc.Client): RawClient {
   return {
     client,
     unary: (method, req = {}) =>
-      new Promise((res, rej) => c[method]!.call(client, req, { deadline: Date.now() + 5000 }, (e: grpc.ServiceError | null, r: unknown) => (e ? rej(e) : res(r)))),
+      new Promise((res, rej) =>
+        c[method]!.call(client, req, { deadline: Date.now() + 5000 }, (e: grpc.ServiceError | null, r: unknown) => (e ? rej(e) : res(r))),
+      ),
     stream: (method, req = {}) => c[method]!.call(client, req),
     collect: (method, req = {}) =>
       new Promise((res, rej) => {
@@ -200,7 +215,12 @@ function wrap(client: grpc.Client): RawClient {
   };
 }
 
-export type ServiceKey = "machine.MachineService" | "minos.machine.MinosService" | "grpc.health.v1.Health" | "grpc.reflection.v1.ServerReflection" | "grpc.reflection.v1alpha.ServerReflection";
+export type ServiceKey =
+  | "machine.MachineService"
+  | "minos.machine.MinosService"
+  | "grpc.health.v1.Health"
+  | "grpc.reflection.v1.ServerReflection"
+  | "grpc.reflection.v1alpha.ServerReflection";
 
 function ctor(service: ServiceKey): grpc.ServiceClientConstructor {
   const parts = service.split(".");

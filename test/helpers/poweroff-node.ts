@@ -85,7 +85,9 @@ export async function bootNode(opts: SandboxOptions = {}): Promise<TestNode> {
  * node's own /dev (a tmpfs of its mount namespace), so the host is untouched.
  */
 export function addKmsg(node: TestNode): void {
-  const p = Bun.spawnSync(["nsenter", `--target=${node.initPid}`, "--mount", "mknod", "-m", "0600", join(node.sb.rootfs, "dev/kmsg"), "c", "1", "11"], { stderr: "pipe" });
+  const p = Bun.spawnSync(["nsenter", `--target=${node.initPid}`, "--mount", "mknod", "-m", "0600", join(node.sb.rootfs, "dev/kmsg"), "c", "1", "11"], {
+    stderr: "pipe",
+  });
   if (p.exitCode !== 0) throw new Error(`mknod /dev/kmsg in the node: ${p.stderr.toString()}`);
 }
 

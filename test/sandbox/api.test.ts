@@ -20,14 +20,20 @@ let work: string;
 let raw: RawClient;
 
 async function ctl(...args: string[]) {
-  const r = await Bun.$`dist/minos ctl -n unix:${sb.socketPath} ${args}`.env({ HOME: work, PATH: process.env.PATH ?? "" }).nothrow().quiet();
+  const r = await Bun.$`dist/minos ctl -n unix:${sb.socketPath} ${args}`
+    .env({ HOME: work, PATH: process.env.PATH ?? "" })
+    .nothrow()
+    .quiet();
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
 /** minosctl run inside the node's network namespace (TCP 50000 is only there). */
 async function ctlInNet(config: string, ...args: string[]) {
   const pid = await sb.initPid();
-  const r = await Bun.$`nsenter --net=/proc/${pid}/ns/net dist/minos ctl --minosconfig ${config} ${args}`.env({ HOME: work, PATH: process.env.PATH ?? "" }).nothrow().quiet();
+  const r = await Bun.$`nsenter --net=/proc/${pid}/ns/net dist/minos ctl --minosconfig ${config} ${args}`
+    .env({ HOME: work, PATH: process.env.PATH ?? "" })
+    .nothrow()
+    .quiet();
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
@@ -100,7 +106,10 @@ describe("machine API on a booted node", () => {
 
   test("TCP 50000 with mutual TLS: reader denied shutdown, no certificate refused", async () => {
     const dir = join(work, "pki");
-    const gen = await Bun.$`dist/minos ctl gen client --role os:reader --ca-crt ${writeTo(join(work, "ca.crt"), ca.cert)} --ca-key ${writeTo(join(work, "ca.key"), ca.key)} --out ${dir} --endpoint 127.0.0.1:50000`.nothrow().quiet();
+    const gen =
+      await Bun.$`dist/minos ctl gen client --role os:reader --ca-crt ${writeTo(join(work, "ca.crt"), ca.cert)} --ca-key ${writeTo(join(work, "ca.key"), ca.key)} --out ${dir} --endpoint 127.0.0.1:50000`
+        .nothrow()
+        .quiet();
     expect(gen.exitCode).toBe(0);
     const host = await ctlInNet(join(dir, "config"), "hostname");
     expect(host.err).toBe("");
@@ -138,4 +147,3 @@ function writeTo(path: string, text: string): string {
   writeFileSync(path, text);
   return path;
 }
-

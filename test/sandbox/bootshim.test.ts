@@ -29,7 +29,13 @@ describe("boot shim file", () => {
   test("covers the 16 GiB stack window in 1 MiB lines, highest first", () => {
     const lines = stackShim().trimEnd().split("\n");
     expect(lines).toHaveLength(Number(WINDOW / STEP));
-    const ranges = lines.map((l) => l.split(" ")[0]!.split("-").map((h) => BigInt("0x" + h)) as [bigint, bigint]);
+    const ranges = lines.map(
+      (l) =>
+        l
+          .split(" ")[0]!
+          .split("-")
+          .map((h) => BigInt("0x" + h)) as [bigint, bigint],
+    );
     expect(ranges[0]![1]).toBe(STACK_TOP);
     expect(ranges.at(-1)![0]).toBe(STACK_TOP - WINDOW);
     for (let i = 1; i < ranges.length; i++) expect(ranges[i]![1]).toBe(ranges[i - 1]![0]); // contiguous, descending

@@ -92,20 +92,16 @@ afterAll(async () => {
   await node?.cleanup().catch(() => {});
 });
 
-test(
-  "dashboard in tmux against a sandboxed node: summary, monitor, disconnect",
-  async () => {
-    expect(existsSync(BIN)).toBe(true); // bun run build first
-    expect(Bun.which("tmux")).not.toBeNull();
-    const { bootSandbox } = (await import(SANDBOX)) as typeof import("../../scripts/sandbox.ts");
-    node = await bootSandbox();
-    const booted = node;
-    expect(tmux("new-session", "-d", "-s", "dash", "-x", "80", "-y", "25", dashboardCommand(`unix:${node.socketPath}`, "xterm-256color")).code).toBe(0);
-    await summaryMonitorDisconnect(undefined, async () => {
-      await booted.stop();
-      await booted.cleanup();
-      node = undefined;
-    });
-  },
-  120_000,
-);
+test("dashboard in tmux against a sandboxed node: summary, monitor, disconnect", async () => {
+  expect(existsSync(BIN)).toBe(true); // bun run build first
+  expect(Bun.which("tmux")).not.toBeNull();
+  const { bootSandbox } = (await import(SANDBOX)) as typeof import("../../scripts/sandbox.ts");
+  node = await bootSandbox();
+  const booted = node;
+  expect(tmux("new-session", "-d", "-s", "dash", "-x", "80", "-y", "25", dashboardCommand(`unix:${node.socketPath}`, "xterm-256color")).code).toBe(0);
+  await summaryMonitorDisconnect(undefined, async () => {
+    await booted.stop();
+    await booted.cleanup();
+    node = undefined;
+  });
+}, 120_000);

@@ -34,7 +34,17 @@ describe("init in the sandbox", () => {
           const f = l.split(" ");
           return `${f[4]} ${f[f.indexOf("-") + 1]}`;
         });
-      for (const want of ["/proc proc", "/sys sysfs", "/dev tmpfs", "/dev/pts devpts", "/dev/shm tmpfs", "/run tmpfs", "/tmp tmpfs", "/var tmpfs", "/sys/fs/cgroup cgroup2"]) {
+      for (const want of [
+        "/proc proc",
+        "/sys sysfs",
+        "/dev tmpfs",
+        "/dev/pts devpts",
+        "/dev/shm tmpfs",
+        "/run tmpfs",
+        "/tmp tmpfs",
+        "/var tmpfs",
+        "/sys/fs/cgroup cgroup2",
+      ]) {
         expect(mounts).toContain(want);
       }
       // The cgroup tree under the sandbox's own cgroup: init in /init, containerd in /system/runtime.
@@ -69,7 +79,7 @@ describe("init in the sandbox", () => {
       const exit = await sb.stop("SIGTERM", 30_000);
       expect(exit.initSignal).toBe("SIGINT");
       expect(matching(sb, /service containerd: Finished: stopped \(exit code 0\)/)).toHaveLength(1);
-      expect(matching(sb, /^\[minos\]   nothing mounted$/)).toHaveLength(1);
+      expect(matching(sb, /^\[minos\] {3}nothing mounted$/)).toHaveLength(1);
       expect(matching(sb, /reboot\(POWER_OFF\)/).length).toBeGreaterThan(0);
       console.log(`boot to healthy: ${healthyMs} ms since exec; PID 1 RSS after boot: ${json.rssKiB} KiB`);
     });
@@ -110,7 +120,7 @@ describe("init in the sandbox", () => {
       await sb.waitForLine(/fatal boot error: machine.files: \/etc\/hosts exists/, 30_000);
       await sb.waitForLine(/panic=0 on the kernel cmdline: waiting forever/, 30_000);
       expect(matching(sb, /sequence emergency: start/)).toHaveLength(1);
-      expect(matching(sb, /^\[minos\]   nothing mounted$/)).toHaveLength(1);
+      expect(matching(sb, /^\[minos\] {3}nothing mounted$/)).toHaveLength(1);
       // PID 1 is still there (it must never exit) and refuses a power-off in the middle of the emergency.
       await sb.signal("SIGTERM");
       await sb.waitForLine(/SIGTERM ignored: sequence emergency is running/, 10_000);

@@ -41,13 +41,14 @@ describe("Dmesg over the local socket", () => {
   });
 
   test("Dmesg follow streams until cancelled, then closes /dev/kmsg", async () => {
-    const kmsgFds = () => readdirSync("/proc/self/fd").filter((n) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${n}`) === "/dev/kmsg";
-      } catch {
-        return false;
-      }
-    }).length;
+    const kmsgFds = () =>
+      readdirSync("/proc/self/fd").filter((n) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${n}`) === "/dev/kmsg";
+        } catch {
+          return false;
+        }
+      }).length;
     const before = kmsgFds();
     const s = c.stream("Dmesg", { follow: true, tail: true });
     let error: grpc.ServiceError | undefined;
@@ -73,7 +74,6 @@ describe("Dmesg over the local socket", () => {
     await waitFor(() => kmsgFds() === before);
     expect(error?.code ?? grpc.status.CANCELLED).toBe(grpc.status.CANCELLED);
   });
-
 
   test("minosctl dmesg prints kernel lines", async () => {
     expect(existsSync("/dev/kmsg")).toBe(true); // CI is root on Linux: never skip silently

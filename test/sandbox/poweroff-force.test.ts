@@ -31,7 +31,13 @@ const SIGNUM: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTE
 const INTERLOCK = "MINOS_REBOOT_ONLY_IN_PIDNS=1";
 
 function run(argv: string[], env: Record<string, string> = {}): Run {
-  const p = Bun.spawnSync(inFreshPidNs(argv), { env: { MINOS_REBOOT_ONLY_IN_PIDNS: "1", ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+  const p = Bun.spawnSync(inFreshPidNs(argv), {
+    env: { MINOS_REBOOT_ONLY_IN_PIDNS: "1", ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 20_000,
+  });
   const signal: string | null = p.signalCode ? String(p.signalCode) : null;
   return {
     code: p.exitCode ?? 128 + (SIGNUM[signal ?? ""] ?? 0),
@@ -40,7 +46,6 @@ function run(argv: string[], env: Record<string, string> = {}): Run {
     err: p.stderr.toString(),
   };
 }
-
 
 // Prerequisites (root, a built dist/rootfs, nsenter) are CI's: missing ones fail, never skip.
 test("prerequisites: root, dist/rootfs built, nsenter present", () => {

@@ -51,11 +51,15 @@ describe("poweroff in a sandboxed node", () => {
     expect((await withTimeout(node.sb.exited, 30_000, "node exit")).initSignal).toBe("SIGINT");
 
     const fresh = (await dmesg()).filter((l) => !before.has(l));
-    const asked = fresh.find((l) => /^user:\s+notice: \[.*\]: poweroff\[\d+\]: requesting poweroff via machine API at \/system\/run\/machined\/machine\.sock$/.test(l));
+    const asked = fresh.find((l) =>
+      /^user:\s+notice: \[.*\]: poweroff\[\d+\]: requesting poweroff via machine API at \/system\/run\/machined\/machine\.sock$/.test(l),
+    );
     expect(asked).toBeString();
     const pid = /poweroff\[(\d+)\]/.exec(asked!)![1];
     const after = fresh.slice(fresh.indexOf(asked!) + 1);
-    expect(after).toContainEqual(expect.stringMatching(new RegExp(`^user:\\s+notice: \\[.*\\]: poweroff\\[${pid}\\]: requested poweroff via machine API: ok$`)));
+    expect(after).toContainEqual(
+      expect.stringMatching(new RegExp(`^user:\\s+notice: \\[.*\\]: poweroff\\[${pid}\\]: requested poweroff via machine API: ok$`)),
+    );
   }, 60_000);
 
   test("poweroff -f powers off even when the API socket is gone", async () => {

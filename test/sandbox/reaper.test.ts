@@ -23,8 +23,13 @@ test(`${ORPHANS} orphans are reaped while supervised services exit with known co
     expect(zombies(init)).toEqual([]);
     await sb.stop("SIGTERM", 30_000);
 
-    const exits = (id: string) => matching(sb, new RegExp(`service ${id}: (Waiting|Failed|Finished): exited: `)).map((l) => l.replace(/.*exited: ([^;]*).*/, "$1"));
-    for (const [id, want] of [["exit3", "exit code 3"], ["exit0", "exit code 0"], ["killed", "signal 9 (SIGKILL)"]] as const) {
+    const exits = (id: string) =>
+      matching(sb, new RegExp(`service ${id}: (Waiting|Failed|Finished): exited: `)).map((l) => l.replace(/.*exited: ([^;]*).*/, "$1"));
+    for (const [id, want] of [
+      ["exit3", "exit code 3"],
+      ["exit0", "exit code 0"],
+      ["killed", "signal 9 (SIGKILL)"],
+    ] as const) {
       const seen = exits(id);
       expect(seen.length).toBeGreaterThanOrEqual(3);
       expect(new Set(seen)).toEqual(new Set([want]));

@@ -70,7 +70,10 @@ describe("upstream binaries in dist/rootfs", () => {
 
   test("iptables loads its match plugins (xtables .so files and their libraries)", () => {
     // A private network namespace: the rule lands in a throwaway table, not the host's.
-    const r = Bun.spawnSync(["unshare", "--net", "--mount", "sh", "-c", SANDBOX, "sh", ROOT, "/sbin/iptables", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"], { stderr: "pipe" });
+    const r = Bun.spawnSync(
+      ["unshare", "--net", "--mount", "sh", "-c", SANDBOX, "sh", ROOT, "/sbin/iptables", "-A", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"],
+      { stderr: "pipe" },
+    );
     const err = r.stderr.toString();
     // Without the legacy ip_tables module on the host the kernel refuses the
     // table; anything else (a missing plugin or library) is our fault.

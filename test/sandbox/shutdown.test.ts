@@ -34,11 +34,7 @@ describe("shutdown in a sandboxed node", () => {
     expect(cancel.code).toBe(0);
     expect(await c.scheduledShutdown()).toBeUndefined();
 
-    const events = await collect(
-      c.events({ tail: -1 }),
-      (seen) => seen.some((e) => e.type.endsWith("ShutdownCancelledEvent")),
-      10_000,
-    );
+    const events = await collect(c.events({ tail: -1 }), (seen) => seen.some((e) => e.type.endsWith("ShutdownCancelledEvent")), 10_000);
     const scheduled = events.filter((e) => e.type.endsWith("ShutdownScheduledEvent"));
     const cancelled = events.filter((e) => e.type.endsWith("ShutdownCancelledEvent"));
     expect(scheduled.length).toBe(1);

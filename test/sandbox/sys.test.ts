@@ -138,7 +138,14 @@ describe("processes", () => {
 
   test("posix_spawn with stdout to a pipe, /dev/null stdin, new session", async () => {
     const [r, w] = sys.pipe();
-    const pid = sys.spawn({ path: "/bin/sh", argv: ["sh", "-c", "set -- $(cat /proc/$$/stat); echo sid=$6 pid=$$; cat"], env: ["PATH=/bin:/usr/bin"], stdin: "null", stdout: w, setsid: true });
+    const pid = sys.spawn({
+      path: "/bin/sh",
+      argv: ["sh", "-c", "set -- $(cat /proc/$$/stat); echo sid=$6 pid=$$; cat"],
+      env: ["PATH=/bin:/usr/bin"],
+      stdin: "null",
+      stdout: w,
+      setsid: true,
+    });
     sys.close(w);
     const text = await new Response(Bun.file(r).stream()).text();
     const st = sys.waitpid(pid, 0);

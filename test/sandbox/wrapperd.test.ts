@@ -272,7 +272,21 @@ for (const runner of RUNNERS) {
         `rmdir /sys/fs/cgroup${name}/runtime /sys/fs/cgroup${name} || exit 91`,
         "exit $rc",
       ].join("\n");
-      const r = await run(["unshare", "-m", "-C", "--", "/bin/sh", "-c", script, "sh", ...runner.argv, `--cgroup-path=${name}/runtime`, "--", "/bin/cat", "/proc/self/cgroup"]);
+      const r = await run([
+        "unshare",
+        "-m",
+        "-C",
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+        "sh",
+        ...runner.argv,
+        `--cgroup-path=${name}/runtime`,
+        "--",
+        "/bin/cat",
+        "/proc/self/cgroup",
+      ]);
       expect(r.err).toBe("");
       expect(r.code).toBe(0);
       expect(r.out.split("\n")).toContain(`0::${name}/runtime`);

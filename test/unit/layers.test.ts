@@ -8,7 +8,11 @@ describe("layers of src/", () => {
 
   test("the scanner sees the tree (value, type-only, re-export and dynamic imports)", () => {
     expect(g.size).toBeGreaterThan(100);
-    expect(importsOf("src/a/x.ts", 'import type { A } from "../b/y.ts";\nexport { C } from "./z.ts";\nconst m = await import("../c/w.ts");')).toEqual(["src/b/y.ts", "src/a/z.ts", "src/c/w.ts"]);
+    expect(importsOf("src/a/x.ts", 'import type { A } from "../b/y.ts";\nexport { C } from "./z.ts";\nconst m = await import("../c/w.ts");')).toEqual([
+      "src/b/y.ts",
+      "src/a/z.ts",
+      "src/c/w.ts",
+    ]);
   });
 
   test("no upward imports", () => {

@@ -58,7 +58,9 @@ async function boot(append = ""): Promise<{ vm: Vm; kernelToInit: number; initTo
   const healthy = await vm.waitForLine(HEALTHY, HEALTHY_MS);
   const kernelToInit = kernelTime(run.text) ?? NaN;
   const initToHealthy = Number(/in (\d+) ms/.exec(healthy.text)![1]) / 1000;
-  console.log(`vm-boot (${vm.kvm ? "KVM" : "TCG"}): kernel -> PID 1 ${kernelToInit.toFixed(2)} s, PID 1 -> all services healthy ${initToHealthy.toFixed(2)} s, QEMU start -> healthy ${(healthy.t / 1000).toFixed(2)} s`);
+  console.log(
+    `vm-boot (${vm.kvm ? "KVM" : "TCG"}): kernel -> PID 1 ${kernelToInit.toFixed(2)} s, PID 1 -> all services healthy ${initToHealthy.toFixed(2)} s, QEMU start -> healthy ${(healthy.t / 1000).toFixed(2)} s`,
+  );
   return { vm, kernelToInit, initToHealthy };
 }
 
@@ -72,7 +74,13 @@ async function client(vm: Vm): Promise<MachineClient> {
       return c;
     } catch (e) {
       c.close();
-      if (Date.now() > deadline) throw new Error(`API not reachable through 127.0.0.1:${vm.hostPort}: ${e}\n${vm.lines.slice(-30).map((l) => l.text).join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `API not reachable through 127.0.0.1:${vm.hostPort}: ${e}\n${vm.lines
+            .slice(-30)
+            .map((l) => l.text)
+            .join("\n")}`,
+        );
       await Bun.sleep(500);
     }
   }
@@ -87,76 +95,90 @@ async function collect<T>(s: AsyncIterable<T>): Promise<T[]> {
 /** Waits for QEMU to exit by itself; returns its code and the time it took. */
 async function poweredOff(vm: Vm, since: number): Promise<{ code: number | null; ms: number }> {
   const code = await Promise.race([vm.exited, Bun.sleep(POWEROFF_MS).then(() => "timeout" as const)]);
-  if (code === "timeout") throw new Error(`VM did not power off within ${POWEROFF_MS} ms; last lines:\n${vm.lines.slice(-30).map((l) => l.text).join("\n")}`);
+  if (code === "timeout")
+    throw new Error(
+      `VM did not power off within ${POWEROFF_MS} ms; last lines:\n${vm.lines
+        .slice(-30)
+        .map((l) => l.text)
+        .join("\n")}`,
+    );
   return { code, ms: performance.now() - since };
 }
 
 describe("a real-kernel boot", () => {
-  test("healthy; Version, ServiceList, List over mutual TLS; Shutdown powers the VM off", async () => {
-    const { vm } = await boot();
-    const c = await client(vm);
-    try {
-      const v = await c.version();
-      expect(v.version?.tag).toBeTruthy();
-      expect(v.version?.kernel ?? "").toContain("6.1");
-      const services = await c.serviceList();
-      for (const id of ["udevd", "containerd"]) {
-        const s = services.find((x) => x.id === id);
-        expect(s?.state).toBe("Running");
-        expect(s?.health?.healthy).toBe(true);
+  test(
+    "healthy; Version, ServiceList, List over mutual TLS; Shutdown powers the VM off",
+    async () => {
+      const { vm } = await boot();
+      const c = await client(vm);
+      try {
+        const v = await c.version();
+        expect(v.version?.tag).toBeTruthy();
+        expect(v.version?.kernel ?? "").toContain("6.1");
+        const services = await c.serviceList();
+        for (const id of ["udevd", "containerd"]) {
+          const s = services.find((x) => x.id === id);
+          expect(s?.state).toBe("Running");
+          expect(s?.health?.healthy).toBe(true);
+        }
+        for (const dir of ["/bin", "/sbin"]) {
+          const entries = (await collect(c.list(dir))).filter((f) => f.name !== dir && !f.is_dir);
+          const unique = new Set(entries.filter((f) => !f.link).map((f) => f.inode)).size;
+          console.log(`vm-boot: ${dir}: ${unique} unique files, ${entries.length} entries`);
+          expect(entries.length).toBeGreaterThan(0);
+        }
+        const t0 = performance.now();
+        await c.shutdown();
+        const off = await poweredOff(vm, t0);
+        console.log(`vm-boot: Shutdown -> QEMU exit ${off.code} in ${(off.ms / 1000).toFixed(2)} s`);
+        expect(off.code).toBe(0);
+        const log = vm.log();
+        expect(log).toMatch(/\] minos:\s+unmounted|\[minos\]\s+unmounted/);
+        expect(log).not.toContain("Kernel panic");
+        // Each line once: through kmsg, never also written as "[minos] ..." while kmsg carries the console.
+        expect(log.split("\n").filter((l) => /all services healthy in \d+ ms/.test(l))).toHaveLength(1);
+        expect(log).not.toMatch(/^\[minos\] (sequence boot|all services healthy)/m);
+        // The coldplug ran (the config loads no modules), so virtio_net registered eth0, which ip= configured.
+        expect(log).toMatch(/minos:\s+triggered \d+ subsystems, \d+ devices/);
+        expect(log).toMatch(/minos:\s+eth0 \(ifindex \d+\) up: 10\.0\.2\.15\/24; routes 0\.0\.0\.0\/0 via 10\.0\.2\.2/);
+      } finally {
+        c.close();
       }
-      for (const dir of ["/bin", "/sbin"]) {
-        const entries = (await collect(c.list(dir))).filter((f) => f.name !== dir && !f.is_dir);
-        const unique = new Set(entries.filter((f) => !f.link).map((f) => f.inode)).size;
-        console.log(`vm-boot: ${dir}: ${unique} unique files, ${entries.length} entries`);
-        expect(entries.length).toBeGreaterThan(0);
-      }
-      const t0 = performance.now();
-      await c.shutdown();
-      const off = await poweredOff(vm, t0);
-      console.log(`vm-boot: Shutdown -> QEMU exit ${off.code} in ${(off.ms / 1000).toFixed(2)} s`);
-      expect(off.code).toBe(0);
-      const log = vm.log();
-      expect(log).toMatch(/\] minos:\s+unmounted|\[minos\]\s+unmounted/);
-      expect(log).not.toContain("Kernel panic");
-      // Each line once: through kmsg, never also written as "[minos] ..." while kmsg carries the console.
-      expect(log.split("\n").filter((l) => /all services healthy in \d+ ms/.test(l))).toHaveLength(1);
-      expect(log).not.toMatch(/^\[minos\] (sequence boot|all services healthy)/m);
-      // The coldplug ran (the config loads no modules), so virtio_net registered eth0, which ip= configured.
-      expect(log).toMatch(/minos:\s+triggered \d+ subsystems, \d+ devices/);
-      expect(log).toMatch(/minos:\s+eth0 \(ifindex \d+\) up: 10\.0\.2\.15\/24; routes 0\.0\.0\.0\/0 via 10\.0\.2\.2/);
-    } finally {
-      c.close();
-    }
-  }, HEALTHY_MS + POWEROFF_MS + 60_000);
+    },
+    HEALTHY_MS + POWEROFF_MS + 60_000,
+  );
 
-  test("an invalid minos.config= is rejected visibly (console, Dmesg), the API serves; the ACPI power button powers off", async () => {
-    const { vm } = await boot("minos.config=/test/bad.yaml");
-    if (process.env.VM_DEBUG) console.log(vm.log());
-    const rejected = /rejected minos\.config= \/test\/bad\.yaml: .*sysctls/;
-    const c = await client(vm);
-    // Observed first, asserted after the power-off: one boot checks both paths.
-    let dmesg: string;
-    try {
-      dmesg = (await collect(c.dmesg())).join("\n");
-    } finally {
-      c.close();
-    }
-    const watching = /watching \/dev\/input\/event\d/.test(vm.log());
-    const t0 = performance.now();
-    await vm.powerButton();
-    const off = await poweredOff(vm, t0);
-    console.log(`vm-boot: power button -> QEMU exit ${off.code} in ${(off.ms / 1000).toFixed(2)} s`);
-    const log = vm.log();
-    expect(log).not.toContain("Kernel panic");
-    expect(watching).toBe(true); // init found the power button's input device
-    expect(off.code).toBe(0);
-    expect(log).toMatch(/poweroff requested: power button/);
-    expect(log).toMatch(/\] minos:\s+unmounted|\[minos\]\s+unmounted/);
-    expect(log).toMatch(rejected); // on the console
-    expect(dmesg).toMatch(rejected); // in Dmesg, through the API
-    // Lines from before /dev/kmsg was attached were replayed into it.
-    expect(dmesg).toMatch(/minos: minos init on a kernel boot, pid 1/);
-    expect(dmesg).toMatch(/minos:\s+earlyMounts\/mount \/proc \(proc\): ok/);
-  }, HEALTHY_MS + POWEROFF_MS + 60_000);
+  test(
+    "an invalid minos.config= is rejected visibly (console, Dmesg), the API serves; the ACPI power button powers off",
+    async () => {
+      const { vm } = await boot("minos.config=/test/bad.yaml");
+      if (process.env.VM_DEBUG) console.log(vm.log());
+      const rejected = /rejected minos\.config= \/test\/bad\.yaml: .*sysctls/;
+      const c = await client(vm);
+      // Observed first, asserted after the power-off: one boot checks both paths.
+      let dmesg: string;
+      try {
+        dmesg = (await collect(c.dmesg())).join("\n");
+      } finally {
+        c.close();
+      }
+      const watching = /watching \/dev\/input\/event\d/.test(vm.log());
+      const t0 = performance.now();
+      await vm.powerButton();
+      const off = await poweredOff(vm, t0);
+      console.log(`vm-boot: power button -> QEMU exit ${off.code} in ${(off.ms / 1000).toFixed(2)} s`);
+      const log = vm.log();
+      expect(log).not.toContain("Kernel panic");
+      expect(watching).toBe(true); // init found the power button's input device
+      expect(off.code).toBe(0);
+      expect(log).toMatch(/poweroff requested: power button/);
+      expect(log).toMatch(/\] minos:\s+unmounted|\[minos\]\s+unmounted/);
+      expect(log).toMatch(rejected); // on the console
+      expect(dmesg).toMatch(rejected); // in Dmesg, through the API
+      // Lines from before /dev/kmsg was attached were replayed into it.
+      expect(dmesg).toMatch(/minos: minos init on a kernel boot, pid 1/);
+      expect(dmesg).toMatch(/minos:\s+earlyMounts\/mount \/proc \(proc\): ok/);
+    },
+    HEALTHY_MS + POWEROFF_MS + 60_000,
+  );
 });

@@ -18,7 +18,10 @@ export function healthMsg(h: ServiceHealth): Msg<machine.ServiceHealth> {
 export function eventPayload(e: NodeEvent): { typeName: string; value: object } {
   switch (e.kind) {
     case "service":
-      return { typeName: "machine.ServiceStateEvent", value: { service: e.service, action: serviceStateAction(e.state), message: e.message, health: healthMsg(e.health) } };
+      return {
+        typeName: "machine.ServiceStateEvent",
+        value: { service: e.service, action: serviceStateAction(e.state), message: e.message, health: healthMsg(e.health) },
+      };
     case "sequence":
       return {
         typeName: "machine.SequenceEvent",

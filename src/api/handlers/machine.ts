@@ -164,7 +164,15 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
       const result = await backend.applyConfiguration(yaml, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined);
       return {
         // The hostname may just have changed: name the node as it is now.
-        messages: [{ metadata: { hostname: backend.hostname() }, warnings: [], mode: APPLY_MODE_NAMES[result.mode], mode_details: result.details, needs_reboot: result.needsReboot }],
+        messages: [
+          {
+            metadata: { hostname: backend.hostname() },
+            warnings: [],
+            mode: APPLY_MODE_NAMES[result.mode],
+            mode_details: result.details,
+            needs_reboot: result.needsReboot,
+          },
+        ],
       };
     },
 

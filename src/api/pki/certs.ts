@@ -160,5 +160,8 @@ export function issueClientCert(ca: CertAndKey, role: string, commonName = role,
 /** The node's serving certificate: names clients may dial it by. */
 export function issueServerCert(ca: CertAndKey, dnsNames: string[], ips: string[], days = 365): CertAndKey {
   const k = newKey();
-  return { cert: build({ commonName: dnsNames[0] ?? "minos", serverAuth: true, clientAuth: false, dnsNames, ips, days }, k.publicKey, issuerOf(ca)), key: k.pem };
+  return {
+    cert: build({ commonName: dnsNames[0] ?? "minos", serverAuth: true, clientAuth: false, dnsNames, ips, days }, k.publicKey, issuerOf(ca)),
+    key: k.pem,
+  };
 }

@@ -52,7 +52,7 @@ export const bitString = (b: Uint8Array): Buffer => tlv(0x03, Buffer.concat([Buf
 export function namedBits(bits: number[]): Buffer {
   const max = Math.max(...bits);
   const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
-  for (const b of bits) bytes[Math.floor(b / 8)]! |= 0x80 >> b % 8;
+  for (const b of bits) bytes[Math.floor(b / 8)]! |= 0x80 >> (b % 8);
   const unused = 7 - (max % 8);
   return tlv(0x03, Buffer.concat([Buffer.from([unused]), bytes]));
 }

@@ -4,9 +4,18 @@ import type { Msg } from "../wire.ts";
 import { readProc, fields, num } from "./read.ts";
 
 type Setter = (c: Msg<machine.CPUInfo>, v: string) => void;
-const str = (k: keyof machine.CPUInfo): Setter => (c, v) => void ((c as Record<string, unknown>)[k] = v);
-const n = (k: keyof machine.CPUInfo): Setter => (c, v) => void ((c as Record<string, unknown>)[k] = num(v));
-const list = (k: keyof machine.CPUInfo): Setter => (c, v) => void ((c as Record<string, unknown>)[k] = fields(v));
+const str =
+  (k: keyof machine.CPUInfo): Setter =>
+  (c, v) =>
+    void ((c as Record<string, unknown>)[k] = v);
+const n =
+  (k: keyof machine.CPUInfo): Setter =>
+  (c, v) =>
+    void ((c as Record<string, unknown>)[k] = num(v));
+const list =
+  (k: keyof machine.CPUInfo): Setter =>
+  (c, v) =>
+    void ((c as Record<string, unknown>)[k] = fields(v));
 
 const KEYS: Record<string, Setter> = {
   processor: n("processor"),

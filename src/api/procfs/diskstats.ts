@@ -3,7 +3,23 @@ import type { machine } from "../gen/types.ts";
 import type { Msg } from "../wire.ts";
 import { readProc, fields, num } from "./read.ts";
 
-const COLUMNS = ["read_completed", "read_merged", "read_sectors", "read_time_ms", "write_completed", "write_merged", "write_sectors", "write_time_ms", "io_in_progress", "io_time_ms", "io_time_weighted_ms", "discard_completed", "discard_merged", "discard_sectors", "discard_time_ms"] as const;
+const COLUMNS = [
+  "read_completed",
+  "read_merged",
+  "read_sectors",
+  "read_time_ms",
+  "write_completed",
+  "write_merged",
+  "write_sectors",
+  "write_time_ms",
+  "io_in_progress",
+  "io_time_ms",
+  "io_time_weighted_ms",
+  "discard_completed",
+  "discard_merged",
+  "discard_sectors",
+  "discard_time_ms",
+] as const;
 
 export function diskStats(text = readProc("diskstats")): { total: Msg<machine.DiskStat>; devices: Msg<machine.DiskStat>[] } {
   const devices: Msg<machine.DiskStat>[] = [];

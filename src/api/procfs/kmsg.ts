@@ -14,7 +14,9 @@ const LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "d
 
 function bootTimeMs(): number {
   try {
-    const line = readProc("stat").split("\n").find((l) => l.startsWith("btime "));
+    const line = readProc("stat")
+      .split("\n")
+      .find((l) => l.startsWith("btime "));
     return num(fields(line ?? "")[1]) * 1000;
   } catch {
     return 0;

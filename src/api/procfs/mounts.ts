@@ -4,8 +4,7 @@ import type { machine } from "../gen/types.ts";
 import type { Msg } from "../wire.ts";
 import { readProc, fields } from "./read.ts";
 
-/** mountinfo escapes blanks in paths as octal (\040). */
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+import { unescapeMountField } from "../../lib/mountinfo.ts";
 
 export function mounts(text = readProc("self/mountinfo")): Msg<machine.MountStat>[] {
   const out: Msg<machine.MountStat>[] = [];
@@ -13,8 +12,8 @@ export function mounts(text = readProc("self/mountinfo")): Msg<machine.MountStat
     const cols = fields(line);
     const dash = cols.indexOf("-");
     if (dash < 0 || cols.length < dash + 3) continue;
-    const mountedOn = unescape(cols[4]!);
-    const filesystem = unescape(cols[dash + 2]!);
+    const mountedOn = unescapeMountField(cols[4]!);
+    const filesystem = unescapeMountField(cols[dash + 2]!);
     let size = 0;
     let available = 0;
     try {

@@ -3,7 +3,24 @@ import type { machine } from "../gen/types.ts";
 import type { Msg } from "../wire.ts";
 import { readProc, fields, num } from "./read.ts";
 
-const COLUMNS = ["rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "rx_fifo", "rx_frame", "rx_compressed", "rx_multicast", "tx_bytes", "tx_packets", "tx_errors", "tx_dropped", "tx_fifo", "tx_collisions", "tx_carrier", "tx_compressed"] as const;
+const COLUMNS = [
+  "rx_bytes",
+  "rx_packets",
+  "rx_errors",
+  "rx_dropped",
+  "rx_fifo",
+  "rx_frame",
+  "rx_compressed",
+  "rx_multicast",
+  "tx_bytes",
+  "tx_packets",
+  "tx_errors",
+  "tx_dropped",
+  "tx_fifo",
+  "tx_collisions",
+  "tx_carrier",
+  "tx_compressed",
+] as const;
 
 export function netDevStats(text = readProc("net/dev")): { total: Msg<machine.NetDev>; devices: Msg<machine.NetDev>[] } {
   const devices: Msg<machine.NetDev>[] = [];

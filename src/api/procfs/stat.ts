@@ -28,7 +28,18 @@ export function systemStat(text = readProc("stat")): Msg<machine.SystemStat> {
     else if (key === "softirq") {
       const v = cols.map(num);
       out.soft_irq_total = v[0];
-      out.soft_irq = { hi: v[1], timer: v[2], net_tx: v[3], net_rx: v[4], block: v[5], block_io_poll: v[6], tasklet: v[7], sched: v[8], hrtimer: v[9], rcu: v[10] };
+      out.soft_irq = {
+        hi: v[1],
+        timer: v[2],
+        net_tx: v[3],
+        net_rx: v[4],
+        block: v[5],
+        block_io_poll: v[6],
+        tasklet: v[7],
+        sched: v[8],
+        hrtimer: v[9],
+        rcu: v[10],
+      };
     }
   }
   return out;

@@ -2,7 +2,7 @@
 // Only the 8 ANSI colours (+ bold for the bright half) are used: that is what
 // the Linux console renders, and every terminal emulator agrees on them.
 
-export const enum Color {
+export enum Color {
   Default = -1,
   Black = 0,
   Red = 1,

@@ -45,8 +45,7 @@ function rates<T extends { name: string }>(prev: T[] | undefined, cur: T[], seco
   const before = new Map((prev ?? []).map((p) => [p.name, p]));
   return cur.map((c) => {
     const p = before.get(c.name);
-    const per = (now: number, then: number | undefined) =>
-      then === undefined || seconds <= 0 || now < then ? undefined : (now - then) / seconds;
+    const per = (now: number, then: number | undefined) => (then === undefined || seconds <= 0 || now < then ? undefined : (now - then) / seconds);
     return {
       name: c.name,
       in: per(inOf(c), p && inOf(p)),
@@ -58,11 +57,23 @@ function rates<T extends { name: string }>(prev: T[] | undefined, cur: T[], seco
 }
 
 export function netRates(prev: NetSample[] | undefined, cur: NetSample[], seconds: number): RateRow[] {
-  return rates(prev, cur, seconds, (n) => n.rxBytes, (n) => n.txBytes);
+  return rates(
+    prev,
+    cur,
+    seconds,
+    (n) => n.rxBytes,
+    (n) => n.txBytes,
+  );
 }
 
 export function diskRates(prev: DiskSample[] | undefined, cur: DiskSample[], seconds: number): RateRow[] {
-  return rates(prev, cur, seconds, (d) => d.readBytes, (d) => d.writeBytes);
+  return rates(
+    prev,
+    cur,
+    seconds,
+    (d) => d.readBytes,
+    (d) => d.writeBytes,
+  );
 }
 
 function clamp01(v: number): number {

@@ -41,7 +41,10 @@ export async function pollLoop(opts: PollOptions): Promise<void> {
       const opening = opts.connect();
       // A connect that finishes after we gave up on it must still be closed.
       let abandoned = false;
-      opening.then((s) => abandoned && s.close(), () => {});
+      opening.then(
+        (s) => abandoned && s.close(),
+        () => {},
+      );
       source = await withTimeout(opening, timeoutMs).catch((e: unknown) => {
         abandoned = true;
         throw e;

@@ -1,6 +1,6 @@
 // Drawing helpers shared by the screens: tables, history graphs, key/value
 // strips. They draw into a rectangle of a Canvas and never outside it.
-import { Canvas, Color, type Style } from "./canvas.ts";
+import { type Canvas, Color, type Style } from "./canvas.ts";
 import { fit, printable } from "./format.ts";
 
 export interface Rect {
@@ -44,7 +44,11 @@ export function table(c: Canvas, r: Rect, columns: Column[], rows: Cell[][]): nu
       x += w + 1;
     });
   };
-  put(r.y, columns.map((col) => ({ text: col.title })), true);
+  put(
+    r.y,
+    columns.map((col) => ({ text: col.title })),
+    true,
+  );
   const room = r.h - 1;
   const cut = rows.length > room;
   const shown = cut ? rows.slice(0, Math.max(0, room - 1)) : rows;

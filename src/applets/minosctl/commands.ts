@@ -156,7 +156,14 @@ export const COMMANDS: Record<string, Command> = {
       const action = ctx.positional[1] ?? "status";
       const c = ctx.client();
       if (action === "status") return COMMANDS.services!.run({ ...ctx, positional: [id] });
-      const resp = action === "start" ? await c.serviceStart(id) : action === "stop" ? await c.serviceStop(id) : action === "restart" ? await c.serviceRestart(id) : undefined;
+      const resp =
+        action === "start"
+          ? await c.serviceStart(id)
+          : action === "stop"
+            ? await c.serviceStop(id)
+            : action === "restart"
+              ? await c.serviceRestart(id)
+              : undefined;
       if (resp === undefined) throw new UsageError(`service action "${action}": want status, start, stop or restart`);
       emit(ctx, { id, action, resp }, () => resp + "\n");
       return 0;
@@ -218,7 +225,11 @@ export const COMMANDS: Record<string, Command> = {
       for await (const f of ctx.client().list(root, { recurse: Boolean(ctx.flags.recurse) || depth > 0, depth, types })) entries.push(f);
       emit(ctx, entries, () => {
         const shown = entries.filter((f) => f.relative_name !== ".");
-        if (!ctx.flags.long) return table(["NODE", "NAME"], shown.map((f) => [f.metadata?.hostname ?? "", f.relative_name + (f.link ? ` -> ${f.link}` : "")]));
+        if (!ctx.flags.long)
+          return table(
+            ["NODE", "NAME"],
+            shown.map((f) => [f.metadata?.hostname ?? "", f.relative_name + (f.link ? ` -> ${f.link}` : "")]),
+          );
         return table(
           ["NODE", "MODE", "UID", "GID", "SIZE(B)", "LASTMOD", "INODE", "LINKS", "NAME"],
           shown.map((f) => [
@@ -255,7 +266,15 @@ export const COMMANDS: Record<string, Command> = {
       emit(ctx, stats, () =>
         table(
           ["NODE", "FILESYSTEM", "SIZE", "USED", "AVAILABLE", "USE%", "MOUNTED ON"],
-          stats.map((m) => [host, m.filesystem, humanBytes(m.size), humanBytes(m.size - m.available), humanBytes(m.available), m.size ? `${(((m.size - m.available) / m.size) * 100).toFixed(1)}%` : "-", m.mounted_on]),
+          stats.map((m) => [
+            host,
+            m.filesystem,
+            humanBytes(m.size),
+            humanBytes(m.size - m.available),
+            humanBytes(m.available),
+            m.size ? `${(((m.size - m.available) / m.size) * 100).toFixed(1)}%` : "-",
+            m.mounted_on,
+          ]),
         ),
       );
       return 0;
@@ -269,9 +288,21 @@ export const COMMANDS: Record<string, Command> = {
       const m = msg.meminfo!;
       const mib = (kib: number) => Math.round(kib / 1024);
       emit(ctx, m, () =>
-        table(["NODE", "TOTAL", "USED", "FREE", "SHARED", "BUFFERS", "CACHE", "AVAILABLE"], [
-          [host, mib(m.memtotal), mib(m.memtotal - m.memfree - m.buffers - m.cached - m.sreclaimable), mib(m.memfree), mib(m.shmem), mib(m.buffers), mib(m.cached + m.sreclaimable), mib(m.memavailable)],
-        ]),
+        table(
+          ["NODE", "TOTAL", "USED", "FREE", "SHARED", "BUFFERS", "CACHE", "AVAILABLE"],
+          [
+            [
+              host,
+              mib(m.memtotal),
+              mib(m.memtotal - m.memfree - m.buffers - m.cached - m.sreclaimable),
+              mib(m.memfree),
+              mib(m.shmem),
+              mib(m.buffers),
+              mib(m.cached + m.sreclaimable),
+              mib(m.memavailable),
+            ],
+          ],
+        ),
       );
       return 0;
     },
@@ -285,7 +316,17 @@ export const COMMANDS: Record<string, Command> = {
       emit(ctx, ps, () =>
         table(
           ["NODE", "PID", "PPID", "STATE", "THREADS", "CPU-TIME", "VIRTMEM", "RESMEM", "COMMAND"],
-          ps.map((p) => [host, p.pid, p.ppid, p.state, p.threads, p.cpu_time.toFixed(2), humanBytes(p.virtual_memory), humanBytes(p.resident_memory), p.args || p.command]),
+          ps.map((p) => [
+            host,
+            p.pid,
+            p.ppid,
+            p.state,
+            p.threads,
+            p.cpu_time.toFixed(2),
+            humanBytes(p.virtual_memory),
+            humanBytes(p.resident_memory),
+            p.args || p.command,
+          ]),
         ),
       );
       return 0;
@@ -307,9 +348,21 @@ export const COMMANDS: Record<string, Command> = {
       const s = await ctx.client().systemStat();
       const t = s.cpu_total;
       emit(ctx, s, () =>
-        table(["NODE", "BOOT TIME", "CPUS", "USER(s)", "SYSTEM(s)", "IDLE(s)", "CTXT", "PROCS"], [
-          [s.metadata?.hostname ?? "", new Date(s.boot_time * 1000).toISOString(), s.cpu.length, t?.user ?? 0, t?.system ?? 0, t?.idle ?? 0, s.context_switches, s.process_created],
-        ]),
+        table(
+          ["NODE", "BOOT TIME", "CPUS", "USER(s)", "SYSTEM(s)", "IDLE(s)", "CTXT", "PROCS"],
+          [
+            [
+              s.metadata?.hostname ?? "",
+              new Date(s.boot_time * 1000).toISOString(),
+              s.cpu.length,
+              t?.user ?? 0,
+              t?.system ?? 0,
+              t?.idle ?? 0,
+              s.context_switches,
+              s.process_created,
+            ],
+          ],
+        ),
       );
       return 0;
     },
@@ -319,7 +372,12 @@ export const COMMANDS: Record<string, Command> = {
     usage: "cpuinfo                       processors",
     async run(ctx) {
       const cpus = await ctx.client().cpuInfo();
-      emit(ctx, cpus, () => table(["PROCESSOR", "VENDOR", "MODEL", "MHZ", "CORES"], cpus.map((c) => [c.processor, c.vendor_id, c.model_name, c.cpu_mhz.toFixed(0), c.cpu_cores])));
+      emit(ctx, cpus, () =>
+        table(
+          ["PROCESSOR", "VENDOR", "MODEL", "MHZ", "CORES"],
+          cpus.map((c) => [c.processor, c.vendor_id, c.model_name, c.cpu_mhz.toFixed(0), c.cpu_cores]),
+        ),
+      );
       return 0;
     },
   },
@@ -328,7 +386,12 @@ export const COMMANDS: Record<string, Command> = {
     usage: "netdev                        network interface counters",
     async run(ctx) {
       const n = await ctx.client().networkDeviceStats();
-      emit(ctx, n, () => table(["NODE", "DEVICE", "RX BYTES", "RX PACKETS", "TX BYTES", "TX PACKETS"], n.devices.map((d) => [n.metadata?.hostname ?? "", d.name, d.rx_bytes, d.rx_packets, d.tx_bytes, d.tx_packets])));
+      emit(ctx, n, () =>
+        table(
+          ["NODE", "DEVICE", "RX BYTES", "RX PACKETS", "TX BYTES", "TX PACKETS"],
+          n.devices.map((d) => [n.metadata?.hostname ?? "", d.name, d.rx_bytes, d.rx_packets, d.tx_bytes, d.tx_packets]),
+        ),
+      );
       return 0;
     },
   },
@@ -337,7 +400,12 @@ export const COMMANDS: Record<string, Command> = {
     usage: "disks                         block device I/O counters",
     async run(ctx) {
       const d = await ctx.client().diskStats();
-      emit(ctx, d, () => table(["NODE", "DEVICE", "READS", "READ SECTORS", "WRITES", "WRITE SECTORS"], d.devices.map((x) => [d.metadata?.hostname ?? "", x.name, x.read_completed, x.read_sectors, x.write_completed, x.write_sectors])));
+      emit(ctx, d, () =>
+        table(
+          ["NODE", "DEVICE", "READS", "READ SECTORS", "WRITES", "WRITE SECTORS"],
+          d.devices.map((x) => [d.metadata?.hostname ?? "", x.name, x.read_completed, x.read_sectors, x.write_completed, x.write_sectors]),
+        ),
+      );
       return 0;
     },
   },
@@ -361,7 +429,14 @@ export const COMMANDS: Record<string, Command> = {
       const data = readFileSync(String(ctx.flags.file));
       const tryTimeoutMs = ctx.flags.timeout === undefined ? undefined : parseDuration(String(ctx.flags.timeout));
       const r = await ctx.client().applyConfiguration({ data, mode: mode as "auto", tryTimeoutMs });
-      emit(ctx, r, () => [`Applied configuration (mode ${r.mode.toLowerCase().replace(/_/g, "-")}): ${r.mode_details}`, ...r.warnings.map((w) => `warning: ${w}`), ...(r.needs_reboot.length ? [`needs a reboot: ${r.needs_reboot.join(", ")}`] : []), ""].join("\n"));
+      emit(ctx, r, () =>
+        [
+          `Applied configuration (mode ${r.mode.toLowerCase().replace(/_/g, "-")}): ${r.mode_details}`,
+          ...r.warnings.map((w) => `warning: ${w}`),
+          ...(r.needs_reboot.length ? [`needs a reboot: ${r.needs_reboot.join(", ")}`] : []),
+          "",
+        ].join("\n"),
+      );
       return 0;
     },
   },

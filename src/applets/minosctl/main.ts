@@ -133,7 +133,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (tls && !endpoint.startsWith("unix:")) {
         const dir = mkdtempSync(join(tmpdir(), "minosctl-"));
         cleanup = () => rmSync(dir, { recursive: true, force: true });
-        for (const [name, pem] of [["ca", tls.ca], ["crt", tls.cert], ["key", tls.key]] as const) {
+        for (const [name, pem] of [
+          ["ca", tls.ca],
+          ["crt", tls.cert],
+          ["key", tls.key],
+        ] as const) {
           writeFileSync(join(dir, name), pem, { mode: 0o600 });
           args.push(`--${name}`, join(dir, name));
         }

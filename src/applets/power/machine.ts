@@ -8,7 +8,7 @@ import { UnreachableError } from "./client.ts";
 
 /** A missing socket is the common "init is gone" case: say so at once, before loading the client. */
 function checkSocket(socketPath: string): void {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(socketPath);
   } catch (e) {

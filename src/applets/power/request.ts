@@ -10,7 +10,6 @@ export type { PowerAppletName };
 export type { PowerAction };
 export { UsageError };
 
-
 export interface Request {
   /** Which command line this came from (messages are prefixed with it). */
   applet: PowerAppletName;
@@ -41,7 +40,10 @@ export type Parsed = Request | Help | UsageError;
 export const isHelp = (p: Parsed): p is Help => !(p instanceof UsageError) && "help" in p;
 
 /** One line each, for bad input ("one usage line, exit 1"): the first line of --help, so the two cannot drift apart. */
-export const USAGE_LINE = Object.fromEntries(Object.entries(HELP).map(([applet, text]) => [applet, text.slice(0, text.indexOf("\n"))])) as Record<PowerAppletName, string>;
+export const USAGE_LINE = Object.fromEntries(Object.entries(HELP).map(([applet, text]) => [applet, text.slice(0, text.indexOf("\n"))])) as Record<
+  PowerAppletName,
+  string
+>;
 
 /**
  * Every flag of these commands is boolean, so words can be told from flags by

@@ -27,12 +27,8 @@
 //    already lost them, so the service can never get them back. (glibc applies
 //    set*id to every thread and aborts the process if threads disagree: keeping
 //    the caps on this thread is also what keeps that broadcast consistent.)
-import {
-  allCaps, capBit, capget, capNames, capset, kernelLastCap, type CapSet,
-} from "../../sys/caps.ts";
-import {
-  ambientClearAll, ambientIsSet, ambientRaise, capbsetDrop, capbsetRead, setKeepCaps,
-} from "../../sys/prctl.ts";
+import { allCaps, capBit, capget, capNames, capset, kernelLastCap, type CapSet } from "../../sys/caps.ts";
+import { ambientClearAll, ambientIsSet, ambientRaise, capbsetDrop, capbsetRead, setKeepCaps } from "../../sys/prctl.ts";
 import type { CapRequest } from "./flags.ts";
 
 const CAP_SETGID = 6;

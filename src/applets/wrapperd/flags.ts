@@ -67,7 +67,13 @@ export function parsePlan(argv: string[]): Plan | null {
     cgroupPath: parseCgroupPath(one("cgroup-path")),
     rlimits: many(flags, "rlimit").map(parseRlimit),
     caps: dropped !== null ? { mode: "drop", caps: parseCaps(dropped) } : keep !== null ? { mode: "keep", caps: parseCaps(keep) } : null,
-    groups: groups === null ? null : groups.split(",").filter((g) => g.trim() !== "").map((g) => parseId("groups", g)),
+    groups:
+      groups === null
+        ? null
+        : groups
+            .split(",")
+            .filter((g) => g.trim() !== "")
+            .map((g) => parseId("groups", g)),
     gid: gid === null ? null : parseId("gid", gid),
     uid: uid === null ? null : parseId("uid", uid),
     cwd: nonEmpty("cwd", one("cwd")),

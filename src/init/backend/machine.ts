@@ -48,7 +48,11 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       os: "linux",
       arch: process.arch === "x64" ? "amd64" : process.arch,
     }),
-    listServices: (): ServiceInfo[] => (ctx.services.peek()?.all().map((s) => s.info()) ?? []),
+    listServices: (): ServiceInfo[] =>
+      ctx.services
+        .peek()
+        ?.all()
+        .map((s) => s.info()) ?? [],
     startService: async (id) => registry().get(id).start(),
     stopService: async (id) => registry().get(id).stop(),
     restartService: async (id) => {

@@ -90,7 +90,9 @@ export const DEFAULT_KUBELET_IMAGE = "ghcr.io/siderolabs/kubelet:v1.30.0";
 export const DEFAULT_HOSTNAME = "minos";
 
 const hostname = (v: string) =>
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v) ? undefined : `"${v}" is not a valid hostname (RFC 1123, lower case)`;
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v)
+    ? undefined
+    : `"${v}" is not a valid hostname (RFC 1123, lower case)`;
 const absolute = (v: string) => (v.startsWith("/") && !v.split("/").includes("..") ? undefined : `"${v}" must be an absolute path without ..`);
 const base64Pem = (v: string) => (/^-----BEGIN /.test(Buffer.from(v, "base64").toString("utf8")) ? undefined : "expected base64 of a PEM block");
 const endpoint = (v: string) => (/^(tcp|udp):\/\/[^/:]+:\d+$/.test(v) ? undefined : `"${v}" must be tcp://host:port or udp://host:port`);
@@ -108,7 +110,10 @@ const SCHEMA = obj({
               obj({
                 interface: req(str({ check: checkInterfaceName })),
                 addresses: opt(list(str({ check: checkCidr })), () => []),
-                routes: opt(list(obj({ network: req(str({ check: checkNetwork })), gateway: opt(str({ check: checkIpv4 })), metric: opt(int({ min: 0 })) })), () => []),
+                routes: opt(
+                  list(obj({ network: req(str({ check: checkNetwork })), gateway: opt(str({ check: checkIpv4 })), metric: opt(int({ min: 0 })) })),
+                  () => [],
+                ),
                 mtu: opt(int({ min: 68, max: 65535 })),
               }),
             ),

@@ -55,10 +55,16 @@ export class CgroupTree {
     // "0" means the writing process itself.
     writeFileSync(join(this.dir(INIT_CGROUP), "cgroup.procs"), "0");
     const problems: string[] = [];
-    const controllers = readFileSync(join(this.dir(""), "cgroup.controllers"), "utf8").trim().split(/\s+/).filter(Boolean);
+    const controllers = readFileSync(join(this.dir(""), "cgroup.controllers"), "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
     const enabled: string[] = [];
     for (const rel of DELEGATING) {
-      const avail = readFileSync(join(this.dir(rel), "cgroup.controllers"), "utf8").trim().split(/\s+/).filter(Boolean);
+      const avail = readFileSync(join(this.dir(rel), "cgroup.controllers"), "utf8")
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
       for (const c of avail) {
         try {
           writeFileSync(join(this.dir(rel), "cgroup.subtree_control"), `+${c}`);

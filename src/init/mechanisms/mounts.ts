@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "nod
 import { mknodChar } from "../../sys/fs.ts";
 import { MNT, MS, mount, umount } from "../../sys/mount.ts";
 import { errText } from "./log.ts";
+import { unescapeMountField } from "../../lib/mountinfo.ts";
 
 export interface MountSpec {
   target: string;
@@ -92,14 +93,9 @@ export function mountTable(text = readFileSync("/proc/self/mountinfo", "utf8")):
     if (!line) continue;
     const f = line.split(" ");
     const dash = f.indexOf("-");
-    out.push({ id: Number(f[0]), parent: Number(f[1]), target: unescape(f[4] ?? ""), fstype: f[dash + 1] ?? "" });
+    out.push({ id: Number(f[0]), parent: Number(f[1]), target: unescapeMountField(f[4] ?? ""), fstype: f[dash + 1] ?? "" });
   }
   return out;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 export interface UnmountReport {

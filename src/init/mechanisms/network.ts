@@ -40,7 +40,11 @@ export interface NetworkPlan {
 /** The config's interfaces win; ip= is used only when the config has none (as in Talos). */
 export function networkPlan(configured: readonly NetworkInterface[], ipParam: string | undefined): NetworkPlan {
   if (configured.length > 0) {
-    return { source: "machine.network.interfaces", interfaces: [...configured], notes: ipParam !== undefined ? [`ip=${ipParam} ignored: the machine config has interfaces`] : [] };
+    return {
+      source: "machine.network.interfaces",
+      interfaces: [...configured],
+      notes: ipParam !== undefined ? [`ip=${ipParam} ignored: the machine config has interfaces`] : [],
+    };
   }
   if (ipParam === undefined) return { source: "none", interfaces: [], notes: [] };
   const r = interfaceFromIpParam(ipParam);

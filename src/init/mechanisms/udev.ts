@@ -85,5 +85,10 @@ export async function settle(opts: { timeoutMs: number; quietMs: number; signal:
 
 /** Names of the loaded modules (/proc/modules), to log what the coldplug loaded. */
 export function loadedModules(text: string): Set<string> {
-  return new Set(text.split("\n").filter(Boolean).map((l) => l.split(" ")[0]!));
+  return new Set(
+    text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ")[0]!),
+  );
 }

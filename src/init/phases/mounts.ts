@@ -24,7 +24,9 @@ function mountTask(m: MountSpec): Task {
 /** /proc, /sys, /dev, then /dev's nodes (sandbox) or a console (a kernel boot that gave init none). */
 export function earlyMountTasks(ctx: NodeContext): Task[] {
   return [
-    ...earlyMounts(ctx.sandbox).filter((m) => FIRST.includes(m.target)).map((m) => mountTask(m)),
+    ...earlyMounts(ctx.sandbox)
+      .filter((m) => FIRST.includes(m.target))
+      .map((m) => mountTask(m)),
     {
       name: "populate /dev",
       run: () => {
@@ -47,7 +49,9 @@ export function earlyMountTasks(ctx: NodeContext): Task[] {
 
 /** The rest of the early mounts: /dev/pts, /dev/shm, /run, /tmp, /var, cgroup2. */
 export function mountTasks(ctx: NodeContext): Task[] {
-  return earlyMounts(ctx.sandbox).filter((m) => !FIRST.includes(m.target)).map((m) => mountTask(m));
+  return earlyMounts(ctx.sandbox)
+    .filter((m) => !FIRST.includes(m.target))
+    .map((m) => mountTask(m));
 }
 
 function hasFd(fd: number): boolean {

@@ -27,7 +27,9 @@ export function networkTasks(ctx: NodeContext): Task[] {
           const index = await waitForInterface(iface.interface, INTERFACE_WAIT_MS, signal);
           if (index === undefined) {
             missing.push(iface.interface);
-            ctx.log.warn(`  ${iface.interface}: no such interface after ${INTERFACE_WAIT_MS / 1000} s${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}: not configured`);
+            ctx.log.warn(
+              `  ${iface.interface}: no such interface after ${INTERFACE_WAIT_MS / 1000} s${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}: not configured`,
+            );
             continue;
           }
           ctx.log.info(`  ${configureInterface(iface, index)}`);

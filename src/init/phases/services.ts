@@ -34,7 +34,12 @@ export function serviceTasks(ctx: NodeContext): Task[] {
         });
         for (const spec of [...builtinServices(cfg, ctx.sandbox), ...extraServices(cfg)]) registry.declare(spec);
         ctx.services.set(registry);
-        ctx.log.info(`  ${wrapped.use ? "through /sbin/wrapperd" : `directly (${wrapped.why})`}: ${registry.all().map((s) => s.id).join(", ")}`);
+        ctx.log.info(
+          `  ${wrapped.use ? "through /sbin/wrapperd" : `directly (${wrapped.why})`}: ${registry
+            .all()
+            .map((s) => s.id)
+            .join(", ")}`,
+        );
         watchAllHealthy(ctx);
         registry.startAll();
       },

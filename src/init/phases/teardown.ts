@@ -45,7 +45,9 @@ export function unmountTask(ctx: NodeContext): Task {
       // /proc last: mountinfo is how we know what is left.
       const left = mountTable().filter((m) => m.target !== "/" && m.target !== "/proc");
       const procHow = unmountOne("/proc");
-      ctx.log.info(`  unmounted ${r.unmounted.length + (procHow === "unmounted" ? 1 : 0)}, detached ${r.detached.length + (procHow === "detached" ? 1 : 0)}: ${[...r.unmounted, ...r.detached.map((d) => `${d} (detached)`), `/proc${procHow === "detached" ? " (detached)" : ""}`].join(" ")}`);
+      ctx.log.info(
+        `  unmounted ${r.unmounted.length + (procHow === "unmounted" ? 1 : 0)}, detached ${r.detached.length + (procHow === "detached" ? 1 : 0)}: ${[...r.unmounted, ...r.detached.map((d) => `${d} (detached)`), `/proc${procHow === "detached" ? " (detached)" : ""}`].join(" ")}`,
+      );
       if (r.failed.length) ctx.log.warn(`  failed: ${r.failed.join("; ")}`);
       ctx.log.info(left.length === 0 ? "  nothing mounted" : `  still mounted: ${left.map((m) => m.target).join(" ")}`);
     },

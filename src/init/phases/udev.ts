@@ -29,7 +29,9 @@ export function udevTasks(ctx: NodeContext): Task[] {
         const settled = await settle({ timeoutMs: SETTLE_TIMEOUT_MS, quietMs: SETTLE_QUIET_MS, signal });
         const ms = Math.round(performance.now() - t0);
         const loaded = [...modules()].filter((m) => !before.has(m));
-        ctx.log.info(`  triggered ${s.written} subsystems, ${d.written} devices (${s.refused + d.refused} refused); queue ${settled ? "settled" : `not settled after ${SETTLE_TIMEOUT_MS / 1000} s`} in ${ms} ms`);
+        ctx.log.info(
+          `  triggered ${s.written} subsystems, ${d.written} devices (${s.refused + d.refused} refused); queue ${settled ? "settled" : `not settled after ${SETTLE_TIMEOUT_MS / 1000} s`} in ${ms} ms`,
+        );
         ctx.log.info(`  modules loaded: ${loaded.join(" ") || "none"}`);
       },
     },

@@ -132,4 +132,3 @@ export function describeExit(s: ExitStatus): string {
   const name = signalName(s.signal);
   return `signal ${s.signal}${name ? ` (${name})` : ""}`;
 }
-

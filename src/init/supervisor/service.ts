@@ -103,7 +103,13 @@ export class Service {
       }
       this.run = run;
       this.setState("Running", `started, pid ${run.pid}`);
-      if (this.spec.health) void runHealthLoop(this.spec.health, signal, () => this.run === run, (ok, msg) => this.setHealth(false, ok, msg, true));
+      if (this.spec.health)
+        void runHealthLoop(
+          this.spec.health,
+          signal,
+          () => this.run === run,
+          (ok, msg) => this.setHealth(false, ok, msg, true),
+        );
       const status = await run.exited;
       this.run = undefined;
       this.setHealth(true, false, `exited: ${describeExit(status)}`, false);

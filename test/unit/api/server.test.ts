@@ -423,7 +423,14 @@ describe("mutual TLS and roles", () => {
       const r = rawRemote(g, certFor(g, "os:reader"));
       try {
         expect(await text(r, join(g.dir, "public.txt"))).toBe("public\n");
-        for (const path of [join(stateDir, "config.yaml"), join(stateDir, "nope"), join(g.dir, "to-secret"), join(g.dir, "to-state", "config.yaml"), "/dev/null", "/dev/zero"]) {
+        for (const path of [
+          join(stateDir, "config.yaml"),
+          join(stateDir, "nope"),
+          join(g.dir, "to-secret"),
+          join(g.dir, "to-state", "config.yaml"),
+          "/dev/null",
+          "/dev/zero",
+        ]) {
           const e = await r.collect("Read", { path }).catch((x) => x);
           expect([path, e.code]).toEqual([path, grpc.status.PERMISSION_DENIED]);
           expect(e.details).toContain("os:reader");

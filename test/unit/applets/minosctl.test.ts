@@ -88,7 +88,11 @@ describe("minosctl over the node socket", () => {
     writeFileSync(join(sbin, "init"), "minos");
     for (const n of ["dashboard", "poweroff", "shutdown", "wrapperd"]) linkSync(join(sbin, "init"), join(sbin, n));
     const r = await ctl(...node, "list", sbin, "-l");
-    const rows = r.out.trim().split("\n").slice(1).filter((l) => !/\ssub$/.test(l));
+    const rows = r.out
+      .trim()
+      .split("\n")
+      .slice(1)
+      .filter((l) => !/\ssub$/.test(l));
     expect(rows.map((l) => l.split(/\s+/).at(-1))).toEqual(["dashboard", "init", "poweroff", "shutdown", "wrapperd"]);
     const inodes = new Set(rows.map((l) => l.split(/\s+/)[6]));
     expect(inodes.size).toBe(1);
@@ -195,7 +199,10 @@ describe("gen and mutual TLS through the client config", () => {
     dir = join(f.dir, "pki");
     // Save the fixture's CA as a machine config holds it (base64 PEM under machine.ca).
     mkdirSync(dir);
-    writeFileSync(join(dir, "machine.yaml"), `machine:\n  ca:\n    crt: ${Buffer.from(f.ca.cert).toString("base64")}\n    key: ${Buffer.from(f.ca.key).toString("base64")}\n`);
+    writeFileSync(
+      join(dir, "machine.yaml"),
+      `machine:\n  ca:\n    crt: ${Buffer.from(f.ca.cert).toString("base64")}\n    key: ${Buffer.from(f.ca.key).toString("base64")}\n`,
+    );
   });
 
   test("gen ca writes a CA pair", async () => {
@@ -208,7 +215,22 @@ describe("gen and mutual TLS through the client config", () => {
   test("role matrix: reader is denied shutdown, operator may, both with generated certs", async () => {
     for (const role of ["os:reader", "os:operator"]) {
       const name = role.slice(3);
-      const r = await ctl("gen", "client", "--role", role, "--from-config", join(dir, "machine.yaml"), "--out", dir, "--name", name, "--endpoint", `127.0.0.1:${f.tcpPort}`, "--config", join(dir, `${name}.config`));
+      const r = await ctl(
+        "gen",
+        "client",
+        "--role",
+        role,
+        "--from-config",
+        join(dir, "machine.yaml"),
+        "--out",
+        dir,
+        "--name",
+        name,
+        "--endpoint",
+        `127.0.0.1:${f.tcpPort}`,
+        "--config",
+        join(dir, `${name}.config`),
+      );
       expect(r.code).toBe(0);
     }
     f.backend.powerActions.length = 0;
@@ -238,7 +260,20 @@ describe("gen and mutual TLS through the client config", () => {
 
   test("a certificate from another CA fails the TLS handshake: one line, exit 1", async () => {
     await ctl("gen", "ca", "--out", join(dir, "other"));
-    await ctl("gen", "client", "--role", "os:admin", "--ca-crt", join(dir, "other", "ca.crt"), "--ca-key", join(dir, "other", "ca.key"), "--out", join(dir, "other"), "--endpoint", `127.0.0.1:${f.tcpPort}`);
+    await ctl(
+      "gen",
+      "client",
+      "--role",
+      "os:admin",
+      "--ca-crt",
+      join(dir, "other", "ca.crt"),
+      "--ca-key",
+      join(dir, "other", "ca.key"),
+      "--out",
+      join(dir, "other"),
+      "--endpoint",
+      `127.0.0.1:${f.tcpPort}`,
+    );
     const r = await ctl("--minosconfig", join(dir, "other", "config"), "version");
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^minosctl: unavailable: 127\.0\.0\.1:\d+: .+\n$/);
@@ -256,7 +291,10 @@ describe("the compiled binary", () => {
     mkdirSync(dir);
     writeFileSync(join(dir, "ca.crt"), f.ca.cert);
     writeFileSync(join(dir, "ca.key"), f.ca.key);
-    const gen = await Bun.$`dist/minos ctl gen client --role os:reader --ca-crt ${join(dir, "ca.crt")} --ca-key ${join(dir, "ca.key")} --out ${dir} --endpoint 127.0.0.1:${f.tcpPort}`.nothrow().quiet();
+    const gen =
+      await Bun.$`dist/minos ctl gen client --role os:reader --ca-crt ${join(dir, "ca.crt")} --ca-key ${join(dir, "ca.key")} --out ${dir} --endpoint 127.0.0.1:${f.tcpPort}`
+        .nothrow()
+        .quiet();
     expect(gen.exitCode).toBe(0);
     const tls = await Bun.$`dist/minos ctl --minosconfig ${join(dir, "config")} -o json version`.nothrow().quiet();
     expect(tls.exitCode).toBe(0);

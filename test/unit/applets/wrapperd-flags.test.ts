@@ -43,7 +43,10 @@ describe("parsePlan", () => {
       [RLIMIT.NOFILE, 1n, 2n],
       [RLIMIT.CORE, 3n, 3n],
     ]);
-    expect(p.env).toEqual([["A", "1"], ["B", ""]]);
+    expect(p.env).toEqual([
+      ["A", "1"],
+      ["B", ""],
+    ]);
     expect(p.groups).toEqual([1, 2]);
     expect(p.clearEnv).toBe(true);
   });

@@ -35,18 +35,24 @@ describe("machine config", () => {
 
   test("wrong types, unknown keys and bad values are errors naming their YAML path", () => {
     expect(errorOf(INVALID)).toContain("machine.sysctls.foo: expected string, got number");
-    expect(errorOf('version: v1alpha1\nmachine:\n  sysctls:\n    net.ipv4.ip_forward: 1\n')).toContain('machine.sysctls["net.ipv4.ip_forward"]: expected string, got number');
+    expect(errorOf("version: v1alpha1\nmachine:\n  sysctls:\n    net.ipv4.ip_forward: 1\n")).toContain(
+      'machine.sysctls["net.ipv4.ip_forward"]: expected string, got number',
+    );
     expect(errorOf("version: v1alpha1\nmachine:\n  netwrok: {}\n")).toContain("machine.netwrok: unknown key");
     expect(errorOf("version: v1alpha2\n")).toContain('version: expected one of v1alpha1, got "v1alpha2"');
     expect(errorOf("machine: {}\n")).toContain("version: required");
     expect(errorOf("version: v1alpha1\nmachine:\n  kernel:\n    modules:\n      - {}\n")).toContain("machine.kernel.modules[0].name: required");
     expect(errorOf("version: v1alpha1\nmachine:\n  network:\n    hostname: Not_Valid\n")).toContain("machine.network.hostname:");
-    expect(errorOf("version: v1alpha1\nminos:\n  services:\n    - id: a\n      command: [/x]\n      dependsOn: [nope]\n")).toContain('minos.services[0].dependsOn[0]: unknown service "nope"');
+    expect(errorOf("version: v1alpha1\nminos:\n  services:\n    - id: a\n      command: [/x]\n      dependsOn: [nope]\n")).toContain(
+      'minos.services[0].dependsOn[0]: unknown service "nope"',
+    );
     expect(errorOf("version: v1alpha1\nmachine: [\n")).toContain("invalid YAML");
   });
 
   test("an extra service named after a built-in cgroup (runtime: containerd's) gets a cgroup of its own", () => {
-    const cfg = parseConfig("version: v1alpha1\nminos:\n  services:\n    - id: runtime\n      command: [/bin/x]\n    - id: udevd-helper\n      command: [/bin/x]\n");
+    const cfg = parseConfig(
+      "version: v1alpha1\nminos:\n  services:\n    - id: runtime\n      command: [/bin/x]\n    - id: udevd-helper\n      command: [/bin/x]\n",
+    );
     const builtin = builtinServices(cfg, true).map((s) => s.cgroup);
     expect(builtin).toContain("system/runtime");
     const extra = extraServices(cfg).map((s) => s.cgroup);

@@ -20,7 +20,15 @@ describe("network config", () => {
       "    interfaces:\n      - interface: eth0\n        addresses: [10.0.2.15/24, 192.168.1.2/32]\n        routes: [ { network: 0.0.0.0/0, gateway: 10.0.2.2 }, { network: 10.9.0.0/16, metric: 5 } ]\n        mtu: 1400\n      - interface: eth1\n",
     );
     expect(c.machine.network.interfaces).toEqual([
-      { interface: "eth0", addresses: ["10.0.2.15/24", "192.168.1.2/32"], routes: [{ network: "0.0.0.0/0", gateway: "10.0.2.2" }, { network: "10.9.0.0/16", metric: 5 }], mtu: 1400 },
+      {
+        interface: "eth0",
+        addresses: ["10.0.2.15/24", "192.168.1.2/32"],
+        routes: [
+          { network: "0.0.0.0/0", gateway: "10.0.2.2" },
+          { network: "10.9.0.0/16", metric: 5 },
+        ],
+        mtu: 1400,
+      },
       { interface: "eth1", addresses: [], routes: [] },
     ]);
     expect(parseConfig("version: v1alpha1\n").machine.network.interfaces).toEqual([]);
@@ -54,25 +62,36 @@ describe("network config", () => {
       "machine.network.interfaces[0].mtu: must be at least 68, got 20",
       "machine.network.interfaces[0].dhcp: unknown key",
       'machine.network.interfaces[2].interface: "eth0" is configured twice',
-    ]) expect(msg).toContain(want);
+    ])
+      expect(msg).toContain(want);
   });
 
   test("ip=<client>::<gw>:<netmask>:<hostname>:<device>:off", () => {
     expect(interfaceFromIpParam("10.0.2.15::10.0.2.2:255.255.255.0::eth0:off")).toEqual({
       iface: { interface: "eth0", addresses: ["10.0.2.15/24"], routes: [{ network: "0.0.0.0/0", gateway: "10.0.2.2" }] },
     });
-    expect(interfaceFromIpParam("192.168.7.9:::255.255.0.0:node:enp1s0")).toEqual({ iface: { interface: "enp1s0", addresses: ["192.168.7.9/16"], routes: [] } });
+    expect(interfaceFromIpParam("192.168.7.9:::255.255.0.0:node:enp1s0")).toEqual({
+      iface: { interface: "enp1s0", addresses: ["192.168.7.9/16"], routes: [] },
+    });
     expect(interfaceFromIpParam("dhcp")).toEqual({ ignored: expect.stringContaining("DHCP is not supported") });
     expect(interfaceFromIpParam("10.0.2.15::10.0.2.2:255.255.255.0::eth0:dhcp")).toEqual({ ignored: expect.stringContaining("DHCP is not supported") });
     expect(interfaceFromIpParam("10.0.2.15::10.0.2.2:255.255.255.0::")).toEqual({ ignored: expect.stringContaining("no device named") });
     expect(interfaceFromIpParam("10.0.2.15::10.0.2.2:255.0.255.0::eth0:off")).toEqual({ ignored: expect.stringContaining("not a contiguous") });
-    expect([0, 8, 24, 31, 32].map((p) => netmaskPrefix(["0.0.0.0", "255.0.0.0", "255.255.255.0", "255.255.255.254", "255.255.255.255"][[0, 8, 24, 31, 32].indexOf(p)]!))).toEqual([0, 8, 24, 31, 32]);
+    expect(
+      [0, 8, 24, 31, 32].map((p) =>
+        netmaskPrefix(["0.0.0.0", "255.0.0.0", "255.255.255.0", "255.255.255.254", "255.255.255.255"][[0, 8, 24, 31, 32].indexOf(p)]!),
+      ),
+    ).toEqual([0, 8, 24, 31, 32]);
   });
 
   test("the config's interfaces win over ip=; ip= is used when the config has none", () => {
     const eth1 = { interface: "eth1", addresses: ["10.1.0.2/24"], routes: [] };
     const ip = "10.0.2.15::10.0.2.2:255.255.255.0::eth0:off";
-    expect(networkPlan([eth1], ip)).toEqual({ source: "machine.network.interfaces", interfaces: [eth1], notes: [`ip=${ip} ignored: the machine config has interfaces`] });
+    expect(networkPlan([eth1], ip)).toEqual({
+      source: "machine.network.interfaces",
+      interfaces: [eth1],
+      notes: [`ip=${ip} ignored: the machine config has interfaces`],
+    });
     expect(networkPlan([], ip).interfaces[0]?.interface).toBe("eth0");
     expect(networkPlan([], undefined)).toEqual({ source: "none", interfaces: [], notes: [] });
   });

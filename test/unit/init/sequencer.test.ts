@@ -31,16 +31,32 @@ describe("sequencer", () => {
       name: "boot",
       onTaskError: "abort",
       phases: [
-        { name: "one", tasks: [{ name: "a", run: () => void order.push("a") }, { name: "b", run: () => skipped("not needed") }] },
+        {
+          name: "one",
+          tasks: [
+            { name: "a", run: () => void order.push("a") },
+            { name: "b", run: () => skipped("not needed") },
+          ],
+        },
         { name: "two", tasks: [{ name: "c", run: async () => void order.push("c") }] },
       ],
     });
     expect(order).toEqual(["a", "c"]);
-    const kinds = events.all().map((e) => `${e.kind}:${"phase" in e ? e.phase : "task" in e ? e.task : "sequence" in e ? e.sequence : ""}:${"action" in e ? e.action : ""}`);
+    const kinds = events
+      .all()
+      .map((e) => `${e.kind}:${"phase" in e ? e.phase : "task" in e ? e.task : "sequence" in e ? e.sequence : ""}:${"action" in e ? e.action : ""}`);
     expect(kinds).toEqual([
       "sequence:boot:start",
-      "phase:one:start", "task:a:start", "task:a:stop", "task:b:start", "task:b:stop", "phase:one:stop",
-      "phase:two:start", "task:c:start", "task:c:stop", "phase:two:stop",
+      "phase:one:start",
+      "task:a:start",
+      "task:a:stop",
+      "task:b:start",
+      "task:b:stop",
+      "phase:one:stop",
+      "phase:two:start",
+      "task:c:start",
+      "task:c:stop",
+      "phase:two:stop",
       "sequence:boot:stop",
     ]);
     const text = log.ring.tail().join("\n");
@@ -56,14 +72,21 @@ describe("sequencer", () => {
     const boot: Sequence = {
       name: "boot",
       onTaskError: "abort",
-      phases: [{ name: "services", tasks: [waitForAbort("wait healthy", bootWaiting)] }, { name: "never", tasks: [{ name: "x", run: () => void after.push("boot continued") }] }],
+      phases: [
+        { name: "services", tasks: [waitForAbort("wait healthy", bootWaiting)] },
+        { name: "never", tasks: [{ name: "x", run: () => void after.push("boot continued") }] },
+      ],
     };
     const booting = seq.run(boot);
     await waiting;
     expect(() => seq.assertCanRun("boot")).toThrow(new FailedPreconditionError("sequence boot is running"));
     await expect(seq.run({ ...boot })).rejects.toThrow("sequence boot is running");
 
-    const shutdown = seq.run({ name: "shutdown", onTaskError: "continue", phases: [{ name: "stop", tasks: [{ name: "y", run: () => void after.push("shutdown ran") }] }] });
+    const shutdown = seq.run({
+      name: "shutdown",
+      onTaskError: "continue",
+      phases: [{ name: "stop", tasks: [{ name: "y", run: () => void after.push("shutdown ran") }] }],
+    });
     await expect(booting).rejects.toBeInstanceOf(SequenceAborted);
     await shutdown;
     expect(after).toEqual(["shutdown ran"]);
@@ -81,7 +104,24 @@ describe("sequencer", () => {
       name: "shutdown",
       onTaskError: "continue",
       phases: [
-        { name: "p1", tasks: [{ name: "boom", run: () => { throw new Error("umount failed"); } }, { name: "hold", run: async () => { inside(); await gate; } }] },
+        {
+          name: "p1",
+          tasks: [
+            {
+              name: "boom",
+              run: () => {
+                throw new Error("umount failed");
+              },
+            },
+            {
+              name: "hold",
+              run: async () => {
+                inside();
+                await gate;
+              },
+            },
+          ],
+        },
         { name: "p2", tasks: [{ name: "last", run: () => void ran.push("last") }] },
       ],
     });

@@ -46,10 +46,24 @@ describe("init pieces", () => {
   });
 
   test("services start through wrapperd with their cgroup, caps and oom score", () => {
-    const spec = { id: "containerd", command: ["/bin/containerd", "-a", "x"], cgroup: "system/runtime", oomScore: -999, droppedCaps: ["CAP_SYS_BOOT"] } as ServiceSpec;
+    const spec = {
+      id: "containerd",
+      command: ["/bin/containerd", "-a", "x"],
+      cgroup: "system/runtime",
+      oomScore: -999,
+      droppedCaps: ["CAP_SYS_BOOT"],
+    } as ServiceSpec;
     const cgroups = new CgroupTree("/n");
     expect(commandLine(spec, { cgroups, viaWrapperd: true, canLowerOomScore: true })).toEqual([
-      "/sbin/wrapperd", "--name=containerd", "--cgroup-path=/n/system/runtime", "--oom-score=-999", "--dropped-caps=CAP_SYS_BOOT", "--", "/bin/containerd", "-a", "x",
+      "/sbin/wrapperd",
+      "--name=containerd",
+      "--cgroup-path=/n/system/runtime",
+      "--oom-score=-999",
+      "--dropped-caps=CAP_SYS_BOOT",
+      "--",
+      "/bin/containerd",
+      "-a",
+      "x",
     ]);
     expect(commandLine(spec, { cgroups, viaWrapperd: true, canLowerOomScore: false })).not.toContain("--oom-score=-999");
     expect(commandLine(spec, { cgroups, viaWrapperd: false, canLowerOomScore: true })).toEqual(["/bin/containerd", "-a", "x"]);

@@ -19,7 +19,12 @@ function rateTable(c: Canvas, r: Rect, title: string, names: [string, string, st
       { title: names[0], width: "flex" },
       { title: names[1], width: 12, align: "right" },
       { title: names[2], width: 12, align: "right" },
-      ...(wide ? [{ title: "TOTAL " + names[1].replace("/s", ""), width: 11, align: "right" as const }, { title: "TOTAL " + names[2].replace("/s", ""), width: 11, align: "right" as const }] : []),
+      ...(wide
+        ? [
+            { title: "TOTAL " + names[1].replace("/s", ""), width: 11, align: "right" as const },
+            { title: "TOTAL " + names[2].replace("/s", ""), width: 11, align: "right" as const },
+          ]
+        : []),
     ],
     rows.map((row) => [
       { text: row.name, style: { bold: true } },

@@ -45,7 +45,13 @@ test("a sample carries identity, services, system figures, log, config, events a
     expect(s.version).toBe("v0.1.0 (0123456)");
     expect(s.services?.find((x) => x.id === "containerd")).toEqual({ id: "containerd", state: "Running", healthy: true, message: "Health check successful" });
     expect(s.services?.find((x) => x.id === "kubelet")?.healthy).toBe(false);
-    expect(s.log).toEqual(["[minos] boot step 26 done", "[minos] boot step 27 done", "[minos] boot step 28 done", "[minos] boot step 29 done", "[minos] boot step 30 done"]);
+    expect(s.log).toEqual([
+      "[minos] boot step 26 done",
+      "[minos] boot step 27 done",
+      "[minos] boot step 28 done",
+      "[minos] boot step 29 done",
+      "[minos] boot step 30 done",
+    ]);
     // System figures come from the host's /proc through the server.
     expect(s.memory!.totalBytes).toBeGreaterThan(64 * 2 ** 20);
     expect(s.cpu!.total).toBeGreaterThan(0);
@@ -54,7 +60,11 @@ test("a sample carries identity, services, system figures, log, config, events a
     expect(s.net!.some((n) => n.name === "lo")).toBe(true);
     expect(s.config).toContain("hostname: dash-node");
     expect(s.scheduledShutdown).toMatchObject({ action: "poweroff", message: "maintenance" });
-    expect(s.events!.map((e) => e.text)).toEqual(["sequence boot: start", "sequence boot: stop", expect.stringMatching(/^shutdown scheduled: poweroff at .* - maintenance$/)]);
+    expect(s.events!.map((e) => e.text)).toEqual([
+      "sequence boot: start",
+      "sequence boot: stop",
+      expect.stringMatching(/^shutdown scheduled: poweroff at .* - maintenance$/),
+    ]);
     // Replayed history keeps the node's own times, not the moment it arrived.
     expect(s.events!.map((e) => e.ts)).toEqual(eventTimes);
     const release = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();

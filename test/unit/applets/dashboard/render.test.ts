@@ -161,7 +161,12 @@ test("colour output uses only the 8 basic SGR colours (Linux console safe) and i
   const s = liveState();
   const styled = render(s, { cols: 80, rows: 25, colors: true });
   const plain = render(s, { cols: 80, rows: 25, colors: false });
-  const codes = new Set(styled.join("").match(/\x1b\[[\d;]*m/g)!.flatMap((m) => m.slice(2, -1).split(";")));
+  const codes = new Set(
+    styled
+      .join("")
+      .match(/\x1b\[[\d;]*m/g)!
+      .flatMap((m) => m.slice(2, -1).split(";")),
+  );
   for (const c of codes) expect(["0", "1", "7", "30", "31", "32", "33", "34", "35", "36", "37", "40", "41", "42", "43", "44", "45", "46", "47"]).toContain(c);
   expect(styled.map((l) => l.replace(/\x1b\[[\d;]*m/g, ""))).toEqual(plain);
 });

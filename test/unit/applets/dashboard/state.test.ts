@@ -71,7 +71,15 @@ describe("metrics", () => {
   });
 
   test("process CPU share from cpu-seconds deltas; sort by cpu or memory", () => {
-    const p = (pid: number, cpuSeconds: number, residentBytes: number) => ({ pid, state: "S", threads: 1, cpuSeconds, residentBytes, command: `p${pid}`, args: "" });
+    const p = (pid: number, cpuSeconds: number, residentBytes: number) => ({
+      pid,
+      state: "S",
+      threads: 1,
+      cpuSeconds,
+      residentBytes,
+      command: `p${pid}`,
+      args: "",
+    });
     const rows = processRows([p(1, 10, 0), p(2, 10, 0)], [p(1, 11, 500), p(2, 12, 100), p(3, 1, 900)], 2);
     expect(rows.map((r) => r.cpu)).toEqual([0.5, 1, undefined]);
     expect(sortProcesses(rows, "cpu").map((r) => r.pid)).toEqual([2, 1, 3]);
@@ -175,7 +183,21 @@ describe("poll loop", () => {
     await until(() => state.conn.status === "connected");
     stop.abort();
     await loop;
-    expect(history).toEqual(["connecting", "connected", "disconnected", "connecting", "disconnected", "connecting", "disconnected", "connecting", "disconnected", "connecting", "connected"].slice(0, history.length));
+    expect(history).toEqual(
+      [
+        "connecting",
+        "connected",
+        "disconnected",
+        "connecting",
+        "disconnected",
+        "connecting",
+        "disconnected",
+        "connecting",
+        "disconnected",
+        "connecting",
+        "connected",
+      ].slice(0, history.length),
+    );
     expect(history.at(-1)).toBe("connected");
     expect(node.closed).toBe(2); // the lost source and the last one; failed connects had nothing to close
   });
@@ -286,7 +308,15 @@ describe("app", () => {
     const term = fakeTerminal();
     const stop = new AbortController();
     let done = false;
-    const run = runDashboard({ terminal: term, connect: node.connect, endpoint: "unix:/x", intervalMs: 1000, console: true, colors: false, signal: stop.signal }).then((c) => {
+    const run = runDashboard({
+      terminal: term,
+      connect: node.connect,
+      endpoint: "unix:/x",
+      intervalMs: 1000,
+      console: true,
+      colors: false,
+      signal: stop.signal,
+    }).then((c) => {
       done = true;
       return c;
     });
@@ -303,7 +333,15 @@ describe("app", () => {
     const node = fakeNode();
     const term = fakeTerminal();
     const stop = new AbortController();
-    const run = runDashboard({ terminal: term, connect: node.connect, endpoint: "unix:/x", intervalMs: 1000, console: false, colors: false, signal: stop.signal });
+    const run = runDashboard({
+      terminal: term,
+      connect: node.connect,
+      endpoint: "unix:/x",
+      intervalMs: 1000,
+      console: false,
+      colors: false,
+      signal: stop.signal,
+    });
     await until(() => term.out.includes("Host node-1"));
     term.out = "";
     term.cols = 60;

@@ -20,7 +20,7 @@ function req(name: "poweroff" | "halt" | "reboot", argv: string[]): Request {
 
 describe("poweroff flag × name matrix", () => {
   // [invoked name, argv, action, force, sync]
-  const rows: [("poweroff" | "halt" | "reboot"), string[], string, boolean, boolean][] = [
+  const rows: ["poweroff" | "halt" | "reboot", string[], string, boolean, boolean][] = [
     ["poweroff", [], "poweroff", false, true],
     ["poweroff", ["-p"], "poweroff", false, true],
     ["poweroff", ["--poweroff"], "poweroff", false, true],
@@ -175,7 +175,10 @@ describe("poweroff -f: sync and reboot(2), never init", () => {
   for (const [argv, calls] of [
     [["-f"], ["sync", "reboot POWER_OFF"]],
     [["-fn"], ["reboot POWER_OFF"]],
-    [["-f", "--halt"], ["sync", "reboot HALT"]],
+    [
+      ["-f", "--halt"],
+      ["sync", "reboot HALT"],
+    ],
     [["--force", "-r", "--no-sync"], ["reboot RESTART"]],
   ] as [string[], string[]][]) {
     test(argv.join(" "), async () => {
