@@ -1,7 +1,7 @@
 // Inside a `bun build --compile` binary, fetch's per-request TLS options
 // must still work (minos runs compiled): a pull from an HTTPS registry
 // succeeds with the test CA, fails without it, succeeds with
-// insecureSkipVerify. The same program, run alone, measures RSS while a
+// insecureSkipVerify. The same binary, run alone, measures RSS while a
 // 50 MiB random layer streams through: it must not grow with the layer.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -74,7 +74,7 @@ test("compiled binary: TLS with the CA pulls, without it is refused, insecureSki
 }, 60_000);
 
 test(`streaming a ${LAYER_MIB} MiB layer does not grow RSS with the layer`, async () => {
-  const r = await run([BUN, CLI], `${reg.host}/test/big:v1`, tlsCfg({ ca: pki.caCert }));
+  const r = await run([exe], `${reg.host}/test/big:v1`, tlsCfg({ ca: pki.caCert }));
   expect(r.ok).toBe(true);
   expect(r.layers![0]!.bytes).toBe(LAYER_MIB << 20);
   const mib = (n: number) => (n / 1048576).toFixed(1);
