@@ -97,12 +97,12 @@ export class EndpointSession {
 
   /** fetch with this endpoint's TLS, a header deadline, and redirects followed by hand. */
   private async rawFetch(url: string, method: string, headers: Record<string, string>, signal?: AbortSignal, body?: string): Promise<Response> {
-    const origin = new URL(this.endpoint.api).origin;
+    // Credentials are for the host we asked; a redirect elsewhere (blob storage) must not see them.
+    const origin = new URL(url).origin;
     let target = url;
     for (let hop = 0; ; hop++) {
-      const sameOrigin = new URL(target).origin === origin;
       const h = { ...headers };
-      if (!sameOrigin) delete h.Authorization;
+      if (new URL(target).origin !== origin) delete h.Authorization;
       const deadline = AbortSignal.timeout(HEADER_TIMEOUT_MS);
       const headerPhase = new AbortController();
       const onDeadline = () => headerPhase.abort(new Error(`no answer within ${HEADER_TIMEOUT_MS / 1000} s`));
@@ -116,7 +116,9 @@ export class EndpointSession {
           redirect: "manual",
           decompress: false, // a blob's bytes are what the digest covers
           signal: signals,
-          ...(sameOrigin && this.tlsOption !== undefined ? { tls: this.tlsOption } : {}),
+          // The endpoint's TLS settings apply to its token realm and redirects too, as containerd's
+          // one http.Client per host does; our `ca` keeps the built-in roots, so it only widens trust.
+          ...(this.tlsOption !== undefined ? { tls: this.tlsOption } : {}),
           ...(body !== undefined ? { body } : {}),
         });
       } catch (e) {
