@@ -16,8 +16,8 @@ export interface Challenge {
  */
 export function parseChallenges(header: string): Challenge[] {
   const out: Challenge[] = [];
-  let i = 0;
   const n = header.length;
+  let i = 0;
   const skipWs = () => {
     while (i < n && (header[i] === " " || header[i] === "\t")) i++;
   };
@@ -25,6 +25,13 @@ export function parseChallenges(header: string): Challenge[] {
     const start = i;
     while (i < n && /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(header[i]!)) i++;
     return header.slice(start, i);
+  };
+  // "=" that starts a value, not token68 padding ("abc==") or an empty tail.
+  const isParamEquals = (at: number): boolean => {
+    if (header[at] !== "=") return false;
+    let j = at + 1;
+    while (j < n && (header[j] === " " || header[j] === "\t")) j++;
+    return j < n && header[j] !== "=" && header[j] !== ",";
   };
   let current: Challenge | undefined;
   while (i < n) {
@@ -39,7 +46,7 @@ export function parseChallenges(header: string): Challenge[] {
       continue;
     }
     skipWs();
-    if (header[i] === "=" && current !== undefined) {
+    if (current !== undefined && isParamEquals(i)) {
       i++;
       skipWs();
       let value = "";
@@ -51,20 +58,24 @@ export function parseChallenges(header: string): Challenge[] {
           i++;
         }
         i++; // closing quote
-      } else value = token();
+      } else {
+        // Not RFC token syntax, but registries send unquoted URLs: take all up to a comma or space.
+        const start = i;
+        while (i < n && header[i] !== "," && header[i] !== " " && header[i] !== "\t") i++;
+        value = header.slice(start, i);
+      }
       current.params[word.toLowerCase()] = value;
-    } else {
-      current = { scheme: word.toLowerCase(), params: {} };
-      out.push(current);
-      // token68 form ("Basic abc==") carries no params we use: skip to the next comma.
-      skipWs();
-      const save = i;
-      const t = token();
-      skipWs();
-      if (t !== "" && header[i] !== "=") {
-        while (i < n && header[i] !== ",") i++;
-      } else i = save;
+      continue;
     }
+    current = { scheme: word.toLowerCase(), params: {} };
+    out.push(current);
+    // A token68 credential after the scheme ("Negotiate abc==") carries nothing we use: skip it.
+    const save = i;
+    const t = token();
+    skipWs();
+    if (t !== "" && !isParamEquals(i)) {
+      while (i < n && header[i] !== ",") i++;
+    } else i = save;
   }
   return out;
 }

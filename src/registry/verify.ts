@@ -11,6 +11,7 @@ type Algorithm = "sha256" | "sha512";
 export class Verifier {
   private readonly hasher: Bun.CryptoHasher;
   private readonly algorithm: Algorithm;
+  private digest: string | undefined; // CryptoHasher.digest() resets the hasher: take it once
   received = 0;
 
   constructor(readonly host: string, readonly expected: Pick<Descriptor, "digest" | "size">) {
@@ -29,7 +30,7 @@ export class Verifier {
 
   /** Throws DigestMismatchError unless the bytes seen are exactly the descriptor's. */
   finish(): void {
-    const digest = `${this.algorithm}:${this.hasher.digest("hex")}`;
+    const digest = (this.digest ??= `${this.algorithm}:${this.hasher.digest("hex")}`);
     if (digest !== this.expected.digest || this.received !== this.expected.size) {
       throw new DigestMismatchError(this.host, this.expected, { digest, size: this.received });
     }

@@ -294,3 +294,41 @@ describe("digest mismatch (a loopback server serving wrong bytes)", () => {
     expect(e.code).toBe("DIGEST_INVALID");
   });
 });
+
+describe("redirects", () => {
+  test("a blob redirect to another host is followed without our Authorization header", async () => {
+    const seen: { auth: string | null }[] = [];
+    const storage = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        seen.push({ auth: req.headers.get("authorization") });
+        return new Response(imgs.layer.bytes);
+      },
+    });
+    servers.push(storage);
+    const creds = { username: "u", password: "p" };
+    const expected = `Basic ${b64("u:p")}`;
+    const front = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        if (req.headers.get("authorization") !== expected) {
+          return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, { status: 401, headers: { "WWW-Authenticate": 'Basic realm="fake"' } });
+        }
+        const p = new URL(req.url).pathname;
+        if (p.includes("/manifests/")) return new Response(imgs.amd64.manifest.bytes, { headers: { "Content-Type": imgs.amd64.manifest.mediaType } });
+        // localhost vs 127.0.0.1: a different origin, as blob storage would be.
+        return new Response(null, { status: 307, headers: { Location: `http://localhost:${storage.port}/blob?sig=1` } });
+      },
+    });
+    servers.push(front);
+    const host = `127.0.0.1:${front.port}`;
+    const client = new RegistryClient({ mirrors: { [host]: { endpoints: [`http://${host}`], skipFallback: true } }, config: { [host]: { auth: creds } } });
+    const image = await client.resolve(`${host}/test/busybox:v1`);
+    let n = 0;
+    for await (const c of client.fetchBlob(image, image.layers[0]!)) n += c.byteLength;
+    expect(n).toBe(imgs.layer.size);
+    expect(seen).toEqual([{ auth: null }]);
+  });
+});
