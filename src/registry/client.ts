@@ -92,6 +92,38 @@ export class RegistryClient {
   }
 
   /**
+   * What `ref` names now, without downloading it: a HEAD on the manifest
+   * (Docker-Content-Digest, Content-Type, Content-Length), so a caller can
+   * tell whether a tag moved. Registries that send no digest header get a GET
+   * and the digest is computed. Endpoints are tried as in resolve().
+   */
+  async head(ref: string): Promise<Descriptor & { servedBy: string }> {
+    const reference = parseReference(ref);
+    const attempts: RegistryError[] = [];
+    for (const session of this.sessionsFor(reference)) {
+      try {
+        const path = `/${reference.path}/manifests/${manifestReference(reference)}`;
+        const res = await session.send("HEAD", path, { accept: MANIFEST_ACCEPT, scope: pullScope(reference.path) });
+        const digest = res.headers.get("docker-content-digest");
+        const size = Number(res.headers.get("content-length") ?? "NaN");
+        const mediaType = res.headers.get("content-type")?.split(";")[0]!.trim();
+        if (digest !== null && /^sha(256|512):[a-f0-9]+$/.test(digest) && Number.isSafeInteger(size) && mediaType) {
+          if (reference.digest !== undefined && digest !== reference.digest) throw new DigestMismatchError(session.host, { digest: reference.digest, size }, { digest, size });
+          return { mediaType, digest, size, servedBy: session.host };
+        }
+        const got = await this.getManifest(session, reference, manifestReference(reference), reference.digest);
+        const parsed = parseManifest(got.bytes, got.contentType, `${reference.canonical} from ${session.host}`);
+        return { mediaType: parsed.mediaType, digest: got.digest, size: got.bytes.byteLength, servedBy: session.host };
+      } catch (e) {
+        if (e instanceof RegistryError) attempts.push(e);
+        else if (e instanceof DigestMismatchError) attempts.push(new RegistryError(e.message, session.host, 200, "DIGEST_INVALID"));
+        else throw e;
+      }
+    }
+    throw new RegistryUnavailableError(`head ${reference.canonical}`, attempts);
+  }
+
+  /**
    * The blob's bytes as they arrive, verified against `desc`: after the last
    * chunk the iterator throws DigestMismatchError if the bytes were wrong, so
    * a consumer that wrote the chunks must treat the blob as committed only

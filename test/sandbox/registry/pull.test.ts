@@ -332,3 +332,44 @@ describe("redirects", () => {
     expect(seen).toEqual([{ auth: null }]);
   });
 });
+
+describe("head and stalls", () => {
+  test("head() gives the index descriptor without the body; 404 names the path and status", async () => {
+    const client = new RegistryClient(caConfig(upstream.host));
+    const full = await client.resolve(`${upstream.host}/test/busybox:v1`);
+    const d = await client.head(`${upstream.host}/test/busybox:v1`);
+    expect(d).toEqual({ ...full.target, servedBy: upstream.host });
+    const e = (await failure(client.head(`${upstream.host}/test/busybox:nope`))) as RegistryError;
+    expect(e.status).toBe(404);
+    expect(e.message).toContain("HEAD /v2/test/busybox/manifests/nope: 404");
+  });
+
+  test("a blob body that stalls is abandoned after the idle timeout, with bytes received so far", async () => {
+    const srv = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        const p = new URL(req.url).pathname;
+        if (p.includes("/manifests/")) return new Response(imgs.amd64.manifest.bytes, { headers: { "Content-Type": imgs.amd64.manifest.mediaType } });
+        const body = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(imgs.layer.bytes.subarray(0, 1000)); // then nothing, forever
+          },
+        });
+        return new Response(body, { headers: { "Content-Length": String(imgs.layer.size) } });
+      },
+    });
+    servers.push(srv);
+    const host = `127.0.0.1:${srv.port}`;
+    const client = new RegistryClient({ mirrors: { [host]: { endpoints: [`http://${host}`], skipFallback: true } } });
+    const image = await client.resolve(`${host}/test/busybox:v1`);
+    const t0 = Date.now();
+    const e = (await failure((async () => {
+      for await (const _ of client.fetchBlob(image, image.layers[0]!, { idleTimeoutMs: 300 })) void _;
+    })())) as RegistryError;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(e).toBeInstanceOf(RegistryError);
+    expect(e.message).toContain("after 1000 of");
+    expect(e.message).toContain("no data for 0.3 s");
+  });
+});
