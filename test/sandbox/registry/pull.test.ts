@@ -1,7 +1,8 @@
 // Pulls from real Distribution 2.8 registries on 127.0.0.1 (Debian package
 // docker-registry): HTTPS with a test CA (the "upstream"), plain HTTP (a
-// mirror), HTTPS with htpasswd basic auth. Images are pushed by the test
-// through the upload API. Digest mismatches and 5xx come from small Bun.serve
+// mirror), HTTPS with htpasswd basic auth, HTTPS demanding client
+// certificates. Images are pushed by the test through the upload API.
+// Digest mismatches, 5xx, redirects and stalls come from small Bun.serve
 // servers on loopback, since a real registry serves what it stored.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -17,6 +18,7 @@ let pki: TestPKI;
 let upstream: RunningRegistry; // HTTPS, anonymous
 let mirror: RunningRegistry; // HTTP, anonymous
 let basic: RunningRegistry; // HTTPS, htpasswd
+let mtls: RunningRegistry; // HTTPS, client certificates required
 let imgs: ReturnType<typeof busyboxImages>;
 let mirrorOnly: TestImage;
 const USER = { username: "puller", password: `pw-${process.pid}` };
@@ -26,7 +28,7 @@ const servers: { stop(force?: boolean): unknown }[] = [];
 beforeAll(async () => {
   pki = makeTestPKI();
   const tls = { cert: pki.serverCert, key: pki.serverKey };
-  [upstream, mirror, basic] = await Promise.all([startRegistry({ tls }), startRegistry(), startRegistry({ tls, htpasswd: USER })]);
+  [upstream, mirror, basic, mtls] = await Promise.all([startRegistry({ tls }), startRegistry(), startRegistry({ tls, htpasswd: USER }), startRegistry({ tls: { ...tls, clientCA: pki.caCert } })]);
   imgs = busyboxImages();
   const both = [
     { image: imgs.amd64, os: "linux", architecture: "amd64" },
@@ -49,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of servers) s.stop(true);
-  await Promise.all([upstream?.stop(), mirror?.stop(), basic?.stop()]);
+  await Promise.all([upstream?.stop(), mirror?.stop(), basic?.stop(), mtls?.stop()]);
 });
 
 const caConfig = (host: string): RegistriesConfig => ({ config: { [host]: { tls: { ca: b64(pki.caCert) } } } });
@@ -122,6 +124,33 @@ describe("TLS", () => {
     const client = new RegistryClient({ config: { [upstream.host]: { tls: { insecureSkipVerify: true } } } });
     const image = await client.resolve(`${upstream.host}/test/busybox:v1`);
     expect((await drain(client, image)).bytes.byteLength).toBe(imgs.layer.size);
+  });
+});
+
+describe("mutual TLS (clientIdentity)", () => {
+  test("refused without a client certificate, served with one (base64 PEM as Talos stores it)", async () => {
+    const small = imageFor("amd64", [blob("application/vnd.oci.image.layer.v1.tar", new TextEncoder().encode("mtls"))]);
+    // The pusher needs the client certificate too.
+    for (const b of [small.layers[0]!, small.config]) {
+      const start = await fetch(`${mtls.url}/v2/test/mtls/blobs/uploads/`, { method: "POST", tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey } });
+      expect(start.status).toBe(202);
+      const loc = new URL(start.headers.get("location")!, mtls.url);
+      loc.searchParams.set("digest", b.digest);
+      const put = await fetch(loc, { method: "PUT", body: b.bytes, tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey } });
+      expect(put.status).toBe(201);
+    }
+    const put = await fetch(`${mtls.url}/v2/test/mtls/manifests/v1`, { method: "PUT", headers: { "Content-Type": small.manifest.mediaType }, body: small.manifest.bytes, tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey } });
+    expect(put.status).toBe(201);
+
+    const ref = `${mtls.host}/test/mtls:v1`;
+    const e = (await failure(new RegistryClient(caConfig(mtls.host)).resolve(ref))) as RegistryError;
+    expect(e.status).toBe(0);
+    expect(e.message).toContain(mtls.host);
+    console.log(`without a client certificate: ${e.message}`);
+    const client = new RegistryClient({ config: { [mtls.host]: { tls: { ca: b64(pki.caCert), clientIdentity: { crt: b64(pki.clientCert), key: b64(pki.clientKey) } } } } });
+    const image = await client.resolve(ref);
+    expect(image.manifestDescriptor.digest).toBe(small.manifest.digest);
+    expect((await drain(client, image)).bytes.byteLength).toBe(4);
   });
 });
 
