@@ -65,7 +65,10 @@ export class RegistryClient {
   private readonly sessions = new Map<string, EndpointSession>();
   private readonly platform: Platform;
 
-  constructor(private readonly config: RegistriesConfig = {}, opts: ClientOptions = {}) {
+  constructor(
+    private readonly config: RegistriesConfig = {},
+    opts: ClientOptions = {},
+  ) {
     this.platform = opts.platform ?? LINUX_AMD64;
   }
 
@@ -106,9 +109,10 @@ export class RegistryClient {
         const res = await session.send("HEAD", path, { accept: MANIFEST_ACCEPT, scope: pullScope(reference.path) });
         const digest = res.headers.get("docker-content-digest");
         const size = Number(res.headers.get("content-length") ?? "NaN");
-        const mediaType = res.headers.get("content-type")?.split(";")[0]!.trim();
+        const mediaType = res.headers.get("content-type")?.split(";")[0]?.trim();
         if (digest !== null && /^sha(256|512):[a-f0-9]+$/.test(digest) && Number.isSafeInteger(size) && mediaType) {
-          if (reference.digest !== undefined && digest !== reference.digest) throw new DigestMismatchError(session.host, { digest: reference.digest, size }, { digest, size });
+          if (reference.digest !== undefined && digest !== reference.digest)
+            throw new DigestMismatchError(session.host, { digest: reference.digest, size }, { digest, size });
           return { mediaType, digest, size, servedBy: session.host };
         }
         const got = await this.getManifest(session, reference, manifestReference(reference), reference.digest);
@@ -224,7 +228,8 @@ export class RegistryClient {
     }
     const child = await this.getManifest(session, reference, entry.digest, entry.digest, entry.size);
     const m = parseManifest(child.bytes, child.contentType, `${reference.canonical} (${platformName(entry.platform)}) from ${session.host}`);
-    if (m.kind !== "image") throw new ManifestError(`${reference.canonical}: the ${platformName(entry.platform)} entry ${entry.digest} is an index, not an image manifest`);
+    if (m.kind !== "image")
+      throw new ManifestError(`${reference.canonical}: the ${platformName(entry.platform)} entry ${entry.digest} is an index, not an image manifest`);
     return { ...base, index: top.bytes, manifestDescriptor: entry, manifest: child.bytes, config: m.config, layers: m.layers };
   }
 
@@ -248,8 +253,10 @@ export class RegistryClient {
     const header = res.headers.get("docker-content-digest");
     const actual = digestLike(digest ?? header ?? "sha256:", bytes);
     const expected = digest ?? (header !== null && /^sha(256|512):/.test(header) ? header : undefined);
-    if (expected !== undefined && actual !== expected) throw new DigestMismatchError(session.host, { digest: expected, size: size ?? bytes.byteLength }, { digest: actual, size: bytes.byteLength });
-    if (size !== undefined && size !== bytes.byteLength) throw new DigestMismatchError(session.host, { digest: expected ?? actual, size }, { digest: actual, size: bytes.byteLength });
+    if (expected !== undefined && actual !== expected)
+      throw new DigestMismatchError(session.host, { digest: expected, size: size ?? bytes.byteLength }, { digest: actual, size: bytes.byteLength });
+    if (size !== undefined && size !== bytes.byteLength)
+      throw new DigestMismatchError(session.host, { digest: expected ?? actual, size }, { digest: actual, size: bytes.byteLength });
     return { bytes, contentType, digest: actual };
   }
 }

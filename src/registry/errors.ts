@@ -22,7 +22,10 @@ export class RegistryError extends Error {
 /** Every endpoint failed. `attempts` has one error per endpoint, in the order tried; the message lists them all. */
 export class RegistryUnavailableError extends RegistryError {
   override name = "RegistryUnavailableError";
-  constructor(what: string, readonly attempts: RegistryError[]) {
+  constructor(
+    what: string,
+    readonly attempts: RegistryError[],
+  ) {
     const last = attempts[attempts.length - 1]!;
     super(`${what}: ${attempts.map((a) => a.message).join("; ")}`, last.host, last.status, last.code);
   }
@@ -49,7 +52,11 @@ export class DigestMismatchError extends Error {
 /** An index or manifest list has no entry for the platform we run on. */
 export class PlatformNotFoundError extends NotFoundError {
   override name = "PlatformNotFoundError";
-  constructor(readonly reference: string, readonly wanted: string, readonly available: string[]) {
+  constructor(
+    readonly reference: string,
+    readonly wanted: string,
+    readonly available: string[],
+  ) {
     super(`image ${reference} has no ${wanted} manifest; it has: ${available.length ? available.join(", ") : "no platform entries"}`);
   }
 }

@@ -82,7 +82,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | null, wha
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new ManifestError(`${what}: manifest is not a JSON object`);
   const m = doc as Record<string, unknown>;
   if (m.schemaVersion !== 2) throw new ManifestError(`${what}: schemaVersion ${JSON.stringify(m.schemaVersion)} is not supported (only 2)`);
-  const header = contentType?.split(";")[0]!.trim();
+  const header = contentType?.split(";")[0]?.trim();
   let mediaType = typeof m.mediaType === "string" ? m.mediaType : undefined;
   if (mediaType === undefined) {
     // OCI leaves mediaType optional: tell index from manifest by its fields.
@@ -110,8 +110,10 @@ function descriptor(v: unknown, what: string): Descriptor {
   if (typeof v !== "object" || v === null) throw new ManifestError(`${what}: not a descriptor object`);
   const d = v as Record<string, unknown>;
   if (typeof d.mediaType !== "string" || d.mediaType === "") throw new ManifestError(`${what}: descriptor has no mediaType`);
-  if (typeof d.digest !== "string" || !DIGEST.test(d.digest)) throw new ManifestError(`${what}: digest ${JSON.stringify(d.digest)} is not a sha256/sha512 digest`);
-  if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) throw new ManifestError(`${what}: size ${JSON.stringify(d.size)} is not a non-negative integer`);
+  if (typeof d.digest !== "string" || !DIGEST.test(d.digest))
+    throw new ManifestError(`${what}: digest ${JSON.stringify(d.digest)} is not a sha256/sha512 digest`);
+  if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0)
+    throw new ManifestError(`${what}: size ${JSON.stringify(d.size)} is not a non-negative integer`);
   const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
   if (Array.isArray(d.urls) && d.urls.every((u) => typeof u === "string")) out.urls = d.urls as string[];
   if (typeof d.annotations === "object" && d.annotations !== null) out.annotations = d.annotations as Record<string, string>;

@@ -9,7 +9,10 @@ import { InvalidArgumentError } from "../lib/errors.ts";
 /** A reference that does not parse. The message names the reference as given. */
 export class InvalidReferenceError extends InvalidArgumentError {
   override name = "InvalidReferenceError";
-  constructor(readonly reference: string, reason: string) {
+  constructor(
+    readonly reference: string,
+    reason: string,
+  ) {
     super(`invalid image reference "${reference}": ${reason}`);
   }
 }
@@ -89,7 +92,11 @@ export function parseReference(ref: string): ImageReference {
   for (const c of path.split("/")) {
     if (c === "") fail(`empty path component in "${path}"`);
     if (!COMPONENT.test(c)) {
-      fail(c !== c.toLowerCase() ? `repository name "${path}" must be lowercase` : `path component "${c}" is not valid (lowercase letters and digits, separated by ".", "_", "__" or "-")`);
+      fail(
+        c !== c.toLowerCase()
+          ? `repository name "${path}" must be lowercase`
+          : `path component "${c}" is not valid (lowercase letters and digits, separated by ".", "_", "__" or "-")`,
+      );
     }
   }
   const name = `${domain}/${path}`;

@@ -74,7 +74,12 @@ export class EndpointSession {
           send: (url, init) => this.rawFetch(url, init.method, init.headers, undefined, init.body),
         });
       } catch (e) {
-        throw new RegistryError(`registry ${this.host}: ${method} ${new URL(this.endpoint.api).pathname}${path}: 401 and no token: ${(e as Error).message}`, this.host, 401, "UNAUTHORIZED");
+        throw new RegistryError(
+          `registry ${this.host}: ${method} ${new URL(this.endpoint.api).pathname}${path}: 401 and no token: ${(e as Error).message}`,
+          this.host,
+          401,
+          "UNAUTHORIZED",
+        );
       }
       this.tokens.set(scope, token);
       return `Bearer ${token.value}`;
@@ -122,15 +127,20 @@ export class EndpointSession {
           ...(body !== undefined ? { body } : {}),
         });
       } catch (e) {
-        const why = e instanceof Error ? (e.message || e.name) : String(e);
+        const why = e instanceof Error ? e.message || e.name : String(e);
         const code = (e as { code?: unknown }).code;
-        throw new RegistryError(`registry ${this.host}: ${method} ${target}: cannot connect: ${why}${typeof code === "string" && !why.includes(code) ? ` (${code})` : ""}`, this.host, 0);
+        throw new RegistryError(
+          `registry ${this.host}: ${method} ${target}: cannot connect: ${why}${typeof code === "string" && !why.includes(code) ? ` (${code})` : ""}`,
+          this.host,
+          0,
+        );
       } finally {
         deadline.removeEventListener("abort", onDeadline);
       }
       const loc = res.headers.get("location");
       if (res.status >= 300 && res.status < 400 && loc !== null) {
-        if (hop >= MAX_REDIRECTS) throw new RegistryError(`registry ${this.host}: ${method} ${url}: more than ${MAX_REDIRECTS} redirects`, this.host, res.status);
+        if (hop >= MAX_REDIRECTS)
+          throw new RegistryError(`registry ${this.host}: ${method} ${url}: more than ${MAX_REDIRECTS} redirects`, this.host, res.status);
         await res.body?.cancel();
         target = new URL(loc, target).toString();
         continue;
@@ -149,7 +159,9 @@ export class EndpointSession {
       }
     }
     const { code, text } = registryErrorText(body);
-    const parts = [`registry ${this.host}: ${method} ${new URL(this.endpoint.api).pathname}${path}: ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`];
+    const parts = [
+      `registry ${this.host}: ${method} ${new URL(this.endpoint.api).pathname}${path}: ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`,
+    ];
     if (text) parts.push(text);
     if (extra) parts.push(extra);
     return new RegistryError(parts.join(": "), this.host, res.status, code);

@@ -14,7 +14,10 @@ export class Verifier {
   private digest: string | undefined; // CryptoHasher.digest() resets the hasher: take it once
   received = 0;
 
-  constructor(readonly host: string, readonly expected: Pick<Descriptor, "digest" | "size">) {
+  constructor(
+    readonly host: string,
+    readonly expected: Pick<Descriptor, "digest" | "size">,
+  ) {
     const alg = expected.digest.slice(0, expected.digest.indexOf(":"));
     if (alg !== "sha256" && alg !== "sha512") throw new Error(`digest ${expected.digest}: algorithm ${alg} is not supported`);
     this.algorithm = alg;

@@ -28,7 +28,12 @@ const servers: { stop(force?: boolean): unknown }[] = [];
 beforeAll(async () => {
   pki = makeTestPKI();
   const tls = { cert: pki.serverCert, key: pki.serverKey };
-  [upstream, mirror, basic, mtls] = await Promise.all([startRegistry({ tls }), startRegistry(), startRegistry({ tls, htpasswd: USER }), startRegistry({ tls: { ...tls, clientCA: pki.caCert } })]);
+  [upstream, mirror, basic, mtls] = await Promise.all([
+    startRegistry({ tls }),
+    startRegistry(),
+    startRegistry({ tls, htpasswd: USER }),
+    startRegistry({ tls: { ...tls, clientCA: pki.caCert } }),
+  ]);
   imgs = busyboxImages();
   const both = [
     { image: imgs.amd64, os: "linux", architecture: "amd64" },
@@ -40,10 +45,15 @@ beforeAll(async () => {
   const armv7 = imageFor("arm", [imgs.layer]);
   await pushImage({ url: upstream.url, ca: pki.caCert }, "test/noamd64", imgs.arm64);
   await pushImage({ url: upstream.url, ca: pki.caCert }, "test/noamd64", armv7);
-  await pushManifest({ url: upstream.url, ca: pki.caCert }, "test/noamd64", "v1", indexOf([
-    { image: imgs.arm64, os: "linux", architecture: "arm64" },
-    { image: armv7, os: "linux", architecture: "arm", variant: "v7" },
-  ]));
+  await pushManifest(
+    { url: upstream.url, ca: pki.caCert },
+    "test/noamd64",
+    "v1",
+    indexOf([
+      { image: imgs.arm64, os: "linux", architecture: "arm64" },
+      { image: armv7, os: "linux", architecture: "arm", variant: "v7" },
+    ]),
+  );
   // The mirror has its own test/busybox:v1 (a different layer), so we can tell who served it.
   mirrorOnly = imageFor("amd64", [blob("application/vnd.oci.image.layer.v1.tar", new TextEncoder().encode("mirror layer".padEnd(1024, ".")))]);
   await pushImage({ url: mirror.url }, "test/busybox", mirrorOnly, "v1");
@@ -132,14 +142,22 @@ describe("mutual TLS (clientIdentity)", () => {
     const small = imageFor("amd64", [blob("application/vnd.oci.image.layer.v1.tar", new TextEncoder().encode("mtls"))]);
     // The pusher needs the client certificate too.
     for (const b of [small.layers[0]!, small.config]) {
-      const start = await fetch(`${mtls.url}/v2/test/mtls/blobs/uploads/`, { method: "POST", tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey } });
+      const start = await fetch(`${mtls.url}/v2/test/mtls/blobs/uploads/`, {
+        method: "POST",
+        tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey },
+      });
       expect(start.status).toBe(202);
       const loc = new URL(start.headers.get("location")!, mtls.url);
       loc.searchParams.set("digest", b.digest);
       const put = await fetch(loc, { method: "PUT", body: b.bytes, tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey } });
       expect(put.status).toBe(201);
     }
-    const put = await fetch(`${mtls.url}/v2/test/mtls/manifests/v1`, { method: "PUT", headers: { "Content-Type": small.manifest.mediaType }, body: small.manifest.bytes, tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey } });
+    const put = await fetch(`${mtls.url}/v2/test/mtls/manifests/v1`, {
+      method: "PUT",
+      headers: { "Content-Type": small.manifest.mediaType },
+      body: small.manifest.bytes,
+      tls: { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey },
+    });
     expect(put.status).toBe(201);
 
     const ref = `${mtls.host}/test/mtls:v1`;
@@ -147,7 +165,9 @@ describe("mutual TLS (clientIdentity)", () => {
     expect(e.status).toBe(0);
     expect(e.message).toContain(mtls.host);
     console.log(`without a client certificate: ${e.message}`);
-    const client = new RegistryClient({ config: { [mtls.host]: { tls: { ca: b64(pki.caCert), clientIdentity: { crt: b64(pki.clientCert), key: b64(pki.clientKey) } } } } });
+    const client = new RegistryClient({
+      config: { [mtls.host]: { tls: { ca: b64(pki.caCert), clientIdentity: { crt: b64(pki.clientCert), key: b64(pki.clientKey) } } } },
+    });
     const image = await client.resolve(ref);
     expect(image.manifestDescriptor.digest).toBe(small.manifest.digest);
     expect((await drain(client, image)).bytes.byteLength).toBe(4);
@@ -198,10 +218,14 @@ describe("mirrors", () => {
     const client = new RegistryClient(cfg([mirror.url]));
     const e = await failure(client.resolve(`${upstream.host}/test/noamd64:v1`)); // on upstream only; proves it got there
     expect(e).toBeInstanceOf(PlatformNotFoundError);
-    const image = await client.resolve(`${upstream.host}/test/busybox@${indexOf([
-      { image: imgs.amd64, os: "linux", architecture: "amd64" },
-      { image: imgs.arm64, os: "linux", architecture: "arm64" },
-    ]).digest}`);
+    const image = await client.resolve(
+      `${upstream.host}/test/busybox@${
+        indexOf([
+          { image: imgs.amd64, os: "linux", architecture: "amd64" },
+          { image: imgs.arm64, os: "linux", architecture: "arm64" },
+        ]).digest
+      }`,
+    );
     expect(image.servedBy).toBe(upstream.host);
     expect(image.manifestDescriptor.digest).toBe(imgs.amd64.manifest.digest);
   });
@@ -216,7 +240,9 @@ describe("mirrors", () => {
     expect(up.servedBy).toBe(upstream.host);
     expect((await drain(client2, up)).bytes.byteLength).toBe(imgs.layer.size);
 
-    const e = (await failure(new RegistryClient({ mirrors: { [upstream.host]: { endpoints: [dead], skipFallback: true } } }).resolve(`${upstream.host}/test/busybox:v1`))) as RegistryUnavailableError;
+    const e = (await failure(
+      new RegistryClient({ mirrors: { [upstream.host]: { endpoints: [dead], skipFallback: true } } }).resolve(`${upstream.host}/test/busybox:v1`),
+    )) as RegistryUnavailableError;
     expect(e.attempts).toHaveLength(1);
     expect(e.message).toContain(new URL(dead).host);
     expect(e.message).toContain("cannot connect");
@@ -245,9 +271,11 @@ describe("errors", () => {
     const client = new RegistryClient(caConfig(upstream.host));
     const image = await client.resolve(`${upstream.host}/test/busybox:v1`);
     const missing = { mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: `sha256:${"0".repeat(64)}`, size: 10 };
-    const e = (await failure((async () => {
-      for await (const _ of client.fetchBlob(image, missing)) void _;
-    })())) as RegistryError;
+    const e = (await failure(
+      (async () => {
+        for await (const _ of client.fetchBlob(image, missing)) void _;
+      })(),
+    )) as RegistryError;
     expect(e.status).toBe(404);
     expect(e.code).toBe("BLOB_UNKNOWN");
   });
@@ -260,7 +288,9 @@ describe("errors", () => {
     });
     servers.push(srv);
     const host = `127.0.0.1:${srv.port}`;
-    const e = (await failure(new RegistryClient({ mirrors: { [host]: { endpoints: [`http://${host}`], skipFallback: true } } }).resolve(`${host}/x/y:1`))) as RegistryError;
+    const e = (await failure(
+      new RegistryClient({ mirrors: { [host]: { endpoints: [`http://${host}`], skipFallback: true } } }).resolve(`${host}/x/y:1`),
+    )) as RegistryError;
     expect(e.status).toBe(503);
     expect(e.code).toBe("UNAVAILABLE");
     expect(e.message).toMatch(new RegExp(`registry ${host}: GET /v2/x/y/manifests/1: 503.*UNAVAILABLE: storage backend down`));
@@ -294,10 +324,12 @@ describe("digest mismatch (a loopback server serving wrong bytes)", () => {
     const image = await client.resolve(`${host}/test/busybox:v1`);
     let got = 0;
     let completed = false;
-    const e = await failure((async () => {
-      for await (const c of client.fetchBlob(image, image.layers[0]!)) got += c.byteLength;
-      completed = true;
-    })());
+    const e = await failure(
+      (async () => {
+        for await (const c of client.fetchBlob(image, image.layers[0]!)) got += c.byteLength;
+        completed = true;
+      })(),
+    );
     expect(completed).toBe(false);
     expect(e).toBeInstanceOf(DigestMismatchError);
     expect(got).toBe(imgs.layer.size); // the error came after the end of the stream
@@ -309,16 +341,22 @@ describe("digest mismatch (a loopback server serving wrong bytes)", () => {
     const host = badServer("long");
     const client = new RegistryClient({ mirrors: { [host]: { endpoints: [`http://${host}`], skipFallback: true } } });
     const image = await client.resolve(`${host}/test/busybox:v1`);
-    const e = await failure((async () => {
-      for await (const _ of client.fetchBlob(image, image.layers[0]!)) void _;
-    })());
+    const e = await failure(
+      (async () => {
+        for await (const _ of client.fetchBlob(image, image.layers[0]!)) void _;
+      })(),
+    );
     expect(e).toBeInstanceOf(DigestMismatchError);
     expect(e.message).toContain(`${imgs.layer.size} bytes`);
   });
 
   test("a manifest that does not hash to the digest asked for is refused", async () => {
     const host = badServer("flip");
-    const e = (await failure(new RegistryClient({ mirrors: { [host]: { endpoints: [`http://${host}`], skipFallback: true } } }).resolve(`${host}/test/busybox@sha256:${"1".repeat(64)}`))) as RegistryUnavailableError;
+    const e = (await failure(
+      new RegistryClient({ mirrors: { [host]: { endpoints: [`http://${host}`], skipFallback: true } } }).resolve(
+        `${host}/test/busybox@sha256:${"1".repeat(64)}`,
+      ),
+    )) as RegistryUnavailableError;
     expect(e).toBeInstanceOf(RegistryUnavailableError);
     expect(e.code).toBe("DIGEST_INVALID");
   });
@@ -343,7 +381,10 @@ describe("redirects", () => {
       port: 0,
       fetch(req) {
         if (req.headers.get("authorization") !== expected) {
-          return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, { status: 401, headers: { "WWW-Authenticate": 'Basic realm="fake"' } });
+          return Response.json(
+            { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] },
+            { status: 401, headers: { "WWW-Authenticate": 'Basic realm="fake"' } },
+          );
         }
         const p = new URL(req.url).pathname;
         if (p.includes("/manifests/")) return new Response(imgs.amd64.manifest.bytes, { headers: { "Content-Type": imgs.amd64.manifest.mediaType } });
@@ -393,9 +434,11 @@ describe("head and stalls", () => {
     const client = new RegistryClient({ mirrors: { [host]: { endpoints: [`http://${host}`], skipFallback: true } } });
     const image = await client.resolve(`${host}/test/busybox:v1`);
     const t0 = Date.now();
-    const e = (await failure((async () => {
-      for await (const _ of client.fetchBlob(image, image.layers[0]!, { idleTimeoutMs: 300 })) void _;
-    })())) as RegistryError;
+    const e = (await failure(
+      (async () => {
+        for await (const _ of client.fetchBlob(image, image.layers[0]!, { idleTimeoutMs: 300 })) void _;
+      })(),
+    )) as RegistryError;
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(e).toBeInstanceOf(RegistryError);
     expect(e.message).toContain("after 1000 of");

@@ -43,15 +43,25 @@ describe("endpoints from machine.registries", () => {
       mirrors: { "docker.io": { endpoints: ["http://127.0.0.1:5001", "https://mirror.example/v2/", "mirror2:6000"] } },
       config: { "127.0.0.1:5001": { auth: { username: "u" } }, "docker.io": { tls: { insecureSkipVerify: true } } },
     });
-    expect(eps.map((e) => e.api)).toEqual(["http://127.0.0.1:5001/v2", "https://mirror.example/v2", "https://mirror2:6000/v2", "https://registry-1.docker.io/v2"]);
+    expect(eps.map((e) => e.api)).toEqual([
+      "http://127.0.0.1:5001/v2",
+      "https://mirror.example/v2",
+      "https://mirror2:6000/v2",
+      "https://registry-1.docker.io/v2",
+    ]);
     expect(eps.map((e) => e.mirror)).toEqual([true, true, true, false]);
     expect(eps[0]!.settings.auth?.username).toBe("u");
     // The upstream of docker.io finds config under the name "docker.io" too.
     expect(eps[3]!.settings.tls?.insecureSkipVerify).toBe(true);
   });
   test("skipFallback, overridePath, and the '*' wildcard", () => {
-    expect(endpointsFor("r.io", { mirrors: { "r.io": { endpoints: ["https://m/path/v1"], overridePath: true, skipFallback: true } } }).map((e) => e.api)).toEqual(["https://m/path/v1"]);
-    expect(endpointsFor("any.io", { mirrors: { "*": { endpoints: ["http://cache:80"] } } }).map((e) => e.api)).toEqual(["http://cache/v2", "https://any.io/v2"]);
+    expect(
+      endpointsFor("r.io", { mirrors: { "r.io": { endpoints: ["https://m/path/v1"], overridePath: true, skipFallback: true } } }).map((e) => e.api),
+    ).toEqual(["https://m/path/v1"]);
+    expect(endpointsFor("any.io", { mirrors: { "*": { endpoints: ["http://cache:80"] } } }).map((e) => e.api)).toEqual([
+      "http://cache/v2",
+      "https://any.io/v2",
+    ]);
   });
   test("only http and https endpoints", () => {
     expect(() => endpointsFor("r.io", { mirrors: { "r.io": { endpoints: ["ftp://m"] } } })).toThrow(/only http/);
@@ -66,7 +76,9 @@ describe("endpoints from machine.registries", () => {
     const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
     expect(pemText(Buffer.from(pem).toString("base64"))).toBe(pem);
     expect(pemText(pem)).toBe(pem);
-    const [https] = endpointsFor("h:1", { config: { "h:1": { tls: { ca: Buffer.from(pem).toString("base64"), insecureSkipVerify: true, clientIdentity: { crt: pem, key: pem } } } } });
+    const [https] = endpointsFor("h:1", {
+      config: { "h:1": { tls: { ca: Buffer.from(pem).toString("base64"), insecureSkipVerify: true, clientIdentity: { crt: pem, key: pem } } } },
+    });
     expect(fetchTLS(https!)).toEqual({ ca: pem, cert: pem, key: pem, rejectUnauthorized: false });
     const [plain] = endpointsFor("h:1", { mirrors: { "h:1": { endpoints: ["http://h:1"] } }, config: { "h:1": { tls: { insecureSkipVerify: true } } } });
     expect(fetchTLS(plain!)).toBeUndefined();
@@ -76,11 +88,27 @@ describe("endpoints from machine.registries", () => {
 describe("manifests", () => {
   const desc = (mediaType: string, c: string, extra: Partial<Descriptor> = {}) => ({ mediaType, digest: D(c), size: 10, ...extra });
   test("an OCI index with platforms", () => {
-    const m = parseManifest(enc({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [desc(MediaType.OciManifest, "a", { platform: { os: "linux", architecture: "amd64" } })] }), null, "t");
-    expect(m).toEqual({ kind: "index", mediaType: MediaType.OciIndex, manifests: [desc(MediaType.OciManifest, "a", { platform: { os: "linux", architecture: "amd64" } })] });
+    const m = parseManifest(
+      enc({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: [desc(MediaType.OciManifest, "a", { platform: { os: "linux", architecture: "amd64" } })],
+      }),
+      null,
+      "t",
+    );
+    expect(m).toEqual({
+      kind: "index",
+      mediaType: MediaType.OciIndex,
+      manifests: [desc(MediaType.OciManifest, "a", { platform: { os: "linux", architecture: "amd64" } })],
+    });
   });
   test("a Docker schema 2 manifest", () => {
-    const m = parseManifest(enc({ schemaVersion: 2, mediaType: MediaType.DockerManifest, config: desc(MediaType.DockerConfig, "c"), layers: [desc(MediaType.DockerLayerGzip, "e")] }), MediaType.DockerManifest, "t");
+    const m = parseManifest(
+      enc({ schemaVersion: 2, mediaType: MediaType.DockerManifest, config: desc(MediaType.DockerConfig, "c"), layers: [desc(MediaType.DockerLayerGzip, "e")] }),
+      MediaType.DockerManifest,
+      "t",
+    );
     expect(m.kind).toBe("image");
     if (m.kind === "image") expect(m.layers[0]!.digest).toBe(D("e"));
   });
@@ -92,13 +120,30 @@ describe("manifests", () => {
   test("refuses schema 1, unknown media types, bad descriptors, non-JSON", () => {
     expect(() => parseManifest(enc({ schemaVersion: 1 }), null, "img")).toThrow(/img: schemaVersion 1/);
     expect(() => parseManifest(enc({ schemaVersion: 2, mediaType: "application/x" }), null, "img")).toThrow(ManifestError);
-    expect(() => parseManifest(enc({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: "x", digest: "sha256:zz", size: 1 }, layers: [] }), null, "img")).toThrow(/config: digest/);
-    expect(() => parseManifest(enc({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: desc("x", "c"), layers: [{ ...desc("x", "e"), size: -1 }] }), null, "img")).toThrow(/layers\[0\]: size/);
+    expect(() =>
+      parseManifest(
+        enc({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: "x", digest: "sha256:zz", size: 1 }, layers: [] }),
+        null,
+        "img",
+      ),
+    ).toThrow(/config: digest/);
+    expect(() =>
+      parseManifest(
+        enc({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: desc("x", "c"), layers: [{ ...desc("x", "e"), size: -1 }] }),
+        null,
+        "img",
+      ),
+    ).toThrow(/layers\[0\]: size/);
     expect(() => parseManifest(new TextEncoder().encode("{"), null, "img")).toThrow(/not JSON/);
   });
   test("platform choice: exact variant, else no variant; attestations never match", () => {
     const p = (c: string, platform: Descriptor["platform"]) => desc(MediaType.OciManifest, c, { platform });
-    const list = [p("0", { os: "unknown", architecture: "unknown" }), p("1", { os: "linux", architecture: "arm64", variant: "v8" }), p("2", { os: "linux", architecture: "amd64", variant: "v3" }), p("3", { os: "linux", architecture: "amd64" })];
+    const list = [
+      p("0", { os: "unknown", architecture: "unknown" }),
+      p("1", { os: "linux", architecture: "arm64", variant: "v8" }),
+      p("2", { os: "linux", architecture: "amd64", variant: "v3" }),
+      p("3", { os: "linux", architecture: "amd64" }),
+    ];
     expect(pickPlatform(list, { os: "linux", architecture: "amd64" })?.digest).toBe(D("3"));
     expect(pickPlatform(list, { os: "linux", architecture: "amd64", variant: "v3" })?.digest).toBe(D("2"));
     expect(pickPlatform(list, { os: "linux", architecture: "riscv64" })).toBeUndefined();
@@ -115,7 +160,16 @@ describe("manifests", () => {
 
 describe("registry error bodies", () => {
   test("code and message from the spec's JSON shape", () => {
-    expect(registryErrorText(JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: "manifest unknown", detail: {} }, { code: "X", message: "y" }] }))).toEqual({ code: "MANIFEST_UNKNOWN", text: "MANIFEST_UNKNOWN: manifest unknown; X: y" });
+    expect(
+      registryErrorText(
+        JSON.stringify({
+          errors: [
+            { code: "MANIFEST_UNKNOWN", message: "manifest unknown", detail: {} },
+            { code: "X", message: "y" },
+          ],
+        }),
+      ),
+    ).toEqual({ code: "MANIFEST_UNKNOWN", text: "MANIFEST_UNKNOWN: manifest unknown; X: y" });
   });
   test("anything else: the start of the text", () => {
     expect(registryErrorText("<html>\n bad gateway </html>")).toEqual({ text: "<html> bad gateway </html>" });
