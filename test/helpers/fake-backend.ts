@@ -1,7 +1,8 @@
-// An in-memory MachineBackend for testing the machine API without booting a
-// node: services with states and log rings, events, power actions recorded
-// instead of performed, and a YAML config with validation (unknown keys and
-// bad YAML -> InvalidArgumentError, stored config unchanged).
+// The one in-memory MachineBackend of the tests, for the machine API without
+// booting a node: services with states, health and log rings, events, power
+// actions recorded instead of performed, and a YAML config with validation
+// (unknown keys and bad YAML -> InvalidArgumentError, stored config
+// unchanged). dashboardBackend() presets it with what the dashboard shows.
 import { parse, stringify } from "yaml";
 import type { ApplyMode, ApplyResult } from "../../src/node/config.ts";
 import type { MachineBackend } from "../../src/init/backend/contract.ts";
@@ -24,7 +25,8 @@ const KNOWN_KEYS: Record<string, string[]> = { machine: ["hostname", "sysctls", 
 
 export class FakeBackend implements MachineBackend {
   host = "fake-node";
-  services = new Map<string, { state: ServiceState; ring: LogRing }>();
+  sha = "abc1234";
+  services = new Map<string, { state: ServiceState; ring: LogRing; healthMessage?: string }>();
   events: NodeEvent[] = [];
   listeners = new Set<(e: NodeEvent) => void>();
   powerActions: PowerAction[] = [];
@@ -53,14 +55,14 @@ export class FakeBackend implements MachineBackend {
     return this.host;
   }
   version(): VersionInfo {
-    return { tag: "v0.1.0", sha: "abc1234", built: "2026-11-27T00:00:00Z", goVersion: `bun ${Bun.version}`, os: "linux", arch: "amd64" };
+    return { tag: "v0.1.0", sha: this.sha, built: "2026-11-27T00:00:00Z", goVersion: `bun ${Bun.version}`, os: "linux", arch: "amd64" };
   }
   listServices(): ServiceInfo[] {
     return [...this.services].map(([id, s]) => ({
       id,
       state: s.state,
       events: [{ msg: "Service started", state: s.state, ts: new Date(0) }],
-      health: { unknown: false, healthy: s.state === "Running", lastMessage: "", lastChange: new Date(0) },
+      health: { unknown: false, healthy: s.state === "Running", lastMessage: s.healthMessage ?? "", lastChange: new Date(0) },
     }));
   }
   private svc(id: string) {
@@ -90,8 +92,10 @@ export class FakeBackend implements MachineBackend {
     this.setState(id, "Running");
     return `Service "${id}" restarted`;
   }
+  /** machined's own log when it is not one of the services (dashboardBackend). */
+  machinedLog: LogRing | undefined;
   logs(id: string): LogRing | undefined {
-    return this.services.get(id)?.ring;
+    return id === "machined" && this.machinedLog ? this.machinedLog : this.services.get(id)?.ring;
   }
   eventHistory(): NodeEvent[] {
     return this.events.slice();
@@ -140,6 +144,30 @@ export class FakeBackend implements MachineBackend {
     this.emit({ kind: "config", message: "config applied" } as NodeEvent);
     return { mode, details: mode === "no_reboot" ? "applied live: hostname" : "applied; reboot scheduled", needsReboot: [] };
   }
+}
+
+/**
+ * A FakeBackend as the dashboard tests see it: containerd and udevd Running and
+ * healthy, the kubelet Waiting on a failing probe, 30 lines in machined's log,
+ * a boot sequence and a shutdown scheduled in 10 minutes.
+ */
+export function dashboardBackend(hostname = "dash-node"): FakeBackend {
+  const b = new FakeBackend();
+  const t = new Date();
+  b.host = hostname;
+  b.sha = "0123456789abcdef"; // the dashboard shows 7 of them
+  b.services.clear();
+  const log = new LogRing(100);
+  for (let i = 1; i <= 30; i++) log.push(`[minos] boot step ${i} done`);
+  b.services.set("containerd", { state: "Running", ring: new LogRing(10), healthMessage: "Health check successful" });
+  b.services.set("udevd", { state: "Running", ring: new LogRing(10), healthMessage: "Health check successful" });
+  b.services.set("kubelet", { state: "Waiting", ring: new LogRing(10), healthMessage: "probe failed" });
+  b.machinedLog = log;
+  b.emit({ kind: "sequence", sequence: "boot", action: "start", ts: t } as NodeEvent);
+  b.emit({ kind: "sequence", sequence: "boot", action: "stop", ts: t } as NodeEvent);
+  b.scheduleShutdown({ action: "poweroff", at: new Date(t.getTime() + 600_000), message: "maintenance" });
+  b.config = `version: v1alpha1\nmachine:\n  network:\n    hostname: ${hostname}\n`;
+  return b;
 }
 
 // --- Fixture: the machine API server in-process on a temp unix socket and on

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startMachineApi } from "../../src/api/server.ts";
-import { fakeBackend } from "../helpers/dashboard-fake-backend.ts";
+import { dashboardBackend } from "../helpers/fake-backend.ts";
 import type { Sandbox } from "../../scripts/sandbox.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -71,7 +71,7 @@ test.each(["linux", "xterm-256color"])(
     expect(Bun.which("tmux")).not.toBeNull();
     const dir = mkdtempSync(join(tmpdir(), "minos-dash-e2e-"));
     const socket = join(dir, "machine.sock");
-    let api: Awaited<ReturnType<typeof startMachineApi>> | undefined = await startMachineApi(fakeBackend("e2e-node"), { socketPath: socket });
+    let api: Awaited<ReturnType<typeof startMachineApi>> | undefined = await startMachineApi(dashboardBackend("e2e-node"), { socketPath: socket });
     try {
       expect(tmux("new-session", "-d", "-s", "dash", "-x", "80", "-y", "25", dashboardCommand(`unix:${socket}`, term)).code).toBe(0);
       await summaryMonitorDisconnect("e2e-node", async () => {

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import type { ExtraService, MachineConfig } from "../config/machine.ts";
 import { grpcHealth, socketExists } from "./health.ts";
-import { DEFAULT_BACKOFF, DEFAULT_STOP_GRACE_MS, type ServiceSpec } from "./spec.ts";
+import { serviceSpec, type ServiceSpec } from "./spec.ts";
 
 export const CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
 export const UDEVD_CONTROL = "/run/udev/control";
@@ -13,19 +13,9 @@ export const DASHBOARD_TTY = "/dev/tty2";
 /** A binary the rootfs must carry: the reason to skip when it does not. */
 const missing = (path: string) => (existsSync(path) ? undefined : `${path} is not in the rootfs`);
 
-const base = {
-  env: {},
-  restart: "always" as const,
-  backoff: DEFAULT_BACKOFF,
-  backoffResetMs: 60_000,
-  stopGraceMs: DEFAULT_STOP_GRACE_MS,
-  console: false,
-};
-
 export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSpec[] {
   return [
-    {
-      ...base,
+    serviceSpec({
       id: "udevd",
       dependsOn: [],
       // Talos in container mode skips udevd for the same reason.
@@ -35,9 +25,8 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
       cgroup: "system/udevd",
       oomScore: -999,
       health: socketExists(UDEVD_CONTROL),
-    },
-    {
-      ...base,
+    }),
+    serviceSpec({
       id: "containerd",
       dependsOn: ["udevd"],
       precondition: () => missing("/bin/containerd"),
@@ -47,9 +36,8 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
       oomScore: -999,
       stopGraceMs: 10_000,
       health: grpcHealth(CONTAINERD_SOCKET),
-    },
-    {
-      ...base,
+    }),
+    serviceSpec({
       id: "dashboard",
       dependsOn: [],
       precondition: () => (existsSync(DASHBOARD_TTY) ? undefined : `no console: ${DASHBOARD_TTY} does not exist${sandbox ? " in the sandbox" : ""}`),
@@ -59,9 +47,8 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
       cgroup: "system/dashboard",
       oomScore: -400,
       tty: DASHBOARD_TTY,
-    },
-    {
-      ...base,
+    }),
+    serviceSpec({
       id: "kubelet",
       dependsOn: ["containerd"],
       // Talos runs the kubelet as a container of its image; minos does not pull images.
@@ -70,7 +57,7 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
       droppedCaps: [],
       cgroup: "podruntime/kubelet",
       oomScore: -450,
-    },
+    }),
   ];
 }
 
@@ -84,19 +71,21 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
 export const EXTRA_CGROUP = "system/extra";
 
 export function extraServices(cfg: MachineConfig): ServiceSpec[] {
-  return cfg.minos.services.map((s: ExtraService) => ({
-    id: s.id,
-    dependsOn: s.dependsOn,
-    precondition: () => missing(s.command[0]!),
-    command: s.command,
-    env: s.env,
-    droppedCaps: ["CAP_SYS_BOOT", "CAP_SYS_MODULE"],
-    cgroup: `${EXTRA_CGROUP}/${s.id}`,
-    oomScore: 0,
-    restart: s.restart,
-    backoff: s.backoff,
-    backoffResetMs: Math.max(10_000, s.backoff.maxMs * 2),
-    stopGraceMs: s.stopGraceMs,
-    console: s.console,
-  }));
+  return cfg.minos.services.map((s: ExtraService) =>
+    serviceSpec({
+      id: s.id,
+      dependsOn: s.dependsOn,
+      precondition: () => missing(s.command[0]!),
+      command: s.command,
+      env: s.env,
+      droppedCaps: ["CAP_SYS_BOOT", "CAP_SYS_MODULE"],
+      cgroup: `${EXTRA_CGROUP}/${s.id}`,
+      oomScore: 0,
+      restart: s.restart,
+      backoff: s.backoff,
+      backoffResetMs: Math.max(10_000, s.backoff.maxMs * 2),
+      stopGraceMs: s.stopGraceMs,
+      console: s.console,
+    }),
+  );
 }

@@ -50,3 +50,27 @@ export const DEFAULT_BACKOFF = { initialMs: 250, maxMs: 30_000 };
 export function backoffDelay(attempt: number, b: { initialMs: number; maxMs: number }): number {
   return Math.min(b.maxMs, b.initialMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
 }
+
+/** The fields a spec must name; everything else has a default (serviceSpec). */
+export type ServiceSpecFields = Pick<ServiceSpec, "id" | "command" | "cgroup"> & Partial<ServiceSpec>;
+
+/**
+ * A spec from what differs: no dependencies, always runnable, no env, no caps
+ * dropped, oom score 0, restart always with the default backoff (reset after a
+ * minute up), the default stop grace, no health check, not on the console.
+ */
+export function serviceSpec(fields: ServiceSpecFields): ServiceSpec {
+  return {
+    dependsOn: [],
+    precondition: () => undefined,
+    env: {},
+    droppedCaps: [],
+    oomScore: 0,
+    restart: "always",
+    backoff: DEFAULT_BACKOFF,
+    backoffResetMs: 60_000,
+    stopGraceMs: DEFAULT_STOP_GRACE_MS,
+    console: false,
+    ...fields,
+  };
+}

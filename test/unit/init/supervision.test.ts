@@ -11,7 +11,7 @@ import { CgroupTree } from "../../../src/init/mechanisms/cgroups.ts";
 import type { ExitStatus } from "../../../src/init/supervisor/reaper.ts";
 import type { Spawner } from "../../../src/init/supervisor/launch.ts";
 import { MAX_EVENTS, Service, type ServiceHost } from "../../../src/init/supervisor/service.ts";
-import type { HealthCheck, ServiceSpec } from "../../../src/init/supervisor/spec.ts";
+import { serviceSpec, type HealthCheck } from "../../../src/init/supervisor/spec.ts";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -53,22 +53,16 @@ async function setup(exited: (child: ReturnType<typeof Bun.spawn>) => Promise<Ex
     log: (m) => logs.push(m),
     output: () => {},
   };
-  const spec: ServiceSpec = {
+  const spec = serviceSpec({
     id: "stuck",
-    dependsOn: [],
-    precondition: () => undefined,
     command: ["/bin/true"],
-    env: {},
-    droppedCaps: [],
     cgroup: "system/extra/stuck",
-    oomScore: 0,
     restart: "never",
     backoff: { initialMs: 100, maxMs: 100 },
     backoffResetMs: 1000,
     stopGraceMs: 200,
-    console: false,
     health,
-  };
+  });
   const svc = new Service(spec, host, { cgroupDrainMs: 100, exitWaitMs: 300 });
   return { svc, child, logs, changes };
 }

@@ -13,7 +13,7 @@ import { alarmAt } from "../../../src/lib/timers.ts";
 import { hasKey, KEY_POWER, watchPowerButton } from "../../../src/init/mechanisms/power-button.ts";
 import { decodeHealthStatus } from "../../../src/init/supervisor/health.ts";
 import { commandLine } from "../../../src/init/supervisor/launch.ts";
-import { backoffDelay, type ServiceSpec } from "../../../src/init/supervisor/spec.ts";
+import { backoffDelay, serviceSpec } from "../../../src/init/supervisor/spec.ts";
 
 describe("init pieces", () => {
   test("restart backoff doubles from the initial delay up to the cap", () => {
@@ -46,13 +46,13 @@ describe("init pieces", () => {
   });
 
   test("services start through wrapperd with their cgroup, caps and oom score", () => {
-    const spec = {
+    const spec = serviceSpec({
       id: "containerd",
       command: ["/bin/containerd", "-a", "x"],
       cgroup: "system/runtime",
       oomScore: -999,
       droppedCaps: ["CAP_SYS_BOOT"],
-    } as ServiceSpec;
+    });
     const cgroups = new CgroupTree("/n");
     expect(commandLine(spec, { cgroups, viaWrapperd: true, canLowerOomScore: true })).toEqual([
       "/sbin/wrapperd",

@@ -12,7 +12,7 @@ import { readerSource } from "../../../../src/applets/dashboard/client-source.ts
 import { sourceFactory } from "../../../../src/applets/dashboard/connect.ts";
 import { applySample, initialState } from "../../../../src/applets/dashboard/state.ts";
 import { render } from "../../../../src/applets/dashboard/render.ts";
-import { fakeBackend } from "../../../helpers/dashboard-fake-backend.ts";
+import { dashboardBackend } from "../../../helpers/fake-backend.ts";
 
 let dir: string;
 let api: MachineApi;
@@ -25,9 +25,10 @@ const eventTimes = [0, 1, 2].map((i) => HISTORY_START + i * 60_000);
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "minos-dash-"));
   socket = join(dir, "machine.sock");
-  const backend = fakeBackend();
+  const backend = dashboardBackend();
   const history = backend.eventHistory().map((e, i) => ({ ...e, ts: new Date(eventTimes[i]!) }));
-  api = await startMachineApi({ ...backend, eventHistory: () => history }, { socketPath: socket });
+  backend.eventHistory = () => history;
+  api = await startMachineApi(backend, { socketPath: socket });
 });
 
 afterAll(async () => {
@@ -90,9 +91,10 @@ test("a sample carries identity, services, system figures, log, config, events a
 test("a reader certificate is enough: every section arrives, the config with its CA key redacted", async () => {
   const ca = generateCa();
   const key = Buffer.from(ca.key).toString("base64");
-  const base = fakeBackend("reader-node");
+  const base = dashboardBackend("reader-node");
   const config = `version: v1alpha1\nmachine:\n  network:\n    hostname: reader-node\n  ca:\n    crt: ${Buffer.from(ca.cert).toString("base64")}\n    key: ${key}\n`;
-  const remote = await startMachineApi({ ...base, configYaml: () => config }, { socketPath: join(dir, "reader.sock"), tcpPort: 0, tcpHost: "127.0.0.1", ca });
+  base.config = config;
+  const remote = await startMachineApi(base, { socketPath: join(dir, "reader.sock"), tcpPort: 0, tcpHost: "127.0.0.1", ca });
   const reader = issueClientCert(ca, "os:reader", "dashboard");
   const src = readerSource(connect({ endpoint: `127.0.0.1:${remote.tcpPort}`, tls: { ca: ca.cert, cert: reader.cert, key: reader.key } }));
   try {
