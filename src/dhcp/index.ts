@@ -27,6 +27,8 @@ export interface StartDhcpOptions {
   requestedAddress?: string;
   clientId?: Buffer;
   backoff?: Backoff;
+  /** Wait after a DECLINE before the next DISCOVER (default 10 s, RFC 2131 §3.1.5). */
+  declineWaitMs?: number;
   /** For tests: the RENEWING/REBINDING retransmission floor (default 60 s). */
   renewRetryMinMs?: number;
   clock?: Clock;
@@ -60,6 +62,7 @@ export function startDhcp(ifname: string, opts: StartDhcpOptions = {}): DhcpHand
     ...(opts.clock && { clock: opts.clock }),
     ...(opts.backoff && { backoff: opts.backoff }),
     ...(opts.renewRetryMinMs !== undefined && { renewRetryMinMs: opts.renewRetryMinMs }),
+    ...(opts.declineWaitMs !== undefined && { declineWaitMs: opts.declineWaitMs }),
     ...(opts.hostname && { hostname: opts.hostname }),
     ...(opts.requestedAddress && { requestedAddress: opts.requestedAddress }),
     ...(opts.clientId && { clientId: opts.clientId }),
