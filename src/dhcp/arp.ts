@@ -20,6 +20,10 @@ export interface ArpProbeTiming {
 
 export const RFC5227_TIMING: ArpProbeTiming = { probes: 3, minIntervalMs: 1000, maxIntervalMs: 2000, waitMs: 2000 };
 
+/** ANNOUNCE_NUM and ANNOUNCE_INTERVAL (RFC 5227 §2.3). */
+const ANNOUNCEMENTS = 2;
+const ANNOUNCE_INTERVAL_MS = 2000;
+
 /** An Ethernet/IPv4 ARP message (RFC 826): 28 bytes. */
 export function arpPacket(op: 1 | 2, senderMac: Buffer, senderIp: string, targetMac: Buffer, targetIp: string): Buffer {
   const b = Buffer.alloc(28);
@@ -56,6 +60,29 @@ export class ArpProbe implements AddressProbe {
     private readonly random: () => number = Math.random,
   ) {}
 
+  /** Two gratuitous ARP requests (sender = target = address), 2 s apart, so neighbours update their caches. */
+  announce(address: string): void {
+    let sock: PacketSocket;
+    try {
+      sock = new PacketSocket(this.ifindex, ETH_P_ARP);
+    } catch {
+      return;
+    }
+    const pkt = arpPacket(1, this.mac, address, Buffer.alloc(6), address);
+    let sent = 0;
+    const once = () => {
+      try {
+        sock.send(pkt, BROADCAST_MAC);
+      } catch {
+        // Announcements are a courtesy; a failure changes nothing we own.
+      }
+      if (++sent < ANNOUNCEMENTS) this.clock.after(ANNOUNCE_INTERVAL_MS, once);
+      else sock.close();
+    };
+    once();
+  }
+
+  /** RFC 5227's initial random PROBE_WAIT (0–1 s) is left out: it only spreads hosts that power on together, and costs every boot. */
   inUse(address: string): Promise<boolean> {
     const sock = new PacketSocket(this.ifindex, ETH_P_ARP);
     const t = this.timing;

@@ -31,6 +31,8 @@ export interface DhcpTransport {
 export interface AddressProbe {
   /** Resolves true when another host claims `address`. */
   inUse(address: string): Promise<boolean>;
+  /** Tells the link the address is ours now (RFC 5227 §2.3 announcements); fire and forget. */
+  announce?(address: string): void;
   close?(): void;
 }
 
@@ -230,6 +232,8 @@ export class DhcpClient {
       this.emit("expired", previous, "replaced");
     }
     await this.apply(() => this.o.applier.onBound(lease));
+    if (e !== this.epoch) return;
+    this.o.probe?.announce?.(lease.address);
     this.emit("bound", lease);
   }
 

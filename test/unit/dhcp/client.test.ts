@@ -73,11 +73,12 @@ describe("acquiring a lease", () => {
     expect(e.states).toEqual(["selecting", "requesting", "bound"]);
   });
 
-  test("with a probe: the offered address is probed before it is applied", async () => {
+  test("with a probe: the offered address is probed before it is applied, and announced after", async () => {
     const probe = new FakeProbe();
     const e = setup({ probe });
     await bind(e);
     expect(probe.probed).toEqual(["192.168.7.20"]);
+    expect(probe.announced).toEqual(["192.168.7.20"]);
     expect(e.states).toEqual(["selecting", "requesting", "probing", "bound"]);
   });
 

@@ -99,6 +99,10 @@ export class RecordingApplier implements LeaseApplier {
 export class FakeProbe implements AddressProbe {
   inUseAddresses = new Set<string>();
   probed: string[] = [];
+  announced: string[] = [];
+  announce(address: string): void {
+    this.announced.push(address);
+  }
   inUse(address: string): Promise<boolean> {
     this.probed.push(address);
     return Promise.resolve(this.inUseAddresses.has(address));
