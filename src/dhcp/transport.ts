@@ -83,6 +83,8 @@ export class LinkTransport implements DhcpTransport {
   private handler: ((p: Buffer) => void) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private fastUntil = 0;
+  private timerFast = false;
+  private inTick = false;
   private closed = false;
 
   constructor(private readonly o: LinkTransportOptions) {
@@ -135,22 +137,25 @@ export class LinkTransport implements DhcpTransport {
 
   private goFast(): void {
     this.fastUntil = performance.now() + (this.o.fastWindowMs ?? 30_000);
-    if (!this.closed) {
-      clearTimeout(this.timer);
-      this.schedule();
-    }
+    // Inside a tick the next timer is armed when the tick ends; a fast timer is already due soon.
+    if (this.closed || this.inTick || this.timerFast) return;
+    clearTimeout(this.timer);
+    this.schedule();
   }
 
   private schedule(): void {
-    const fast = performance.now() < this.fastUntil;
+    this.timerFast = performance.now() < this.fastUntil;
     this.timer = setTimeout(() => {
       if (this.closed) return;
+      this.inTick = true;
       try {
         this.poll();
       } catch (e) {
         this.o.onDiscard?.(`receive failed: ${String(e)}`);
+      } finally {
+        this.inTick = false;
       }
-      this.schedule();
-    }, fast ? (this.o.fastPollMs ?? 20) : (this.o.idlePollMs ?? 1000));
+      if (!this.closed) this.schedule();
+    }, this.timerFast ? (this.o.fastPollMs ?? 20) : (this.o.idlePollMs ?? 1000));
   }
 }
