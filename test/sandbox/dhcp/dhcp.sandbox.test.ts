@@ -6,7 +6,7 @@
 // Needs root, iproute2 and dnsmasq (Debian: dnsmasq-base). Every process and
 // namespace is removed in afterEach, also when a test fails.
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
