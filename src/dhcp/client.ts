@@ -9,7 +9,18 @@
 // tests drive hours of lease time deterministically. A packet that fails a
 // check is ignored with a reason (the "ignored" event) and the state is kept;
 // nothing a server sends can throw out of here.
-import { decodeMessage, encodeMessage, messageTypeName, MessageType, newMessage, Opt, BOOTREPLY, BOOTREQUEST, type DhcpMessage, type MessageTypeName } from "./message.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  messageTypeName,
+  MessageType,
+  newMessage,
+  Opt,
+  BOOTREPLY,
+  BOOTREQUEST,
+  type DhcpMessage,
+  type MessageTypeName,
+} from "./message.ts";
 import { encodeIps, encodeU16, decodeIp } from "./options.ts";
 import { INFINITE_LEASE, leaseFromAck, type Lease } from "./lease.ts";
 import { realClock, retransmitDelay, RFC2131_BACKOFF, type Backoff, type Clock, type Timer } from "./clock.ts";
@@ -84,7 +95,20 @@ export interface DhcpClientOptions {
 }
 
 /** The options minos asks for (option 55). */
-export const PARAMETER_REQUEST_LIST = [Opt.subnetMask, Opt.router, Opt.dns, Opt.hostname, Opt.domainName, Opt.mtu, Opt.broadcast, Opt.leaseTime, Opt.renewalTime, Opt.rebindingTime, Opt.domainSearch, Opt.classlessRoutes];
+export const PARAMETER_REQUEST_LIST = [
+  Opt.subnetMask,
+  Opt.router,
+  Opt.dns,
+  Opt.hostname,
+  Opt.domainName,
+  Opt.mtu,
+  Opt.broadcast,
+  Opt.leaseTime,
+  Opt.renewalTime,
+  Opt.rebindingTime,
+  Opt.domainSearch,
+  Opt.classlessRoutes,
+];
 
 type Listeners = { [E in keyof DhcpEvents]: Set<DhcpEvents[E]> };
 
@@ -106,7 +130,16 @@ export class DhcpClient {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly backoff: Backoff;
-  private readonly listeners: Listeners = { state: new Set(), bound: new Set(), renewed: new Set(), expired: new Set(), sent: new Set(), ignored: new Set(), log: new Set(), error: new Set() };
+  private readonly listeners: Listeners = {
+    state: new Set(),
+    bound: new Set(),
+    renewed: new Set(),
+    expired: new Set(),
+    sent: new Set(),
+    ignored: new Set(),
+    log: new Set(),
+    error: new Set(),
+  };
 
   constructor(private readonly o: DhcpClientOptions) {
     this.clock = o.clock ?? realClock;
@@ -295,7 +328,8 @@ export class DhcpClient {
     const m = d.msg;
     if (m.op !== BOOTREPLY) return this.ignore(`op ${m.op} is not BOOTREPLY`);
     if (m.xid !== this.xid) return this.ignore(`xid 0x${hex(m.xid)} is not ours (0x${hex(this.xid)})`);
-    if (m.chaddr.length < this.o.mac.length || !m.chaddr.subarray(0, this.o.mac.length).equals(this.o.mac)) return this.ignore(`chaddr ${m.chaddr.toString("hex")} is not ours`);
+    if (m.chaddr.length < this.o.mac.length || !m.chaddr.subarray(0, this.o.mac.length).equals(this.o.mac))
+      return this.ignore(`chaddr ${m.chaddr.toString("hex")} is not ours`);
     const typeOpt = m.options.get(Opt.messageType);
     const type = typeOpt?.length === 1 ? messageTypeName(typeOpt[0]) : undefined;
     if (!type) return this.ignore("no valid message type (option 53)");

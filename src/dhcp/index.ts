@@ -50,7 +50,13 @@ export function startDhcp(ifname: string, opts: StartDhcpOptions = {}): DhcpHand
   const ifindex = interfaceIndex(ifname);
   if (ifindex === undefined) throw new Error(`dhcp: no interface ${ifname}`);
   const mac = hardwareAddress(ifname);
-  const applier = opts.applier ?? new NetlinkApplier({ ifname, ...(opts.routeMetric !== undefined && { routeMetric: opts.routeMetric }), ...(opts.onHostSettings && { onHostSettings: opts.onHostSettings }) });
+  const applier =
+    opts.applier ??
+    new NetlinkApplier({
+      ifname,
+      ...(opts.routeMetric !== undefined && { routeMetric: opts.routeMetric }),
+      ...(opts.onHostSettings && { onHostSettings: opts.onHostSettings }),
+    });
   const transport = opts.transport ?? new LinkTransport({ ifname, ifindex });
   const timing = opts.arpProbe === undefined ? RFC5227_TIMING : opts.arpProbe;
   const probe = opts.probe ?? (timing ? new ArpProbe(ifindex, mac, timing) : undefined);

@@ -38,7 +38,7 @@ export function sameSubnet(a: string, b: string, prefix: number): boolean {
   const y = ipToU32(b);
   if (x === undefined || y === undefined) return false;
   const m = prefixMask(prefix);
-  return ((x & m) >>> 0) === ((y & m) >>> 0);
+  return (x & m) >>> 0 === (y & m) >>> 0;
 }
 
 /** The classful prefix RFC 2131 implies when a server sends no subnet mask. */

@@ -4,7 +4,17 @@
 // packet and keeps waiting, as RFC 2131 lets a client ignore a bad reply.
 import { Opt, type DhcpMessage } from "./message.ts";
 import { classfulPrefix, ipToU32, maskPrefix, sameSubnet } from "./ipv4.ts";
-import { decodeClasslessRoutes, decodeDomainSearch, decodeIp, decodeIps, decodeString, decodeU16, decodeU32, isZeroIp, type ClasslessRoute } from "./options.ts";
+import {
+  decodeClasslessRoutes,
+  decodeDomainSearch,
+  decodeIp,
+  decodeIps,
+  decodeString,
+  decodeU16,
+  decodeU32,
+  isZeroIp,
+  type ClasslessRoute,
+} from "./options.ts";
 
 /** 0xffffffff seconds: RFC 2131 §3.3 "infinity". */
 export const INFINITE_LEASE = 0xffffffff;

@@ -145,17 +145,20 @@ export class LinkTransport implements DhcpTransport {
 
   private schedule(): void {
     this.timerFast = performance.now() < this.fastUntil;
-    this.timer = setTimeout(() => {
-      if (this.closed) return;
-      this.inTick = true;
-      try {
-        this.poll();
-      } catch (e) {
-        this.o.onDiscard?.(`receive failed: ${String(e)}`);
-      } finally {
-        this.inTick = false;
-      }
-      if (!this.closed) this.schedule();
-    }, this.timerFast ? (this.o.fastPollMs ?? 20) : (this.o.idlePollMs ?? 1000));
+    this.timer = setTimeout(
+      () => {
+        if (this.closed) return;
+        this.inTick = true;
+        try {
+          this.poll();
+        } catch (e) {
+          this.o.onDiscard?.(`receive failed: ${String(e)}`);
+        } finally {
+          this.inTick = false;
+        }
+        if (!this.closed) this.schedule();
+      },
+      this.timerFast ? (this.o.fastPollMs ?? 20) : (this.o.idlePollMs ?? 1000),
+    );
   }
 }

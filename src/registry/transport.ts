@@ -61,7 +61,7 @@ export class EndpointSession {
     const challenges = parseChallenges(header);
     const creds = basicCredentials(this.endpoint.settings.auth);
     const bearer = challenges.find((c) => c.scheme === "bearer");
-    if (bearer !== undefined && bearer.params.realm) {
+    if (bearer?.params.realm) {
       await res.body?.cancel();
       let token: Token;
       try {

@@ -108,10 +108,20 @@ function makeLink(): { node: string; server: string; nif: string; sif: string; t
 
 function dnsmasq(l: ReturnType<typeof makeLink>, tag: string, extra: string[]): Proc {
   return spawn([
-    "ip", "netns", "exec", l.server, DNSMASQ,
-    "--no-daemon", "--conf-file=/dev/null", "--port=0", "--log-dhcp", "--no-ping",
-    `--interface=${l.sif}`, "--bind-interfaces",
-    `--dhcp-leasefile=${join(l.tmp, `leases-${tag}`)}`, `--pid-file=${join(l.tmp, `pid-${tag}`)}`,
+    "ip",
+    "netns",
+    "exec",
+    l.server,
+    DNSMASQ,
+    "--no-daemon",
+    "--conf-file=/dev/null",
+    "--port=0",
+    "--log-dhcp",
+    "--no-ping",
+    `--interface=${l.sif}`,
+    "--bind-interfaces",
+    `--dhcp-leasefile=${join(l.tmp, `leases-${tag}`)}`,
+    `--pid-file=${join(l.tmp, `pid-${tag}`)}`,
     ...extra,
   ]);
 }
@@ -133,7 +143,10 @@ function routes(ns: string): { dst: string; gateway?: string; metric?: number; d
   return JSON.parse(sh("ip", "-n", ns, "-j", "-4", "route", "show")) as { dst: string; gateway?: string; metric?: number; dev: string }[];
 }
 
-const ev = (name: string, more: (j: Json) => boolean = () => true) => (j: Json) => j.event === name && more(j);
+const ev =
+  (name: string, more: (j: Json) => boolean = () => true) =>
+  (j: Json) =>
+    j.event === name && more(j);
 const leaseOf = (j: Json) => j.lease as { address: string; prefix: number; hostname?: string; dns: string[]; search: string[]; mtu?: number };
 
 beforeAll(() => {
@@ -200,7 +213,12 @@ describe("dhcp client against dnsmasq", () => {
     const l = makeLink();
     const sniff = spawn(["ip", "netns", "exec", l.server, BUN, join(FIX, "sniff67.ts"), l.sif]);
     await sniff.waitFor((j) => j.ready === true, 5000, "sniffer");
-    const srv = dnsmasq(l, "r", ["--dhcp-range=10.77.0.50,10.77.0.99,255.255.255.0,2m", "--dhcp-option=option:router,10.77.0.1", "--dhcp-option=58,3", "--dhcp-option=59,20"]);
+    const srv = dnsmasq(l, "r", [
+      "--dhcp-range=10.77.0.50,10.77.0.99,255.255.255.0,2m",
+      "--dhcp-option=option:router,10.77.0.1",
+      "--dhcp-option=58,3",
+      "--dhcp-option=59,20",
+    ]);
     await srv.waitRaw(/DHCP, IP range/, 5000, "dnsmasq start");
     const c = client(l, { arp: false });
     const bound = await c.waitFor(ev("bound"), 15_000, "bound");
@@ -254,15 +272,33 @@ describe("dhcp transport", () => {
 describe("dhcp client against the tiny test server", () => {
   test("server gone: RENEWING unicast at T1, REBINDING broadcast at T2, address and routes removed at expiry", async () => {
     const l = makeLink();
-    const srv = tinyServer(l, { server: "10.77.0.1", address: "10.77.0.60", prefix: 24, lease: 6, t1: 2, t2: 4, router: "10.77.0.1", acks: 1, nakRenew: false });
+    const srv = tinyServer(l, {
+      server: "10.77.0.1",
+      address: "10.77.0.60",
+      prefix: 24,
+      lease: 6,
+      t1: 2,
+      t2: 4,
+      router: "10.77.0.1",
+      acks: 1,
+      nakRenew: false,
+    });
     await srv.waitFor((j) => j.ready === true, 5000, "tiny server");
     const c = client(l, { arp: false });
     const bound = await c.waitFor(ev("bound"), 10_000, "bound");
     expect(addrs(l.node, l.nif)).toEqual(["10.77.0.60/24"]);
     expect(routes(l.node)).toContainEqual(expect.objectContaining({ dst: "default", gateway: "10.77.0.1" }));
     const t0 = bound.t as number;
-    const renewing = await c.waitFor(ev("state", (j) => j.state === "renewing"), 5000, "renewing");
-    const rebinding = await c.waitFor(ev("state", (j) => j.state === "rebinding"), 5000, "rebinding");
+    const renewing = await c.waitFor(
+      ev("state", (j) => j.state === "renewing"),
+      5000,
+      "renewing",
+    );
+    const rebinding = await c.waitFor(
+      ev("state", (j) => j.state === "rebinding"),
+      5000,
+      "rebinding",
+    );
     const expired = await c.waitFor(ev("expired"), 5000, "expired");
     expect(expired.reason).toBe("expired");
     expect((renewing.t as number) - t0).toBeGreaterThan(1500);
@@ -282,7 +318,17 @@ describe("dhcp client against the tiny test server", () => {
     const l = makeLink();
     // Another host on the link already uses .61: the server side answers ARP for it.
     sh("ip", "-n", l.server, "addr", "add", "10.77.0.61/24", "dev", l.sif);
-    const srv = tinyServer(l, { server: "10.77.0.1", address: ["10.77.0.61", "10.77.0.62"], prefix: 24, lease: 60, t1: 30, t2: 50, router: "10.77.0.1", acks: -1, nakRenew: false });
+    const srv = tinyServer(l, {
+      server: "10.77.0.1",
+      address: ["10.77.0.61", "10.77.0.62"],
+      prefix: 24,
+      lease: 60,
+      t1: 30,
+      t2: 50,
+      router: "10.77.0.1",
+      acks: -1,
+      nakRenew: false,
+    });
     await srv.waitFor((j) => j.ready === true, 5000, "tiny server");
     const c = client(l, { arp: { probes: 2, minIntervalMs: 200, maxIntervalMs: 300, waitMs: 500 }, declineWaitMs: 1000 });
     const bound = await c.waitFor(ev("bound"), 15_000, "bound");

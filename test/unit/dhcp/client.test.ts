@@ -14,7 +14,7 @@ function setup(extra: Partial<DhcpClientOptions> = {}) {
   const net = new FakeTransport(clock);
   const applier = new RecordingApplier();
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
   const client = new DhcpClient({ mac: MAC, transport: net, applier, clock, random, ...extra });
   const ignored: string[] = [];
   const states: DhcpState[] = [];
@@ -148,13 +148,29 @@ describe("packets that are ignored, state kept", () => {
   const cases: [string, (e: Env) => Buffer, RegExp][] = [
     ["wrong xid", (e) => reply(e.net.last().msg, "offer", { xid: 12345 }), /xid 0x00003039 is not ours/],
     ["wrong chaddr", (e) => reply(e.net.last().msg, "offer", { chaddr: Buffer.from([2, 2, 2, 2, 2, 2]) }), /chaddr 020202020202 is not ours/],
-    ["wrong cookie", (e) => { const b = reply(e.net.last().msg, "offer"); b.writeUInt32BE(0x11223344, 236); return b; }, /bad magic cookie/],
+    [
+      "wrong cookie",
+      (e) => {
+        const b = reply(e.net.last().msg, "offer");
+        b.writeUInt32BE(0x11223344, 236);
+        return b;
+      },
+      /bad magic cookie/,
+    ],
     ["truncated options", (e) => Buffer.concat([withoutEnd(reply(e.net.last().msg, "offer")), Buffer.from([6, 8, 1, 2])]), /truncated option 6/],
     ["lease time 0", (e) => reply(e.net.last().msg, "offer", { lease: 0 }), /lease time 0/],
     ["router outside the subnet", (e) => reply(e.net.last().msg, "offer", { router: "10.0.0.1" }), /router 10\.0\.0\.1 outside/],
     ["no server id", (e) => reply(e.net.last().msg, "offer", { omitServerId: true }), /without server identifier/],
     ["an ACK while SELECTING", (e) => reply(e.net.last().msg, "ack"), /ACK from 192\.168\.7\.1 unexpected in SELECTING/],
-    ["a client's own broadcast (BOOTREQUEST)", (e) => { const b = reply(e.net.last().msg, "offer"); b[0] = 1; return b; }, /op 1 is not BOOTREPLY/],
+    [
+      "a client's own broadcast (BOOTREQUEST)",
+      (e) => {
+        const b = reply(e.net.last().msg, "offer");
+        b[0] = 1;
+        return b;
+      },
+      /op 1 is not BOOTREPLY/,
+    ],
   ];
   for (const [name, make, why] of cases) {
     test(`in SELECTING: ${name}`, async () => {
@@ -180,7 +196,11 @@ describe("packets that are ignored, state kept", () => {
     e.net.deliver(reply(r, "ack", { lease: 0 }));
     e.net.deliver(reply(r, "nak", { server: "192.168.7.2" }));
     await flush();
-    expect(e.ignored).toEqual([expect.stringMatching(/ACK from 192\.168\.7\.2, we requested from 192\.168\.7\.1/), expect.stringMatching(/lease time 0/), expect.stringMatching(/NAK from 192\.168\.7\.2/)]);
+    expect(e.ignored).toEqual([
+      expect.stringMatching(/ACK from 192\.168\.7\.2, we requested from 192\.168\.7\.1/),
+      expect.stringMatching(/lease time 0/),
+      expect.stringMatching(/NAK from 192\.168\.7\.2/),
+    ]);
     expect(e.client.state()).toBe("requesting");
     e.net.deliver(reply(r, "ack"));
     await flush();
@@ -195,7 +215,7 @@ describe("packets that are ignored, state kept", () => {
     await e.clock.advance(0);
     const good = reply(e.net.last().msg, "offer");
     let seed = 3;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
     for (let i = 0; i < 3000; i++) {
       const b = Buffer.from(good.subarray(0, 240 + Math.floor(rnd() * 60)));
       for (let k = 240; k < b.length; k++) if (rnd() < 0.3) b[k] = Math.floor(rnd() * 256);

@@ -95,7 +95,7 @@ describe("message codec", () => {
 
   test("random bytes never throw", () => {
     let seed = 42;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < 3000; i++) {
       const b = raw(Array.from({ length: Math.floor(rnd() * 80) }, () => Math.floor(rnd() * 256)));
       expect(() => decodeMessage(b)).not.toThrow();
@@ -144,7 +144,19 @@ describe("option 121 classless static routes (RFC 3442)", () => {
 
 describe("option 119 domain search (RFC 3397)", () => {
   // RFC 3397 §3's example: "eng.apple.com." and "marketing.apple.com.", the second compressed.
-  const rfc = Buffer.from([3, ..."eng".split("").map((c) => c.charCodeAt(0)), 5, ...Buffer.from("apple"), 3, ...Buffer.from("com"), 0, 9, ...Buffer.from("marketing"), 0xc0, 0x04]);
+  const rfc = Buffer.from([
+    3,
+    ..."eng".split("").map((c) => c.charCodeAt(0)),
+    5,
+    ...Buffer.from("apple"),
+    3,
+    ...Buffer.from("com"),
+    0,
+    9,
+    ...Buffer.from("marketing"),
+    0xc0,
+    0x04,
+  ]);
 
   test("the RFC example encodes exactly and decodes back", () => {
     expect(encodeDomainSearch(["eng.apple.com", "marketing.apple.com"])).toEqual(rfc);

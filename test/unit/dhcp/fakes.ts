@@ -4,7 +4,17 @@
 import type { Clock, Timer } from "../../../src/dhcp/clock.ts";
 import type { DhcpTransport, LeaseApplier, ExpiryReason, AddressProbe } from "../../../src/dhcp/client.ts";
 import type { Lease } from "../../../src/dhcp/lease.ts";
-import { decodeMessage, encodeMessage, newMessage, MessageType, Opt, BOOTREPLY, messageTypeName, type DhcpMessage, type MessageTypeName } from "../../../src/dhcp/message.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  newMessage,
+  MessageType,
+  Opt,
+  BOOTREPLY,
+  messageTypeName,
+  type DhcpMessage,
+  type MessageTypeName,
+} from "../../../src/dhcp/message.ts";
 import { encodeIps, encodeU32 } from "../../../src/dhcp/options.ts";
 
 export class FakeClock implements Clock {
@@ -127,7 +137,12 @@ export interface ReplyOpts {
 
 /** A server reply to `req` built with the real encoder. */
 export function reply(req: DhcpMessage, type: MessageTypeName, o: ReplyOpts = {}): Buffer {
-  const m = newMessage({ op: BOOTREPLY, xid: o.xid ?? req.xid, chaddr: o.chaddr ?? req.chaddr, yiaddr: type === "nak" ? "0.0.0.0" : (o.yiaddr ?? "192.168.7.20") });
+  const m = newMessage({
+    op: BOOTREPLY,
+    xid: o.xid ?? req.xid,
+    chaddr: o.chaddr ?? req.chaddr,
+    yiaddr: type === "nak" ? "0.0.0.0" : (o.yiaddr ?? "192.168.7.20"),
+  });
   m.options.set(Opt.messageType, Buffer.from([MessageType[type]]));
   if (!o.omitServerId) m.options.set(Opt.serverId, encodeIps([o.server ?? "192.168.7.1"]));
   if (type !== "nak") {

@@ -28,7 +28,21 @@ describe("leaseFromAck", () => {
       ],
     });
     if (!r.ok) throw new Error(r.reason);
-    expect(r.lease).toMatchObject({ address: "192.168.7.20", prefix: 24, serverId: "192.168.7.1", leaseSeconds: 7200, t1Seconds: 1000, t2Seconds: 5000, routers: ["192.168.7.1"], dns: ["8.8.8.8", "1.1.1.1"], search: ["a.test", "b.a.test"], hostname: "node-7", domainName: "a.test", mtu: 1400, obtainedAt: 1000 });
+    expect(r.lease).toMatchObject({
+      address: "192.168.7.20",
+      prefix: 24,
+      serverId: "192.168.7.1",
+      leaseSeconds: 7200,
+      t1Seconds: 1000,
+      t2Seconds: 5000,
+      routers: ["192.168.7.1"],
+      dns: ["8.8.8.8", "1.1.1.1"],
+      search: ["a.test", "b.a.test"],
+      hostname: "node-7",
+      domainName: "a.test",
+      mtu: 1400,
+      obtainedAt: 1000,
+    });
     expect(leaseRoutes(r.lease)).toEqual([{ dst: "0.0.0.0", prefix: 0, gateway: "192.168.7.1" }]);
   });
 
@@ -71,7 +85,11 @@ describe("leaseFromAck", () => {
     ["multicast yiaddr", { yiaddr: "224.0.0.5" }, /unusable yiaddr/],
     ["malformed DNS list", { extra: [[Opt.dns, Buffer.from([1, 2, 3])]] }, /malformed DNS servers/],
     ["malformed option 121", { extra: [[Opt.classlessRoutes, Buffer.from([40, 1])]] }, /malformed classless/],
-    ["classless gateway off-link", { extra: [[Opt.classlessRoutes, encodeClasslessRoutes([{ dst: "0.0.0.0", prefix: 0, gateway: "172.16.0.1" }])]] }, /classless route 0\.0\.0\.0\/0 via 172\.16\.0\.1 outside/],
+    [
+      "classless gateway off-link",
+      { extra: [[Opt.classlessRoutes, encodeClasslessRoutes([{ dst: "0.0.0.0", prefix: 0, gateway: "172.16.0.1" }])]] },
+      /classless route 0\.0\.0\.0\/0 via 172\.16\.0\.1 outside/,
+    ],
     ["malformed option 119", { extra: [[Opt.domainSearch, Buffer.from([0xc0, 0x09])]] }, /malformed domain search/],
   ];
   for (const [name, o, why] of refused) {
