@@ -2,7 +2,7 @@
 // Talos's disk selector matches on, and their GPT partitions found by label.
 // Both roots are parameters so tests run against a fake tree in a tmp dir.
 import { promises as fsp } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { readGpt, type GptReadResult } from "./gpt.ts";
 import { openDisk } from "./device.ts";
 
@@ -43,7 +43,7 @@ export interface BlockDisk {
   transport: string;
   /** What the selector's `type` means for this disk. */
   type: DiskType;
-  /** Talos's busPath: the sysfs device path below /devices without "/block/<name>". */
+  /** Talos's busPath: the sysfs device path below /devices without its last two elements. */
   busPath: string;
 }
 
@@ -118,8 +118,9 @@ export async function describeDisk(name: string, opts: DiscoverOptions = {}): Pr
   const full = await devicePath(sysRoot, name);
   const devicesRoot = join(sysRoot, "devices");
   const below = full.startsWith(devicesRoot + "/") ? full.slice(devicesRoot.length) : "";
-  // ".../pci0000:00/0000:00:04.0/virtio2/block/vda" → "/pci0000:00/0000:00:04.0/virtio2"
-  const busPath = below.endsWith(`/block/${name}`) ? below.slice(0, -`/block/${name}`.length) : below;
+  // As Talos: the device path below /devices minus its last two elements
+  // (".../virtio2/block/vda" → ".../virtio2"; ".../nvme/nvme0/nvme0n1" → ".../nvme").
+  const busPath = below ? dirname(dirname(below)) : "";
   const rotational = (await read("queue/rotational")) === "1";
   const transport = await transportOf(sysRoot, name, sysPath);
   const scsiType = await read("device/type");

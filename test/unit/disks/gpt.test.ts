@@ -28,6 +28,10 @@ function smallTable(size: number, sectorSize: number): GptTable {
   };
 }
 
+function flip(buf: Buffer, at: number, mask: number) {
+  buf[at] = buf[at]! ^ mask;
+}
+
 function writeTable(size: number, sectorSize: number) {
   const table = smallTable(size, sectorSize);
   const disk = new MemDisk(size, sectorSize).apply(encodeGpt(table));
@@ -119,7 +123,7 @@ for (const ss of [512, 4096]) {
 
     test("a corrupt primary header: the backup is used and the problem named", async () => {
       const { table, disk } = writeTable(size, ss);
-      disk.buf[ss + 40] ^= 0xff; // first usable LBA, under the header CRC
+      flip(disk.buf, ss + 40, 0xff); // first usable LBA, under the header CRC
       const r = await readGpt(disk);
       if (!r.valid) throw new Error(r.reason);
       expect(r.source).toBe("backup");
@@ -130,7 +134,7 @@ for (const ss of [512, 4096]) {
 
     test("a corrupt primary entry array: the backup is used", async () => {
       const { table, disk } = writeTable(size, ss);
-      disk.buf[2 * ss + 60] ^= 0x01;
+      flip(disk.buf, 2 * ss + 60, 0x01);
       const r = await readGpt(disk);
       if (!r.valid) throw new Error(r.reason);
       expect(r.source).toBe("backup");
@@ -148,7 +152,7 @@ for (const ss of [512, 4096]) {
 
     test("a corrupt backup only: the primary is used and the backup's problem reported", async () => {
       const { disk } = writeTable(size, ss);
-      disk.buf[(sectors - 1) * ss + 16] ^= 0xff; // the backup's stored CRC
+      flip(disk.buf, (sectors - 1) * ss + 16, 0xff); // the backup's stored CRC
       const r = await readGpt(disk);
       if (!r.valid) throw new Error(r.reason);
       expect(r.source).toBe("primary");
@@ -158,8 +162,8 @@ for (const ss of [512, 4096]) {
 
     test("both corrupt: invalid, with the reason for each", async () => {
       const { disk } = writeTable(size, ss);
-      disk.buf[ss + 40] ^= 0xff;
-      disk.buf[(sectors - 1 - es) * ss + 5] ^= 0xff; // backup entry array
+      flip(disk.buf, ss + 40, 0xff);
+      flip(disk.buf, (sectors - 1 - es) * ss + 5, 0xff); // backup entry array
       const r = await readGpt(disk);
       expect(r.valid).toBe(false);
       if (r.valid) return;
