@@ -72,7 +72,7 @@ export interface InstallResult {
   diskGuid: string;
   replaced: string[];
   /** How the kernel learnt the new table. */
-  reread: "BLKRRPART" | "BLKPG";
+  reread: Reread;
   partitions: InstalledPartition[];
   ms: number;
 }
@@ -88,16 +88,51 @@ async function lockDisk(disk: Disk, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Tells the kernel about the new table: BLKRRPART, or partition by partition (BLKPG) when that is refused. */
-async function reread(disk: Disk, name: string, plan: readonly PlannedPartition[], opts: InstallOptions): Promise<"BLKRRPART" | "BLKPG"> {
+/** A partition as the kernel has it: /sys/block/<disk>/<part>/{start,size}, in 512-byte units. */
+async function kernelGeometry(disk: string, part: string, sysRoot: string): Promise<{ start: number; size: number }> {
+  const read = async (f: string) => Number((await fsp.readFile(join(sysRoot, "block", disk, part, f), "utf8")).trim()) * 512;
+  return { start: await read("start"), size: await read("size") };
+}
+
+export type Reread = "BLKRRPART" | "BLKPG";
+
+/**
+ * Makes the kernel's partitions of `disk` those of `plan`. BLKRRPART first (the
+ * kernel parses the table itself); then every partition is checked against
+ * sysfs, and what is missing or different is fixed one by one with BLKPG.
+ * That covers a table the kernel refuses to re-read while a partition is open
+ * (EBUSY), and a kernel built without CONFIG_EFI_PARTITION, which parses no
+ * GPT at all (the test host's is one) — such a kernel needs this at every boot.
+ */
+export async function syncKernelPartitions(
+  disk: Disk,
+  name: string,
+  plan: readonly { index: number; firstLba: number; size: number }[],
+  opts: { sysRoot?: string; log?: (line: string) => void } = {},
+): Promise<Reread> {
+  const sysRoot = opts.sysRoot ?? "/sys";
+  let busy = false;
   try {
     rereadPartitionTable(disk.fd);
-    return "BLKRRPART";
   } catch (e) {
     if (!(e instanceof SysError) || e.code !== "EBUSY") throw e;
+    busy = true;
   }
-  opts.log?.(`${disk.path}: BLKRRPART refused (EBUSY); updating partitions one by one (BLKPG)`);
-  for (const [pno] of await kernelPartitions(name, opts)) {
+  const want = new Map(plan.map((p) => [p.index, { start: p.firstLba * disk.sectorSize, size: p.size }]));
+  const have = await kernelPartitions(name, opts);
+  const wrong: number[] = [];
+  for (const [pno, part] of have) {
+    const w = want.get(pno);
+    const g = await kernelGeometry(name, part, sysRoot);
+    if (!w || w.start !== g.start || w.size !== g.size) wrong.push(pno);
+  }
+  const missing = [...want.keys()].filter((pno) => !have.has(pno) || wrong.includes(pno));
+  if (!wrong.length && !missing.length) return "BLKRRPART";
+  opts.log?.(
+    `${disk.path}: ${busy ? "BLKRRPART refused (EBUSY)" : "the kernel did not pick up the GPT (no CONFIG_EFI_PARTITION?)"}; ` +
+      `setting partitions ${missing.join(", ")} with BLKPG`,
+  );
+  for (const pno of wrong) {
     try {
       deletePartition(disk.fd, pno);
     } catch (e) {
@@ -105,7 +140,10 @@ async function reread(disk: Disk, name: string, plan: readonly PlannedPartition[
       throw e;
     }
   }
-  for (const p of plan) addPartition(disk.fd, p.index, p.firstLba * disk.sectorSize, p.size);
+  for (const pno of missing) {
+    const w = want.get(pno)!;
+    addPartition(disk.fd, pno, w.start, w.size);
+  }
   return "BLKPG";
 }
 
@@ -158,7 +196,7 @@ export async function install(opts: InstallOptions): Promise<InstallResult> {
     const { table, plan, replaced } = await writeLayout(disk, { wipe: opts.wipe, layout: opts.layout });
     if (replaced.length) opts.log?.(`${opts.disk}: wiped ${replaced.join("; ")}`);
     opts.log?.(`${opts.disk}: wrote GPT ${table.diskGuid} with ${plan.map((p) => p.label).join(", ")}`);
-    const how = await reread(disk, name, plan, opts);
+    const how = await syncKernelPartitions(disk, name, plan, opts);
     const devices = await waitForPartitions(name, plan, opts);
     for (const p of plan) {
       if (p.filesystem !== "xfs") continue;
