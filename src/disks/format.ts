@@ -42,6 +42,13 @@ export interface RepairOptions {
    * metadata changes in it. Only when a mount (which replays the log) failed.
    */
   zeroLog?: boolean;
+  /**
+   * Mounts `dev` and unmounts it again: the kernel replays a dirty log on
+   * mount. Given, repairXfs does the dirty-log dance itself (replay, then check
+   * again) instead of answering "dirty-log". Injected because mounting belongs
+   * to the caller (init's mount table, a mount namespace in tests).
+   */
+  replayLog?: (dev: string) => Promise<void>;
 }
 
 // xfs_repair's messages for a dirty log: with -n it warns and goes on, without
@@ -57,10 +64,30 @@ const MOUNTED = /contains a mounted filesystem|contains a mounted and writable f
  * corruption, 1: a runtime error, 2: a dirty log). xfs_repair refuses a dirty
  * log, and the log holds metadata changes that are not yet in place, so the
  * answer "dirty-log" tells the caller to MOUNT the filesystem (the kernel
- * replays the log), UNMOUNT it, and call repair again. Only if that mount
- * fails is `zeroLog` (xfs_repair -L) the last resort.
+ * replays the log), UNMOUNT it, and call repair again — or the caller passes
+ * `replayLog` and repairXfs does exactly that. Only if that mount fails is
+ * `zeroLog` (xfs_repair -L) the last resort.
  */
 export async function repairXfs(dev: string, run: Runner, opts: RepairOptions = {}): Promise<RepairResult> {
+  const first = await repairOnce(dev, run, opts);
+  if (first.action !== "dirty-log" || !opts.replayLog) return first;
+  try {
+    await opts.replayLog(dev);
+  } catch (e) {
+    return {
+      ...first,
+      action: "failed",
+      words: `${dev}: the XFS log is dirty and mounting to replay it failed (${(e as Error).message}); only xfs_repair -L (zeroLog), which loses the log's changes, is left`,
+    };
+  }
+  const second = await repairOnce(dev, run, { ...opts, replayLog: undefined });
+  const runs = [...first.runs, ...second.runs];
+  if (second.action === "dirty-log") return { ...second, runs, action: "failed", words: `${dev}: the log is still dirty after a mount and unmount` };
+  const rest = second.words.startsWith(`${dev}: `) ? second.words.slice(dev.length + 2) : second.words;
+  return { ...second, runs, words: `${dev}: the log was dirty; replayed it by mounting and unmounting, then ${rest}` };
+}
+
+async function repairOnce(dev: string, run: Runner, opts: RepairOptions): Promise<RepairResult> {
   const bin = opts.xfsRepair ?? XFS_REPAIR;
   const runs: RepairResult["runs"] = [];
   const step = async (argv: string[]) => {

@@ -206,6 +206,13 @@ describe("install onto a 4 GiB loop device (512-byte sectors)", () => {
     expect((await repairXfs(state, run, { xfsRepair })).action).toBe("clean");
   });
 
+  test("a dirty log with replayLog given: repairXfs mounts and unmounts through it, then reports clean", async () => {
+    await inMountNs(`mount -t xfs ${state} ${mnt()}; echo more >> ${mnt()}/dirty; sync; echo again >> ${mnt()}/dirty; xfs_io -x -c shutdown ${mnt()}; umount ${mnt()}`);
+    const replayLog = async (dev: string) => void (await inMountNs(`mount -t xfs ${dev} ${mnt()}; umount ${mnt()}`));
+    const r = await repairXfs(state, run, { xfsRepair, replayLog });
+    expect([r.action, r.words]).toEqual(["clean", `${state}: the log was dirty; replayed it by mounting and unmounting, then xfs_repair -n found no corruption; nothing to do`]);
+  });
+
   test("reinstall with wipe: the old table is named as replaced, STATE is new and empty", async () => {
     const again = await install({ disk, wipe: true, run, mkfs });
     expect(again.replaced).toEqual([expect.stringMatching(/^a GPT with 6 partitions/)]);
@@ -229,6 +236,8 @@ describe("install onto a loop device with 4096-byte logical sectors", () => {
       ["EFI", 256], ["BIOS", 25856], ["BOOT", 26112], ["META", 282112], ["STATE", 282368], ["EPHEMERAL", 307968],
     ]);
     expect((await sh(["sfdisk", "--verify", disk]))).toContain("No errors detected.");
+    const sg = await run([need("sgdisk", "gdisk"), "-v", disk]);
+    expect(sg.output).toContain("No problems found.");
     expect(await sh(["blkid", "-p", "-s", "LABEL", "-o", "value", `${disk}p5`])).toBe("STATE\n");
     expect((await findPartitionByLabel("EPHEMERAL", { disk: basename(disk) }))?.size).toBe(r.partitions[5]!.size);
   });

@@ -78,3 +78,32 @@ describe("repairXfs", () => {
     expect(r.words).toBe("/dev/vda5: xfs_repair found corruption and repaired it (the log was zeroed: its last metadata changes are lost)");
   });
 });
+
+describe("repairXfs with replayLog", () => {
+  const dirty = { code: 1, output: "ERROR: The filesystem has valuable metadata changes in a log which is being ignored because the -n option was used.\n" };
+  test("a dirty log: replayLog is called, then the check runs again", async () => {
+    const s = scripted(dirty, { code: 0 });
+    const replayed: string[] = [];
+    const r = await repairXfs("/dev/vda5", s.run, { replayLog: async (dev) => void replayed.push(dev) });
+    expect(replayed).toEqual(["/dev/vda5"]);
+    expect([r.action, r.words]).toEqual(["clean", "/dev/vda5: the log was dirty; replayed it by mounting and unmounting, then xfs_repair -n found no corruption; nothing to do"]);
+    expect(r.runs).toHaveLength(2);
+  });
+  test("the mount fails: failed, and the words name -L as the last resort", async () => {
+    const s = scripted(dirty);
+    const r = await repairXfs("/dev/vda5", s.run, { replayLog: async () => { throw new Error("mount(/dev/vda5): EUCLEAN"); } });
+    expect(r.action).toBe("failed");
+    expect(r.words).toBe("/dev/vda5: the XFS log is dirty and mounting to replay it failed (mount(/dev/vda5): EUCLEAN); only xfs_repair -L (zeroLog), which loses the log's changes, is left");
+  });
+  test("still dirty after the replay: failed", async () => {
+    const s = scripted(dirty, dirty);
+    const r = await repairXfs("/dev/vda5", s.run, { replayLog: async () => {} });
+    expect([r.action, r.words]).toEqual(["failed", "/dev/vda5: the log is still dirty after a mount and unmount"]);
+  });
+  test("a clean filesystem never calls replayLog", async () => {
+    const s = scripted({ code: 0 });
+    let called = false;
+    await repairXfs("/dev/vda5", s.run, { replayLog: async () => void (called = true) });
+    expect(called).toBe(false);
+  });
+});

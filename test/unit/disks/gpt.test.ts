@@ -176,6 +176,42 @@ for (const ss of [512, 4096]) {
       expect(r).toEqual({ valid: false, reason: 'no GPT: no "EFI PART" signature at LBA 1 or at the last LBA', signature: false });
     });
 
+    test("valid CRCs over entries that overlap: invalid, and the reason says so", async () => {
+      const { disk } = writeTable(size, ss);
+      // entry 3 starts inside entry 1, in both arrays, with both headers' CRCs recomputed
+      for (const [hdr, arr] of [[1, 2], [sectors - 1, sectors - 1 - es]] as const) {
+        const e = arr * ss + 2 * 128;
+        disk.buf.writeBigUInt64LE(BigInt(MiB / ss), e + 32);
+        const h = hdr * ss;
+        disk.buf.writeUInt32LE(zlibCrc32(disk.buf.subarray(arr * ss, arr * ss + 128 * 128)), h + 88);
+        disk.buf.writeUInt32LE(0, h + 16);
+        disk.buf.writeUInt32LE(zlibCrc32(disk.buf.subarray(h, h + 92)), h + 16);
+      }
+      const r = await readGpt(disk);
+      expect(r.valid).toBe(false);
+      if (!r.valid) expect(r.reason).toBe("invalid GPT: primary header (LBA 1): partitions 1 and 3 overlap; backup header (LBA " + (sectors - 1) + "): partitions 1 and 3 overlap");
+    });
+
+    test("a disk that grew: the primary is used, and the misplaced backup reported", async () => {
+      const { table, disk } = writeTable(size, ss);
+      const grown = new MemDisk(2 * size, ss);
+      disk.buf.copy(grown.buf);
+      const r = await readGpt(grown);
+      if (!r.valid) throw new Error(r.reason);
+      expect(r.source).toBe("primary");
+      expect(r.table.partitions).toEqual(table.partitions);
+      expect(r.problems).toEqual([`backup header (LBA ${2 * sectors - 1}): no "EFI PART" signature`]);
+    });
+
+    test("the writer refuses names over 36 UTF-16 code units and indexes over 128", () => {
+      const t = smallTable(size, ss);
+      t.partitions[0]!.name = "x".repeat(37);
+      expect(() => encodeGpt(t)).toThrow("partition name longer than 36 characters");
+      const u = smallTable(size, ss);
+      u.partitions[1]!.index = 129;
+      expect(() => encodeGpt(u)).toThrow("partition index 129 out of 1..128");
+    });
+
     test("the writer refuses overlapping partitions", async () => {
       const t = smallTable(size, ss);
       t.partitions[1]!.firstLba = t.partitions[0]!.lastLba;
