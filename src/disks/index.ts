@@ -17,4 +17,5 @@ export {
 export { selectDisk, mismatch, validateSelector, parseSizeMatcher, glob, type DiskSelector, type SizeMatcher } from "./selector.ts";
 export { parseBytes, formatBytes } from "./units.ts";
 export { formatXfs, repairXfs, MKFS_XFS, XFS_REPAIR, type Runner, type RepairResult, type RepairAction, type RepairOptions } from "./format.ts";
-export { install, writeLayout, syncKernelPartitions, type Reread, type InstallOptions, type InstallResult, type InstalledPartition, type WriteLayoutResult } from "./install.ts";
+export { syncKernelPartitions, ensurePartitionDevices, waitForPartitions, type Reread } from "./kernel.ts";
+export { install, writeLayout, type InstallOptions, type InstallResult, type InstalledPartition, type WriteLayoutResult } from "./install.ts";

@@ -3,15 +3,14 @@
 // table up, and make the STATE and EPHEMERAL filesystems. The bootloader half
 // (EFI, BIOS, BOOT, META contents) comes later and finds its partitions by label.
 import { promises as fsp } from "node:fs";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { FailedPreconditionError } from "../lib/errors.ts";
-import { SysError } from "../sys/errno.ts";
-import { addPartition, deletePartition, rereadPartitionTable, tryLockExclusive, unlock } from "../sys/blkdev.ts";
+import { tryLockExclusive, unlock } from "../sys/blkdev.ts";
 import { openDisk, zeroRange, type Disk } from "./device.ts";
 import { encodeGpt, type GptTable } from "./gpt.ts";
 import { layoutTable, MiB, planLayout, type Label, type LayoutOptions, type PlannedPartition } from "./layout.ts";
 import { describeContents } from "./probe.ts";
-import { kernelPartitions, partitionName } from "./discover.ts";
+import { syncKernelPartitions, waitForPartitions, type Reread } from "./kernel.ts";
 import { formatXfs, MKFS_XFS, type Runner } from "./format.ts";
 
 export interface WriteLayoutResult {
@@ -84,90 +83,6 @@ async function lockDisk(disk: Disk, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!tryLockExclusive(disk.fd)) {
     if (Date.now() > until) throw new FailedPreconditionError(`disk ${disk.path} is locked by another process (flock)`);
-    await sleep(20);
-  }
-}
-
-/** A partition as the kernel has it: /sys/block/<disk>/<part>/{start,size}, in 512-byte units. */
-async function kernelGeometry(disk: string, part: string, sysRoot: string): Promise<{ start: number; size: number }> {
-  const read = async (f: string) => Number((await fsp.readFile(join(sysRoot, "block", disk, part, f), "utf8")).trim()) * 512;
-  return { start: await read("start"), size: await read("size") };
-}
-
-export type Reread = "BLKRRPART" | "BLKPG";
-
-/**
- * Makes the kernel's partitions of `disk` those of `plan`. BLKRRPART first (the
- * kernel parses the table itself); then every partition is checked against
- * sysfs, and what is missing or different is fixed one by one with BLKPG.
- * That covers a table the kernel refuses to re-read while a partition is open
- * (EBUSY), and a kernel built without CONFIG_EFI_PARTITION, which parses no
- * GPT at all (the test host's is one) — such a kernel needs this at every boot.
- */
-export async function syncKernelPartitions(
-  disk: Disk,
-  name: string,
-  plan: readonly { index: number; firstLba: number; size: number }[],
-  opts: { sysRoot?: string; log?: (line: string) => void } = {},
-): Promise<Reread> {
-  const sysRoot = opts.sysRoot ?? "/sys";
-  let busy = false;
-  try {
-    rereadPartitionTable(disk.fd);
-  } catch (e) {
-    if (!(e instanceof SysError) || e.code !== "EBUSY") throw e;
-    busy = true;
-  }
-  const want = new Map(plan.map((p) => [p.index, { start: p.firstLba * disk.sectorSize, size: p.size }]));
-  const have = await kernelPartitions(name, opts);
-  const wrong: number[] = [];
-  for (const [pno, part] of have) {
-    const w = want.get(pno);
-    const g = await kernelGeometry(name, part, sysRoot);
-    if (!w || w.start !== g.start || w.size !== g.size) wrong.push(pno);
-  }
-  const missing = [...want.keys()].filter((pno) => !have.has(pno) || wrong.includes(pno));
-  if (!wrong.length && !missing.length) return "BLKRRPART";
-  opts.log?.(
-    `${disk.path}: ${busy ? "BLKRRPART refused (EBUSY)" : "the kernel did not pick up the GPT (no CONFIG_EFI_PARTITION?)"}; ` +
-      `setting partitions ${missing.join(", ")} with BLKPG`,
-  );
-  for (const pno of wrong) {
-    try {
-      deletePartition(disk.fd, pno);
-    } catch (e) {
-      if (e instanceof SysError && e.code === "EBUSY") throw new FailedPreconditionError(`disk ${disk.path}: partition ${pno} is in use; cannot replace the partition table`);
-      throw e;
-    }
-  }
-  for (const pno of missing) {
-    const w = want.get(pno)!;
-    addPartition(disk.fd, pno, w.start, w.size);
-  }
-  return "BLKPG";
-}
-
-/** Waits until the kernel lists every planned partition and its device node exists; returns index → /dev path. */
-async function waitForPartitions(name: string, plan: readonly PlannedPartition[], opts: InstallOptions): Promise<Map<number, string>> {
-  const devRoot = opts.devRoot ?? "/dev";
-  const until = Date.now() + (opts.timeoutMs ?? 10_000);
-  for (;;) {
-    const known = await kernelPartitions(name, opts);
-    const paths = new Map<number, string>();
-    for (const p of plan) {
-      const part = known.get(p.index);
-      if (!part) break;
-      try {
-        if ((await fsp.stat(join(devRoot, part))).isBlockDevice()) paths.set(p.index, join(devRoot, part));
-      } catch {
-        break;
-      }
-    }
-    if (paths.size === plan.length) return paths;
-    if (Date.now() > until) {
-      const missing = plan.filter((p) => !paths.has(p.index)).map((p) => `${p.label} (${partitionName(name, p.index)})`);
-      throw new Error(`disk /dev/${name}: the kernel did not create partition devices ${missing.join(", ")} within ${opts.timeoutMs ?? 10_000} ms`);
-    }
     await sleep(20);
   }
 }

@@ -11,6 +11,7 @@ import { basename, join } from "node:path";
 import { diskPartitions, discoverDisks, findPartitionByLabel } from "../../../src/disks/discover.ts";
 import { repairXfs, type Runner } from "../../../src/disks/format.ts";
 import { install, type InstallResult } from "../../../src/disks/install.ts";
+import { ensurePartitionDevices } from "../../../src/disks/kernel.ts";
 import { FailedPreconditionError } from "../../../src/lib/errors.ts";
 
 setDefaultTimeout(60_000);
@@ -211,6 +212,15 @@ describe("install onto a 4 GiB loop device (512-byte sectors)", () => {
     const replayLog = async (dev: string) => void (await inMountNs(`mount -t xfs ${dev} ${mnt()}; umount ${mnt()}`));
     const r = await repairXfs(state, run, { xfsRepair, replayLog });
     expect([r.action, r.words]).toEqual(["clean", `${state}: the log was dirty; replayed it by mounting and unmounting, then xfs_repair -n found no corruption; nothing to do`]);
+  });
+
+  test("at boot: partitions the kernel lost are restored from the GPT, then left alone", async () => {
+    await sh([need("partx", "util-linux"), "-d", disk]);
+    expect(await Bun.file(state).exists()).toBe(false);
+    expect(await ensurePartitionDevices(disk)).toBe(await expectedReread());
+    expect((await findPartitionByLabel("STATE", { disk: name }))?.inKernel).toBe(true);
+    expect(await Bun.file(`/sys/block/${name}/${basename(state)}/partition`).text()).toBe("5\n");
+    expect(await ensurePartitionDevices(disk)).toBe("unchanged");
   });
 
   test("reinstall with wipe: the old table is named as replaced, STATE is new and empty", async () => {
