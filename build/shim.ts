@@ -1,4 +1,4 @@
-// The PID-1 boot shim (DESIGN.md fact 2). The Bun runtime aborts at start when
+// The PID-1 boot shim (README, "The root filesystem": the /proc/self/maps shim). The Bun runtime aborts at start when
 // glibc's pthread_getattr_np cannot read /proc/self/maps, and the kernel starts
 // init before anything mounts /proc. So the rootfs carries a regular file at
 // /proc/self/maps — hidden once init mounts procfs over /proc — whose lines cover

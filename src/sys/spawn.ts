@@ -1,6 +1,6 @@
 // posix_spawn(3): how init starts every child. init never uses Bun.spawn, so
 // that the reaper's waitpid(-1) is the single owner of every exit status
-// (DESIGN.md fact 6): Bun tracks the children it spawns itself and would race
+// (README, "Design notes": one owner of exit statuses): Bun tracks the children it spawns itself and would race
 // a blind reaper for them. glibc's posix_spawn uses clone(CLONE_VM|CLONE_VFORK),
 // which is safe from a multi-threaded process such as the Bun runtime.
 import { check, cstr, cstrArray, libc, ptr, T } from "./ffi.ts";

@@ -1,4 +1,4 @@
-// The PID-1 boot shim (DESIGN.md fact 2): in a chroot of dist/rootfs, in a new
+// The PID-1 boot shim (README, "The root filesystem": the /proc/self/maps shim): in a chroot of dist/rootfs, in a new
 // PID namespace, with no procfs mounted, /sbin/init starts only because the
 // rootfs carries /proc/self/maps as a regular file. The negative twin removes
 // that file from a private copy and expects the runtime to abort.

@@ -1,4 +1,4 @@
-// The boot shim on a real kernel (DESIGN.md fact 2): the Debian kernel starts
+// The boot shim on a real kernel (README, "The root filesystem": the /proc/self/maps shim): the Debian kernel starts
 // /sbin/init from the initramfs as PID 1 with no procfs mounted, and the Bun
 // runtime starts anyway. "-- --check-runtime" hands init that flag as argv; it
 // prints its JSON and returns, the kernel panics ("Attempted to kill init"),

@@ -1,6 +1,6 @@
 // machine.MachineService: Talos's calls, answered from init's MachineBackend
 // (services, logs, events, power, config) and from /proc, /sys and the
-// filesystem directly (src/api/system). Replies wrap one message per node,
+// filesystem directly (src/api/procfs). Replies wrap one message per node,
 // each with metadata naming this node, as Talos's do.
 import type { ApplyMode } from "../../node/config.ts";
 import type { MachineBackend } from "../../init/backend/contract.ts";

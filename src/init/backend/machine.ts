@@ -1,4 +1,4 @@
-// init's side of the machine API contract (src/api/backend.ts): the API server
+// init's side of the machine API contract (contract.ts): the API server
 // calls these; they read and drive the node's services, logs, events,
 // sequences and config.
 import { hostname } from "node:os";

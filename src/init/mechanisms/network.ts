@@ -2,7 +2,7 @@
 // machine.network.interfaces says, or — when it says nothing — the kernel
 // cmdline's `ip=<client>:<server>:<gw>:<netmask>:<hostname>:<device>:<autoconf>`
 // (the kernel's nfsroot form, which Talos honours too). The boot phase
-// "network" (boot/network.ts) applies the plan through src/sys/net.ts.
+// "network" (phases/network.ts) applies the plan through src/sys/net.ts.
 import type { NetworkInterface } from "../config/machine.ts";
 import { checkInterfaceName, isIpv4, netmaskPrefix } from "../../lib/ipv4.ts";
 

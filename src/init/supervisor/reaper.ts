@@ -1,4 +1,4 @@
-// The reaper: the single owner of every exit status in PID 1 (DESIGN.md fact 6).
+// The reaper: the single owner of every exit status in PID 1 (README, "Design notes").
 // init never uses Bun.spawn/child_process; every child starts through
 // spawnWatched(), which registers the pid's watcher synchronously right after
 // posix_spawn returns. SIGCHLD handlers run on the JS event loop, so no drain
