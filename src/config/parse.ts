@@ -22,6 +22,8 @@ export interface ParsedConfig {
 
 /** The header of every refusal; the problems follow, one per line. */
 export const INVALID_CONFIG = "invalid machine config:";
+/** A config wrong in every line would otherwise make a message as big as itself. */
+const MAX_LISTED = 100;
 
 /**
  * Parses and validates a (multi-document) machine config. `input` is the raw
@@ -51,7 +53,7 @@ export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigL
       if (yamlErrors.length > 0) continue;
       const found: Findings = { errors: [], warnings: [] };
       const out = validate(value, V1ALPHA1, "", "mixed", found) as V1Alpha1Config | undefined;
-      if (out && found.errors.length === 0) checkV1Alpha1(out, found.errors);
+      if (out) checkV1Alpha1(out, found.errors);
       errors.push(...found.errors);
       warnings.push(...found.warnings);
       config = out;
@@ -84,7 +86,11 @@ export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigL
   }
 
   if (v1alpha1At === undefined && errors.length === 0) errors.push("version: required (no v1alpha1 document)");
-  if (errors.length > 0 || !config) throw new InvalidArgumentError(`${INVALID_CONFIG}\n  ${errors.join("\n  ")}`);
+  if (errors.length > 0 || !config) {
+    const listed = errors.slice(0, MAX_LISTED);
+    if (errors.length > MAX_LISTED) listed.push(`… and ${errors.length - MAX_LISTED} more`);
+    throw new InvalidArgumentError(`${INVALID_CONFIG}\n  ${listed.join("\n  ")}`);
+  }
   return { config, warnings, documents };
 }
 

@@ -488,23 +488,33 @@ export type V1Alpha1Config = Infer<typeof V1ALPHA1>;
 
 const BUILTIN_IDS = ["udevd", "containerd", "dashboard", "kubelet"];
 
-/** Cross-field rules the walker cannot express (the same ones init has always applied). */
+/**
+ * Cross-field rules the walker cannot express (the same ones init has always
+ * applied). Runs after type errors too, so every problem is listed at once;
+ * values that failed their type check are undefined and skipped here.
+ */
 export function checkV1Alpha1(cfg: V1Alpha1Config, errors: string[]): void {
   const ids = new Set(BUILTIN_IDS);
-  cfg.minos.services.forEach((s, i) => {
-    if (ids.has(s.id)) errors.push(`minos.services[${i}].id: "${s.id}" is already a service`);
-    ids.add(s.id);
+  const services = cfg.minos?.services ?? [];
+  services.forEach((s, i) => {
+    if (!s) return;
+    if (typeof s.id === "string") {
+      if (ids.has(s.id)) errors.push(`minos.services[${i}].id: "${s.id}" is already a service`);
+      ids.add(s.id);
+    }
+    if (!Array.isArray(s.command)) return;
     if (s.command.length === 0) errors.push(`minos.services[${i}].command: must not be empty`);
-    else if (!s.command[0]!.startsWith("/")) errors.push(`minos.services[${i}].command[0]: "${s.command[0]}" must be an absolute path`);
+    else if (typeof s.command[0] === "string" && !s.command[0].startsWith("/")) errors.push(`minos.services[${i}].command[0]: "${s.command[0]}" must be an absolute path`);
   });
-  cfg.minos.services.forEach((s, i) =>
-    s.dependsOn.forEach((d, j) => {
-      if (!ids.has(d)) errors.push(`minos.services[${i}].dependsOn[${j}]: unknown service "${d}"`);
+  services.forEach((s, i) =>
+    (Array.isArray(s?.dependsOn) ? s.dependsOn : []).forEach((d, j) => {
+      if (typeof d === "string" && !ids.has(d)) errors.push(`minos.services[${i}].dependsOn[${j}]: unknown service "${d}"`);
     }),
   );
   // An interface is configured once: a second entry would silently fight the first.
   const seen = new Set<string>();
-  cfg.machine.network.interfaces.forEach((i, n) => {
+  (cfg.machine?.network?.interfaces ?? []).forEach((i, n) => {
+    if (typeof i?.interface !== "string") return;
     if (seen.has(i.interface)) errors.push(`machine.network.interfaces[${n}].interface: "${i.interface}" is configured twice`);
     seen.add(i.interface);
   });
