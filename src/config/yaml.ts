@@ -182,7 +182,7 @@ export function parseYamlDocuments(text: string, limits: ConfigLimits = CONFIG_L
   const syntax: string[] = [];
   docs.forEach((doc, index) => {
     const where = docs.length > 1 ? ` (document ${index})` : "";
-    for (const p of [...doc.errors, ...doc.warnings]) syntax.push(`invalid YAML${where}: ${p.message.split("\n")[0]}`);
+    for (const p of [...doc.errors, ...doc.warnings]) syntax.push(`invalid YAML${where}: ${p.message.split("\n")[0]} at ${lineAndColumn(text, p.pos[0])}`);
   });
   if (syntax.length > 0) throw new InvalidArgumentError(`config: ${syntax.join("\n  ")}`);
   return docs.map((doc, index) => {
@@ -195,6 +195,17 @@ export function parseYamlDocuments(text: string, limits: ConfigLimits = CONFIG_L
     }
     return { index, value, errors: conv.errors };
   });
+}
+
+/** "line 3, column 1" of an offset (only for the few syntax errors, so a scan is fine). */
+function lineAndColumn(text: string, offset: number): string {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return `line ${line}, column ${offset - start + 1}`;
 }
 
 function toPlain(node: unknown, path: string, depth: number, c: Conversion): unknown {
