@@ -31,7 +31,9 @@ const MAX_LISTED = 100;
  */
 export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigLimits = CONFIG_LIMITS): ParsedConfig {
   const text = decodeConfigText(input, limits);
-  const yamlDocs = parseYamlDocuments(text, limits);
+  const parsed = parseYamlDocuments(text, limits);
+  // Empty input is one empty document, refused as init always did ("(document): expected map, got null").
+  const yamlDocs = parsed.length > 0 ? parsed : [{ index: 0, value: null, errors: [] }];
   const errors: string[] = [];
   const warnings: string[] = [];
   const documents: KindDocument[] = [];

@@ -96,6 +96,8 @@ const BAD: [string, string, string[]?][] = [
   ["an unknown machine key", "version: v1alpha1\nmachine:\n  netwrok: {}\n"],
   ["an unknown key from the API test", "version: v1alpha1\nmachine:\n  colour: blue\n"],
   ["the wrong version", "version: v1alpha2\n"],
+  ["empty input", ""],
+  ["only a comment", "# nothing here\n"],
   ["no version", "machine: {}\n"],
   ["a module without a name", "version: v1alpha1\nmachine:\n  kernel:\n    modules:\n      - {}\n"],
   ["an invalid hostname", "version: v1alpha1\nmachine:\n  network:\n    hostname: Not_Valid\n"],
@@ -119,6 +121,18 @@ describe("bad configs get today's messages", () => {
       expect(after).toEqual(before);
     });
   }
+
+  test("a service command that is not a list: a path-named error (today's parseConfig throws a TypeError here)", () => {
+    const text = "version: v1alpha1\nminos:\n  services: [{ id: web, command: /bin/x }]\n";
+    expect(() => today.parseConfig(text)).toThrow(TypeError);
+    expect(errorLines(() => parseConfigDocuments(text))).toEqual(["invalid machine config:", "  minos.services[0].command: expected list, got string"]);
+  });
+
+  test("duplicate keys: named by path instead of the yaml library's message", () => {
+    const text = 'version: v1alpha1\nmachine:\n  sysctls: { a: "1", a: "2" }\n';
+    expect(errorLines(() => today.parseConfig(text)).join("\n")).toContain("Map keys must be unique");
+    expect(errorLines(() => parseConfigDocuments(text))).toEqual(["invalid machine config:", "  machine.sysctls.a: duplicate key"]);
+  });
 
   test("invalid YAML is still called that", () => {
     expect(errorLines(() => parseConfigDocuments("version: v1alpha1\nmachine: [\n")).join("\n")).toContain("invalid YAML");

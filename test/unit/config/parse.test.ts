@@ -32,7 +32,6 @@ describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => 
       type: "controlplane",
       warnings: [
         ...COMMON_MACHINE,
-        ...warn("machine.nodeLabels"),
         ...warn(
           ...["id", "secret", "controlPlane", "clusterName", "network", "token", "secretboxEncryptionSecret", "ca", "aggregatorCA", "serviceAccount", "apiServer"].map((k) => `cluster.${k}`),
           ...["controllerManager", "proxy", "scheduler", "discovery", "etcd", "extraManifests", "inlineManifests"].map((k) => `cluster.${k}`),
@@ -285,4 +284,24 @@ describe("multi-document configs", () => {
     const r = parseConfigDocuments(`version: v1alpha1\nmachine:\n  ca:\n    crt: ${pem("CERTIFICATE")}\n    key: ${pem("PRIVATE KEY")}\n`);
     expect(r.warnings).toEqual([]);
   });
+});
+
+test("a patched worker with two more documents: applied keys typed, accepted ones warned", () => {
+  const r = parseConfigDocuments(fixture("worker-patched.yaml"));
+  expect(r.config.machine.network.hostname).toBe("worker-1");
+  expect(r.config.machine.network.interfaces).toEqual([{ interface: "eth0", addresses: ["10.5.0.11/24"], routes: [{ network: "0.0.0.0/0", gateway: "10.5.0.1" }], mtu: 1500 }]);
+  expect({ ...r.config.machine.sysctls }).toEqual({ "net.ipv4.ip_forward": "1", "vm.max_map_count": "262144" });
+  expect({ ...r.config.machine.kubelet.extraArgs }).toEqual({ "rotate-server-certificates": "true" });
+  expect(r.config.machine.kernel.modules).toEqual([{ name: "br_netfilter", parameters: [] }]);
+  expect(r.config.machine.logging.destinations).toEqual([{ endpoint: "udp://10.5.0.1:5514", format: "json_lines", extraTags: {} }]);
+  expect(r.config.machine.registries?.mirrors?.["docker.io"]?.endpoints).toEqual(["http://10.5.0.1:5000"]);
+  expect(r.documents.map((d) => d.kind)).toEqual(["ExtensionServiceConfig", "WatchdogTimerConfig"]);
+  expect(r.warnings).toEqual([
+    ...warn("debug", "persist", "machine.type", "machine.token", "machine.certSANs"),
+    ...warn("machine.kubelet.defaultRuntimeSeccompProfileEnabled", "machine.kubelet.nodeIP", "machine.kubelet.disableManifestsDirectory", "machine.network.nameservers"),
+    ...warn("machine.install", "machine.time", "machine.registries", "machine.features"),
+    ...warn(...["id", "secret", "controlPlane", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
+    `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,
+    `document[2] (WatchdogTimerConfig): ${NA}`,
+  ]);
 });
