@@ -1,8 +1,8 @@
 // Multi-document YAML into plain values, with hard limits checked before the
-// expensive work. Order: byte count (O(1)), strict UTF-8 decoding, one pass of
-// the `yaml` lexer that bounds nesting depth and counts aliases and documents
-// (it stops at the first excess, so a 1 MiB `- - - - …` is refused in
-// milliseconds), then the parser and composer with `uniqueKeys: false` — the
+// expensive work. Order: byte count (O(1)), strict UTF-8 decoding, the `yaml`
+// lexer's tokens checked on their way to the parser — a bound on nesting depth,
+// counts of aliases and documents, stopping at the first excess, so a 1 MiB
+// `- - - - …` is refused in milliseconds — then the composer with `uniqueKeys: false` — the
 // library's own duplicate-key check compares every key with every earlier one
 // (measured: 10,000 keys 1.0 s instead of 0.16 s, 50,000 keys 19 s) — and last
 // our conversion to plain values, which finds duplicate keys with a Set (O(n)),
@@ -78,11 +78,12 @@ function firstBadUtf8(b: Uint8Array): number {
 }
 
 /**
- * The lexer pass: an upper bound on nesting depth (open indentation levels plus
- * the block indicators on the current line plus open flow brackets), aliases
- * and documents. Cheap, and exits at the first excess.
+ * The lexer's tokens, checked on the way to the parser: an upper bound on
+ * nesting depth (open indentation levels plus the block indicators on the
+ * current line plus open flow brackets), aliases and documents. Throws at the
+ * first excess, so the parser has seen no more than that much of the input.
  */
-export function prescan(text: string, limits: ConfigLimits = CONFIG_LIMITS): void {
+export function* limitedTokens(text: string, limits: ConfigLimits = CONFIG_LIMITS): Generator<string, void> {
   let flow = 0;
   let indicators = 0;
   let indent = 0;
@@ -93,8 +94,9 @@ export function prescan(text: string, limits: ConfigLimits = CONFIG_LIMITS): voi
   let content = false;
   const levels: number[] = [];
   for (const tok of new Lexer().lex(text)) {
+    yield tok;
     if (scalarNext) {
-      scalarNext = false;
+      scalarNext = false; // a scalar's source text, whatever it looks like
       continue;
     }
     const type = CST.tokenType(tok);
@@ -176,8 +178,10 @@ interface Conversion {
  * (duplicate keys, limits) are returned per document with document-relative paths.
  */
 export function parseYamlDocuments(text: string, limits: ConfigLimits = CONFIG_LIMITS): YamlDocument[] {
-  prescan(text, limits);
-  const tokens = Array.from(new Parser().parse(text));
+  const parser = new Parser();
+  const tokens: CST.Token[] = [];
+  for (const lexeme of limitedTokens(text, limits)) for (const token of parser.next(lexeme)) tokens.push(token);
+  for (const token of parser.end()) tokens.push(token);
   const docs = Array.from(new Composer({ uniqueKeys: false, strict: true, prettyErrors: false }).compose(tokens));
   const syntax: string[] = [];
   docs.forEach((doc, index) => {
