@@ -182,6 +182,7 @@ export function parseYamlDocuments(text: string, limits: ConfigLimits = CONFIG_L
   const tokens: CST.Token[] = [];
   for (const lexeme of limitedTokens(text, limits)) for (const token of parser.next(lexeme)) tokens.push(token);
   for (const token of parser.end()) tokens.push(token);
+  checkCollections(tokens, text, limits);
   const docs = Array.from(new Composer({ uniqueKeys: false, strict: true, prettyErrors: false }).compose(tokens));
   const syntax: string[] = [];
   docs.forEach((doc, index) => {
@@ -199,6 +200,30 @@ export function parseYamlDocuments(text: string, limits: ConfigLimits = CONFIG_L
     }
     return { index, value, errors: conv.errors };
   });
+}
+
+/**
+ * Entries per map or list, and nesting depth, on the parser's syntax tree —
+ * before the composer builds nodes for them. Iterative: the depth is unknown
+ * until measured.
+ */
+function checkCollections(tokens: CST.Token[], text: string, limits: ConfigLimits): void {
+  const stack: { token: CST.Token; depth: number }[] = tokens.map((token) => ({ token, depth: 0 }));
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop()!;
+    if (token.type === "document") {
+      if (token.value) stack.push({ token: token.value, depth });
+      continue;
+    }
+    if (token.type !== "block-map" && token.type !== "block-seq" && token.type !== "flow-collection") continue;
+    const where = lineAndColumn(text, token.offset);
+    if (depth + 1 > limits.maxDepth) refuse(`nesting deeper than ${limits.maxDepth} levels at ${where}`);
+    if (token.items.length > limits.maxEntries) refuse(`${token.items.length} entries in one map or list at ${where} (the limit is ${limits.maxEntries})`);
+    for (const item of token.items as CST.CollectionItem[]) {
+      if (item.key) stack.push({ token: item.key, depth: depth + 1 });
+      if (item.value) stack.push({ token: item.value, depth: depth + 1 });
+    }
+  }
 }
 
 /** "line 3, column 1" of an offset (only for the few syntax errors, so a scan is fine). */
