@@ -47,7 +47,9 @@ export const interfaceName: Check = (v) =>
   /^[^\s/:]{1,15}$/.test(v) && v !== "." && v !== ".." ? undefined : `"${v}" is not a valid interface name (1-15 characters, no / : or spaces)`;
 
 export const hostname: Check = (v) =>
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v) ? undefined : `"${v}" is not a valid hostname (RFC 1123, lower case)`;
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v)
+    ? undefined
+    : `"${v}" is not a valid hostname (RFC 1123, lower case)`;
 
 export const absolutePath: Check = (v) => (v.startsWith("/") && !v.split("/").includes("..") ? undefined : `"${v}" must be an absolute path without ..`);
 
@@ -73,7 +75,8 @@ export const url: Check = (v) => (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s]*$/.test(v)
 export const base64: Check = (v) => (/^[A-Za-z0-9+/]*={0,2}$/.test(v) && v.length % 4 === 0 ? undefined : "expected base64");
 
 /** Sizes as go-humanize reads them: "4GB", "1.5 TiB", "100000000". */
-export const humanSize: Check = (v) => (/^\s*\d+(\.\d+)?\s*([kKmMgGtTpPeE]i?[bB]?|[bB])?\s*$/.test(v) ? undefined : `"${v}" is not a size (e.g. 4GB, 512MiB, 100000000)`);
+export const humanSize: Check = (v) =>
+  /^\s*\d+(\.\d+)?\s*([kKmMgGtTpPeE]i?[bB]?|[bB])?\s*$/.test(v) ? undefined : `"${v}" is not a size (e.g. 4GB, 512MiB, 100000000)`;
 
 /** An install disk size condition: an optional operator and a size (">= 1TB"). */
 export const sizeCondition: Check = (v) => {

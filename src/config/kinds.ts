@@ -21,7 +21,9 @@ const kmsgLogConfig = obj({
   ...meta,
   kind: appliedRequired(oneOf(["KmsgLogConfig"])),
   name: acceptedRequired(str()),
-  url: acceptedRequired(str({ check: (v) => (/^(tcp|udp):\/\/[^/]+\/?$/.test(v) ? undefined : `"${v}" must be tcp://host:port or udp://host:port`), label: "URL" })),
+  url: acceptedRequired(
+    str({ check: (v) => (/^(tcp|udp):\/\/[^/]+\/?$/.test(v) ? undefined : `"${v}" must be tcp://host:port or udp://host:port`), label: "URL" }),
+  ),
 });
 
 const eventSinkConfig = obj({
@@ -49,7 +51,7 @@ const networkRuleConfig = obj({
   name: acceptedRequired(str()),
   portSelector: acceptedRequired(
     obj({
-      ports: acceptedRequired(list(intOrString(portRange, "port (int) or range (\"lo-hi\")", { min: 0, max: 65535 }))),
+      ports: acceptedRequired(list(intOrString(portRange, 'port (int) or range ("lo-hi")', { min: 0, max: 65535 }))),
       protocol: acceptedRequired(oneOf(["tcp", "udp", "icmp", "icmpv6"])),
     }),
   ),
@@ -77,7 +79,7 @@ export type KindName = keyof typeof KINDS;
 
 /** One non-v1alpha1 document, typed by its kind. */
 export type KindDocument = {
-  [K in KindName]: { kind: K; /** 0-based position among the YAML documents. */ index: number; value: Infer<(typeof KINDS)[K]> };
+  [K in KindName]: { kind: K /** 0-based position among the YAML documents. */; index: number; value: Infer<(typeof KINDS)[K]> };
 }[KindName];
 
 export function isKindName(k: string): k is KindName {

@@ -63,7 +63,8 @@ interface StrOptions {
 export const str = (o: StrOptions = {}): Schema<string> => ({ spec: { kind: "string", ...o } });
 export const oneOf = <const V extends readonly string[]>(values: V): Schema<V[number]> => ({ spec: { kind: "string", oneOf: values } });
 export const int = (o: { min?: number; max?: number; label?: string } = {}): Schema<number> => ({ spec: { kind: "int", ...o } });
-export const uint = (bits: 8 | 16 | 32 | 64): Schema<number> => int({ min: 0, max: bits === 64 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1, label: `uint${bits}` });
+export const uint = (bits: 8 | 16 | 32 | 64): Schema<number> =>
+  int({ min: 0, max: bits === 64 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1, label: `uint${bits}` });
 export const bool = (): Schema<boolean> => ({ spec: { kind: "bool" } });
 export const list = <T>(of: Schema<T>): Schema<T[]> => ({ spec: { kind: "list", of } });
 /** A map with free-form keys (sysctls, env, extraArgs): a null-prototype object. */
@@ -89,7 +90,12 @@ export const appliedDefault = <T>(schema: Schema<T>, dflt: () => unknown, o: Fie
 });
 export const appliedRequired = <T>(schema: Schema<T>, o: FieldOptions = {}): Field<T, "required"> => ({ schema, presence: "required", state: "applied", ...o });
 export const accepted = <T>(schema: Schema<T>, o: FieldOptions = {}): Field<T, "optional"> => ({ schema, presence: "optional", state: "accepted", ...o });
-export const acceptedRequired = <T>(schema: Schema<T>, o: FieldOptions = {}): Field<T, "required"> => ({ schema, presence: "required", state: "accepted", ...o });
+export const acceptedRequired = <T>(schema: Schema<T>, o: FieldOptions = {}): Field<T, "required"> => ({
+  schema,
+  presence: "required",
+  state: "accepted",
+  ...o,
+});
 /** A section whose own keys carry the state. */
 export const section = <T>(schema: Schema<T>, o: FieldOptions = {}): Field<T, "optional"> => ({ schema, presence: "optional", state: "mixed", ...o });
 export const sectionDefault = <T>(schema: Schema<T>, dflt: () => unknown, o: FieldOptions = {}): Field<T, "defaulted"> => ({

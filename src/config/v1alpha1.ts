@@ -55,7 +55,8 @@ const duration = () => str({ check: goDuration, label: "duration (Go syntax)" })
 const strings = () => list(str());
 const stringMap = () => map(str());
 /** PEMEncodedCertificateAndKey; a worker's copy of a CA has `key: ""`. */
-const pemPair = () => obj({ crt: accepted(str({ check: base64PemOrEmpty, label: "base64 PEM" })), key: accepted(str({ check: base64PemOrEmpty, label: "base64 PEM" })) });
+const pemPair = () =>
+  obj({ crt: accepted(str({ check: base64PemOrEmpty, label: "base64 PEM" })), key: accepted(str({ check: base64PemOrEmpty, label: "base64 PEM" })) });
 const pemCert = () => obj({ crt: acceptedRequired(str({ check: base64Pem, label: "base64 PEM" })) });
 
 // ---- machine.network.interfaces ----
@@ -236,7 +237,7 @@ const install = obj({
   disk: accepted(str()),
   diskSelector: accepted(
     obj({
-      size: accepted(intOrString(sizeCondition, "size condition (\">= 1TB\") or int", { min: 0 })),
+      size: accepted(intOrString(sizeCondition, 'size condition (">= 1TB") or int', { min: 0 })),
       name: accepted(str()),
       model: accepted(str()),
       serial: accepted(str()),
@@ -280,7 +281,9 @@ const registries = obj({
   config: accepted(
     map(
       obj({
-        tls: accepted(obj({ clientIdentity: accepted(pemPair()), ca: accepted(str({ check: base64, label: "base64" })), insecureSkipVerify: accepted(bool()) })),
+        tls: accepted(
+          obj({ clientIdentity: accepted(pemPair()), ca: accepted(str({ check: base64, label: "base64" })), insecureSkipVerify: accepted(bool()) }),
+        ),
         auth: accepted(obj({ username: accepted(str()), password: accepted(str()), auth: accepted(str()), identityToken: accepted(str()) })),
       }),
     ),
@@ -300,14 +303,15 @@ const features = obj({
 const machine = obj({
   type: accepted(oneOf(["init", "controlplane", "worker"])),
   token: accepted(str()),
-  ca: applied(obj({ crt: appliedRequired(str({ check: base64Pem, label: "base64 PEM" })), key: appliedRequired(str({ check: base64PemOrEmpty, label: "base64 PEM" })) }), {
-    note: 'node CA for the API\'s mutual TLS; key "" (a worker) means no key',
-  }),
+  ca: applied(
+    obj({ crt: appliedRequired(str({ check: base64Pem, label: "base64 PEM" })), key: appliedRequired(str({ check: base64PemOrEmpty, label: "base64 PEM" })) }),
+    {
+      note: 'node CA for the API\'s mutual TLS; key "" (a worker) means no key',
+    },
+  ),
   acceptedCAs: accepted(list(pemCert())),
   certSANs: accepted(strings()),
-  controlPlane: accepted(
-    obj({ controllerManager: accepted(obj({ disabled: accepted(bool()) })), scheduler: accepted(obj({ disabled: accepted(bool()) })) }),
-  ),
+  controlPlane: accepted(obj({ controllerManager: accepted(obj({ disabled: accepted(bool()) })), scheduler: accepted(obj({ disabled: accepted(bool()) })) })),
   kubelet: sectionDefault(kubelet, () => ({})),
   pods: accepted(list(map(any()))),
   network: sectionDefault(network, () => ({})),
@@ -315,7 +319,7 @@ const machine = obj({
     list(
       obj({
         device: accepted(str()),
-        partitions: accepted(list(obj({ size: accepted(intOrString(humanSize, "size (\"100 MB\") or int", { min: 0 })), mountpoint: accepted(str()) }))),
+        partitions: accepted(list(obj({ size: accepted(intOrString(humanSize, 'size ("100 MB") or int', { min: 0 })), mountpoint: accepted(str()) }))),
       }),
     ),
   ),
@@ -409,7 +413,13 @@ const cluster = obj({
     }),
   ),
   controllerManager: accepted(
-    obj({ image: accepted(str()), extraArgs: accepted(stringMap()), extraVolumes: accepted(volumes()), env: accepted(stringMap()), resources: accepted(resources()) }),
+    obj({
+      image: accepted(str()),
+      extraArgs: accepted(stringMap()),
+      extraVolumes: accepted(volumes()),
+      env: accepted(stringMap()),
+      resources: accepted(resources()),
+    }),
   ),
   proxy: accepted(obj({ disabled: accepted(bool()), image: accepted(str()), mode: accepted(str()), extraArgs: accepted(stringMap()) })),
   scheduler: accepted(
@@ -463,7 +473,10 @@ const minos = obj({
         command: appliedRequired(strings()),
         dependsOn: appliedDefault(strings(), () => []),
         restart: appliedDefault(oneOf(["always", "on-failure", "never"]), () => "on-failure"),
-        backoff: appliedDefault(obj({ initialMs: appliedDefault(int({ min: 1 }), () => 250), maxMs: appliedDefault(int({ min: 1 }), () => 30_000) }), () => ({})),
+        backoff: appliedDefault(
+          obj({ initialMs: appliedDefault(int({ min: 1 }), () => 250), maxMs: appliedDefault(int({ min: 1 }), () => 30_000) }),
+          () => ({}),
+        ),
         stopGraceMs: appliedDefault(int({ min: 0 }), () => 10_000),
         env: appliedDefault(stringMap(), () => ({})),
         console: appliedDefault(bool(), () => false),
@@ -504,7 +517,8 @@ export function checkV1Alpha1(cfg: V1Alpha1Config, errors: string[]): void {
     }
     if (!Array.isArray(s.command)) return;
     if (s.command.length === 0) errors.push(`minos.services[${i}].command: must not be empty`);
-    else if (typeof s.command[0] === "string" && !s.command[0].startsWith("/")) errors.push(`minos.services[${i}].command[0]: "${s.command[0]}" must be an absolute path`);
+    else if (typeof s.command[0] === "string" && !s.command[0].startsWith("/"))
+      errors.push(`minos.services[${i}].command[0]: "${s.command[0]}" must be an absolute path`);
   });
   services.forEach((s, i) =>
     (Array.isArray(s?.dependsOn) ? s.dependsOn : []).forEach((d, j) => {

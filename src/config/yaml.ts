@@ -305,4 +305,3 @@ function keyOf(key: unknown, c: Conversion): string | undefined {
 
 /** Thrown to stop converting a document once a limit is crossed (its message is already in `errors`). */
 class StopConversion extends Error {}
-

@@ -38,13 +38,22 @@ machine:
 const GOOD: [string, string][] = [
   ["init-config VALID", VALID],
   ["the default", "version: v1alpha1\n"],
-  ["extra services named after built-in cgroups", "version: v1alpha1\nminos:\n  services:\n    - id: runtime\n      command: [/bin/x]\n    - id: udevd-helper\n      command: [/bin/x]\n"],
+  [
+    "extra services named after built-in cgroups",
+    "version: v1alpha1\nminos:\n  services:\n    - id: runtime\n      command: [/bin/x]\n    - id: udevd-helper\n      command: [/bin/x]\n",
+  ],
   [
     "interfaces with addresses, routes, mtu",
     "version: v1alpha1\nmachine:\n  network:\n    interfaces:\n      - interface: eth0\n        addresses: [10.0.2.15/24, 192.168.1.2/32]\n        routes: [ { network: 0.0.0.0/0, gateway: 10.0.2.2 }, { network: 10.9.0.0/16, metric: 5 } ]\n        mtu: 1400\n      - interface: eth1\n",
   ],
-  ["the dashboard's reader node", `version: v1alpha1\nmachine:\n  network:\n    hostname: reader-node\n  ca:\n    crt: ${pem("CERTIFICATE", "MIIB")}\n    key: ${pem("PRIVATE KEY", "MC4C")}\n`],
-  ["a comment and the CA", `version: v1alpha1\n# the node's CA\nmachine:\n  ca:\n    crt: ${pem("CERTIFICATE", "MIIC")}\n    key: ${pem("EC PRIVATE KEY", "MHcC")}\n`],
+  [
+    "the dashboard's reader node",
+    `version: v1alpha1\nmachine:\n  network:\n    hostname: reader-node\n  ca:\n    crt: ${pem("CERTIFICATE", "MIIB")}\n    key: ${pem("PRIVATE KEY", "MC4C")}\n`,
+  ],
+  [
+    "a comment and the CA",
+    `version: v1alpha1\n# the node's CA\nmachine:\n  ca:\n    crt: ${pem("CERTIFICATE", "MIIC")}\n    key: ${pem("EC PRIVATE KEY", "MHcC")}\n`,
+  ],
   [
     "every service option",
     "version: v1alpha1\nminos:\n  services:\n    - id: web\n      command: [/bin/web, --port, '8080']\n      dependsOn: [containerd]\n      restart: always\n      backoff: { initialMs: 100, maxMs: 5000 }\n      stopGraceMs: 2000\n      env: { A: b }\n      console: true\n    - id: sidecar\n      command: [/bin/side]\n      dependsOn: [web]\n      restart: never\n",
@@ -92,7 +101,7 @@ function errorLines(f: () => unknown): string[] {
 
 const BAD: [string, string, string[]?][] = [
   ["a number where a string goes", "version: v1alpha1\nmachine:\n  network:\n    hostname: cmdline-node\n  sysctls:\n    foo: 1\n"],
-  ["a dotted sysctl", 'version: v1alpha1\nmachine:\n  sysctls:\n    net.ipv4.ip_forward: 1\n'],
+  ["a dotted sysctl", "version: v1alpha1\nmachine:\n  sysctls:\n    net.ipv4.ip_forward: 1\n"],
   ["an unknown machine key", "version: v1alpha1\nmachine:\n  netwrok: {}\n"],
   ["an unknown key from the API test", "version: v1alpha1\nmachine:\n  colour: blue\n"],
   ["the wrong version", "version: v1alpha2\n"],
@@ -103,8 +112,14 @@ const BAD: [string, string, string[]?][] = [
   ["an invalid hostname", "version: v1alpha1\nmachine:\n  network:\n    hostname: Not_Valid\n"],
   ["an unknown dependency", "version: v1alpha1\nminos:\n  services:\n    - id: a\n      command: [/x]\n      dependsOn: [nope]\n"],
   ["sysctls not a map", "version: v1alpha1\nmachine:\n  sysctls: not-a-map\n"],
-  ["a service reusing a built-in id, a relative command, an empty one", "version: v1alpha1\nminos:\n  services:\n    - { id: kubelet, command: [/x] }\n    - { id: b, command: [x] }\n    - { id: c, command: [] }\n"],
-  ["files and logging", "version: v1alpha1\nmachine:\n  files:\n    - { path: rel/x, content: 1, permissions: 0o17777, op: move }\n  logging:\n    destinations: [ { endpoint: http://x, format: json_lines } ]\n  ca: { crt: bm9wZQ==, key: bm9wZQ== }\n"],
+  [
+    "a service reusing a built-in id, a relative command, an empty one",
+    "version: v1alpha1\nminos:\n  services:\n    - { id: kubelet, command: [/x] }\n    - { id: b, command: [x] }\n    - { id: c, command: [] }\n",
+  ],
+  [
+    "files and logging",
+    "version: v1alpha1\nmachine:\n  files:\n    - { path: rel/x, content: 1, permissions: 0o17777, op: move }\n  logging:\n    destinations: [ { endpoint: http://x, format: json_lines } ]\n  ca: { crt: bm9wZQ==, key: bm9wZQ== }\n",
+  ],
   [
     // `dhcp` is a Talos key now (accepted), so that one line of today's refusal is gone.
     "every bad interface value",

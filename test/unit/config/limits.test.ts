@@ -34,21 +34,38 @@ function timed<T>(f: () => T): { value: T; ms: number; wallMs: number } {
   return { value, ...stop() };
 }
 
-const sysctls = (n: number) => `version: v1alpha1\nmachine:\n  sysctls:\n${Array.from({ length: n }, (_, i) => `    net.ipv4.conf.if${i}.forwarding: "1"\n`).join("")}`;
+const sysctls = (n: number) =>
+  `version: v1alpha1\nmachine:\n  sysctls:\n${Array.from({ length: n }, (_, i) => `    net.ipv4.conf.if${i}.forwarding: "1"\n`).join("")}`;
 
 describe("limits, refused fast", () => {
   const over = CONFIG_LIMITS.maxBytes + 1;
   const cases: [string, () => string | Uint8Array, string][] = [
     ["more than 1 MiB of bytes", () => new Uint8Array(over).fill(0x20), `config: ${over} bytes is over the limit of ${CONFIG_LIMITS.maxBytes} bytes`],
     ["more than 1 MiB of text", () => `version: v1alpha1\n#${"x".repeat(over)}\n`, "bytes is over the limit of 1048576 bytes"],
-    ["invalid UTF-8", () => new Uint8Array([...Buffer.from("version: v1alpha1\nmachine:\n  env:\n    A: \""), 0xc3, 0x28, 0x22, 0x0a]), "config: not valid UTF-8 (byte 42 starts an invalid sequence)"],
+    [
+      "invalid UTF-8",
+      () => new Uint8Array([...Buffer.from('version: v1alpha1\nmachine:\n  env:\n    A: "'), 0xc3, 0x28, 0x22, 0x0a]),
+      "config: not valid UTF-8 (byte 42 starts an invalid sequence)",
+    ],
     ["a lone UTF-8 continuation byte", () => new Uint8Array([0x80]), "config: not valid UTF-8 (byte 0"],
     ["block nesting of 500,000 levels in 1 MiB", () => `${"- ".repeat(500_000)}x\n`, "config: nesting deeper than 64 levels"],
     ["flow nesting of 500,000 levels", () => `${"[".repeat(500_000)}${"]".repeat(500_000)}\n`, "config: nesting deeper than 64 levels"],
-    ["block maps 70 levels deep", () => `version: v1alpha1\nminos:\n${Array.from({ length: 70 }, (_, i) => `${"  ".repeat(i + 1)}k${i}:\n`).join("")}`, "nesting deeper than 64 levels"],
+    [
+      "block maps 70 levels deep",
+      () => `version: v1alpha1\nminos:\n${Array.from({ length: 70 }, (_, i) => `${"  ".repeat(i + 1)}k${i}:\n`).join("")}`,
+      "nesting deeper than 64 levels",
+    ],
     ["a map of 10,001 entries", () => sysctls(10_001), "config: 10001 entries in one map or list at line 4, column 5 (the limit is 10000)"],
-    ["a list of 10,001 entries", () => `version: v1alpha1\nmachine:\n  certSANs: [${Array.from({ length: 10_001 }, () => "a").join(", ")}]\n`, "config: 10001 entries in one map or list at line 3, column 13 (the limit is 10000)"],
-    ["101 aliases", () => `version: v1alpha1\nmachine:\n  env: &e { A: b }\n  certSANs: [${Array.from({ length: 101 }, () => "*e").join(", ")}]\n`, "config: more than 100 aliases"],
+    [
+      "a list of 10,001 entries",
+      () => `version: v1alpha1\nmachine:\n  certSANs: [${Array.from({ length: 10_001 }, () => "a").join(", ")}]\n`,
+      "config: 10001 entries in one map or list at line 3, column 13 (the limit is 10000)",
+    ],
+    [
+      "101 aliases",
+      () => `version: v1alpha1\nmachine:\n  env: &e { A: b }\n  certSANs: [${Array.from({ length: 101 }, () => "*e").join(", ")}]\n`,
+      "config: more than 100 aliases",
+    ],
     [
       "aliases expanding past 10,000 values (billion laughs)",
       () => {
@@ -61,7 +78,11 @@ describe("limits, refused fast", () => {
     ["a self-referencing alias", () => "version: v1alpha1\nmachine:\n  pods: &p [*p]\n", "machine.pods[0][0]: alias *p refers to itself"],
     ["65 documents", () => Array.from({ length: 65 }, () => "version: v1alpha1\n").join("---\n"), "config: more than 64 YAML documents"],
     ["a duplicate key", () => "version: v1alpha1\nmachine:\n  sysctls:\n    a: '1'\n    a: '2'\n", "machine.sysctls.a: duplicate key"],
-    ["a duplicate key in a 10,000-entry map", () => `${sysctls(9_999)}    net.ipv4.conf.if5.forwarding: "0"\n`, 'machine.sysctls["net.ipv4.conf.if5.forwarding"]: duplicate key'],
+    [
+      "a duplicate key in a 10,000-entry map",
+      () => `${sysctls(9_999)}    net.ipv4.conf.if5.forwarding: "0"\n`,
+      'machine.sysctls["net.ipv4.conf.if5.forwarding"]: duplicate key',
+    ],
     ["a duplicate top-level section", () => "version: v1alpha1\nmachine: {}\nmachine: {}\n", "machine: duplicate key"],
   ];
   for (const [name, make, want] of cases) {
@@ -76,7 +97,11 @@ describe("limits, refused fast", () => {
 
   // root map > cluster > apiServer > auditPolicy (4 levels), then `levels - 4` more in three YAML shapes.
   const shapes: [string, (levels: number) => string][] = [
-    ["block maps", (n) => `version: v1alpha1\ncluster:\n  apiServer:\n    auditPolicy:\n${Array.from({ length: n - 4 }, (_, i) => `${"  ".repeat(i + 4)}k${i + 4}:\n`).join("")}${"  ".repeat(n)}leaf: x\n`],
+    [
+      "block maps",
+      (n) =>
+        `version: v1alpha1\ncluster:\n  apiServer:\n    auditPolicy:\n${Array.from({ length: n - 4 }, (_, i) => `${"  ".repeat(i + 4)}k${i + 4}:\n`).join("")}${"  ".repeat(n)}leaf: x\n`,
+    ],
     ["flow lists", (n) => `version: v1alpha1\ncluster:\n  apiServer:\n    auditPolicy:\n      r: ${"[".repeat(n - 4)}x${"]".repeat(n - 4)}\n`],
     ["compact block lists", (n) => `version: v1alpha1\ncluster:\n  apiServer:\n    auditPolicy:\n      r:\n        ${"- ".repeat(n - 4)}x\n`],
   ];
@@ -88,7 +113,14 @@ describe("limits, refused fast", () => {
   }
 
   const forbidden = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty"];
-  const freeForm = ["machine.sysctls", "machine.env", "machine.kubelet.extraArgs", "cluster.apiServer.extraArgs", "cluster.apiServer.auditPolicy", "machine.nodeLabels"];
+  const freeForm = [
+    "machine.sysctls",
+    "machine.env",
+    "machine.kubelet.extraArgs",
+    "cluster.apiServer.extraArgs",
+    "cluster.apiServer.auditPolicy",
+    "machine.nodeLabels",
+  ];
   for (const key of forbidden) {
     for (const at of freeForm) {
       test(`${at}.${key} is refused, and Object.prototype is untouched`, () => {
@@ -129,7 +161,10 @@ describe("parse + validate times", () => {
   });
 
   test("a config just under 1 MiB", () => {
-    const files = Array.from({ length: 3000 }, (_, i) => `    - path: /var/etc/app/file-${i}.conf\n      content: "setting-${i} = ${"v".repeat(60)}"\n      permissions: 0o600\n      op: create\n`).join("");
+    const files = Array.from(
+      { length: 3000 },
+      (_, i) => `    - path: /var/etc/app/file-${i}.conf\n      content: "setting-${i} = ${"v".repeat(60)}"\n      permissions: 0o600\n      op: create\n`,
+    ).join("");
     const manifest = Array.from({ length: 5000 }, (_, i) => `        key${i}: value-${i}-${"m".repeat(20)}`).join("\n");
     let text = `version: v1alpha1\nmachine:\n  files:\n${files}  sysctls:\n${Array.from({ length: 3000 }, (_, i) => `    kernel.x${i}: "${i}"\n`).join("")}cluster:\n  inlineManifests:\n    - name: big\n      contents: |\n${manifest}\n`;
     const pad = CONFIG_LIMITS.maxBytes - Buffer.byteLength(text) - 1;
@@ -138,12 +173,15 @@ describe("parse + validate times", () => {
     expect(Buffer.byteLength(text)).toBe(CONFIG_LIMITS.maxBytes);
     const { value, ms, wallMs } = timed(() => parseConfigDocuments(Buffer.from(text)));
     expect(value.config.machine.files).toHaveLength(3000);
-    console.log(`1 MiB config (${text.length} bytes, 3,000 files, 3,000 sysctls, a 5,000-line manifest): ${ms.toFixed(0)} ms CPU (${wallMs.toFixed(0)} ms wall)`);
+    console.log(
+      `1 MiB config (${text.length} bytes, 3,000 files, 3,000 sysctls, a 5,000-line manifest): ${ms.toFixed(0)} ms CPU (${wallMs.toFixed(0)} ms wall)`,
+    );
     expect(ms).toBeLessThan(3000);
   });
 
   test("1 MiB dense with keys: five free-form maps of 5,000 entries", () => {
-    const block = (name: string, n: number) => `  ${name}:\n${Array.from({ length: n }, (_, i) => `    ${name}-key-${String(i).padStart(5, "0")}.example: "value-${i}"\n`).join("")}`;
+    const block = (name: string, n: number) =>
+      `  ${name}:\n${Array.from({ length: n }, (_, i) => `    ${name}-key-${String(i).padStart(5, "0")}.example: "value-${i}"\n`).join("")}`;
     let text = `version: v1alpha1\nmachine:\n${["sysctls", "sysfs", "env", "nodeLabels", "nodeTaints"].map((m) => block(m, 5000)).join("")}`;
     while (Buffer.byteLength(text) > CONFIG_LIMITS.maxBytes) text = text.slice(0, text.lastIndexOf("\n", text.length - 2) + 1);
     const { value, ms, wallMs } = timed(() => parseConfigDocuments(Buffer.from(text)));

@@ -25,7 +25,17 @@ const NA = "accepted, not applied";
 const warn = (...paths: string[]) => paths.map((p) => `${p}: ${NA}`);
 
 describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => {
-  const COMMON_MACHINE = warn("debug", "persist", "machine.type", "machine.token", "machine.certSANs", "machine.kubelet.defaultRuntimeSeccompProfileEnabled", "machine.kubelet.disableManifestsDirectory", "machine.install", "machine.features");
+  const COMMON_MACHINE = warn(
+    "debug",
+    "persist",
+    "machine.type",
+    "machine.token",
+    "machine.certSANs",
+    "machine.kubelet.defaultRuntimeSeccompProfileEnabled",
+    "machine.kubelet.disableManifestsDirectory",
+    "machine.install",
+    "machine.features",
+  );
   const cases: { file: string; type: string; warnings: string[] }[] = [
     {
       file: "controlplane.yaml",
@@ -33,7 +43,19 @@ describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => 
       warnings: [
         ...COMMON_MACHINE,
         ...warn(
-          ...["id", "secret", "controlPlane", "clusterName", "network", "token", "secretboxEncryptionSecret", "ca", "aggregatorCA", "serviceAccount", "apiServer"].map((k) => `cluster.${k}`),
+          ...[
+            "id",
+            "secret",
+            "controlPlane",
+            "clusterName",
+            "network",
+            "token",
+            "secretboxEncryptionSecret",
+            "ca",
+            "aggregatorCA",
+            "serviceAccount",
+            "apiServer",
+          ].map((k) => `cluster.${k}`),
           ...["controllerManager", "proxy", "scheduler", "discovery", "etcd", "extraManifests", "inlineManifests"].map((k) => `cluster.${k}`),
         ),
       ],
@@ -61,7 +83,7 @@ describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => 
     });
   }
 
-  test("a worker's CA copies carry key: \"\"", () => {
+  test('a worker\'s CA copies carry key: ""', () => {
     const r = parseConfigDocuments(fixture("worker.yaml"));
     expect(r.config.machine.ca?.key).toBe("");
     expect(r.config.cluster?.ca?.key).toBe("");
@@ -71,7 +93,7 @@ describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => 
     const r = parseConfigDocuments(fixture("controlplane.yaml"));
     const admission = r.config.cluster?.apiServer?.admissionControl?.[0];
     expect(admission?.name).toBe("PodSecurity");
-    expect((admission?.configuration as { exemptions: { namespaces: string[] } }).exemptions.namespaces).toEqual(["kube-system"]);
+    expect((admission!.configuration as { exemptions: { namespaces: string[] } }).exemptions.namespaces).toEqual(["kube-system"]);
     expect(r.config.cluster?.apiServer?.auditPolicy).toEqual({ apiVersion: "audit.k8s.io/v1", kind: "Policy", rules: [{ level: "Metadata" }] });
   });
 });
@@ -91,7 +113,10 @@ describe("every key's type error names its YAML path", () => {
     ["machine:\n  kubelet:\n    clusterDNS: [1]", "machine.kubelet.clusterDNS[0]: expected string, got number"],
     ["machine:\n  kubelet:\n    extraArgs:\n      v: 2", "machine.kubelet.extraArgs.v: expected string, got number"],
     ["machine:\n  kubelet:\n    extraMounts:\n      - source: /x", "machine.kubelet.extraMounts[0].destination: required"],
-    ["machine:\n  kubelet:\n    extraMounts:\n      - destination: /x\n        uidMappings: [{ size: -1 }]", "machine.kubelet.extraMounts[0].uidMappings[0].size: must be at least 0, got -1"],
+    [
+      "machine:\n  kubelet:\n    extraMounts:\n      - destination: /x\n        uidMappings: [{ size: -1 }]",
+      "machine.kubelet.extraMounts[0].uidMappings[0].size: must be at least 0, got -1",
+    ],
     ["machine:\n  kubelet:\n    extraConfig: [a]", "machine.kubelet.extraConfig: expected map, got list"],
     ["machine:\n  kubelet:\n    registerWithFQDN: 0", "machine.kubelet.registerWithFQDN: expected boolean, got number"],
     ["machine:\n  kubelet:\n    nodeIP:\n      validSubnets: 10.0.0.0/8", "machine.kubelet.nodeIP.validSubnets: expected list, got string"],
@@ -102,16 +127,43 @@ describe("every key's type error names its YAML path", () => {
     ["machine:\n  network:\n    disableSearchDomain: x", "machine.network.disableSearchDomain: expected boolean, got string"],
     ["machine:\n  network:\n    extraHostEntries: [{ ip: 10.0.0.1, aliases: x }]", "machine.network.extraHostEntries[0].aliases: expected list, got string"],
     ["machine:\n  network:\n    kubespan:\n      mtu: 1.5", "machine.network.kubespan.mtu: expected integer, got number"],
-    ["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        deviceSelector: { physical: 1 }", "machine.network.interfaces[0].deviceSelector.physical: expected boolean, got number"],
-    ["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        bond: { mode: 802.3ad, miimon: -1 }", "machine.network.interfaces[0].bond.miimon: must be at least 0, got -1"],
-    ["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        bond: { numPeerNotif: 256 }", "machine.network.interfaces[0].bond.numPeerNotif: must be at most 255, got 256"],
-    ["machine:\n  network:\n    interfaces:\n      - interface: br0\n        bridge: { stp: { enabled: 1 } }", "machine.network.interfaces[0].bridge.stp.enabled: expected boolean, got number"],
-    ["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vlans: [{ vlanId: 70000 }]", "machine.network.interfaces[0].vlans[0].vlanId: must be at most 65535, got 70000"],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        deviceSelector: { physical: 1 }",
+      "machine.network.interfaces[0].deviceSelector.physical: expected boolean, got number",
+    ],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        bond: { mode: 802.3ad, miimon: -1 }",
+      "machine.network.interfaces[0].bond.miimon: must be at least 0, got -1",
+    ],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        bond: { numPeerNotif: 256 }",
+      "machine.network.interfaces[0].bond.numPeerNotif: must be at most 255, got 256",
+    ],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: br0\n        bridge: { stp: { enabled: 1 } }",
+      "machine.network.interfaces[0].bridge.stp.enabled: expected boolean, got number",
+    ],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vlans: [{ vlanId: 70000 }]",
+      "machine.network.interfaces[0].vlans[0].vlanId: must be at most 65535, got 70000",
+    ],
     ["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        dhcp: 'yes'", "machine.network.interfaces[0].dhcp: expected boolean, got string"],
-    ["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        dhcpOptions: { routeMetric: x }", "machine.network.interfaces[0].dhcpOptions.routeMetric: expected integer, got string"],
-    ["machine:\n  network:\n    interfaces:\n      - interface: wg0\n        wireguard: { peers: [{ persistentKeepaliveInterval: 10 }] }", "machine.network.interfaces[0].wireguard.peers[0].persistentKeepaliveInterval: expected string, got number"],
-    ["machine:\n  network:\n    interfaces:\n      - interface: wg0\n        wireguard: { peers: [{ persistentKeepaliveInterval: 10 minutes }] }", 'machine.network.interfaces[0].wireguard.peers[0].persistentKeepaliveInterval: "10 minutes" is not a duration'],
-    ["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vip: { hcloud: { apiToken: 1 } }", "machine.network.interfaces[0].vip.hcloud.apiToken: expected string, got number"],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        dhcpOptions: { routeMetric: x }",
+      "machine.network.interfaces[0].dhcpOptions.routeMetric: expected integer, got string",
+    ],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: wg0\n        wireguard: { peers: [{ persistentKeepaliveInterval: 10 }] }",
+      "machine.network.interfaces[0].wireguard.peers[0].persistentKeepaliveInterval: expected string, got number",
+    ],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: wg0\n        wireguard: { peers: [{ persistentKeepaliveInterval: 10 minutes }] }",
+      'machine.network.interfaces[0].wireguard.peers[0].persistentKeepaliveInterval: "10 minutes" is not a duration',
+    ],
+    [
+      "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vip: { hcloud: { apiToken: 1 } }",
+      "machine.network.interfaces[0].vip.hcloud.apiToken: expected string, got number",
+    ],
     ["machine:\n  network:\n    interfaces:\n      - interface: eth0\n        ignore: 1", "machine.network.interfaces[0].ignore: expected boolean, got number"],
     ["machine:\n  network:\n    interfaces:\n      - interface: dummy0\n        dummy: 1", "machine.network.interfaces[0].dummy: expected boolean, got number"],
     ["machine:\n  disks: [{ device: /dev/sdb, partitions: [{ size: lots }] }]", 'machine.disks[0].partitions[0].size: "lots" is not a size'],
@@ -126,15 +178,27 @@ describe("every key's type error names its YAML path", () => {
     ["machine:\n  time:\n    bootTimeout: 2 minutes", 'machine.time.bootTimeout: "2 minutes" is not a duration'],
     ["machine:\n  time:\n    servers: time.cloudflare.com", "machine.time.servers: expected list, got string"],
     ["machine:\n  sysfs:\n    devices.x: 1", 'machine.sysfs["devices.x"]: expected string, got number'],
-    ["machine:\n  registries:\n    mirrors:\n      docker.io: { endpoints: https://m }", 'machine.registries.mirrors["docker.io"].endpoints: expected list, got string'],
+    [
+      "machine:\n  registries:\n    mirrors:\n      docker.io: { endpoints: https://m }",
+      'machine.registries.mirrors["docker.io"].endpoints: expected list, got string',
+    ],
     ["machine:\n  registries:\n    config:\n      r.io: { tls: { ca: '%%%' } }", 'machine.registries.config["r.io"].tls.ca: expected base64'],
-    ["machine:\n  registries:\n    config:\n      r.io: { auth: { password: 1 } }", 'machine.registries.config["r.io"].auth.password: expected string, got number'],
+    [
+      "machine:\n  registries:\n    config:\n      r.io: { auth: { password: 1 } }",
+      'machine.registries.config["r.io"].auth.password: expected string, got number',
+    ],
     ["machine:\n  systemDiskEncryption:\n    state: { keys: [{ slot: x }] }", "machine.systemDiskEncryption.state.keys[0].slot: expected integer, got string"],
     ["machine:\n  features:\n    kubePrism: { port: 70000 }", "machine.features.kubePrism.port: must be at most 65535, got 70000"],
     ["machine:\n  features:\n    hostDNS: { resolveMemberNames: 1 }", "machine.features.hostDNS.resolveMemberNames: expected boolean, got number"],
-    ["machine:\n  features:\n    kubernetesTalosAPIAccess: { allowedRoles: os:reader }", "machine.features.kubernetesTalosAPIAccess.allowedRoles: expected list, got string"],
+    [
+      "machine:\n  features:\n    kubernetesTalosAPIAccess: { allowedRoles: os:reader }",
+      "machine.features.kubernetesTalosAPIAccess.allowedRoles: expected list, got string",
+    ],
     ["machine:\n  udev:\n    rules: [1]", "machine.udev.rules[0]: expected string, got number"],
-    ["machine:\n  logging:\n    destinations: [{ endpoint: udp://1.2.3.4:5, format: text }]", 'machine.logging.destinations[0].format: expected one of json_lines, got "text"'],
+    [
+      "machine:\n  logging:\n    destinations: [{ endpoint: udp://1.2.3.4:5, format: text }]",
+      'machine.logging.destinations[0].format: expected one of json_lines, got "text"',
+    ],
     ["machine:\n  kernel:\n    modules: [{ name: x, parameters: y }]", "machine.kernel.modules[0].parameters: expected list, got string"],
     ["machine:\n  seccompProfiles: [{ value: {} }]", "machine.seccompProfiles[0].name: required"],
     ["machine:\n  nodeLabels:\n    a: 1", "machine.nodeLabels.a: expected string, got number"],
@@ -154,7 +218,10 @@ describe("every key's type error names its YAML path", () => {
     ["cluster:\n  aggregatorCA: { key: bm90IGEgcGVt }", "cluster.aggregatorCA.key: expected base64 of a PEM block"],
     ["cluster:\n  serviceAccount: { key: [] }", "cluster.serviceAccount.key: expected string, got list"],
     ["cluster:\n  apiServer: { extraVolumes: [{ mountPath: /x }] }", "cluster.apiServer.extraVolumes[0].hostPath: required"],
-    ["cluster:\n  apiServer: { admissionControl: [{ name: x, configuration: 1 }] }", "cluster.apiServer.admissionControl[0].configuration: expected map, got number"],
+    [
+      "cluster:\n  apiServer: { admissionControl: [{ name: x, configuration: 1 }] }",
+      "cluster.apiServer.admissionControl[0].configuration: expected map, got number",
+    ],
     ["cluster:\n  apiServer: { resources: { limits: 1 } }", "cluster.apiServer.resources.limits: expected map, got number"],
     ["cluster:\n  controllerManager: { env: { A: 1 } }", "cluster.controllerManager.env.A: expected string, got number"],
     ["cluster:\n  proxy: { disabled: 1 }", "cluster.proxy.disabled: expected boolean, got number"],
@@ -194,7 +261,9 @@ describe("every key's type error names its YAML path", () => {
     const r = parseConfigDocuments(
       `version: v1alpha1\nmachine:\n  sysctls: { a: "1" }\n  time: { servers: [ntp.example] }\n  network:\n    hostname: n1\n    nameservers: [10.0.0.53]\n    interfaces:\n      - interface: eth0\n        addresses: [10.0.0.5/24]\n        routes: [{ network: 0.0.0.0/0, gateway: 10.0.0.1, source: 10.0.0.5 }]\n        vip: { ip: 10.0.0.100 }\n`,
     );
-    expect(r.warnings).toEqual(warn("machine.network.interfaces[0].routes[0].source", "machine.network.interfaces[0].vip", "machine.network.nameservers", "machine.time"));
+    expect(r.warnings).toEqual(
+      warn("machine.network.interfaces[0].routes[0].source", "machine.network.interfaces[0].vip", "machine.network.nameservers", "machine.time"),
+    );
     expect(r.config.machine.network.interfaces[0]?.vip).toEqual({ ip: "10.0.0.100" });
   });
 });
@@ -202,8 +271,14 @@ describe("every key's type error names its YAML path", () => {
 describe("unknown keys and kinds", () => {
   const cases: [string, string][] = [
     ["version: v1alpha1\nmachine:\n  netwrok: {}\n", "machine.netwrok: unknown key (known: type, token, ca,"],
-    ["version: v1alpha1\ncluster:\n  etcd: { peers: [] }\n", "cluster.etcd.peers: unknown key (known: image, ca, extraArgs, subnet, advertisedSubnets, listenSubnets)"],
-    ["version: v1alpha1\nmachine:\n  network:\n    interfaces:\n      - interface: eth0\n        bond: { bogus: 1 }\n", "machine.network.interfaces[0].bond.bogus: unknown key"],
+    [
+      "version: v1alpha1\ncluster:\n  etcd: { peers: [] }\n",
+      "cluster.etcd.peers: unknown key (known: image, ca, extraArgs, subnet, advertisedSubnets, listenSubnets)",
+    ],
+    [
+      "version: v1alpha1\nmachine:\n  network:\n    interfaces:\n      - interface: eth0\n        bond: { bogus: 1 }\n",
+      "machine.network.interfaces[0].bond.bogus: unknown key",
+    ],
     ["version: v1alpha1\nmachine:\n  features:\n    imageCache: {}\n", "machine.features.imageCache: unknown key"],
     ["version: v1alpha1\nextra: 1\n", "extra: unknown key (known: version, debug, persist, machine, cluster, minos)"],
     // Object.prototype's names are unknown keys too, not "known" through the prototype.
@@ -211,7 +286,10 @@ describe("unknown keys and kinds", () => {
     ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: VolumeConfig\nname: EPHEMERAL\n", 'document[1].kind: unknown kind "VolumeConfig" (Talos 1.7 kinds:'],
     ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: TrustedRootsConfig\nname: x\n", 'document[1].kind: unknown kind "TrustedRootsConfig"'],
     ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: [x]\n", "document[1].kind: expected string, got list"],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: a\nurl: udp://10.0.0.1:5\nlevel: 3\n", "document[1].level: unknown key (known: apiVersion, kind, name, url)"],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: a\nurl: udp://10.0.0.1:5\nlevel: 3\n",
+      "document[1].level: unknown key (known: apiVersion, kind, name, url)",
+    ],
   ];
   for (const [yaml, want] of cases) test(want, () => expect(errorOf(yaml)).toContain(want));
 });
@@ -263,18 +341,45 @@ describe("multi-document configs", () => {
   const bad: [string, string][] = [
     ["apiVersion: v1alpha1\nkind: EventSinkConfig\nendpoint: 10.0.0.1:1\n", "version: required (no v1alpha1 document)"],
     ["version: v1alpha1\n---\nversion: v1alpha1\n", "document[1]: a second v1alpha1 document (the first is document[0])"],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: a\nurl: udp://1.2.3.4:5\n---\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: a\nurl: udp://1.2.3.4:6\n", 'document[2]: a second KmsgLogConfig named "a" (the first is document[1])'],
-    ["version: v1alpha1\n---\napiVersion: v1alpha2\nkind: EventSinkConfig\nendpoint: x:1\n", 'document[1].apiVersion: expected one of v1alpha1, got "v1alpha2"'],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: a\nurl: udp://1.2.3.4:5\n---\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: a\nurl: udp://1.2.3.4:6\n",
+      'document[2]: a second KmsgLogConfig named "a" (the first is document[1])',
+    ],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha2\nkind: EventSinkConfig\nendpoint: x:1\n",
+      'document[1].apiVersion: expected one of v1alpha1, got "v1alpha2"',
+    ],
     ["version: v1alpha1\n---\nkind: EventSinkConfig\nendpoint: x:1\n", "document[1].apiVersion: required"],
     ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: ExtensionServiceConfig\nconfigFiles: [{ content: x }]\n", "document[1].name: required"],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: x\nconfigFiles: [{ content: x }]\n", "document[1].configFiles[0].mountPath: required"],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: a\nurl: http://x/\n", 'document[1].url: "http://x/" must be tcp://host:port or udp://host:port'],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: WatchdogTimerConfig\ndevice: /dev/watchdog0\ntimeout: soon\n", 'document[1].timeout: "soon" is not a duration'],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: x\nconfigFiles: [{ content: x }]\n",
+      "document[1].configFiles[0].mountPath: required",
+    ],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: KmsgLogConfig\nname: a\nurl: http://x/\n",
+      'document[1].url: "http://x/" must be tcp://host:port or udp://host:port',
+    ],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: WatchdogTimerConfig\ndevice: /dev/watchdog0\ntimeout: soon\n",
+      'document[1].timeout: "soon" is not a duration',
+    ],
     ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: SideroLinkConfig\napiUrl: 5\n", "document[1].apiUrl: expected string, got number"],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: r\nportSelector: { ports: [70000], protocol: tcp }\n", "document[1].portSelector.ports[0]: must be at most 65535, got 70000"],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: r\nportSelector: { ports: [9-1], protocol: sctp }\n", 'document[1].portSelector.ports[0]: "9-1" is not a port range'],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: r\nportSelector: { ports: [1], protocol: sctp }\n", 'document[1].portSelector.protocol: expected one of tcp, udp, icmp, icmpv6, got "sctp"'],
-    ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: NetworkDefaultActionConfig\ningress: drop\n", 'document[1].ingress: expected one of accept, block, got "drop"'],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: r\nportSelector: { ports: [70000], protocol: tcp }\n",
+      "document[1].portSelector.ports[0]: must be at most 65535, got 70000",
+    ],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: r\nportSelector: { ports: [9-1], protocol: sctp }\n",
+      'document[1].portSelector.ports[0]: "9-1" is not a port range',
+    ],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: NetworkRuleConfig\nname: r\nportSelector: { ports: [1], protocol: sctp }\n",
+      'document[1].portSelector.protocol: expected one of tcp, udp, icmp, icmpv6, got "sctp"',
+    ],
+    [
+      "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: NetworkDefaultActionConfig\ningress: drop\n",
+      'document[1].ingress: expected one of accept, block, got "drop"',
+    ],
     ["version: v1alpha1\n---\napiVersion: v1alpha1\nkind: EventSinkConfig\nendpoint: a:1\nendpoint: b:2\n", "document[1].endpoint: duplicate key"],
     ["version: v1alpha1\n---\nmachine: [\n", "invalid YAML (document 1)"],
   ];
@@ -289,7 +394,9 @@ describe("multi-document configs", () => {
 test("a patched worker with two more documents: applied keys typed, accepted ones warned", () => {
   const r = parseConfigDocuments(fixture("worker-patched.yaml"));
   expect(r.config.machine.network.hostname).toBe("worker-1");
-  expect(r.config.machine.network.interfaces).toEqual([{ interface: "eth0", addresses: ["10.5.0.11/24"], routes: [{ network: "0.0.0.0/0", gateway: "10.5.0.1" }], mtu: 1500 }]);
+  expect(r.config.machine.network.interfaces).toEqual([
+    { interface: "eth0", addresses: ["10.5.0.11/24"], routes: [{ network: "0.0.0.0/0", gateway: "10.5.0.1" }], mtu: 1500 },
+  ]);
   expect({ ...r.config.machine.sysctls }).toEqual({ "net.ipv4.ip_forward": "1", "vm.max_map_count": "262144" });
   expect({ ...r.config.machine.kubelet.extraArgs }).toEqual({ "rotate-server-certificates": "true" });
   expect(r.config.machine.kernel.modules).toEqual([{ name: "br_netfilter", parameters: [] }]);
@@ -298,7 +405,12 @@ test("a patched worker with two more documents: applied keys typed, accepted one
   expect(r.documents.map((d) => d.kind)).toEqual(["ExtensionServiceConfig", "WatchdogTimerConfig"]);
   expect(r.warnings).toEqual([
     ...warn("debug", "persist", "machine.type", "machine.token", "machine.certSANs"),
-    ...warn("machine.kubelet.defaultRuntimeSeccompProfileEnabled", "machine.kubelet.nodeIP", "machine.kubelet.disableManifestsDirectory", "machine.network.nameservers"),
+    ...warn(
+      "machine.kubelet.defaultRuntimeSeccompProfileEnabled",
+      "machine.kubelet.nodeIP",
+      "machine.kubelet.disableManifestsDirectory",
+      "machine.network.nameservers",
+    ),
     ...warn("machine.install", "machine.time", "machine.registries", "machine.features"),
     ...warn(...["id", "secret", "controlPlane", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
     `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,
