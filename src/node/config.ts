@@ -11,4 +11,6 @@ export interface ApplyResult {
   details: string;
   /** Keys that changed but only take effect after a reboot. */
   needsReboot: string[];
+  /** One per key the config has that minos accepts but does not apply (Talos's reply field). */
+  warnings: string[];
 }

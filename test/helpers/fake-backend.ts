@@ -125,7 +125,8 @@ export class FakeBackend implements MachineBackend {
   configYaml(): string {
     return this.config;
   }
-  async applyConfiguration(yaml: string, mode: ApplyMode, _tryTimeoutMs?: number): Promise<ApplyResult> {
+  async applyConfiguration(data: string | Uint8Array, mode: ApplyMode, _tryTimeoutMs?: number): Promise<ApplyResult> {
+    const yaml = typeof data === "string" ? data : Buffer.from(data).toString("utf8");
     let doc: unknown;
     try {
       doc = parse(yaml);
@@ -142,7 +143,7 @@ export class FakeBackend implements MachineBackend {
     const hostname = (doc as { machine?: { hostname?: string } }).machine?.hostname;
     if (hostname && mode !== "reboot") this.host = hostname;
     this.emit({ kind: "config", message: "config applied" } as NodeEvent);
-    return { mode, details: mode === "no_reboot" ? "applied live: hostname" : "applied; reboot scheduled", needsReboot: [] };
+    return { mode, details: mode === "no_reboot" ? "applied live: hostname" : "applied; reboot scheduled", needsReboot: [], warnings: [] };
   }
 }
 

@@ -159,15 +159,14 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
       const mode = APPLY_MODES[req.mode];
       if (!mode) throw new InvalidArgumentError(`apply mode ${req.mode} is not supported (use no_reboot, reboot, auto or try)`);
       if (req.dry_run) throw new InvalidArgumentError("dry_run is not supported");
-      const yaml = Buffer.from(req.data).toString("utf8");
       const tryMs = req.try_mode_timeout ? Number(req.try_mode_timeout.seconds) * 1000 + Math.floor(req.try_mode_timeout.nanos / 1e6) : 0;
-      const result = await backend.applyConfiguration(yaml, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined);
+      const result = await backend.applyConfiguration(req.data, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined);
       return {
         // The hostname may just have changed: name the node as it is now.
         messages: [
           {
             metadata: { hostname: backend.hostname() },
-            warnings: [],
+            warnings: result.warnings,
             mode: APPLY_MODE_NAMES[result.mode],
             mode_details: result.details,
             needs_reboot: result.needsReboot,

@@ -35,6 +35,9 @@ export interface MachineBackend {
 
   /** The effective machine config as YAML text. */
   configYaml(): string;
-  /** Validate and apply (InvalidArgumentError with the validation message; stored config untouched). */
-  applyConfiguration(yaml: string, mode: ApplyMode, tryTimeoutMs?: number): Promise<ApplyResult>;
+  /**
+   * Validate and apply (InvalidArgumentError with the validation message; stored config untouched).
+   * Bytes are decoded as strict UTF-8: what is stored is exactly what was validated.
+   */
+  applyConfiguration(data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs?: number): Promise<ApplyResult>;
 }

@@ -10,7 +10,8 @@ import type { VersionInfo } from "../../node/version.ts";
 import type { MachineBackend } from "./contract.ts";
 import { FailedPreconditionError } from "../../lib/errors.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
-import { parseConfig, type MachineConfig } from "../config/machine.ts";
+import { decodeConfigText } from "../../config/yaml.ts";
+import { parseMachineConfig, type MachineConfig } from "../config/machine.ts";
 import { loadConfig, storeConfig, STORED_CONFIG } from "../config/store.ts";
 import { applySysctls } from "../phases/kernel.ts";
 import { sethostname } from "../../sys/process.ts";
@@ -68,9 +69,14 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     cancelScheduledShutdown: () => ctx.power.cancel(),
     scheduledShutdown: () => ctx.power.current(),
     configYaml: () => ctx.config.peek()?.text ?? "",
-    applyConfiguration: async (yaml: string, mode: ApplyMode, tryTimeoutMs = 60_000): Promise<ApplyResult> => {
-      // Validation first: an invalid config throws InvalidArgumentError here and touches nothing.
-      const next = parseConfig(yaml);
+    applyConfiguration: async (data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs = 60_000): Promise<ApplyResult> => {
+      // Validation first: an invalid config (or invalid UTF-8) throws InvalidArgumentError here and touches nothing.
+      const yaml = decodeConfigText(data);
+      const { config: next, warnings } = parseMachineConfig(yaml);
+      if (warnings.length > 0) {
+        ctx.log.warn(`config: ${warnings.length} key(s) accepted, not applied: ${warnings.join("; ")}`);
+        ctx.events.emit({ kind: "config", message: `accepted, not applied: ${warnings.join("; ")}` });
+      }
       if (tryTimer) clearTimeout(tryTimer);
       if (mode === "try") {
         const needsReboot = applyLive(next);
@@ -82,7 +88,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
           ctx.log.info("config: try period over, back to the stored config");
         }, tryTimeoutMs);
         ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
-        return { mode, details: `applied until ${new Date(Date.now() + tryTimeoutMs).toISOString()}, not stored`, needsReboot };
+        return { mode, details: `applied until ${new Date(Date.now() + tryTimeoutMs).toISOString()}, not stored`, needsReboot, warnings };
       }
       storeConfig(yaml);
       const needsReboot = mode === "reboot" ? [] : applyLive(next);
@@ -90,12 +96,13 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
       if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
         ctx.power.request("reboot", "config applied");
-        return { mode, details: `stored in ${STORED_CONFIG}; rebooting`, needsReboot };
+        return { mode, details: `stored in ${STORED_CONFIG}; rebooting`, needsReboot, warnings };
       }
       return {
         mode,
         details: needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied",
         needsReboot,
+        warnings,
       };
     },
   };

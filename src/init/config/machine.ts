@@ -1,7 +1,9 @@
-// The machine config: a documented subset of Talos's v1alpha1 schema, plus one
-// minos extension section. Parsing is pure (YAML text in, a typed config or an
-// InvalidArgumentError naming every bad path out), so it is unit-tested and the
-// API's ApplyConfiguration uses the same function as the boot.
+// The machine config as init uses it: the keys of Talos's v1alpha1 schema that
+// minos applies (the types below), plus one minos extension section. The whole
+// schema — every Talos 1.7 key, applied or accepted-not-applied, other document
+// kinds, limits — is src/config; parsing is pure (YAML text in, a typed config
+// or an InvalidArgumentError naming every bad path out), and the API's
+// ApplyConfiguration uses the same function as the boot.
 //
 //   version: v1alpha1
 //   machine:
@@ -24,10 +26,8 @@
 //     services:                                         # extra supervised services (used by tests)
 //       - { id: web, command: [/bin/x, --flag], dependsOn: [containerd], restart: always,
 //           backoff: { initialMs: 250, maxMs: 30000 }, stopGraceMs: 10000, env: {}, console: false }
-import { parse as parseYaml, stringify } from "yaml";
-import { InvalidArgumentError } from "../../lib/errors.ts";
-import { checkCidr, checkInterfaceName, checkIpv4, checkNetwork } from "../../lib/ipv4.ts";
-import { bool, int, list, map, obj, opt, req, str, validate } from "./schema.ts";
+import { stringify } from "yaml";
+import { parseConfigDocuments } from "../../config/parse.ts";
 
 export interface KernelModule {
   name: string;
@@ -86,135 +86,27 @@ export interface MachineConfig {
   minos: { services: ExtraService[] };
 }
 
-export const DEFAULT_KUBELET_IMAGE = "ghcr.io/siderolabs/kubelet:v1.30.0";
-export const DEFAULT_HOSTNAME = "minos";
+export { DEFAULT_HOSTNAME, DEFAULT_KUBELET_IMAGE } from "../../config/v1alpha1.ts";
 
-const hostname = (v: string) =>
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v)
-    ? undefined
-    : `"${v}" is not a valid hostname (RFC 1123, lower case)`;
-const absolute = (v: string) => (v.startsWith("/") && !v.split("/").includes("..") ? undefined : `"${v}" must be an absolute path without ..`);
-const base64Pem = (v: string) => (/^-----BEGIN /.test(Buffer.from(v, "base64").toString("utf8")) ? undefined : "expected base64 of a PEM block");
-const endpoint = (v: string) => (/^(tcp|udp):\/\/[^/:]+:\d+$/.test(v) ? undefined : `"${v}" must be tcp://host:port or udp://host:port`);
-const serviceId = (v: string) => (/^[a-z][a-z0-9-]{0,62}$/.test(v) ? undefined : `"${v}" must be lower-case letters, digits and dashes`);
-
-const SCHEMA = obj({
-  version: req(str({ oneOf: ["v1alpha1"] })),
-  machine: opt(
-    obj({
-      network: opt(
-        obj({
-          hostname: opt(str({ check: hostname }), () => DEFAULT_HOSTNAME),
-          interfaces: opt(
-            list(
-              obj({
-                interface: req(str({ check: checkInterfaceName })),
-                addresses: opt(list(str({ check: checkCidr })), () => []),
-                routes: opt(
-                  list(obj({ network: req(str({ check: checkNetwork })), gateway: opt(str({ check: checkIpv4 })), metric: opt(int({ min: 0 })) })),
-                  () => [],
-                ),
-                mtu: opt(int({ min: 68, max: 65535 })),
-              }),
-            ),
-            () => [],
-          ),
-        }),
-        () => ({}),
-      ),
-      sysctls: opt(map(str()), () => ({})),
-      kernel: opt(obj({ modules: opt(list(obj({ name: req(str()), parameters: opt(list(str()), () => []) })), () => []) }), () => ({ modules: [] })),
-      env: opt(map(str()), () => ({})),
-      files: opt(
-        list(
-          obj({
-            path: req(str({ check: absolute })),
-            content: req(str()),
-            permissions: opt(int({ min: 0, max: 0o7777 }), () => 0o644),
-            op: opt(str({ oneOf: ["create", "append", "overwrite"] }), () => "create"),
-          }),
-        ),
-        () => [],
-      ),
-      kubelet: opt(obj({ image: opt(str(), () => DEFAULT_KUBELET_IMAGE), extraArgs: opt(map(str()), () => ({})) }), () => ({})),
-      ca: opt(obj({ crt: req(str({ check: base64Pem })), key: req(str({ check: base64Pem })) })),
-      logging: opt(
-        obj({
-          destinations: opt(
-            list(obj({ endpoint: req(str({ check: endpoint })), format: req(str({ oneOf: ["json_lines"] })), extraTags: opt(map(str()), () => ({})) })),
-            () => [],
-          ),
-        }),
-        () => ({}),
-      ),
-    }),
-    () => ({}),
-  ),
-  minos: opt(
-    obj({
-      services: opt(
-        list(
-          obj({
-            id: req(str({ check: serviceId })),
-            command: req(list(str())),
-            dependsOn: opt(list(str()), () => []),
-            restart: opt(str({ oneOf: ["always", "on-failure", "never"] }), () => "on-failure"),
-            backoff: opt(obj({ initialMs: opt(int({ min: 1 }), () => 250), maxMs: opt(int({ min: 1 }), () => 30_000) }), () => ({})),
-            stopGraceMs: opt(int({ min: 0 }), () => 10_000),
-            env: opt(map(str()), () => ({})),
-            console: opt(bool(), () => false),
-          }),
-        ),
-        () => [],
-      ),
-    }),
-    () => ({}),
-  ),
-});
-
-/** Parses and validates; throws InvalidArgumentError listing every problem with its path. */
-export function parseConfig(text: string): MachineConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { strict: true, uniqueKeys: true });
-  } catch (e) {
-    throw new InvalidArgumentError(`config: invalid YAML: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
-  }
-  const errors: string[] = [];
-  const out = validate(doc ?? null, SCHEMA, "", errors) as MachineConfig | undefined;
-  if (out) {
-    checkServices(out, errors);
-    checkInterfaces(out, errors);
-  }
-  if (errors.length > 0 || !out) throw new InvalidArgumentError(`invalid machine config:\n  ${errors.join("\n  ")}`);
-  return out;
+/** A parsed config and the warnings for the keys it has that minos accepts but does not apply. */
+export interface ParsedMachineConfig {
+  config: MachineConfig;
+  warnings: string[];
 }
 
-const BUILTIN_IDS = ["udevd", "containerd", "dashboard", "kubelet"];
-
-/** Cross-field rules the walker cannot express: unique ids, known dependencies, no empty commands. */
-function checkServices(cfg: MachineConfig, errors: string[]): void {
-  const ids = new Set(BUILTIN_IDS);
-  cfg.minos.services.forEach((s, i) => {
-    if (ids.has(s.id)) errors.push(`minos.services[${i}].id: "${s.id}" is already a service`);
-    ids.add(s.id);
-    if (s.command.length === 0) errors.push(`minos.services[${i}].command: must not be empty`);
-    else if (!s.command[0]!.startsWith("/")) errors.push(`minos.services[${i}].command[0]: "${s.command[0]}" must be an absolute path`);
-  });
-  cfg.minos.services.forEach((s, i) =>
-    s.dependsOn.forEach((d, j) => {
-      if (!ids.has(d)) errors.push(`minos.services[${i}].dependsOn[${j}]: unknown service "${d}"`);
-    }),
-  );
+/**
+ * Parses and validates with the Talos v1alpha1 schema (src/config): the
+ * multi-document form talosctl writes, every Talos 1.7 key type-checked, the
+ * limits enforced before any expensive work. Throws InvalidArgumentError
+ * listing every problem with its YAML path.
+ */
+export function parseMachineConfig(text: string | Uint8Array): ParsedMachineConfig {
+  const r = parseConfigDocuments(text);
+  return { config: r.config, warnings: r.warnings };
 }
 
-/** An interface is configured once: a second entry would silently fight the first. */
-function checkInterfaces(cfg: MachineConfig, errors: string[]): void {
-  const seen = new Set<string>();
-  cfg.machine.network.interfaces.forEach((i, n) => {
-    if (seen.has(i.interface)) errors.push(`machine.network.interfaces[${n}].interface: "${i.interface}" is configured twice`);
-    seen.add(i.interface);
-  });
+export function parseConfig(text: string | Uint8Array): MachineConfig {
+  return parseMachineConfig(text).config;
 }
 
 /** The built-in default: every section at its default. */

@@ -42,6 +42,7 @@ describe("network config", () => {
       "        routes: [ { network: 10.0.2.1/24, gateway: 10.0.2 }, { gateway: 10.0.2.2 } ]",
       "        mtu: 20",
       "        dhcp: true",
+      "        bogus: true",
       "      - interface: eth0",
       "      - interface: eth0",
     ].join("\n");
@@ -60,7 +61,7 @@ describe("network config", () => {
       'machine.network.interfaces[0].routes[0].gateway: "10.0.2" is not an IPv4 address',
       "machine.network.interfaces[0].routes[1].network: required",
       "machine.network.interfaces[0].mtu: must be at least 68, got 20",
-      "machine.network.interfaces[0].dhcp: unknown key",
+      "machine.network.interfaces[0].bogus: unknown key",
       'machine.network.interfaces[2].interface: "eth0" is configured twice',
     ])
       expect(msg).toContain(want);
