@@ -1,0 +1,444 @@
+// The SNTP client loop: keeps the clock on time against machine.time.servers.
+//
+// Each round asks the servers in order (starting with the last one that worked)
+// until one gives a usable answer, acts on it, and sleeps until the next round:
+//
+//   not yet synced  the FIRST good answer steps the clock (an unset clock may be
+//                   years off: any checked answer is better) and the node is
+//                   "synced". Failed rounds retry soon: 1 s, doubling to 16 s.
+//   synced          a burst of `samples` queries to one server, `sampleSpacingMs`
+//                   apart; the sample with the lowest round-trip delay wins (it
+//                   has the least room for asymmetric queuing). Its offset is
+//                   slewed by the kernel PLL when |offset| <= stepThreshold
+//                   (0.4 s, below the PLL's 0.5 s clamp), else stepped. The poll
+//                   interval starts at 64 s and doubles up to 1024 s while the
+//                   offsets stay small (< stepThreshold / 4); a step brings it
+//                   back to 64 s. A failed round retries at 64 s.
+//
+// The max-change rule (why a synced clock does not follow a liar): once synced,
+// an offset larger than `maxChangeMs` (default 1000 s, ntpd's "panic
+// threshold") is NOT applied. Our clock was right a poll ago and clocks do not
+// drift by a quarter of an hour between polls, so such an answer is a broken or
+// hostile server far more often than a broken clock. The sample is reported as
+// an "error" event (reason "max-change"), the clock keeps its time, `synced`
+// stays true and the round counts as failed. The offset is applied (stepped)
+// only when it is measured `maxChangeConfirmations` (default 3) rounds in a row,
+// each within stepThreshold of the first, so a clock that really was wrong (the
+// first server lied; someone set the time by hand) recovers after ~3 short
+// rounds, and a one-off liar never moves it. Before the first sync there is no
+// known-good time to compare with, and every checked offset is applied.
+//
+// Kiss-o'-death (RFC 5905 §7.4): RATE holds that server back for twice the
+// current poll interval (at least 64 s); DENY and RSTR remove it from the
+// rotation for the life of this loop (the server asked never to be queried
+// again). Other kiss codes just fail the query.
+//
+// bootTimeout (Talos's machine.time.bootTimeout): `ready` resolves when the clock
+// is synced or when the timeout passes, whichever comes first, so the boot waits
+// for time at most that long and then goes on with "boot-timeout" reported; the
+// loop keeps trying. `disabled` starts no loop and resolves `ready` at once.
+import type { ClockAdjuster } from "./adjuster.ts";
+import { DEFAULT_LIMITS, type CheckLimits } from "./check.ts";
+import { realTimers, type Clock, type Resolver, type Timers, type UdpTransport } from "./deps.ts";
+import { query, type Failure, type FailReason, type Sample, type Target } from "./query.ts";
+import { parseServer, resolveServer, systemResolver, type ServerSpec } from "./servers.ts";
+import { bunUdp } from "./udp.ts";
+
+export interface TimeSyncOptions {
+  /** machine.time.servers: host names or addresses, optionally with :port. */
+  servers: readonly string[];
+  /** machine.time.disabled. */
+  disabled?: boolean;
+  /** machine.time.bootTimeout, ms (default 120 s). */
+  bootTimeoutMs?: number;
+  /** Poll interval bounds once synced (default 64 s .. 1024 s). */
+  pollMinMs?: number;
+  pollMaxMs?: number;
+  /** Retry bounds while not synced (default 1 s .. 16 s). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** How long to wait for one answer (default 2 s). */
+  queryTimeoutMs?: number;
+  /** Queries per round once synced (default 4), and their spacing (default 2 s: pool servers send RATE to faster bursts). */
+  samples?: number;
+  sampleSpacingMs?: number;
+  /** Offsets above this are stepped, below slewed (default 400 ms; at most 500 ms, the kernel PLL's limit). */
+  stepThresholdMs?: number;
+  /** The max-change rule (see the file comment): default 1000 s and 3 confirmations. */
+  maxChangeMs?: number;
+  maxChangeConfirmations?: number;
+  limits?: Partial<CheckLimits>;
+}
+
+export interface TimeSyncDeps {
+  /** The clock the loop reads, and the adjuster that moves it: systemClock + systemAdjuster() on a node, logOnlyClock() in the sandbox. */
+  clock: Clock;
+  adjuster: ClockAdjuster;
+  transport?: UdpTransport;
+  timers?: Timers;
+  resolve?: Resolver;
+  log?: (line: string) => void;
+  nonce?: () => bigint;
+}
+
+export type SampleAction = "step" | "slew" | "held";
+
+export interface SampleEvent extends Sample {
+  action: SampleAction;
+}
+
+export type SyncErrorReason = FailReason | "invalid-server" | "max-change" | "adjust-failed" | "no-servers";
+
+export interface SyncError {
+  server: string;
+  address?: string;
+  reason: SyncErrorReason;
+  detail: string;
+  kiss?: string;
+}
+
+export interface TimeSyncStatus {
+  enabled: boolean;
+  /** The clock has been set from a server (the "time synced" node condition). */
+  synced: boolean;
+  /** bootTimeout passed before the first sync. */
+  bootTimedOut: boolean;
+  adjuster: string;
+  /** From the last applied sample. */
+  server?: string;
+  address?: string;
+  stratum?: number;
+  offsetMs?: number;
+  delayMs?: number;
+  /** Our clock (as corrected) when the last sample was applied / when first synced, Unix ms. */
+  lastSyncAtMs?: number;
+  syncedAtMs?: number;
+  /** Monotonic ms from start() to the first sync. */
+  timeToSyncMs?: number;
+  /** The interval before the next round, ms. */
+  nextPollMs: number;
+  lastError?: SyncError;
+  /** Servers removed by a DENY/RSTR kiss-o'-death. */
+  refused: string[];
+}
+
+export type ReadyOutcome = "synced" | "boot-timeout" | "disabled" | "stopped";
+
+export interface TimeSyncEvents {
+  synced: TimeSyncStatus;
+  sample: SampleEvent;
+  error: SyncError;
+  bootTimeout: TimeSyncStatus;
+}
+
+export interface TimeSync {
+  /** Resolves when synced, when bootTimeout passes, at once when disabled, or on stop. */
+  readonly ready: Promise<{ outcome: ReadyOutcome; status: TimeSyncStatus }>;
+  status(): TimeSyncStatus;
+  on<K extends keyof TimeSyncEvents>(event: K, fn: (value: TimeSyncEvents[K]) => void): () => void;
+  stop(): void;
+}
+
+const MS = 1_000_000n;
+
+interface Config {
+  servers: string[];
+  bootTimeoutMs: number;
+  pollMinMs: number;
+  pollMaxMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  queryTimeoutMs: number;
+  samples: number;
+  sampleSpacingMs: number;
+  stepThresholdNs: bigint;
+  maxChangeNs: bigint;
+  maxChangeConfirmations: number;
+  limits: CheckLimits;
+}
+
+function config(o: TimeSyncOptions): Config {
+  const stepThresholdMs = Math.min(o.stepThresholdMs ?? 400, 500);
+  return {
+    servers: [...o.servers],
+    bootTimeoutMs: o.bootTimeoutMs ?? 120_000,
+    pollMinMs: o.pollMinMs ?? 64_000,
+    pollMaxMs: o.pollMaxMs ?? 1_024_000,
+    retryMinMs: o.retryMinMs ?? 1_000,
+    retryMaxMs: o.retryMaxMs ?? 16_000,
+    queryTimeoutMs: o.queryTimeoutMs ?? 2_000,
+    samples: Math.max(1, o.samples ?? 4),
+    sampleSpacingMs: o.sampleSpacingMs ?? 2_000,
+    stepThresholdNs: BigInt(Math.round(stepThresholdMs * 1e6)),
+    maxChangeNs: BigInt(Math.round((o.maxChangeMs ?? 1_000_000) * 1e6)),
+    maxChangeConfirmations: Math.max(1, o.maxChangeConfirmations ?? 3),
+    limits: { ...DEFAULT_LIMITS, ...o.limits },
+  };
+}
+
+const abs = (v: bigint) => (v < 0n ? -v : v);
+const toMs = (ns: bigint) => Number(ns) / 1e6;
+
+type RoundResult = "applied" | "failed";
+
+export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSync {
+  const cfg = config(opts);
+  const timers = deps.timers ?? realTimers;
+  const transport = deps.transport ?? bunUdp;
+  const resolve = deps.resolve ?? systemResolver;
+  const log = deps.log ?? (() => {});
+  const startedMs = timers.monoMs();
+  const listeners: { [K in keyof TimeSyncEvents]: Set<(v: TimeSyncEvents[K]) => void> } = {
+    synced: new Set(),
+    sample: new Set(),
+    error: new Set(),
+    bootTimeout: new Set(),
+  };
+  const st: TimeSyncStatus = {
+    enabled: !opts.disabled,
+    synced: false,
+    bootTimedOut: false,
+    adjuster: deps.adjuster.kind,
+    nextPollMs: cfg.retryMinMs,
+    refused: [],
+  };
+  const abort = new AbortController();
+  let stopped = false;
+  let settleReady: (r: { outcome: ReadyOutcome; status: TimeSyncStatus }) => void = () => {};
+  const ready = new Promise<{ outcome: ReadyOutcome; status: TimeSyncStatus }>((r) => (settleReady = r));
+  let readySettled = false;
+  const settle = (outcome: ReadyOutcome) => {
+    if (readySettled) return;
+    readySettled = true;
+    settleReady({ outcome, status: status() });
+  };
+
+  const status = (): TimeSyncStatus => ({ ...st, refused: [...st.refused], ...(st.lastError ? { lastError: { ...st.lastError } } : {}) });
+
+  function emit<K extends keyof TimeSyncEvents>(event: K, value: TimeSyncEvents[K]): void {
+    for (const fn of listeners[event]) {
+      try {
+        fn(value);
+      } catch (e) {
+        log(`time: ${event} listener threw: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  function error(e: SyncError): void {
+    st.lastError = e;
+    log(`time: ${e.server}${e.address && e.address !== e.server ? ` (${e.address})` : ""}: ${e.reason}: ${e.detail}`);
+    emit("error", e);
+  }
+
+  const handle: TimeSync = {
+    ready,
+    status,
+    on(event, fn) {
+      listeners[event].add(fn);
+      return () => listeners[event].delete(fn);
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      abort.abort();
+      cancelSleep();
+      cancelBoot();
+      settle("stopped");
+    },
+  };
+
+  let cancelBoot = () => {};
+  let cancelSleep = () => {};
+
+  if (opts.disabled) {
+    log("time: sync disabled (machine.time.disabled)");
+    settle("disabled");
+    return handle;
+  }
+
+  // Parse every server up front: a typo fails loudly at start, not at first use.
+  const specs = new Map<string, ServerSpec>();
+  const badSpecs: SyncError[] = [];
+  for (const s of cfg.servers) {
+    try {
+      specs.set(s, parseServer(s));
+    } catch (e) {
+      badSpecs.push({ server: s, reason: "invalid-server", detail: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  cancelBoot = timers.setTimeout(() => {
+    if (st.synced || stopped) return;
+    st.bootTimedOut = true;
+    log(`time: not synced within bootTimeout ${cfg.bootTimeoutMs} ms; booting on, still trying`);
+    emit("bootTimeout", status());
+    settle("boot-timeout");
+  }, cfg.bootTimeoutMs);
+
+  // Per-server state: a RATE kiss holds it back until holdUntilMs (monotonic).
+  const holdUntilMs = new Map<string, number>();
+  let preferred = 0;
+  let retryMs = cfg.retryMinMs;
+  let pollMs = cfg.pollMinMs;
+  let pending: { offsetNs: bigint; count: number } | undefined;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      if (stopped) return r();
+      cancelSleep = timers.setTimeout(() => {
+        cancelSleep = () => {};
+        r();
+      }, ms);
+      // stop() cancels the timer and must still end the wait.
+      const cancel = cancelSleep;
+      cancelSleep = () => {
+        cancel();
+        r();
+      };
+    });
+
+  function failure(f: Failure): void {
+    const e: SyncError = { server: f.server, address: f.address, reason: f.reason, detail: f.detail };
+    if (f.kiss !== undefined) e.kiss = f.kiss;
+    if (f.reason === "kiss") {
+      if (f.kiss === "DENY" || f.kiss === "RSTR") {
+        if (!st.refused.includes(f.server)) st.refused.push(f.server);
+        e.detail += "; server removed from the rotation";
+      } else if (f.kiss === "RATE") {
+        const hold = Math.max(cfg.pollMinMs, 2 * (st.synced ? pollMs : cfg.pollMinMs));
+        holdUntilMs.set(f.server, timers.monoMs() + hold);
+        e.detail += `; holding this server back ${hold} ms`;
+      }
+    }
+    if (f.reason !== "stopped") error(e);
+  }
+
+  /** Applies the winning sample: what it did ("held" by the max-change rule, "failed" if the adjuster threw). */
+  function apply(s: Sample): SampleAction | "failed" {
+    const off = s.offsetNs;
+    let action: SampleAction;
+    if (!st.synced) action = "step";
+    else if (abs(off) > cfg.maxChangeNs) {
+      if (pending && abs(off - pending.offsetNs) <= cfg.stepThresholdNs) pending.count++;
+      else pending = { offsetNs: off, count: 1 };
+      if (pending.count < cfg.maxChangeConfirmations) {
+        error({
+          server: s.server,
+          address: s.address,
+          reason: "max-change",
+          detail: `offset ${toMs(off).toFixed(0)} ms exceeds the max change ${toMs(cfg.maxChangeNs)} ms while synced: not applied (${pending.count}/${cfg.maxChangeConfirmations} consecutive rounds)`,
+        });
+        emit("sample", { ...s, action: "held" });
+        return "held";
+      }
+      action = "step";
+    } else action = abs(off) > cfg.stepThresholdNs ? "step" : "slew";
+    pending = undefined;
+
+    // Our error bound: half the round trip plus the server's root distance.
+    const maxErrorUs = (Number(s.delayNs) / 2e3) + (s.rootDelayS / 2 + s.rootDispersionS) * 1e6;
+    const adj = { offsetNs: off, maxErrorUs, estErrorUs: Number(s.delayNs) / 2e3 };
+    try {
+      if (action === "step") deps.adjuster.step(adj);
+      else deps.adjuster.slew(adj);
+    } catch (e) {
+      error({ server: s.server, address: s.address, reason: "adjust-failed", detail: `${action}: ${e instanceof Error ? e.message : String(e)}` });
+      return "failed";
+    }
+    const now = Number(deps.clock.realtimeNs() / MS);
+    Object.assign(st, { server: s.server, address: s.address, stratum: s.stratum, offsetMs: toMs(off), delayMs: toMs(s.delayNs), lastSyncAtMs: now });
+    log(`time: ${action} ${toMs(off).toFixed(3)} ms from ${s.server} (${s.address}, stratum ${s.stratum}, delay ${toMs(s.delayNs).toFixed(3)} ms)`);
+    emit("sample", { ...s, action });
+    if (!st.synced) {
+      st.synced = true;
+      st.syncedAtMs = now;
+      st.timeToSyncMs = timers.monoMs() - startedMs;
+      cancelBoot();
+      emit("synced", status());
+      settle("synced");
+    }
+    return action;
+  }
+
+  /** One round against the servers in rotation; what it did to the clock. */
+  async function round(): Promise<RoundResult | SampleAction> {
+    const usable = cfg.servers.filter((s) => specs.has(s) && !st.refused.includes(s));
+    if (usable.length === 0) {
+      error({ server: "", reason: "no-servers", detail: cfg.servers.length ? `every server refused us or is invalid: ${cfg.servers.join(", ")}` : "machine.time.servers is empty" });
+      return "failed";
+    }
+    const n = cfg.servers.length;
+    for (let i = 0; i < n && !stopped; i++) {
+      const idx = (preferred + i) % n;
+      const server = cfg.servers[idx]!;
+      const spec = specs.get(server);
+      if (!spec || st.refused.includes(server)) continue;
+      if ((holdUntilMs.get(server) ?? 0) > timers.monoMs()) continue;
+      let addresses: string[];
+      try {
+        addresses = await resolveServer(spec, resolve);
+      } catch (e) {
+        error({ server, reason: "dns", detail: e instanceof Error ? e.message : String(e) });
+        continue;
+      }
+      for (const address of addresses) {
+        if (stopped) break;
+        const best = await burst({ server, address, port: spec.port }, st.synced ? cfg.samples : 1);
+        if (best === "kissed") break;
+        if (best) {
+          preferred = idx;
+          return apply(best);
+        }
+      }
+    }
+    return "failed";
+  }
+
+  /** Up to `count` queries; the sample with the lowest delay, undefined if none, "kissed" when a kiss-o'-death ended the burst. */
+  async function burst(target: Target, count: number): Promise<Sample | undefined | "kissed"> {
+    let best: Sample | undefined;
+    for (let k = 0; k < count && !stopped; k++) {
+      if (k > 0) await sleep(cfg.sampleSpacingMs);
+      if (stopped) break;
+      const r = await query(target, { transport, clock: deps.clock, timers, ...(deps.nonce ? { nonce: deps.nonce } : {}) }, { timeoutMs: cfg.queryTimeoutMs, limits: cfg.limits, signal: abort.signal });
+      if (!r.ok) {
+        failure(r);
+        if (r.reason === "kiss") return best ?? "kissed";
+        continue;
+      }
+      const { ok: _ok, ...sample } = r;
+      if (!best || sample.delayNs < best.delayNs) best = sample;
+    }
+    return best;
+  }
+
+  function nextInterval(r: RoundResult | SampleAction): number {
+    if (!st.synced) {
+      const ms = retryMs;
+      retryMs = Math.min(retryMs * 2, cfg.retryMaxMs);
+      return ms;
+    }
+    retryMs = cfg.retryMinMs;
+    if (r === "slew") {
+      // A small offset means the clock holds time well: look less often.
+      if (st.offsetMs !== undefined && Math.abs(st.offsetMs) * 1e6 < Number(cfg.stepThresholdNs) / 4) pollMs = Math.min(pollMs * 2, cfg.pollMaxMs);
+    } else pollMs = cfg.pollMinMs; // stepped, failed or held: look again soon, not in 1024 s
+    return pollMs;
+  }
+
+  void (async () => {
+    log(`time: syncing against ${cfg.servers.join(", ") || "(no servers)"} (adjuster ${deps.adjuster.kind})`);
+    await Promise.resolve(); // let the caller attach listeners before the first event
+    for (const e of badSpecs) error(e);
+    while (!stopped) {
+      const r = await round();
+      if (stopped) break;
+      const ms = nextInterval(r);
+      st.nextPollMs = ms;
+      await sleep(ms);
+    }
+  })();
+
+  return handle;
+}

@@ -1,0 +1,38 @@
+// UDP for NTP queries over Bun.udpSocket: non-blocking, event driven, so PID 1's
+// event loop never waits on the network.
+//
+// Chosen over node:dgram because it is Bun's native socket (no compatibility
+// layer) and over npm `sntp`/`@hapi/sntp` because those are callback-era
+// wrappers of node:dgram that skip most of RFC 4330's sanity checks (our codec
+// is ~100 lines and checks them all).
+//
+// Verified in a Bun-compiled binary (bun 1.4.5, `bun build --compile
+// test/fixtures/time/client.ts`): run inside a network namespace, it queried
+// chronyd across a veth pair and synced — test/sandbox/time/sntp.test.ts
+// builds and runs that binary on every run ("compiled binary syncs").
+import type { Datagram, UdpEndpoint, UdpTransport } from "./deps.ts";
+
+export const bunUdp: UdpTransport = {
+  async open(family: 4 | 6, onDatagram: Datagram): Promise<UdpEndpoint> {
+    const sock = await Bun.udpSocket({
+      hostname: family === 6 ? "::" : "0.0.0.0",
+      port: 0,
+      binaryType: "uint8array",
+      socket: {
+        data(_s, data, port, address) {
+          onDatagram(data, address, port);
+        },
+      },
+    });
+    return {
+      send(data, address, port) {
+        // false means the kernel's buffer was full: the datagram is lost, which
+        // the query's timeout already covers, as for any lost UDP packet.
+        sock.send(data, port, address);
+      },
+      close() {
+        sock.close();
+      },
+    };
+  },
+};
