@@ -11,7 +11,7 @@ const ex: Exchange = { address: "192.0.2.1", port: 123, nonce: NONCE, t1Ns: EPOC
 const from = { address: "192.0.2.1", port: 123 };
 
 function reply(o: ServerOptions = {}): Uint8Array {
-  return ntpServer(o)(decodePacket(encodeRequest(NONCE))!, EPOCH_NS + 5n * MS);
+  return ntpServer(o)(decodePacket(encodeRequest(NONCE))!, EPOCH_NS + 5n * MS)!;
 }
 function tamper(f: (p: NtpPacket) => Partial<NtpPacket>): Uint8Array {
   return reply({ tamper: (p) => ({ ...p, ...f(p) }) });
