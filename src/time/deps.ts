@@ -23,9 +23,13 @@ export interface UdpEndpoint {
 
 export type Datagram = (data: Uint8Array, address: string, port: number) => void;
 
-/** Opens UDP sockets on an ephemeral port (a fresh one per query). */
+/**
+ * Opens UDP sockets on an ephemeral port (a fresh one per query). `onError`
+ * receives socket errors, notably ECONNREFUSED when the kernel reports an ICMP
+ * port-unreachable for what we sent.
+ */
 export interface UdpTransport {
-  open(family: 4 | 6, onDatagram: Datagram): Promise<UdpEndpoint>;
+  open(family: 4 | 6, onDatagram: Datagram, onError: (e: Error) => void): Promise<UdpEndpoint>;
 }
 
 /** Host name -> addresses (only called for names, never for IP literals). */

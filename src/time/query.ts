@@ -26,7 +26,7 @@ export interface Sample extends Target {
   rootDispersionS: number;
 }
 
-export type FailReason = RejectReason | "timeout" | "send-failed" | "stopped" | "dns";
+export type FailReason = RejectReason | "timeout" | "unreachable" | "send-failed" | "stopped" | "dns";
 
 export interface Failure extends Target {
   reason: FailReason;
@@ -107,6 +107,10 @@ export async function query(target: Target, deps: QueryDeps, opts: QueryOptions)
         // remember why, so a timeout can say "only garbage came back".
         if (NOT_OUR_ANSWER.has(r.reason)) firstIgnored ??= failure;
         else finish({ ok: false, ...failure });
+      }, (e) => {
+        // ICMP port/host unreachable for our request: nobody serves NTP there.
+        // Unauthenticated like any ICMP, but believing it costs only a retry.
+        finish({ ok: false, ...target, reason: "unreachable", detail: e.message });
       })
       .then((ep) => {
         endpoint = ep;

@@ -93,7 +93,8 @@ export function ntpServer(o: ServerOptions = {}): ServerScript {
 export const kiss = (code: string): number => [...code.padEnd(4, "\0")].reduce((a, c) => ((a << 8) | c.charCodeAt(0)) >>> 0, 0);
 
 interface Host {
-  script: ServerScript;
+  /** undefined: the port is closed (ICMP port unreachable -> onError). */
+  script: ServerScript | undefined;
   /** One-way latency, ms (each direction). */
   latencyMs: number;
   /** Reply from this address instead (a spoofer / misrouted answer). */
@@ -114,7 +115,11 @@ export class FakeNet implements UdpTransport {
   count(addr: string): number {
     return this.requests.filter((r) => r.to === addr).length;
   }
-  async open(_family: 4 | 6, onDatagram: Datagram): Promise<UdpEndpoint> {
+  /** A host whose NTP port is closed: the kernel answers ICMP port unreachable. */
+  closed(addr: string, latencyMs = 5): void {
+    this.hosts.set(addr, { script: undefined, latencyMs });
+  }
+  async open(_family: 4 | 6, onDatagram: Datagram, onError: (e: Error) => void): Promise<UdpEndpoint> {
     let closed = false;
     return {
       send: (data, address, port) => {
@@ -123,8 +128,13 @@ export class FakeNet implements UdpTransport {
         const host = this.hosts.get(key);
         if (!host) return; // nobody there: the query times out
         const req = decodePacket(data)!;
+        const script = host.script;
+        if (!script) {
+          this.timers.setTimeout(() => !closed && onError(new Error("ECONNREFUSED: connection refused, recv")), 2 * host.latencyMs);
+          return;
+        }
         this.timers.setTimeout(() => {
-          const reply = host.script(req, this.trueNs());
+          const reply = script(req, this.trueNs());
           if (!reply) return;
           this.timers.setTimeout(() => {
             if (!closed) onDatagram(reply, host.replyFrom?.address ?? address, host.replyFrom?.port ?? port);

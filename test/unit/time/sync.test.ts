@@ -224,6 +224,19 @@ describe("startTimeSync", () => {
     expect(w.applied).toEqual([]);
   });
 
+  test("ICMP port unreachable fails the query at once (no timeout wait) and the next server is asked", async () => {
+    const w = world();
+    w.net.closed("192.0.2.1:123");
+    w.net.serve("192.0.2.2:123", ntpServer());
+    const { sync, errors } = start(w, { servers: ["192.0.2.1", "192.0.2.2"], queryTimeoutMs: 5_000 });
+    let syncedAt = -1;
+    sync.on("synced", () => (syncedAt = w.timers.now));
+    await w.timers.runUntil(1_000);
+    sync.stop();
+    expect(errors[0]).toMatchObject({ server: "192.0.2.1", reason: "unreachable" });
+    expect(syncedAt).toBe(20); // 10 ms to the ICMP error + 10 ms to the good answer
+  });
+
   test("an IP literal needs no DNS; a name is resolved and each address tried", async () => {
     const w = world();
     w.net.serve("192.0.2.7:123", ntpServer());
