@@ -8,3 +8,6 @@ export type { ClockAdjuster, Adjustment, LoggedAdjustment } from "./adjuster.ts"
 export { DEFAULT_SERVERS, parseServer } from "./servers.ts";
 export type { Sample, Failure, FailReason } from "./query.ts";
 export type { Clock, Timers, UdpTransport, Resolver } from "./deps.ts";
+export { timeSyncOptions, parseGoDuration } from "./config.ts";
+export type { MachineTimeConfig } from "./config.ts";
+export { toProtoTimestamp } from "./timestamp.ts";

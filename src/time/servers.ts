@@ -16,6 +16,7 @@ export const DEFAULT_SERVERS: readonly string[] = ["time.cloudflare.com"];
 
 export function parseServer(s: string): ServerSpec {
   const text = s.trim();
+  if (text.startsWith("/")) throw new Error(`time server ${JSON.stringify(s)}: PTP devices are not supported, give an NTP server`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new Error(`time server ${JSON.stringify(s)}: URLs (nts://, ntp://) are not supported, give a host name or address`);
   let host = text;
   let port = NTP_PORT;

@@ -36,7 +36,8 @@
 // bootTimeout (Talos's machine.time.bootTimeout): `ready` resolves when the clock
 // is synced or when the timeout passes, whichever comes first, so the boot waits
 // for time at most that long and then goes on with "boot-timeout" reported; the
-// loop keeps trying. `disabled` starts no loop and resolves `ready` at once.
+// loop keeps trying. Unset or 0 waits forever, as Talos does by default.
+// `disabled` starts no loop and resolves `ready` at once.
 import type { ClockAdjuster } from "./adjuster.ts";
 import { DEFAULT_LIMITS, type CheckLimits } from "./check.ts";
 import { realTimers, type Clock, type Resolver, type Timers, type UdpTransport } from "./deps.ts";
@@ -49,7 +50,7 @@ export interface TimeSyncOptions {
   servers: readonly string[];
   /** machine.time.disabled. */
   disabled?: boolean;
-  /** machine.time.bootTimeout, ms (default 120 s). */
+  /** machine.time.bootTimeout, ms. Unset or 0: wait for sync forever, Talos's default. */
   bootTimeoutMs?: number;
   /** Poll interval bounds once synced (default 64 s .. 1024 s). */
   pollMinMs?: number;
@@ -143,6 +144,7 @@ const MS = 1_000_000n;
 
 interface Config {
   servers: string[];
+  /** 0: no timeout. */
   bootTimeoutMs: number;
   pollMinMs: number;
   pollMaxMs: number;
@@ -161,7 +163,7 @@ function config(o: TimeSyncOptions): Config {
   const stepThresholdMs = Math.min(o.stepThresholdMs ?? 400, 500);
   return {
     servers: [...o.servers],
-    bootTimeoutMs: o.bootTimeoutMs ?? 120_000,
+    bootTimeoutMs: Math.max(0, o.bootTimeoutMs ?? 0),
     pollMinMs: o.pollMinMs ?? 64_000,
     pollMaxMs: o.pollMaxMs ?? 1_024_000,
     retryMinMs: o.retryMinMs ?? 1_000,
@@ -268,13 +270,15 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
     }
   }
 
-  cancelBoot = timers.setTimeout(() => {
-    if (st.synced || stopped) return;
-    st.bootTimedOut = true;
-    log(`time: not synced within bootTimeout ${cfg.bootTimeoutMs} ms; booting on, still trying`);
-    emit("bootTimeout", status());
-    settle("boot-timeout");
-  }, cfg.bootTimeoutMs);
+  if (cfg.bootTimeoutMs > 0) {
+    cancelBoot = timers.setTimeout(() => {
+      if (st.synced || stopped) return;
+      st.bootTimedOut = true;
+      log(`time: not synced within bootTimeout ${cfg.bootTimeoutMs} ms; booting on, still trying`);
+      emit("bootTimeout", status());
+      settle("boot-timeout");
+    }, cfg.bootTimeoutMs);
+  }
 
   // Per-server state: a RATE kiss holds it back until holdUntilMs (monotonic).
   const holdUntilMs = new Map<string, number>();

@@ -50,3 +50,14 @@ export function ntpToUnixNs(ts: bigint, pivotNs: bigint): bigint {
 export function shortToSeconds(v: number): number {
   return v / 65536;
 }
+
+/** Unix ns -> google.protobuf.Timestamp's fields (nanos always 0..999999999). */
+export function toProtoTimestamp(ns: bigint): { seconds: number; nanos: number } {
+  let sec = ns / NS;
+  let nsec = ns % NS;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += NS;
+  }
+  return { seconds: Number(sec), nanos: Number(nsec) };
+}

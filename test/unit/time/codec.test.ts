@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { decodePacket, encodePacket, encodeRequest, HEADER_SIZE, randomNonce, refIdText, type NtpPacket } from "../../../src/time/packet.ts";
-import { fixedToNs, ntpDiff, ntpToUnixNs, shortToSeconds, unixNsToNtp } from "../../../src/time/timestamp.ts";
+import { fixedToNs, ntpDiff, ntpToUnixNs, shortToSeconds, toProtoTimestamp, unixNsToNtp } from "../../../src/time/timestamp.ts";
 import { measure } from "../../../src/time/check.ts";
 
 const S = 1_000_000_000n;
@@ -33,6 +33,11 @@ describe("NTP timestamps", () => {
     expect(ntpDiff(0n, 1n << 32n)).toBe(-(1n << 32n));
     expect(fixedToNs(-(1n << 31n))).toBe(-500_000_000n);
     expect(shortToSeconds(0x0001_8000)).toBe(1.5);
+  });
+
+  test("protobuf Timestamps: nanos stay in 0..1e9 before 1970 too", () => {
+    expect(toProtoTimestamp(1_796_083_200_123_456_789n)).toEqual({ seconds: 1_796_083_200, nanos: 123_456_789 });
+    expect(toProtoTimestamp(-1n)).toEqual({ seconds: -1, nanos: 999_999_999 });
   });
 });
 

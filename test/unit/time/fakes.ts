@@ -95,8 +95,10 @@ export const kiss = (code: string): number => [...code.padEnd(4, "\0")].reduce((
 interface Host {
   /** undefined: the port is closed (ICMP port unreachable -> onError). */
   script: ServerScript | undefined;
-  /** One-way latency, ms (each direction). */
+  /** One-way latency, ms (each direction, unless backLatencyMs is set). */
   latencyMs: number;
+  /** The return leg's latency, if different (scripts may change it per request). */
+  backLatencyMs?: number;
   /** Reply from this address instead (a spoofer / misrouted answer). */
   replyFrom?: { address: string; port: number };
 }
@@ -138,7 +140,7 @@ export class FakeNet implements UdpTransport {
           if (!reply) return;
           this.timers.setTimeout(() => {
             if (!closed) onDatagram(reply, host.replyFrom?.address ?? address, host.replyFrom?.port ?? port);
-          }, host.latencyMs);
+          }, host.backLatencyMs ?? host.latencyMs);
         }, host.latencyMs);
       },
       close: () => {

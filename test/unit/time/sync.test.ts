@@ -89,6 +89,19 @@ describe("startTimeSync", () => {
     expect(w.applied[0]!.kind).toBe("step");
   });
 
+  test("no bootTimeout (Talos's default): ready waits for the sync however long it takes", async () => {
+    const w = world();
+    const { sync } = start(w, { servers: ["192.0.2.1"], queryTimeoutMs: 500 });
+    let outcome = "";
+    void sync.ready.then((r) => (outcome = r.outcome));
+    await w.timers.runUntil(3_600_000);
+    expect(outcome).toBe("");
+    w.net.serve("192.0.2.1:123", ntpServer());
+    await w.timers.runUntil(3_700_000);
+    sync.stop();
+    expect(outcome).toBe("synced");
+  });
+
   test("a sync before bootTimeout resolves ready with synced, and the timeout never fires", async () => {
     const w = world();
     w.net.serve("192.0.2.1:123", ntpServer());
@@ -141,17 +154,17 @@ describe("startTimeSync", () => {
     expect(sync.status().refused).toEqual([]);
   });
 
-  test("synced: a burst of samples, the one with the lowest delay is applied", async () => {
+  test("synced: a burst of samples, the one with the lowest delay (and so the least asymmetry) is applied", async () => {
     const w = world();
     let n = 0;
-    // Server clock +40 ms; per-request processing makes the delays differ; the
-    // third query of each burst has the shortest round trip.
-    const processNs = [30n, 20n, 0n, 25n].map((x) => x * MS);
+    // Server clock +40 ms; 5 ms out, and a return path that varies per query:
+    // queuing on one leg skews the offset by half the asymmetry, so only the
+    // fastest (symmetric, third) sample of each burst measures the true +40 ms.
+    const backMs = [35, 35, 25, 5, 30]; // the step's query, then the burst
+    const server = ntpServer({ skewNs: 40n * MS });
     w.net.serve("192.0.2.1:123", (req, t) => {
-      const p = processNs[n++ % 4]!;
-      // A server that takes long to answer also reads its clock late for T2,
-      // skewing the measured offset: only the fast sample is trustworthy.
-      return ntpServer({ skewNs: 40n * MS + p, processNs: 0n })(req, t);
+      w.net.hosts.get("192.0.2.1:123")!.backLatencyMs = backMs[Math.min(n++, 4)]!;
+      return server(req, t);
     });
     const { sync, samples } = start(w, { servers: ["192.0.2.1"], samples: 4, sampleSpacingMs: 100 });
     await w.timers.runUntil(66_000);
@@ -161,6 +174,11 @@ describe("startTimeSync", () => {
     const slewed = samples.find((s) => s.action === "slew")!;
     expect(slewed).toBeDefined();
     expect(Math.abs(Number(slewed.delayNs - 10n * MS))).toBeLessThan(1_000);
+    // The step of round 1 (back 35 ms) was off by -15 ms; the slew corrects it.
+    const stepped = Number(w.applied[0]!.offsetNs) / 1e6;
+    expect(stepped).toBeCloseTo(40 - 15, 2);
+    expect(Number(slewed.offsetNs) / 1e6).toBeCloseTo(15, 2);
+    expect(stepped + Number(slewed.offsetNs) / 1e6).toBeCloseTo(40, 2);
   });
 
   test("synced: 2 s off is stepped (above the 0.4 s step threshold), 0.1 s is slewed", async () => {
