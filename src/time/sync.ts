@@ -181,7 +181,8 @@ function config(o: TimeSyncOptions): Config {
 const abs = (v: bigint) => (v < 0n ? -v : v);
 const toMs = (ns: bigint) => Number(ns) / 1e6;
 
-type RoundResult = "applied" | "failed";
+/** What a round did to the clock. */
+type RoundResult = SampleAction | "failed";
 
 export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSync {
   const cfg = config(opts);
@@ -319,7 +320,7 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
   }
 
   /** Applies the winning sample: what it did ("held" by the max-change rule, "failed" if the adjuster threw). */
-  function apply(s: Sample): SampleAction | "failed" {
+  function apply(s: Sample): RoundResult {
     const off = s.offsetNs;
     let action: SampleAction;
     if (!st.synced) action = "step";
@@ -341,7 +342,7 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
     pending = undefined;
 
     // Our error bound: half the round trip plus the server's root distance.
-    const maxErrorUs = (Number(s.delayNs) / 2e3) + (s.rootDelayS / 2 + s.rootDispersionS) * 1e6;
+    const maxErrorUs = Number(s.delayNs) / 2e3 + (s.rootDelayS / 2 + s.rootDispersionS) * 1e6;
     const adj = { offsetNs: off, maxErrorUs, estErrorUs: Number(s.delayNs) / 2e3 };
     try {
       if (action === "step") deps.adjuster.step(adj);
@@ -366,7 +367,7 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
   }
 
   /** One round against the servers in rotation; what it did to the clock. */
-  async function round(): Promise<RoundResult | SampleAction> {
+  async function round(): Promise<RoundResult> {
     const usable = cfg.servers.filter((s) => specs.has(s) && !st.refused.includes(s));
     if (usable.length === 0) {
       error({ server: "", reason: "no-servers", detail: cfg.servers.length ? `every server refused us or is invalid: ${cfg.servers.join(", ")}` : "machine.time.servers is empty" });
@@ -417,7 +418,7 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
     return best;
   }
 
-  function nextInterval(r: RoundResult | SampleAction): number {
+  function nextInterval(r: RoundResult): number {
     if (!st.synced) {
       const ms = retryMs;
       retryMs = Math.min(retryMs * 2, cfg.retryMaxMs);

@@ -9,10 +9,11 @@
 // --no-install-recommends chrony); without them every test FAILS, naming what
 // is missing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { readMonotonicNs, readRealtimeNs } from "../../../src/sys/clock.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -26,6 +27,12 @@ const VETH_SRV = `vns${id}`;
 const VETH_CLI = `vnc${id}`;
 const SRV_IP = "10.231.0.1";
 const CLI_IP = "10.231.0.2";
+const SRV_IP6 = "fd00:231::1";
+const CLI_IP6 = "fd00:231::2";
+/** `ip netns exec` bind-mounts /etc/netns/<ns>/hosts over /etc/hosts: the client's names. */
+const NETNS_ETC = "/etc/netns";
+const HOSTS_DIR = join(NETNS_ETC, NS_CLI);
+let madeNetnsEtc = false;
 const PORTS = { offset: 1123, garbage: 1124, deny: 1125, stratum16: 1126, closed: 1199 };
 
 const tmp = mkdtempSync(join(tmpdir(), "minos-ntp-"));
@@ -85,17 +92,22 @@ beforeAll(async () => {
     sh(["ip", "link", "add", VETH_SRV, "type", "veth", "peer", "name", VETH_CLI]);
     sh(["ip", "link", "set", VETH_SRV, "netns", NS_SRV]);
     sh(["ip", "link", "set", VETH_CLI, "netns", NS_CLI]);
-    for (const [ns, dev, ip] of [[NS_SRV, VETH_SRV, SRV_IP], [NS_CLI, VETH_CLI, CLI_IP]] as const) {
+    for (const [ns, dev, ip, ip6] of [[NS_SRV, VETH_SRV, SRV_IP, SRV_IP6], [NS_CLI, VETH_CLI, CLI_IP, CLI_IP6]] as const) {
       sh(["ip", "-n", ns, "addr", "add", `${ip}/24`, "dev", dev]);
+      sh(["ip", "-n", ns, "-6", "addr", "add", `${ip6}/64`, "dev", dev, "nodad"]);
       sh(["ip", "-n", ns, "link", "set", dev, "up"]);
       sh(["ip", "-n", ns, "link", "set", "lo", "up"]);
     }
+
+    madeNetnsEtc = !existsSync(NETNS_ETC);
+    mkdirSync(HOSTS_DIR, { recursive: true });
+    writeFileSync(join(HOSTS_DIR, "hosts"), `127.0.0.1 localhost\n${SRV_IP} ntp.test\n`);
 
     // chronyd as a server of its own local clock; -x: never touches the clock.
     const conf = join(tmp, "chrony.conf");
     writeFileSync(
       conf,
-      [`local stratum 8`, `allow all`, `port 123`, `cmdport 0`, `bindaddress ${SRV_IP}`, `pidfile ${join(tmp, "chronyd.pid")}`, `driftfile ${join(tmp, "chrony.drift")}`, ``].join("\n"),
+      [`local stratum 8`, `allow all`, `port 123`, `cmdport 0`, `bindaddress ${SRV_IP}`, `bindaddress ${SRV_IP6}`, `pidfile ${join(tmp, "chronyd.pid")}`, `driftfile ${join(tmp, "chrony.drift")}`, ``].join("\n"),
     );
     const chrony = Bun.spawn(["ip", "netns", "exec", NS_SRV, chronyd, "-x", "-d", "-f", conf], { stdout: "ignore", stderr: Bun.file(join(tmp, "chronyd.log")) });
     started.push(chrony);
@@ -134,6 +146,8 @@ afterAll(async () => {
   // Deleting the namespaces removes the veth pair with them.
   for (const ns of [NS_SRV, NS_CLI]) Bun.spawnSync(["ip", "netns", "del", ns], { stderr: "ignore" });
   rmSync(tmp, { recursive: true, force: true });
+  rmSync(HOSTS_DIR, { recursive: true, force: true });
+  if (madeNetnsEtc && existsSync(NETNS_ETC) && readdirSync(NETNS_ETC).length === 0) rmdirSync(NETNS_ETC);
 });
 
 function ready(): void {
@@ -156,8 +170,25 @@ describe("SNTP client against real servers (netns + veth)", () => {
     expect(toSync).toBeLessThan(100);
   }, 30_000);
 
+  test("a server given by name is resolved with the system resolver (the namespace's /etc/hosts)", async () => {
+    ready();
+    const ev = await runClient({ servers: ["ntp.test"], retryMinMs: 200, runMs: 10_000, exitOnSynced: true });
+    expect(of(ev, "synced")[0]!.status).toMatchObject({ synced: true, server: "ntp.test", address: SRV_IP, stratum: 8 });
+  }, 30_000);
+
+  test("IPv6: chronyd at an IPv6 literal", async () => {
+    ready();
+    const ev = await runClient({ servers: [`[${SRV_IP6}]`], retryMinMs: 200, runMs: 10_000, exitOnSynced: true });
+    const sample = of(ev, "sample")[0]!;
+    expect(sample).toMatchObject({ address: SRV_IP6, stratum: 8, action: "step" });
+    expect(Math.abs(sample.offsetMs as number)).toBeLessThan(50);
+  }, 30_000);
+
   test("against the +1 h responder: offset ~+3600 s, stepped; the next poll then sees ~0 and slews", async () => {
     ready();
+    // The host's clock must come out of this untouched: realtime - monotonic
+    // moves by a whole hour if anything stepped it.
+    const before = readRealtimeNs() - readMonotonicNs();
     const ev = await runClient({ servers: [`${SRV_IP}:${PORTS.offset}`], pollMinMs: 300, pollMaxMs: 600, sampleSpacingMs: 50, samples: 2, runMs: 1_500 });
     const samples = of(ev, "sample");
     expect(samples.length).toBeGreaterThanOrEqual(2);
@@ -168,6 +199,7 @@ describe("SNTP client against real servers (netns + veth)", () => {
     expect(Math.abs(samples[1]!.offsetMs as number)).toBeLessThan(50);
     const done = of(ev, "done")[0]!.status as { synced: boolean; adjuster: string };
     expect(done).toMatchObject({ synced: true, adjuster: "log-only" });
+    expect(Math.abs(Number(readRealtimeNs() - readMonotonicNs() - before)) / 1e9).toBeLessThan(1);
   }, 30_000);
 
   test("garbage is rejected, DENY removes its server, stratum 16 is rejected, then the good server syncs", async () => {
