@@ -7,7 +7,8 @@
 // four @hapi dependencies, IPv4 only, ms resolution, 1900-epoch float math that
 // breaks at the 2036 era rollover, no leap-indicator or source-address check,
 // the first datagram (garbage included) ends the query, and a kiss-o'-death
-// (stratum 0) passes its validity test and would be read as a time. What we
+// (stratum 0) passes its validity test and comes back with an offset computed
+// from its zero timestamps (the caller must know to look at stratum). What we
 // need on top (step/slew policy, backoff, KoD handling) is most of the work
 // anyway; src/time/packet.ts + check.ts are ~250 lines with every check.
 //
