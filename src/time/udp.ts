@@ -15,8 +15,9 @@
 // Verified in a Bun-compiled binary (bun 1.4.5, `bun build --compile
 // test/fixtures/time/client.ts`): run inside a network namespace, it queried
 // chronyd across a veth pair and synced — test/sandbox/time/sntp.test.ts
-// builds and runs that binary on every run ("compiled binary syncs"); chronyd
-// answered in ~1-2 ms across the veth, exactly as under `bun run`.
+// builds and runs that binary on every run ("compiled binary syncs"). Measured
+// (8 runs): round trip 0.25-0.5 ms, offset within 0.17 ms of chronyd, answer to
+// "synced" 0.7-3.4 ms; under `bun run` 1.1-2.1 ms, 0.2-0.8 ms, 0.7-3.1 ms.
 import type { Datagram, UdpEndpoint, UdpTransport } from "./deps.ts";
 
 export const bunUdp: UdpTransport = {
