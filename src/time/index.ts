@@ -1,5 +1,6 @@
 // src/time: the SNTP client that keeps a node's clock on time (machine.time).
 export { startTimeSync } from "./sync.ts";
+export type { PolicyOptions } from "./policy.ts";
 export type { TimeSync, TimeSyncOptions, TimeSyncDeps, TimeSyncStatus, TimeSyncEvents, SampleEvent, SampleAction, SyncError, SyncErrorReason, ReadyOutcome } from "./sync.ts";
 export { queryServer } from "./oneshot.ts";
 export type { QueryServerResult } from "./oneshot.ts";

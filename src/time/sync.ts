@@ -39,36 +39,18 @@
 // loop keeps trying. Unset or 0 waits forever, as Talos does by default.
 // `disabled` starts no loop and resolves `ready` at once.
 import type { ClockAdjuster } from "./adjuster.ts";
-import { DEFAULT_LIMITS, type CheckLimits } from "./check.ts";
 import { realTimers, type Clock, type Resolver, type Timers, type UdpTransport } from "./deps.ts";
+import { decide, initialIntervals, nextInterval, policy, type PendingChange, type PolicyOptions, type RoundResult, type SampleAction } from "./policy.ts";
 import { query, type Failure, type FailReason, type Sample, type Target } from "./query.ts";
 import { parseServer, resolveServer, systemResolver, type ServerSpec } from "./servers.ts";
 import { bunUdp } from "./udp.ts";
 
-export interface TimeSyncOptions {
-  /** machine.time.servers: host names or addresses, optionally with :port. */
-  servers: readonly string[];
+export type { SampleAction } from "./policy.ts";
+
+/** machine.time and the loop's tunables (documented in policy.ts). */
+export interface TimeSyncOptions extends PolicyOptions {
   /** machine.time.disabled. */
   disabled?: boolean;
-  /** machine.time.bootTimeout, ms. Unset or 0: wait for sync forever, Talos's default. */
-  bootTimeoutMs?: number;
-  /** Poll interval bounds once synced (default 64 s .. 1024 s). */
-  pollMinMs?: number;
-  pollMaxMs?: number;
-  /** Retry bounds while not synced (default 1 s .. 16 s). */
-  retryMinMs?: number;
-  retryMaxMs?: number;
-  /** How long to wait for one answer (default 2 s). */
-  queryTimeoutMs?: number;
-  /** Queries per round once synced (default 4), and their spacing (default 2 s: pool servers send RATE to faster bursts). */
-  samples?: number;
-  sampleSpacingMs?: number;
-  /** Offsets above this are stepped, below slewed (default 400 ms; at most 500 ms, the kernel PLL's limit). */
-  stepThresholdMs?: number;
-  /** The max-change rule (see the file comment): default 1000 s and 3 confirmations. */
-  maxChangeMs?: number;
-  maxChangeConfirmations?: number;
-  limits?: Partial<CheckLimits>;
 }
 
 export interface TimeSyncDeps {
@@ -81,8 +63,6 @@ export interface TimeSyncDeps {
   log?: (line: string) => void;
   nonce?: () => bigint;
 }
-
-export type SampleAction = "step" | "slew" | "held";
 
 export interface SampleEvent extends Sample {
   action: SampleAction;
@@ -142,50 +122,11 @@ export interface TimeSync {
 
 const MS = 1_000_000n;
 
-interface Config {
-  servers: string[];
-  /** 0: no timeout. */
-  bootTimeoutMs: number;
-  pollMinMs: number;
-  pollMaxMs: number;
-  retryMinMs: number;
-  retryMaxMs: number;
-  queryTimeoutMs: number;
-  samples: number;
-  sampleSpacingMs: number;
-  stepThresholdNs: bigint;
-  maxChangeNs: bigint;
-  maxChangeConfirmations: number;
-  limits: CheckLimits;
-}
-
-function config(o: TimeSyncOptions): Config {
-  const stepThresholdMs = Math.min(o.stepThresholdMs ?? 400, 500);
-  return {
-    servers: [...o.servers],
-    bootTimeoutMs: Math.max(0, o.bootTimeoutMs ?? 0),
-    pollMinMs: o.pollMinMs ?? 64_000,
-    pollMaxMs: o.pollMaxMs ?? 1_024_000,
-    retryMinMs: o.retryMinMs ?? 1_000,
-    retryMaxMs: o.retryMaxMs ?? 16_000,
-    queryTimeoutMs: o.queryTimeoutMs ?? 2_000,
-    samples: Math.max(1, o.samples ?? 4),
-    sampleSpacingMs: o.sampleSpacingMs ?? 2_000,
-    stepThresholdNs: BigInt(Math.round(stepThresholdMs * 1e6)),
-    maxChangeNs: BigInt(Math.round((o.maxChangeMs ?? 1_000_000) * 1e6)),
-    maxChangeConfirmations: Math.max(1, o.maxChangeConfirmations ?? 3),
-    limits: { ...DEFAULT_LIMITS, ...o.limits },
-  };
-}
-
-const abs = (v: bigint) => (v < 0n ? -v : v);
 const toMs = (ns: bigint) => Number(ns) / 1e6;
 
-/** What a round did to the clock. */
-type RoundResult = SampleAction | "failed";
 
 export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSync {
-  const cfg = config(opts);
+  const cfg = policy(opts);
   const timers = deps.timers ?? realTimers;
   const transport = deps.transport ?? bunUdp;
   const resolve = deps.resolve ?? systemResolver;
@@ -284,9 +225,9 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
   // Per-server state: a RATE kiss holds it back until holdUntilMs (monotonic).
   const holdUntilMs = new Map<string, number>();
   let preferred = 0;
-  let retryMs = cfg.retryMinMs;
-  let pollMs = cfg.pollMinMs;
-  let pending: { offsetNs: bigint; count: number } | undefined;
+  let intervals = initialIntervals(cfg);
+  let pending: PendingChange | undefined;
+  let lastOffsetNs: bigint | undefined;
 
   const sleep = (ms: number) =>
     new Promise<void>((r) => {
@@ -311,7 +252,7 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
         if (!st.refused.includes(f.server)) st.refused.push(f.server);
         e.detail += "; server removed from the rotation";
       } else if (f.kiss === "RATE") {
-        const hold = Math.max(cfg.pollMinMs, 2 * (st.synced ? pollMs : cfg.pollMinMs));
+        const hold = Math.max(cfg.pollMinMs, 2 * (st.synced ? intervals.pollMs : cfg.pollMinMs));
         holdUntilMs.set(f.server, timers.monoMs() + hold);
         e.detail += `; holding this server back ${hold} ms`;
       }
@@ -322,24 +263,19 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
   /** Applies the winning sample: what it did ("held" by the max-change rule, "failed" if the adjuster threw). */
   function apply(s: Sample): RoundResult {
     const off = s.offsetNs;
-    let action: SampleAction;
-    if (!st.synced) action = "step";
-    else if (abs(off) > cfg.maxChangeNs) {
-      if (pending && abs(off - pending.offsetNs) <= cfg.stepThresholdNs) pending.count++;
-      else pending = { offsetNs: off, count: 1 };
-      if (pending.count < cfg.maxChangeConfirmations) {
-        error({
-          server: s.server,
-          address: s.address,
-          reason: "max-change",
-          detail: `offset ${toMs(off).toFixed(0)} ms exceeds the max change ${toMs(cfg.maxChangeNs)} ms while synced: not applied (${pending.count}/${cfg.maxChangeConfirmations} consecutive rounds)`,
-        });
-        emit("sample", { ...s, action: "held" });
-        return "held";
-      }
-      action = "step";
-    } else action = abs(off) > cfg.stepThresholdNs ? "step" : "slew";
-    pending = undefined;
+    const d = decide(off, st.synced, pending, cfg);
+    pending = d.pending;
+    const action = d.action;
+    if (action === "held") {
+      error({
+        server: s.server,
+        address: s.address,
+        reason: "max-change",
+        detail: `offset ${toMs(off).toFixed(0)} ms exceeds the max change ${toMs(cfg.maxChangeNs)} ms while synced: not applied (${pending!.count}/${cfg.maxChangeConfirmations} consecutive rounds)`,
+      });
+      emit("sample", { ...s, action });
+      return action;
+    }
 
     // Our error bound: half the round trip plus the server's root distance.
     const maxErrorUs = Number(s.delayNs) / 2e3 + (s.rootDelayS / 2 + s.rootDispersionS) * 1e6;
@@ -351,6 +287,7 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
       error({ server: s.server, address: s.address, reason: "adjust-failed", detail: `${action}: ${e instanceof Error ? e.message : String(e)}` });
       return "failed";
     }
+    lastOffsetNs = off;
     const now = Number(deps.clock.realtimeNs() / MS);
     Object.assign(st, { server: s.server, address: s.address, stratum: s.stratum, offsetMs: toMs(off), delayMs: toMs(s.delayNs), lastSyncAtMs: now });
     log(`time: ${action} ${toMs(off).toFixed(3)} ms from ${s.server} (${s.address}, stratum ${s.stratum}, delay ${toMs(s.delayNs).toFixed(3)} ms)`);
@@ -418,20 +355,6 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
     return best;
   }
 
-  function nextInterval(r: RoundResult): number {
-    if (!st.synced) {
-      const ms = retryMs;
-      retryMs = Math.min(retryMs * 2, cfg.retryMaxMs);
-      return ms;
-    }
-    retryMs = cfg.retryMinMs;
-    if (r === "slew") {
-      // A small offset means the clock holds time well: look less often.
-      if (st.offsetMs !== undefined && Math.abs(st.offsetMs) * 1e6 < Number(cfg.stepThresholdNs) / 4) pollMs = Math.min(pollMs * 2, cfg.pollMaxMs);
-    } else pollMs = cfg.pollMinMs; // stepped, failed or held: look again soon, not in 1024 s
-    return pollMs;
-  }
-
   void (async () => {
     log(`time: syncing against ${cfg.servers.join(", ") || "(no servers)"} (adjuster ${deps.adjuster.kind})`);
     await Promise.resolve(); // let the caller attach listeners before the first event
@@ -439,9 +362,10 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
     while (!stopped) {
       const r = await round();
       if (stopped) break;
-      const ms = nextInterval(r);
-      st.nextPollMs = ms;
-      await sleep(ms);
+      const next = nextInterval(intervals, st.synced, r, lastOffsetNs, cfg);
+      intervals = next.intervals;
+      st.nextPollMs = next.sleepMs;
+      await sleep(next.sleepMs);
     }
   })();
 
