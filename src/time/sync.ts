@@ -38,6 +38,9 @@
 // for time at most that long and then goes on with "boot-timeout" reported; the
 // loop keeps trying. Unset or 0 waits forever, as Talos does by default.
 // `disabled` starts no loop and resolves `ready` at once.
+//
+// The decisions themselves (step / slew / hold, the intervals) are pure
+// functions in policy.ts; this file runs the loop around them.
 import type { ClockAdjuster } from "./adjuster.ts";
 import { realTimers, type Clock, type Resolver, type Timers, type UdpTransport } from "./deps.ts";
 import { decide, initialIntervals, nextInterval, policy, type PendingChange, type PolicyOptions, type RoundResult, type SampleAction } from "./policy.ts";
