@@ -11,6 +11,13 @@ export interface Adjustment {
   /** Our error bound for the new time (delay / 2 + the server's root distance), µs. */
   maxErrorUs: number;
   estErrorUs: number;
+  /** The current poll interval: the PLL's time constant follows it (ntpd's rule). */
+  pollMs: number;
+}
+
+/** log2(poll in s) - 4, as ntpd sets it in nanosecond mode: 64 s -> 2, 1024 s -> 6. */
+export function pllTimeConstant(pollMs: number): number {
+  return Math.min(10, Math.max(0, Math.round(Math.log2(Math.max(1, pollMs / 1000))) - 4));
 }
 
 export interface ClockAdjuster {
@@ -46,10 +53,10 @@ export function systemAdjuster(): ClockAdjuster {
         setRealtime(readRealtimeNs() + a.offsetNs);
       }
       // Tell the PLL the new phase is right, with our error bound (offset 0).
-      slewClock(0n, a.maxErrorUs, a.estErrorUs);
+      slewClock(0n, a.maxErrorUs, a.estErrorUs, pllTimeConstant(a.pollMs));
     },
     slew(a) {
-      slewClock(a.offsetNs, a.maxErrorUs, a.estErrorUs);
+      slewClock(a.offsetNs, a.maxErrorUs, a.estErrorUs, pllTimeConstant(a.pollMs));
     },
   };
 }

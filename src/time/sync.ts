@@ -282,7 +282,7 @@ export function startTimeSync(opts: TimeSyncOptions, deps: TimeSyncDeps): TimeSy
 
     // Our error bound: half the round trip plus the server's root distance.
     const maxErrorUs = Number(s.delayNs) / 2e3 + (s.rootDelayS / 2 + s.rootDispersionS) * 1e6;
-    const adj = { offsetNs: off, maxErrorUs, estErrorUs: Number(s.delayNs) / 2e3 };
+    const adj = { offsetNs: off, maxErrorUs, estErrorUs: Number(s.delayNs) / 2e3, pollMs: intervals.pollMs };
     try {
       if (action === "step") deps.adjuster.step(adj);
       else deps.adjuster.slew(adj);

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { readClockState, readMonotonicNs, readRealtimeNs, TIME_STATES } from "../../../src/sys/clock.ts";
-import { logOnlyClock, systemAdjuster } from "../../../src/time/adjuster.ts";
+import { logOnlyClock, pllTimeConstant, systemAdjuster } from "../../../src/time/adjuster.ts";
 
 describe("sys/clock (read-only)", () => {
   test("readRealtimeNs agrees with Date.now() and has sub-ms resolution", () => {
@@ -37,14 +37,18 @@ describe("adjusters", () => {
     const lines: string[] = [];
     const { clock, adjuster, applied } = logOnlyClock({ realtimeNs: readRealtimeNs }, (l) => lines.push(l));
     const before = readRealtimeNs();
-    adjuster.step({ offsetNs: 3_600_000_000_000n, maxErrorUs: 1, estErrorUs: 1 });
-    adjuster.slew({ offsetNs: -5_000_000n, maxErrorUs: 1, estErrorUs: 1 });
+    adjuster.step({ offsetNs: 3_600_000_000_000n, maxErrorUs: 1, estErrorUs: 1, pollMs: 64_000 });
+    adjuster.slew({ offsetNs: -5_000_000n, maxErrorUs: 1, estErrorUs: 1, pollMs: 64_000 });
     const real = readRealtimeNs();
     expect(Number(real - before)).toBeLessThan(1e9);
     expect(Number(clock.realtimeNs() - readRealtimeNs()) / 1e9).toBeCloseTo(3599.995, 2);
     expect(applied.map((a) => a.kind)).toEqual(["step", "slew"]);
     expect(lines[0]).toContain("would step the clock by 3600000.000 ms");
     expect(adjuster.kind).toBe("log-only");
+  });
+
+  test("the PLL time constant follows the poll interval as in ntpd (64 s -> 2, 1024 s -> 6)", () => {
+    expect([1_000, 64_000, 128_000, 1_024_000, 1e9].map(pllTimeConstant)).toEqual([0, 2, 3, 6, 10]);
   });
 
   test("systemAdjuster is constructible without touching the clock (it acts only when called)", () => {
