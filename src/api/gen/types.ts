@@ -673,6 +673,26 @@ export interface minos_machine_MinosService_Methods {
   GetConfiguration: { req: google.protobuf.Empty; res: minos.machine.GetConfigurationResponse; clientStream: false; serverStream: false };
 }
 
+export namespace time {
+  export interface TimeRequest {
+    server: string;
+  }
+  export interface Time {
+    metadata: common.Metadata | null;
+    server: string;
+    localtime: google.protobuf.Timestamp | null;
+    remotetime: google.protobuf.Timestamp | null;
+  }
+  export interface TimeResponse {
+    messages: time.Time[];
+  }
+}
+
+export interface time_TimeService_Methods {
+  Time: { req: google.protobuf.Empty; res: time.TimeResponse; clientStream: false; serverStream: false };
+  TimeCheck: { req: time.TimeRequest; res: time.TimeResponse; clientStream: false; serverStream: false };
+}
+
 /** Every service: fully qualified name -> its methods' request/response shapes. */
 export interface Services {
   "grpc.health.v1.Health": grpc_health_v1_Health_Methods;
@@ -680,4 +700,5 @@ export interface Services {
   "grpc.reflection.v1alpha.ServerReflection": grpc_reflection_v1alpha_ServerReflection_Methods;
   "machine.MachineService": machine_MachineService_Methods;
   "minos.machine.MinosService": minos_machine_MinosService_Methods;
+  "time.TimeService": time_TimeService_Methods;
 }
