@@ -44,6 +44,9 @@ const REQUIRED: Record<string, Role> = {
   "/grpc.health.v1.Health/Watch": "os:reader",
   "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": "os:reader",
   "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": "os:reader",
+  // Time asks a server the node already uses; TimeCheck makes the node send to any host named: operators.
+  "/time.TimeService/Time": "os:reader",
+  "/time.TimeService/TimeCheck": "os:operator",
 
   // Power and services: operators.
   "/machine.MachineService/Shutdown": "os:operator",

@@ -18,6 +18,7 @@ import { healthService } from "./handlers/health.ts";
 import { machineService } from "./handlers/machine.ts";
 import { minosService } from "./handlers/minos.ts";
 import { reflectionV1, reflectionV1alpha } from "./handlers/reflection.ts";
+import { timeService } from "./handlers/time.ts";
 import { issueServerCert, type CertAndKey } from "./pki/certs.ts";
 import { decode, encode, serviceMethods, type MethodInfo, type ServiceName } from "./schema.ts";
 import { Code, StatusError, toStatus } from "./status.ts";
@@ -217,6 +218,7 @@ export const SERVED_SERVICES = [
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
+  "time.TimeService",
 ] as const satisfies readonly ServiceName[];
 
 function buildServer(backend: MachineBackend, roleOf: RoleOf, stateDir: string): grpc.Server {
@@ -227,6 +229,7 @@ function buildServer(backend: MachineBackend, roleOf: RoleOf, stateDir: string):
     "grpc.health.v1.Health": healthService() as unknown as Impl,
     "grpc.reflection.v1.ServerReflection": reflectionV1() as unknown as Impl,
     "grpc.reflection.v1alpha.ServerReflection": reflectionV1alpha() as unknown as Impl,
+    "time.TimeService": timeService(backend) as unknown as Impl,
   };
   for (const service of SERVED_SERVICES) {
     const impl = impls[service];

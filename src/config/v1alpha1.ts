@@ -336,7 +336,9 @@ const machine = obj({
     () => [],
   ),
   env: appliedDefault(stringMap(), () => ({}), { note: "given to every service" }),
-  time: accepted(obj({ disabled: accepted(bool()), servers: accepted(strings()), bootTimeout: accepted(duration()) })),
+  time: applied(obj({ disabled: applied(bool()), servers: applied(strings()), bootTimeout: applied(duration()) }), {
+    note: "SNTP in minos; in the sandbox the offset is only logged",
+  }),
   sysctls: appliedDefault(stringMap(), () => ({})),
   sysfs: accepted(stringMap()),
   registries: accepted(registries),

@@ -13,6 +13,10 @@ export class InvalidArgumentError extends Error {
 export class FailedPreconditionError extends Error {
   override name = "FailedPreconditionError";
 }
+/** Something the request needs is out of reach right now (a time server, a registry); retrying may work. */
+export class UnavailableError extends Error {
+  override name = "UnavailableError";
+}
 /** The caller's role does not allow the request. */
 export class PermissionDeniedError extends Error {
   override name = "PermissionDeniedError";

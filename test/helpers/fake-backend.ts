@@ -9,6 +9,7 @@ import type { MachineBackend } from "../../src/init/backend/contract.ts";
 import type { NodeEvent } from "../../src/node/events.ts";
 import type { PowerAction, ScheduledShutdown } from "../../src/node/power.ts";
 import type { ServiceInfo, ServiceState } from "../../src/node/services.ts";
+import type { TimeAnswer, TimeSyncInfo } from "../../src/node/time.ts";
 import type { VersionInfo } from "../../src/node/version.ts";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../src/lib/errors.ts";
 import { LogRing, type Unsubscribe } from "../../src/lib/ring.ts";
@@ -124,6 +125,17 @@ export class FakeBackend implements MachineBackend {
   }
   configYaml(): string {
     return this.config;
+  }
+  /** What Time answers: the node's clock and the server's, as set by a test. */
+  timeAnswer: TimeAnswer | undefined;
+  timeSync(): TimeSyncInfo | undefined {
+    return this.timeAnswer
+      ? { enabled: true, synced: true, servers: [this.timeAnswer.server], server: this.timeAnswer.server, adjuster: "log-only", offsetMs: 0 }
+      : undefined;
+  }
+  async queryTime(server?: string): Promise<TimeAnswer> {
+    if (!this.timeAnswer) throw new FailedPreconditionError("no time server");
+    return { ...this.timeAnswer, server: server || this.timeAnswer.server };
   }
   async applyConfiguration(data: string | Uint8Array, mode: ApplyMode, _tryTimeoutMs?: number): Promise<ApplyResult> {
     const yaml = typeof data === "string" ? data : Buffer.from(data).toString("utf8");

@@ -7,7 +7,7 @@ import { untilAborted, type ServiceImpl } from "../handler.ts";
 import type { Msg } from "../wire.ts";
 import { NotFoundError } from "../../lib/errors.ts";
 
-export const SERVED = new Set(["", "machine.MachineService", "minos.machine.MinosService"]);
+export const SERVED = new Set(["", "machine.MachineService", "minos.machine.MinosService", "time.TimeService"]);
 
 function status(service: string): Msg<grpc.health.v1.HealthCheckResponse> {
   return { status: SERVED.has(service) ? "SERVING" : "SERVICE_UNKNOWN" };

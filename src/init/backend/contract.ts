@@ -7,6 +7,7 @@ import type { ApplyMode, ApplyResult } from "../../node/config.ts";
 import type { NodeEvent } from "../../node/events.ts";
 import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 import type { ServiceInfo } from "../../node/services.ts";
+import type { TimeAnswer, TimeSyncInfo } from "../../node/time.ts";
 import type { VersionInfo } from "../../node/version.ts";
 
 export interface MachineBackend {
@@ -32,6 +33,11 @@ export interface MachineBackend {
   /** Returns false when nothing was scheduled. */
   cancelScheduledShutdown(): boolean;
   scheduledShutdown(): ScheduledShutdown | undefined;
+
+  /** SNTP state; undefined before the time phase (or with machine.time.disabled). */
+  timeSync(): TimeSyncInfo | undefined;
+  /** Asks `server` (default: the synced one, else the first configured) for the time (Talos's Time / TimeCheck). */
+  queryTime(server?: string): Promise<TimeAnswer>;
 
   /** The effective machine config as YAML text. */
   configYaml(): string;

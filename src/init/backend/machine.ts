@@ -6,9 +6,11 @@ import type { ApplyMode, ApplyResult } from "../../node/config.ts";
 import type { NodeEvent } from "../../node/events.ts";
 import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 import type { ServiceInfo } from "../../node/services.ts";
+import type { TimeAnswer, TimeSyncInfo } from "../../node/time.ts";
 import type { VersionInfo } from "../../node/version.ts";
+import { queryServer, systemClock } from "../../time/index.ts";
 import type { MachineBackend } from "./contract.ts";
-import { FailedPreconditionError } from "../../lib/errors.ts";
+import { FailedPreconditionError, UnavailableError } from "../../lib/errors.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { decodeConfigText } from "../../config/yaml.ts";
 import { parseMachineConfig, type MachineConfig } from "../config/machine.ts";
@@ -68,6 +70,28 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     scheduleShutdown: (s: ScheduledShutdown) => ctx.power.schedule(s),
     cancelScheduledShutdown: () => ctx.power.cancel(),
     scheduledShutdown: () => ctx.power.current(),
+    timeSync: (): TimeSyncInfo | undefined => {
+      const t = ctx.time.peek();
+      if (!t) return undefined;
+      const s = t.sync.status();
+      return {
+        enabled: s.enabled,
+        synced: s.synced,
+        servers: t.servers,
+        adjuster: s.adjuster,
+        ...(s.server !== undefined ? { server: s.server } : {}),
+        ...(s.offsetMs !== undefined ? { offsetMs: s.offsetMs } : {}),
+        ...(s.lastError ? { lastError: `${s.lastError.reason}: ${s.lastError.detail}` } : {}),
+      };
+    },
+    queryTime: async (server?: string): Promise<TimeAnswer> => {
+      const t = ctx.time.peek();
+      const target = server || t?.sync.status().server || t?.servers[0];
+      if (!target) throw new FailedPreconditionError("no time server: time sync is not running (machine.time.disabled, or the boot has not reached it)");
+      const r = await queryServer(target, { clock: t?.clock ?? systemClock }, { timeoutMs: 5000 });
+      if (!r.ok) throw new UnavailableError(`time server ${target}: ${r.reason}: ${r.detail}`);
+      return { server: target, localNs: r.localNs, remoteNs: r.remoteNs };
+    },
     configYaml: () => ctx.config.peek()?.text ?? "",
     applyConfiguration: async (data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs = 60_000): Promise<ApplyResult> => {
       // Validation first: an invalid config (or invalid UTF-8) throws InvalidArgumentError here and touches nothing.

@@ -82,6 +82,8 @@ export interface MachineConfig {
     kubelet: { image: string; extraArgs: Record<string, string> };
     ca?: { crt: string; key: string };
     logging: { destinations: LoggingDestination[] };
+    /** Talos's machine.time: SNTP servers (default time.cloudflare.com), off switch, how long the boot waits. */
+    time?: { disabled?: boolean; servers?: string[]; bootTimeout?: string };
   };
   minos: { services: ExtraService[] };
 }

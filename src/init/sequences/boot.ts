@@ -14,6 +14,7 @@ import { networkTasks } from "../phases/network.ts";
 import { powerButtonTasks } from "../phases/power-button.ts";
 import { serviceTasks } from "../phases/services.ts";
 import { systemTasks } from "../phases/system.ts";
+import { timeTasks } from "../phases/time.ts";
 import { udevTasks } from "../phases/udev.ts";
 import type { Sequence } from "./sequencer.ts";
 
@@ -35,6 +36,7 @@ export function bootSequence(ctx: NodeContext): Sequence {
       { name: "udev", tasks: udevTasks(ctx) },
       { name: "powerButton", tasks: powerButtonTasks(ctx) },
       { name: "network", tasks: networkTasks(ctx) },
+      { name: "time", tasks: timeTasks(ctx) },
     ],
   };
 }

@@ -261,9 +261,7 @@ describe("every key's type error names its YAML path", () => {
     const r = parseConfigDocuments(
       `version: v1alpha1\nmachine:\n  sysctls: { a: "1" }\n  time: { servers: [ntp.example] }\n  network:\n    hostname: n1\n    nameservers: [10.0.0.53]\n    interfaces:\n      - interface: eth0\n        addresses: [10.0.0.5/24]\n        routes: [{ network: 0.0.0.0/0, gateway: 10.0.0.1, source: 10.0.0.5 }]\n        vip: { ip: 10.0.0.100 }\n`,
     );
-    expect(r.warnings).toEqual(
-      warn("machine.network.interfaces[0].routes[0].source", "machine.network.interfaces[0].vip", "machine.network.nameservers", "machine.time"),
-    );
+    expect(r.warnings).toEqual(warn("machine.network.interfaces[0].routes[0].source", "machine.network.interfaces[0].vip", "machine.network.nameservers"));
     expect(r.config.machine.network.interfaces[0]?.vip).toEqual({ ip: "10.0.0.100" });
   });
 });
@@ -411,7 +409,7 @@ test("a patched worker with two more documents: applied keys typed, accepted one
       "machine.kubelet.disableManifestsDirectory",
       "machine.network.nameservers",
     ),
-    ...warn("machine.install", "machine.time", "machine.registries", "machine.features"),
+    ...warn("machine.install", "machine.registries", "machine.features"),
     ...warn(...["id", "secret", "controlPlane", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
     `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,
     `document[2] (WatchdogTimerConfig): ${NA}`,
