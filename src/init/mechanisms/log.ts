@@ -35,7 +35,8 @@ interface Line {
 }
 
 export class NodeLog {
-  readonly ring = new LogRing(5000);
+  /** 5,000 lines and 2 MiB: init's own lines are short, and a console-mirrored service's are bounded by the ring's byte bound. */
+  readonly ring = new LogRing(5000, 2 << 20);
   private kmsgFd: number | undefined;
   /** init's stdout; undefined for a log without a console (unit tests). */
   private consoleFd: number | undefined;

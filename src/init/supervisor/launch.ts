@@ -1,12 +1,14 @@
 // Starting one run of a service: through wrapperd (which drops capabilities,
 // joins the cgroup, sets the oom score and execs the service), with stdout and
-// stderr on a pipe whose lines go to the service's log ring. The pid is
-// registered with the reaper before launch() returns.
+// stderr on a pipe whose lines go to the service's log ring (output.ts: lines
+// of bounded size, read with backpressure). The pid is registered with the
+// reaper before launch() returns.
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CgroupTree } from "../mechanisms/cgroups.ts";
 import type { ExitStatus, Reaper } from "./reaper.ts";
 import { close, pipe } from "../../sys/spawn.ts";
+import { readOutput } from "./output.ts";
 import type { ServiceSpec } from "./spec.ts";
 
 export const WRAPPERD = "/sbin/wrapperd";
@@ -77,8 +79,8 @@ export function launch(spec: ServiceSpec, ctx: LaunchContext, nodeEnv: Record<st
     close(w); // the child holds the only write end now: EOF comes when it (and its children) are gone
   }
   if (!ctx.viaWrapperd) placeDirectly(spec, ctx, pid);
-  // readLines ends by itself at EOF (every writer, children included, closed the pipe) and never throws.
-  void readLines(r, onLine);
+  // readOutput ends by itself at EOF (every writer, children included, closed the pipe) and never throws.
+  void readOutput(r, onLine);
   return { pid, exited };
 }
 
@@ -90,38 +92,5 @@ function placeDirectly(spec: ServiceSpec, ctx: LaunchContext, pid: number): void
     if (oom !== undefined) writeFileSync(`/proc/${pid}/oom_score_adj`, String(oom));
   } catch {
     // it may already have exited
-  }
-}
-
-const MAX_LINE = 8192;
-
-/**
- * Splits a pipe's bytes into lines (long lines are cut, a last unterminated
- * line is kept), then closes the fd. Bun.file(fd).stream() reads a pipe through
- * the event loop; fs.createReadStream would park one thread-pool thread in a
- * blocking read(2) per service, and with more services than pool threads the
- * output of the others stalls (measured: 10 pipes, 6 delivered seconds late).
- */
-async function readLines(fd: number, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let partial = "";
-  try {
-    for await (const chunk of Bun.file(fd).stream()) {
-      const lines = (partial + decoder.decode(chunk, { stream: true })).split("\n");
-      partial = lines.pop() ?? "";
-      if (partial.length > MAX_LINE) {
-        lines.push(partial.slice(0, MAX_LINE));
-        partial = "";
-      }
-      for (const l of lines) onLine(l.length > MAX_LINE ? l.slice(0, MAX_LINE) : l);
-    }
-  } catch {
-    // a read error ends the log, never the service
-  } finally {
-    partial += decoder.decode();
-    if (partial) onLine(partial);
-    try {
-      close(fd); // Bun's stream leaves the fd open
-    } catch {}
   }
 }
