@@ -76,7 +76,7 @@ const META_COMMANDS: Command[] = [
   },
   {
     name: "dashboard",
-    summary: "live full-screen view of the node (its flags: minosctl dashboard -- --help)",
+    summary: "live full-screen view of the node (its own flags: minosctl dashboard --help)",
     async run() {
       throw new Error("dashboard is dispatched before parsing");
     },
