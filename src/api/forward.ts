@@ -36,6 +36,13 @@ export const IMPERSONATOR = "os:impersonator";
 /** Services whose replies have Talos's shape (messages[].metadata, or metadata in each streamed message). */
 const FORWARDABLE = /^\/(machine\.MachineService|minos\.machine\.MinosService)\//;
 
+/**
+ * Targets one call may name: each is a TLS connection this node opens on the
+ * caller's behalf. (One header field per node, as gRPC sends a list, also
+ * meets HTTP/2's header-count limit, 128 fields by default in node:http2.)
+ */
+export const MAX_TARGETS = 100;
+
 /** Deadline of a forwarded unary call when the caller set none. */
 const FORWARD_TIMEOUT_MS = 30_000;
 
@@ -49,7 +56,8 @@ export function forwardTargets(md: grpc.Metadata): { targets: string[]; many: bo
       .map((s) => s.trim())
       .filter(Boolean);
   const nodes = split(NODES_KEY);
-  if (nodes.length > 0) return { targets: nodes, many: true };
+  if (nodes.length > MAX_TARGETS) throw new StatusError(Code.INVALID_ARGUMENT, `${nodes.length} nodes in one call; at most ${MAX_TARGETS}`);
+  if (nodes.length > 0) return { targets: [...new Set(nodes)], many: true };
   const node = split(NODE_KEY);
   if (node.length > 1) throw new StatusError(Code.INVALID_ARGUMENT, "node metadata must be single-valued");
   return node.length === 1 ? { targets: node, many: false } : undefined;

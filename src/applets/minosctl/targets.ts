@@ -12,6 +12,9 @@ export { LOCAL_ENDPOINT };
 export const NODE_METADATA = "node";
 export const NODES_METADATA = "nodes";
 
+/** As many as an endpoint forwards to in one call (src/api/forward.ts MAX_TARGETS). */
+export const MAX_NODES = 100;
+
 export interface Targets {
   /** Tried in order until one answers. */
   endpoints: string[];
@@ -35,6 +38,7 @@ export function resolveTargets(flagEndpoints: string[], flagNodes: string[], ctx
     endpoints = nodes.length === 1 ? nodes : [LOCAL_ENDPOINT];
     nodes = [];
   }
+  if (nodes.length > MAX_NODES) throw new UsageError(`${nodes.length} nodes in one call; at most ${MAX_NODES} (the endpoint's limit)`);
   const unix = nodes.find((n) => n.startsWith("unix:") || n.startsWith("/"));
   if (unix) throw new UsageError(`-n ${unix}: a socket is an endpoint (-e), not a node an endpoint can forward to`);
   const metadata: Record<string, string | string[]> =

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { main } from "../../../src/applets/minosctl/main.ts";
+import { connect } from "../../../src/api/client.ts";
 import { resolveTargets } from "../../../src/applets/minosctl/targets.ts";
 import { captureIo } from "../../../src/lib/io.ts";
 import { generateCa, issueClientCert, type CertAndKey } from "../../../src/api/pki/certs.ts";
@@ -170,6 +171,21 @@ describe("forwarding through one endpoint to two nodes (mutual TLS, one machine 
     const many = await ctl("--talosconfig", cfg, "-n", `${A},${B}`, "shutdown");
     expect(many.code).toBe(1);
     expect(backends.flatMap((b) => b.powerActions)).toEqual([]);
+  });
+
+  test("more than 100 nodes in one call are refused before any is dialled (client and endpoint)", async () => {
+    const cfg = talosconfig("admin5", "os:admin");
+    const many = Array.from({ length: 101 }, (_, i) => `10.255.0.${i}`);
+    const r = await ctl("--talosconfig", cfg, "-n", many.join(","), "hostname");
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("101 nodes in one call; at most 100");
+    // The endpoint checks too: here the list arrives as one comma-joined header value.
+    const c = connect({ endpoint: `unix:${join(dir, "node-a.sock")}`, metadata: { nodes: many.join(",") }, timeoutMs: 5000 });
+    try {
+      await expect(c.hostname()).rejects.toThrow("101 nodes in one call; at most 100");
+    } finally {
+      c.close();
+    }
   });
 
   test("an impersonator certificate without the caller's role in metadata is refused", async () => {
