@@ -147,7 +147,17 @@ export async function main(argv: string[], io: Io): Promise<number> {
       throw new UsageError("missing command");
     }
     const found = findCommand(words);
-    if (!found) throw new UsageError(`unknown command "${words[0]}"`);
+    if (!found) {
+      // A group (gen, config, patch) without a known subcommand: list its subcommands.
+      const group = COMMANDS.filter((c) => c.name.startsWith(`${words[0]} `));
+      if (group.length === 0) throw new UsageError(`unknown command "${words[0]}"`);
+      const list = group.map((c) => `  ${c.name.padEnd(22)}${c.summary}`).join("\n");
+      if (rest.includes("--help") || rest.includes("-h")) {
+        io.stdout(`usage: minosctl ${words[0]} COMMAND [flags]\n\n${list}\n`);
+        return 0;
+      }
+      throw new UsageError(`${words[0]}: want one of:\n${list}`);
+    }
     const cmd = found.command;
     const after = rest.slice(found.used - 1);
 

@@ -39,6 +39,13 @@ describe("help", () => {
       expect((await ctl("help", ...c.name.split(" "))).out).toBe(r.out);
     }
     expect((await ctl("help", "frobnicate")).code).toBe(2);
+    // A group without its subcommand lists the subcommands.
+    const gen = await ctl("gen", "--help");
+    expect(gen.code).toBe(0);
+    for (const sub of ["gen config", "gen secrets", "gen ca", "gen client"]) expect(gen.out).toContain(`  ${sub} `);
+    const bare = await ctl("config");
+    expect(bare.code).toBe(2);
+    expect(bare.err).toContain("config contexts");
     const general = await ctl("--help");
     for (const c of COMMANDS) expect(general.out).toContain(`  ${c.name} `);
   });
