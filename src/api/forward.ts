@@ -43,6 +43,9 @@ const FORWARDABLE = /^\/(machine\.MachineService|minos\.machine\.MinosService)\/
  */
 export const MAX_TARGETS = 100;
 
+/** Messages a forwarded stream may have queued for a slow client (server.ts's STREAM_QUEUE_LIMIT). */
+const FORWARD_QUEUE_LIMIT = 10_000;
+
 /** Deadline of a forwarded unary call when the caller set none. */
 const FORWARD_TIMEOUT_MS = 30_000;
 
@@ -192,6 +195,7 @@ export function withForwarding(m: MethodInfo, local: grpc.UntypedHandleCall, rol
     }
     if (!r) return (local as grpc.handleServerStreamingCall<unknown, unknown>)(call);
     const controller = new AbortController();
+    let exhausted = false;
     const abort = () => controller.abort();
     call.on("cancelled", abort);
     call.on("close", abort);
@@ -203,6 +207,13 @@ export function withForwarding(m: MethodInfo, local: grpc.UntypedHandleCall, rol
         r.role,
         (msg) => {
           if (controller.signal.aborted) return false;
+          if (call.writableLength >= FORWARD_QUEUE_LIMIT) {
+            // A client reading slower than the nodes send: end it rather than queue without bound (as server.ts does).
+            exhausted = true;
+            controller.abort();
+            if (!call.cancelled) call.emit("error", toStatus(new StatusError(Code.RESOURCE_EXHAUSTED, "client is reading too slowly; stream ended")));
+            return false;
+          }
           call.write(msg);
           return true;
         },
@@ -210,10 +221,10 @@ export function withForwarding(m: MethodInfo, local: grpc.UntypedHandleCall, rol
       )
       .then(
         () => {
-          if (!call.cancelled) call.end();
+          if (!call.cancelled && !exhausted) call.end();
         },
         (e) => {
-          if (!call.cancelled) call.emit("error", toStatus(e));
+          if (!call.cancelled && !exhausted) call.emit("error", toStatus(e));
         },
       );
   };
