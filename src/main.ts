@@ -3,6 +3,7 @@
 // workstation it is minosctl. This table is the architecture (as in BusyBox):
 // the invoked name picks the applet, and only that applet's module is loaded.
 import { basename } from "node:path";
+import { version as packageVersion } from "../package.json";
 import { processIo, type AppletMain, type Io } from "./lib/io.ts";
 
 type Loader = () => Promise<{ main: AppletMain }>;
@@ -53,6 +54,10 @@ export async function dispatch(invokedAs: string, args: string[], io: Io): Promi
       io.stdout(describe());
       return 0;
     }
+    if (first === "--version") {
+      io.stdout(`minos version v${packageVersion}\n`);
+      return 0;
+    }
     name = ALIASES[first] ?? first;
     args = args.slice(1);
   }
@@ -60,6 +65,12 @@ export async function dispatch(invokedAs: string, args: string[], io: Io): Promi
   if (!load) {
     io.stderr(`minos: unknown applet "${name}"; valid applets: ${APPLET_NAMES.join(", ")}\n`);
     return 1;
+  }
+  // Every applet answers --version the same way, before its own flags are parsed. Not as PID 1:
+  // an init that exits panics the kernel, and its arguments come from the kernel command line.
+  if (args[0] === "--version" && process.pid !== 1) {
+    io.stdout(`${name} version v${packageVersion}\n`);
+    return 0;
   }
   const { main } = await load();
   return main(args, io, name);

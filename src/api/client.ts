@@ -23,6 +23,8 @@ export interface ConnectOptions {
   tls?: TlsOptions;
   /** Deadline applied to unary calls (streams run until cancelled). */
   timeoutMs?: number;
+  /** gRPC metadata for every call: `node` (one target) or `nodes` (several) make the endpoint forward (src/api/forward.ts). */
+  metadata?: Readonly<Record<string, string | readonly string[]>>;
 }
 
 type Req<S extends ServiceName, M extends keyof Services[S]> = Services[S][M] extends { req: infer Q } ? Q : never;
@@ -216,7 +218,7 @@ export class MachineClient {
 }
 
 export function connect(opts: ConnectOptions): MachineClient {
-  return new MachineClient(new Transport(parseEndpoint(opts.endpoint), opts.tls), opts.timeoutMs);
+  return new MachineClient(new Transport(parseEndpoint(opts.endpoint), opts.tls, opts.metadata), opts.timeoutMs);
 }
 
 export type { machine, minos, common, google };

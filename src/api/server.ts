@@ -14,6 +14,7 @@ import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context.js";
 import type { MachineBackend } from "../init/backend/contract.ts";
 import { authorize, roleFromOrganizations, STATE_DIR, type Role } from "./auth.ts";
 import type { CallContext, Sink } from "./handler.ts";
+import { createForwarder, impersonatedRole, withForwarding, type Forwarder } from "./forward.ts";
 import { healthService } from "./handlers/health.ts";
 import { machineService } from "./handlers/machine.ts";
 import { minosService } from "./handlers/minos.ts";
@@ -62,14 +63,14 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
   "grpc.enable_channelz": 0,
 };
 
-type RoleOf = (call: { getAuthContext(): AuthContext | null }) => Role;
+type RoleOf = (call: { getAuthContext(): AuthContext | null; metadata: grpc.Metadata }) => Role;
 
 const localRole: RoleOf = () => "os:admin";
 
 /** The TLS listener only accepts verified client certificates; their Organization is the role. */
 const certRole: RoleOf = (call) => {
   const subject = call.getAuthContext()?.sslPeerCertificate?.subject as { O?: string | string[] } | undefined;
-  const role = roleFromOrganizations(subject?.O);
+  const role = impersonatedRole(subject?.O, call.metadata) ?? roleFromOrganizations(subject?.O); // forwarded by a peer: the caller's role
   if (!role) throw new StatusError(Code.PERMISSION_DENIED, "client certificate names no role (Organization os:admin, os:operator or os:reader)");
   return role;
 };
@@ -171,7 +172,7 @@ function definition(service: ServiceName): grpc.ServiceDefinition {
 
 /** Wraps one transport-free handler as a grpc-js handler: role check, context, error mapping. */
 function adapt(m: MethodInfo, handler: AnyHandler, roleOf: RoleOf, hostname: () => string): grpc.UntypedHandleCall {
-  const context = (call: { getAuthContext(): AuthContext | null }): CallContext => {
+  const context = (call: { getAuthContext(): AuthContext | null; metadata: grpc.Metadata }): CallContext => {
     const role = roleOf(call);
     authorize(role, m.path);
     return { role, hostname: safeHostname(hostname) };
@@ -221,7 +222,7 @@ export const SERVED_SERVICES = [
   "time.TimeService",
 ] as const satisfies readonly ServiceName[];
 
-function buildServer(backend: MachineBackend, roleOf: RoleOf, stateDir: string): grpc.Server {
+function buildServer(backend: MachineBackend, roleOf: RoleOf, stateDir: string, forwarder?: Forwarder): grpc.Server {
   const server = new grpc.Server(SERVER_OPTIONS);
   const impls: { [S in (typeof SERVED_SERVICES)[number]]: Impl } = {
     "machine.MachineService": machineService(backend, { stateDir }) as unknown as Impl,
@@ -234,7 +235,13 @@ function buildServer(backend: MachineBackend, roleOf: RoleOf, stateDir: string):
   for (const service of SERVED_SERVICES) {
     const impl = impls[service];
     const handlers: grpc.UntypedServiceImplementation = {};
-    for (const m of serviceMethods(service)) handlers[m.name] = adapt(m, impl[m.name]!, roleOf, () => backend.hostname());
+    for (const m of serviceMethods(service))
+      handlers[m.name] = withForwarding(
+        m,
+        adapt(m, impl[m.name]!, roleOf, () => backend.hostname()),
+        roleOf,
+        forwarder,
+      );
     server.addService(definition(service), handlers);
   }
   return server;
@@ -272,7 +279,9 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     mkdirSync(dirname(opts.socketPath), { recursive: true, mode: 0o700 });
     rmSync(opts.socketPath, { force: true }); // a stale socket from a previous boot
     const stateDir = opts.stateDir ?? STATE_DIR;
-    const local = buildServer(backend, localRole, stateDir);
+    // Calls naming other nodes (-n) are forwarded with a certificate the node issues itself (src/api/forward.ts).
+    const forwarder = opts.ca?.key ? createForwarder(opts.ca, () => safeHostname(() => backend.hostname())) : undefined;
+    const local = buildServer(backend, localRole, stateDir, forwarder);
     servers.push(local);
     await bind(local, `unix:${opts.socketPath}`, grpc.ServerCredentials.createInsecure());
     chmodSync(opts.socketPath, 0o600);
@@ -282,7 +291,7 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
       if (!opts.ca) throw new Error("machine API: a TCP listener needs the node CA (machine.ca)");
       const hostnames = ["localhost", safeHostname(() => backend.hostname()), ...(opts.certNames ?? [])].filter(Boolean);
       const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], localAddresses());
-      const remote = buildServer(backend, certRole, stateDir);
+      const remote = buildServer(backend, certRole, stateDir, forwarder);
       servers.push(remote);
       const creds = grpc.ServerCredentials.createSsl(
         Buffer.from(opts.ca.cert),

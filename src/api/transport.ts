@@ -101,6 +101,8 @@ export class Transport {
   constructor(
     readonly endpoint: Endpoint,
     tlsOptions?: TlsOptions,
+    /** gRPC metadata sent with every call (Talos's `node`/`nodes`: which nodes the endpoint forwards to). */
+    private readonly metadata: Readonly<Record<string, string | readonly string[]>> = {},
   ) {
     if (endpoint.kind === "unix") {
       this.session = http2.connect("http://localhost", { createConnection: () => net.connect(endpoint.path) });
@@ -134,6 +136,8 @@ export class Transport {
       te: "trailers",
       "user-agent": "minos-lean-client",
     };
+    // A list goes out as one header field per value, as gRPC metadata does.
+    for (const [k, v] of Object.entries(this.metadata)) headers[k] = typeof v === "string" ? v : [...v];
     if (opts.timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
     const stream = this.session.request(headers);
     stream.end(frame(body));

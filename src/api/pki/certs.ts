@@ -15,6 +15,7 @@ export interface CertAndKey {
 
 const OID = {
   ed25519: "1.3.101.112",
+  ecdsaWithSha256: "1.2.840.10045.4.3.2",
   commonName: "2.5.4.3",
   organization: "2.5.4.10",
   basicConstraints: "2.5.29.19",
@@ -46,7 +47,10 @@ function extension(id: string, critical: boolean, value: Uint8Array): Buffer {
 /** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. */
 function keyId(publicKey: KeyObject): Buffer {
   const spki = publicKey.export({ format: "der", type: "spki" });
-  return createHash("sha1").update(spki.subarray(12)).digest(); // Ed25519 SPKI: 12-byte header, then the 32-byte key
+  // The key is the SPKI's tail: 32 bytes for Ed25519, a 65-byte uncompressed point for P-256.
+  return createHash("sha1")
+    .update(spki.subarray(spki.length - (publicKey.asymmetricKeyType === "ec" ? 65 : 32)))
+    .digest();
 }
 
 function ipBytes(ip: string): Buffer {
@@ -86,7 +90,10 @@ function build(opts: IssueOptions, publicKey: KeyObject, issuer: { name: Buffer;
   if (sans.length) exts.push(extension(OID.subjectAltName, false, der.sequence(...sans)));
   if (issuer) exts.push(extension(OID.authorityKeyId, false, der.sequence(der.implicit(0, issuer.keyId))));
 
-  const algorithm = der.sequence(der.oid(OID.ed25519));
+  const signingKey = issuer ? issuer.key : undefined;
+  if (!signingKey) throw new Error("no signing key");
+  const ec = signingKey.asymmetricKeyType === "ec";
+  const algorithm = der.sequence(der.oid(ec ? OID.ecdsaWithSha256 : OID.ed25519));
   const serial = randomBytes(16);
   serial[0]! &= 0x7f;
   const tbs = der.sequence(
@@ -99,22 +106,34 @@ function build(opts: IssueOptions, publicKey: KeyObject, issuer: { name: Buffer;
     publicKey.export({ format: "der", type: "spki" }),
     der.explicit(3, der.sequence(...exts)),
   );
-  const signingKey = issuer ? issuer.key : undefined;
-  if (!signingKey) throw new Error("no signing key");
-  const signature = sign(null, tbs, signingKey);
+  const signature = sign(ec ? "sha256" : null, tbs, signingKey);
   return pem("CERTIFICATE", der.sequence(tbs, algorithm, der.bitString(signature)));
 }
 
-function newKey(): { publicKey: KeyObject; privateKey: KeyObject; pem: string } {
+/** Ed25519 (the node CA and its certificates) or ECDSA P-256 (Talos's Kubernetes and etcd CAs). */
+export type KeyAlgorithm = "ed25519" | "ecdsa-p256";
+
+function newKey(algorithm: KeyAlgorithm = "ed25519"): { publicKey: KeyObject; privateKey: KeyObject; pem: string } {
+  if (algorithm === "ecdsa-p256") {
+    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    // SEC1 ("EC PRIVATE KEY"), as Talos writes its ECDSA keys.
+    return { publicKey, privateKey, pem: privateKey.export({ format: "pem", type: "sec1" }).toString() };
+  }
   const { publicKey, privateKey } = generateKeyPairSync("ed25519");
   return { publicKey, privateKey, pem: privateKey.export({ format: "pem", type: "pkcs8" }).toString() };
 }
 
+/** A new private key alone (PEM), e.g. a Kubernetes service account key. */
+export function generateKey(algorithm: KeyAlgorithm): string {
+  return newKey(algorithm).pem;
+}
+
 /** A new self-signed node CA (10 years, like Talos's). */
-export function generateCa(commonName = "minos", days = 3650): CertAndKey {
-  const k = newKey();
-  const self = { name: name(commonName, ["minos"]), key: k.privateKey, keyId: keyId(k.publicKey) };
-  return { cert: build({ commonName, organizations: ["minos"], isCa: true, days }, k.publicKey, self), key: k.pem };
+export function generateCa(commonName = "minos", days = 3650, opts: { algorithm?: KeyAlgorithm; organizations?: string[] } = {}): CertAndKey {
+  const k = newKey(opts.algorithm);
+  const organizations = opts.organizations ?? ["minos"];
+  const self = { name: name(commonName, organizations), key: k.privateKey, keyId: keyId(k.publicKey) };
+  return { cert: build({ commonName, organizations, isCa: true, days }, k.publicKey, self), key: k.pem };
 }
 
 function issuerOf(ca: CertAndKey): { name: Buffer; key: KeyObject; keyId: Buffer } {

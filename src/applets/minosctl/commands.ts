@@ -1,37 +1,38 @@
 // minosctl's node commands: each asks the machine API one thing and prints it,
-// as a table by default or as -o json|yaml (the decoded reply message).
+// as a table by default or as -o json|yaml (the decoded reply message). With
+// several nodes (-n a,b) the endpoint forwards the call and the reply holds
+// one message per node, each naming it in metadata.hostname: tables get a row
+// per node, and a node that failed is reported on stderr (exit 1) while the
+// others are still printed.
 import { readFileSync } from "node:fs";
 import { UsageError } from "../../lib/args.ts";
 import { NotFoundError } from "../../lib/errors.ts";
-import type { Io } from "../../lib/io.ts";
-import type { MachineClient, machine } from "../../api/client.ts";
+import type { common, machine } from "../../api/client.ts";
 import { fromTimestamp } from "../../api/schema.ts";
-import { humanBytes, modeString, structured, table, type OutputFormat } from "./format.ts";
+import type { Command, CommandContext } from "./cli.ts";
+import { humanBytes, modeString, structured, table } from "./format.ts";
+
+type Tagged = { metadata: common.Metadata | null };
 
 /**
- * A reply's message and the node that sent it. Every reply names its node in
- * metadata (as Talos's do), so the NODE column needs no Hostname round trip.
+ * The messages of a reply that carry an answer, each with the node it is
+ * from. A message whose metadata has an error is that node's failure (as
+ * Talos's apid reports it): reported, not returned.
  */
-function fromNode<T extends { metadata: { hostname: string } | null }>(res: { messages: T[] }, what: string): { host: string; msg: T } {
-  const msg = res.messages[0];
-  if (!msg) throw new Error(`${what}: empty reply`);
-  return { host: msg.metadata?.hostname ?? "", msg };
+function replies<T extends Tagged>(ctx: CommandContext, res: { messages: T[] }, what: string): Array<{ host: string; msg: T }> {
+  if (res.messages.length === 0) throw new Error(`${what}: empty reply`);
+  const out: Array<{ host: string; msg: T }> = [];
+  for (const msg of res.messages) {
+    const host = msg.metadata?.hostname ?? "";
+    if (msg.metadata?.error) ctx.failed(host, msg.metadata.error);
+    else out.push({ host, msg });
+  }
+  return out;
 }
 
-export interface CommandContext {
-  io: Io;
-  positional: string[];
-  flags: Record<string, unknown>;
-  output: OutputFormat;
-  client(): MachineClient;
-  /** The CLI's own version, for `version`'s Client section. */
-  clientVersion: string;
-}
-
-export interface Command {
-  usage: string;
-  flags?: { boolean?: string[]; string?: string[]; alias?: Record<string, string[]> };
-  run(ctx: CommandContext): Promise<number>;
+/** One message as itself (the shape a single node always had), several as a list. */
+function single<T>(all: T[]): T | T[] {
+  return all.length === 1 ? all[0]! : all;
 }
 
 /** Prints structured output when asked for it; otherwise calls human(). */
@@ -75,29 +76,50 @@ function healthText(h: machine.ServiceHealth | null): string {
   return h.healthy ? "OK" : "Fail";
 }
 
-async function lines(ctx: CommandContext, stream: AsyncIterable<string>): Promise<number> {
-  for await (const line of stream) ctx.io.stdout(line + "\n");
+/** A stream of Data chunks as lines; with several nodes each line starts with its node. */
+async function dataLines(ctx: CommandContext, stream: AsyncIterable<common.Data>): Promise<number> {
+  const prefix = ctx.nodes.length > 1;
+  for await (const d of stream) {
+    if (d.metadata?.error) {
+      ctx.failed(d.metadata.hostname, d.metadata.error);
+      continue;
+    }
+    const text = Buffer.from(d.bytes).toString("utf8").replace(/\n$/, "");
+    ctx.io.stdout(`${prefix ? `${d.metadata?.hostname ?? ""}: ` : ""}${text}\n`);
+  }
   return 0;
 }
 
-export const COMMANDS: Record<string, Command> = {
-  version: {
-    usage: "version                       client and node versions",
+const clientFlag = { name: "client", help: "only the client's version; no node is asked" };
+
+function clientVersionLines(ctx: CommandContext): string[] {
+  return ["Client:", `\tTag:         ${ctx.clientVersion}`, `\tRuntime:     bun ${Bun.version}`];
+}
+
+export const NODE_COMMANDS: Command[] = [
+  {
+    name: "version",
+    summary: "client and node versions",
+    flags: [clientFlag],
     async run(ctx) {
-      const v = await ctx.client().version();
-      emit(ctx, v, () =>
+      if (ctx.flags.client) {
+        emit(ctx, { client: { tag: ctx.clientVersion, runtime: `bun ${Bun.version}` } }, () => clientVersionLines(ctx).join("\n") + "\n");
+        return 0;
+      }
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "Version", {}), "Version");
+      emit(ctx, single(all.map((r) => r.msg)), () =>
         [
-          "Client:",
-          `\tTag:         ${ctx.clientVersion}`,
-          `\tRuntime:     bun ${Bun.version}`,
-          "Server:",
-          `\tNODE:        ${v.metadata?.hostname ?? ""}`,
-          `\tTag:         ${v.version?.tag ?? ""}`,
-          `\tSHA:         ${v.version?.sha ?? ""}`,
-          `\tBuilt:       ${v.version?.built ?? ""}`,
-          `\tRuntime:     ${v.version?.go_version ?? ""}`,
-          `\tOS/Arch:     ${v.version?.os ?? ""}/${v.version?.arch ?? ""}`,
-          `\tKernel:      ${v.version?.kernel ?? ""}`,
+          ...clientVersionLines(ctx),
+          ...all.flatMap(({ host, msg: v }) => [
+            "Server:",
+            `\tNODE:        ${host}`,
+            `\tTag:         ${v.version?.tag ?? ""}`,
+            `\tSHA:         ${v.version?.sha ?? ""}`,
+            `\tBuilt:       ${v.version?.built ?? ""}`,
+            `\tRuntime:     ${v.version?.go_version ?? ""}`,
+            `\tOS/Arch:     ${v.version?.os ?? ""}/${v.version?.arch ?? ""}`,
+            `\tKernel:      ${v.version?.kernel ?? ""}`,
+          ]),
           "",
         ].join("\n"),
       );
@@ -105,91 +127,119 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 
-  hostname: {
-    usage: "hostname                      the node's hostname",
+  {
+    name: "hostname",
+    summary: "the node's hostname",
     async run(ctx) {
-      const h = await ctx.client().hostname();
-      emit(ctx, { hostname: h }, () => h + "\n");
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "Hostname", {}), "Hostname");
+      emit(ctx, single(all.map((r) => ({ hostname: r.msg.hostname }))), () =>
+        ctx.nodes.length > 1
+          ? table(
+              ["NODE", "HOSTNAME"],
+              all.map((r) => [r.host, r.msg.hostname]),
+            )
+          : all.map((r) => r.msg.hostname + "\n").join(""),
+      );
       return 0;
     },
   },
 
-  services: {
-    usage: "services [ID]                 service states (one service in detail with ID)",
+  {
+    name: "services",
+    args: "[ID]",
+    summary: "service states (one service in detail with ID)",
     async run(ctx) {
-      const { host, msg } = fromNode(await ctx.client().call("machine.MachineService", "ServiceList", {}), "ServiceList");
-      const all = msg.services;
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "ServiceList", {}), "ServiceList");
       const id = ctx.positional[0];
       if (id === undefined) {
-        emit(ctx, all, () =>
+        emit(ctx, single(all.map((r) => r.msg.services)), () =>
           table(
             ["NODE", "SERVICE", "STATE", "HEALTH", "LAST CHANGE", "LAST EVENT"],
-            all.map((s) => {
-              const last = s.events?.events.at(-1);
-              return [host, s.id, s.state, healthText(s.health), ts(s.health?.last_change ?? null), last?.msg ?? ""];
-            }),
+            all.flatMap(({ host, msg }) =>
+              msg.services.map((s) => {
+                const last = s.events?.events.at(-1);
+                return [host, s.id, s.state, healthText(s.health), ts(s.health?.last_change ?? null), last?.msg ?? ""];
+              }),
+            ),
           ),
         );
         return 0;
       }
-      const s = all.find((x) => x.id === id);
-      if (!s) throw new NotFoundError(`service "${id}" not found`);
-      emit(ctx, s, () =>
-        [
-          `NODE     ${host}`,
-          `ID       ${s.id}`,
-          `STATE    ${s.state}`,
-          `HEALTH   ${healthText(s.health)}${s.health?.last_message ? ` (${s.health.last_message})` : ""}`,
-          "EVENTS",
-          ...(s.events?.events ?? []).map((e) => `         [${ts(e.ts)}] ${e.state}: ${e.msg}`),
-          "",
-        ].join("\n"),
+      const found = all.flatMap(({ host, msg }) => msg.services.filter((x) => x.id === id).map((s) => ({ host, s })));
+      if (found.length === 0) throw new NotFoundError(`service "${id}" not found`);
+      emit(ctx, single(found.map((x) => x.s)), () =>
+        found
+          .map(({ host, s }) =>
+            [
+              `NODE     ${host}`,
+              `ID       ${s.id}`,
+              `STATE    ${s.state}`,
+              `HEALTH   ${healthText(s.health)}${s.health?.last_message ? ` (${s.health.last_message})` : ""}`,
+              "EVENTS",
+              ...(s.events?.events ?? []).map((e) => `         [${ts(e.ts)}] ${e.state}: ${e.msg}`),
+              "",
+            ].join("\n"),
+          )
+          .join(""),
       );
       return 0;
     },
   },
 
-  service: {
-    usage: "service ID [status|start|stop|restart]",
+  {
+    name: "service",
+    args: "ID [status|start|stop|restart]",
+    summary: "one service's state, or start/stop/restart it",
     async run(ctx) {
       const id = need(ctx, 0, "service id");
       const action = ctx.positional[1] ?? "status";
-      const c = ctx.client();
-      if (action === "status") return COMMANDS.services!.run({ ...ctx, positional: [id] });
-      const resp =
-        action === "start"
-          ? await c.serviceStart(id)
-          : action === "stop"
-            ? await c.serviceStop(id)
-            : action === "restart"
-              ? await c.serviceRestart(id)
-              : undefined;
-      if (resp === undefined) throw new UsageError(`service action "${action}": want status, start, stop or restart`);
-      emit(ctx, { id, action, resp }, () => resp + "\n");
+      if (action === "status") return byName("services").run({ ...ctx, positional: [id] });
+      const method = ({ start: "ServiceStart", stop: "ServiceStop", restart: "ServiceRestart" } as const)[action as "start"];
+      if (method === undefined) throw new UsageError(`service action "${action}": want status, start, stop or restart`);
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", method, { id }), method);
+      emit(ctx, single(all.map((r) => ({ id, action, resp: r.msg.resp }))), () =>
+        all.map((r) => (ctx.nodes.length > 1 ? `${r.host}: ` : "") + r.msg.resp + "\n").join(""),
+      );
       return 0;
     },
   },
 
-  logs: {
-    usage: "logs ID [-f] [--tail N]      a service's log (N newest lines; -1 all)",
-    flags: { boolean: ["follow"], string: ["tail"], alias: { follow: ["f"] } },
+  {
+    name: "logs",
+    args: "ID",
+    summary: "a service's log",
+    flags: [
+      { name: "follow", short: "f", help: "keep streaming new lines" },
+      { name: "tail", value: "N", help: "only the N newest lines (-1: all, the default)" },
+    ],
     async run(ctx) {
       const id = need(ctx, 0, "service id");
-      return lines(ctx, ctx.client().logs(id, { follow: Boolean(ctx.flags.follow), tail: intFlag(ctx, "tail", -1) }));
+      return dataLines(
+        ctx,
+        ctx.client().stream("machine.MachineService", "Logs", { id, tail_lines: intFlag(ctx, "tail", -1), follow: Boolean(ctx.flags.follow) }),
+      );
     },
   },
 
-  dmesg: {
-    usage: "dmesg [-f] [--tail]          kernel messages (--tail: only new ones)",
-    flags: { boolean: ["follow", "tail"], alias: { follow: ["f"] } },
+  {
+    name: "dmesg",
+    summary: "kernel messages",
+    flags: [
+      { name: "follow", short: "f", help: "keep streaming new messages" },
+      { name: "tail", help: "only messages that arrive from now on" },
+    ],
     async run(ctx) {
-      return lines(ctx, ctx.client().dmesg({ follow: Boolean(ctx.flags.follow), tail: Boolean(ctx.flags.tail) }));
+      return dataLines(ctx, ctx.client().stream("machine.MachineService", "Dmesg", { follow: Boolean(ctx.flags.follow), tail: Boolean(ctx.flags.tail) }));
     },
   },
 
-  events: {
-    usage: "events [--tail N] [--count N]  node events, live (--tail: replay N past, -1 all)",
-    flags: { string: ["tail", "count"] },
+  {
+    name: "events",
+    summary: "node events, live",
+    flags: [
+      { name: "tail", value: "N", help: "replay the N newest past events first (-1: all)" },
+      { name: "count", value: "N", help: "stop after N events" },
+    ],
     async run(ctx) {
       const count = intFlag(ctx, "count", 0);
       const stream = ctx.client().events({ tail: intFlag(ctx, "tail", 0) });
@@ -213,16 +263,26 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 
-  list: {
-    usage: "list PATH [-l] [-r] [-d N] [-t TYPE]  directory listing (ls)",
-    flags: { boolean: ["long", "recurse"], string: ["depth", "type"], alias: { long: ["l"], recurse: ["r"], depth: ["d"], type: ["t"] } },
+  {
+    name: "list",
+    args: "[PATH]",
+    summary: "directory listing (ls); PATH defaults to /",
+    flags: [
+      { name: "long", short: "l", help: "mode, owner, size, time, inode and links of each entry" },
+      { name: "recurse", short: "r", help: "descend into directories" },
+      { name: "depth", short: "d", value: "N", help: "descend at most N levels (implies -r)" },
+      { name: "type", short: "t", value: "TYPE", help: "only entries of this type: regular, directory or symlink" },
+    ],
     async run(ctx) {
       const root = ctx.positional[0] ?? "/";
       const depth = intFlag(ctx, "depth", 0);
       const types = ctx.flags.type === undefined ? [] : [String(ctx.flags.type).toUpperCase() as machine.ListRequest_Type];
       if (types.some((t) => !["REGULAR", "DIRECTORY", "SYMLINK"].includes(t))) throw new UsageError("--type: want regular, directory or symlink");
       const entries: machine.FileInfo[] = [];
-      for await (const f of ctx.client().list(root, { recurse: Boolean(ctx.flags.recurse) || depth > 0, depth, types })) entries.push(f);
+      for await (const f of ctx.client().list(root, { recurse: Boolean(ctx.flags.recurse) || depth > 0, depth, types })) {
+        if (f.metadata?.error) ctx.failed(f.metadata.hostname, f.metadata.error);
+        else entries.push(f);
+      }
       emit(ctx, entries, () => {
         const shown = entries.filter((f) => f.relative_name !== ".");
         if (!ctx.flags.long)
@@ -249,49 +309,57 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 
-  read: {
-    usage: "read PATH                     a file's contents",
+  {
+    name: "read",
+    args: "PATH",
+    summary: "a file's contents",
     async run(ctx) {
       const path = need(ctx, 0, "path");
-      for await (const chunk of ctx.client().read(path)) ctx.io.stdout(Buffer.from(chunk).toString("utf8"));
+      for await (const d of ctx.client().stream("machine.MachineService", "Read", { path })) {
+        if (d.metadata?.error) ctx.failed(d.metadata.hostname, d.metadata.error);
+        else ctx.io.stdout(Buffer.from(d.bytes).toString("utf8"));
+      }
       return 0;
     },
   },
 
-  mounts: {
-    usage: "mounts                        mounted filesystems and their usage",
+  {
+    name: "mounts",
+    summary: "mounted filesystems and their usage",
     async run(ctx) {
-      const { host, msg } = fromNode(await ctx.client().call("machine.MachineService", "Mounts", {}), "Mounts");
-      const stats = msg.stats;
-      emit(ctx, stats, () =>
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "Mounts", {}), "Mounts");
+      emit(ctx, single(all.map((r) => r.msg.stats)), () =>
         table(
           ["NODE", "FILESYSTEM", "SIZE", "USED", "AVAILABLE", "USE%", "MOUNTED ON"],
-          stats.map((m) => [
-            host,
-            m.filesystem,
-            humanBytes(m.size),
-            humanBytes(m.size - m.available),
-            humanBytes(m.available),
-            m.size ? `${(((m.size - m.available) / m.size) * 100).toFixed(1)}%` : "-",
-            m.mounted_on,
-          ]),
+          all.flatMap(({ host, msg }) =>
+            msg.stats.map((m) => [
+              host,
+              m.filesystem,
+              humanBytes(m.size),
+              humanBytes(m.size - m.available),
+              humanBytes(m.available),
+              m.size ? `${(((m.size - m.available) / m.size) * 100).toFixed(1)}%` : "-",
+              m.mounted_on,
+            ]),
+          ),
         ),
       );
       return 0;
     },
   },
 
-  memory: {
-    usage: "memory                        memory usage (MiB)",
+  {
+    name: "memory",
+    summary: "memory usage (MiB)",
     async run(ctx) {
-      const { host, msg } = fromNode(await ctx.client().call("machine.MachineService", "Memory", {}), "Memory");
-      const m = msg.meminfo!;
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "Memory", {}), "Memory");
       const mib = (kib: number) => Math.round(kib / 1024);
-      emit(ctx, m, () =>
+      emit(ctx, single(all.map((r) => r.msg.meminfo)), () =>
         table(
           ["NODE", "TOTAL", "USED", "FREE", "SHARED", "BUFFERS", "CACHE", "AVAILABLE"],
-          [
-            [
+          all.map(({ host, msg }) => {
+            const m = msg.meminfo!;
+            return [
               host,
               mib(m.memtotal),
               mib(m.memtotal - m.memfree - m.buffers - m.cached - m.sreclaimable),
@@ -300,59 +368,69 @@ export const COMMANDS: Record<string, Command> = {
               mib(m.buffers),
               mib(m.cached + m.sreclaimable),
               mib(m.memavailable),
-            ],
-          ],
+            ];
+          }),
         ),
       );
       return 0;
     },
   },
 
-  processes: {
-    usage: "processes                     the process table",
+  {
+    name: "processes",
+    summary: "the process table",
     async run(ctx) {
-      const { host, msg } = fromNode(await ctx.client().call("machine.MachineService", "Processes", {}), "Processes");
-      const ps = msg.processes;
-      emit(ctx, ps, () =>
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "Processes", {}), "Processes");
+      emit(ctx, single(all.map((r) => r.msg.processes)), () =>
         table(
           ["NODE", "PID", "PPID", "STATE", "THREADS", "CPU-TIME", "VIRTMEM", "RESMEM", "COMMAND"],
-          ps.map((p) => [
-            host,
-            p.pid,
-            p.ppid,
-            p.state,
-            p.threads,
-            p.cpu_time.toFixed(2),
-            humanBytes(p.virtual_memory),
-            humanBytes(p.resident_memory),
-            p.args || p.command,
-          ]),
+          all.flatMap(({ host, msg }) =>
+            msg.processes.map((p) => [
+              host,
+              p.pid,
+              p.ppid,
+              p.state,
+              p.threads,
+              p.cpu_time.toFixed(2),
+              humanBytes(p.virtual_memory),
+              humanBytes(p.resident_memory),
+              p.args || p.command,
+            ]),
+          ),
         ),
       );
       return 0;
     },
   },
 
-  loadavg: {
-    usage: "loadavg                       load averages",
+  {
+    name: "loadavg",
+    summary: "load averages",
     async run(ctx) {
-      const l = await ctx.client().loadAvg();
-      emit(ctx, l, () => table(["NODE", "LOAD1", "LOAD5", "LOAD15"], [[l.metadata?.hostname ?? "", l.load1, l.load5, l.load15]]));
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "LoadAvg", {}), "LoadAvg");
+      emit(ctx, single(all.map((r) => r.msg)), () =>
+        table(
+          ["NODE", "LOAD1", "LOAD5", "LOAD15"],
+          all.map(({ host, msg: l }) => [host, l.load1, l.load5, l.load15]),
+        ),
+      );
       return 0;
     },
   },
 
-  stats: {
-    usage: "stats                         CPU and kernel counters (/proc/stat)",
+  {
+    name: "systemstat",
+    summary: "CPU and kernel counters (/proc/stat)",
+    description: "Was `stats` before minos 0.2: `stats` is talosctl's container statistics, not available on minos nodes yet.",
     async run(ctx) {
-      const s = await ctx.client().systemStat();
-      const t = s.cpu_total;
-      emit(ctx, s, () =>
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "SystemStat", {}), "SystemStat");
+      emit(ctx, single(all.map((r) => r.msg)), () =>
         table(
           ["NODE", "BOOT TIME", "CPUS", "USER(s)", "SYSTEM(s)", "IDLE(s)", "CTXT", "PROCS"],
-          [
-            [
-              s.metadata?.hostname ?? "",
+          all.map(({ host, msg: s }) => {
+            const t = s.cpu_total;
+            return [
+              host,
               new Date(s.boot_time * 1000).toISOString(),
               s.cpu.length,
               t?.user ?? 0,
@@ -360,106 +438,160 @@ export const COMMANDS: Record<string, Command> = {
               t?.idle ?? 0,
               s.context_switches,
               s.process_created,
-            ],
-          ],
+            ];
+          }),
         ),
       );
       return 0;
     },
   },
 
-  cpuinfo: {
-    usage: "cpuinfo                       processors",
+  {
+    name: "cpuinfo",
+    summary: "processors",
     async run(ctx) {
-      const cpus = await ctx.client().cpuInfo();
-      emit(ctx, cpus, () =>
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "CPUInfo", {}), "CPUInfo");
+      emit(ctx, single(all.map((r) => r.msg.cpu_info)), () =>
         table(
-          ["PROCESSOR", "VENDOR", "MODEL", "MHZ", "CORES"],
-          cpus.map((c) => [c.processor, c.vendor_id, c.model_name, c.cpu_mhz.toFixed(0), c.cpu_cores]),
+          ["NODE", "PROCESSOR", "VENDOR", "MODEL", "MHZ", "CORES"],
+          all.flatMap(({ host, msg }) => msg.cpu_info.map((c) => [host, c.processor, c.vendor_id, c.model_name, c.cpu_mhz.toFixed(0), c.cpu_cores])),
         ),
       );
       return 0;
     },
   },
 
-  netdev: {
-    usage: "netdev                        network interface counters",
+  {
+    name: "netdev",
+    summary: "network interface counters",
     async run(ctx) {
-      const n = await ctx.client().networkDeviceStats();
-      emit(ctx, n, () =>
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "NetworkDeviceStats", {}), "NetworkDeviceStats");
+      emit(ctx, single(all.map((r) => r.msg)), () =>
         table(
           ["NODE", "DEVICE", "RX BYTES", "RX PACKETS", "TX BYTES", "TX PACKETS"],
-          n.devices.map((d) => [n.metadata?.hostname ?? "", d.name, d.rx_bytes, d.rx_packets, d.tx_bytes, d.tx_packets]),
+          all.flatMap(({ host, msg }) => msg.devices.map((d) => [host, d.name, d.rx_bytes, d.rx_packets, d.tx_bytes, d.tx_packets])),
         ),
       );
       return 0;
     },
   },
 
-  disks: {
-    usage: "disks                         block device I/O counters",
+  {
+    name: "diskstats",
+    summary: "block device I/O counters (/proc/diskstats)",
+    description: "Was `disks` before minos 0.2: `disks` is talosctl's list of disks (the storage Disks call).",
     async run(ctx) {
-      const d = await ctx.client().diskStats();
-      emit(ctx, d, () =>
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "DiskStats", {}), "DiskStats");
+      emit(ctx, single(all.map((r) => r.msg)), () =>
         table(
           ["NODE", "DEVICE", "READS", "READ SECTORS", "WRITES", "WRITE SECTORS"],
-          d.devices.map((x) => [d.metadata?.hostname ?? "", x.name, x.read_completed, x.read_sectors, x.write_completed, x.write_sectors]),
+          all.flatMap(({ host, msg }) => msg.devices.map((x) => [host, x.name, x.read_completed, x.read_sectors, x.write_completed, x.write_sectors])),
         ),
       );
       return 0;
     },
   },
 
-  "get-config": {
-    usage: "get-config                    the node's machine config (secrets redacted below admin)",
+  {
+    name: "disks",
+    summary: "the node's disks (talosctl's storage Disks call): not available on minos nodes yet",
+    async run() {
+      throw new UsageError("disks: the storage Disks call is not available on this node yet (block device I/O counters: minosctl diskstats)");
+    },
+  },
+
+  {
+    name: "stats",
+    summary: "container statistics (talosctl's stats): not available on minos nodes yet",
+    async run() {
+      throw new UsageError("stats: container statistics are not available on this node yet (CPU and kernel counters: minosctl systemstat)");
+    },
+  },
+
+  {
+    name: "get-config",
+    summary: "the node's machine config (secrets redacted below admin)",
     async run(ctx) {
-      const yaml = await ctx.client().getConfiguration();
-      emit(ctx, { config: yaml }, () => yaml);
+      const all = replies(ctx, await ctx.client().call("minos.machine.MinosService", "GetConfiguration", {}), "GetConfiguration");
+      const texts = all.map((r) => Buffer.from(r.msg.data).toString("utf8"));
+      emit(ctx, single(texts.map((config) => ({ config }))), () => texts.join("---\n"));
       return 0;
     },
   },
 
-  "apply-config": {
-    usage: "apply-config -f FILE [--mode auto|no-reboot|reboot|try] [--timeout 1m]",
-    flags: { string: ["file", "mode", "timeout"], alias: { file: ["f"], mode: ["m"] } },
+  {
+    name: "apply-config",
+    summary: "send a machine config to the node",
+    flags: [
+      { name: "file", short: "f", value: "FILE", help: "the machine config (YAML, one or more documents)" },
+      { name: "mode", short: "m", value: "MODE", help: "auto (default), no-reboot, reboot, staged or try" },
+      { name: "dry-run", help: "only report what would change; nothing is applied" },
+      { name: "timeout", value: "DURATION", help: "with --mode try: how long the config stays before it is rolled back (e.g. 1m)" },
+    ],
     async run(ctx) {
       if (ctx.flags.file === undefined) throw new UsageError("apply-config needs -f FILE");
-      const mode = String(ctx.flags.mode ?? "auto").replace(/-/g, "_");
-      if (!["auto", "no_reboot", "reboot", "try"].includes(mode)) throw new UsageError(`--mode ${String(ctx.flags.mode)}: want auto, no-reboot, reboot or try`);
       const data = readFileSync(String(ctx.flags.file));
       const tryTimeoutMs = ctx.flags.timeout === undefined ? undefined : parseDuration(String(ctx.flags.timeout));
-      const r = await ctx.client().applyConfiguration({ data, mode: mode as "auto", tryTimeoutMs });
-      emit(ctx, r, () =>
+      return applyConfig(ctx, data, tryTimeoutMs);
+    },
+  },
+
+  {
+    name: "shutdown",
+    summary: "power the node off (orderly)",
+    flags: [{ name: "force", help: "skip the orderly stop of services" }],
+    async run(ctx) {
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "Shutdown", { force: Boolean(ctx.flags.force) }), "Shutdown");
+      emit(ctx, single(all.map((r) => r.msg)), () => all.map((r) => `${r.host || "node"}: shutdown started\n`).join(""));
+      return 0;
+    },
+  },
+
+  {
+    name: "reboot",
+    summary: "reboot the node (orderly)",
+    flags: [{ name: "mode", short: "m", value: "MODE", help: "default or powercycle" }],
+    async run(ctx) {
+      const mode = String(ctx.flags.mode ?? "default").toUpperCase();
+      if (mode !== "DEFAULT" && mode !== "POWERCYCLE") throw new UsageError("--mode: want default or powercycle");
+      const all = replies(ctx, await ctx.client().call("machine.MachineService", "Reboot", { mode: mode as machine.RebootRequest_Mode }), "Reboot");
+      emit(ctx, single(all.map((r) => r.msg)), () => all.map((r) => `${r.host || "node"}: reboot started\n`).join(""));
+      return 0;
+    },
+  },
+];
+
+const APPLY_MODES = ["auto", "no_reboot", "reboot", "staged", "try"] as const;
+
+/** ApplyConfiguration with the command's --mode/--dry-run, printed per node (shared by apply-config and patch). */
+export async function applyConfig(ctx: CommandContext, data: Uint8Array, tryTimeoutMs?: number): Promise<number> {
+  const mode = String(ctx.flags.mode ?? "auto").replace(/-/g, "_");
+  if (!(APPLY_MODES as readonly string[]).includes(mode)) throw new UsageError(`--mode ${String(ctx.flags.mode)}: want auto, no-reboot, reboot, staged or try`);
+  const timeout = tryTimeoutMs !== undefined ? { seconds: Math.floor(tryTimeoutMs / 1000), nanos: (tryTimeoutMs % 1000) * 1e6 } : null;
+  const res = await ctx.client().call("machine.MachineService", "ApplyConfiguration", {
+    data,
+    mode: mode.toUpperCase() as machine.ApplyConfigurationRequest_Mode,
+    dry_run: Boolean(ctx.flags["dry-run"]),
+    try_mode_timeout: timeout,
+  });
+  const all = replies(ctx, res, "ApplyConfiguration");
+  emit(ctx, single(all.map((r) => r.msg)), () =>
+    all
+      .map(({ host, msg: r }) =>
         [
-          `Applied configuration (mode ${r.mode.toLowerCase().replace(/_/g, "-")}): ${r.mode_details}`,
+          `${ctx.nodes.length > 1 ? `${host}: ` : ""}${ctx.flags["dry-run"] ? "Dry run" : "Applied configuration"} (mode ${r.mode.toLowerCase().replace(/_/g, "-")}): ${r.mode_details}`,
           ...r.warnings.map((w) => `warning: ${w}`),
           ...(r.needs_reboot.length ? [`needs a reboot: ${r.needs_reboot.join(", ")}`] : []),
           "",
         ].join("\n"),
-      );
-      return 0;
-    },
-  },
+      )
+      .join(""),
+  );
+  return 0;
+}
 
-  shutdown: {
-    usage: "shutdown [--force]            power the node off (orderly)",
-    flags: { boolean: ["force"] },
-    async run(ctx) {
-      const r = await ctx.client().shutdown({ force: Boolean(ctx.flags.force) });
-      emit(ctx, r, () => `${r.metadata?.hostname ?? "node"}: shutdown started\n`);
-      return 0;
-    },
-  },
-
-  reboot: {
-    usage: "reboot [--mode default|powercycle]  reboot the node (orderly)",
-    flags: { string: ["mode"], alias: { mode: ["m"] } },
-    async run(ctx) {
-      const mode = String(ctx.flags.mode ?? "default").toUpperCase();
-      if (mode !== "DEFAULT" && mode !== "POWERCYCLE") throw new UsageError("--mode: want default or powercycle");
-      const r = await ctx.client().reboot({ mode: mode as machine.RebootRequest_Mode });
-      emit(ctx, r, () => `${r.metadata?.hostname ?? "node"}: reboot started\n`);
-      return 0;
-    },
-  },
-};
+function byName(name: string): Command {
+  const c = NODE_COMMANDS.find((x) => x.name === name);
+  if (!c) throw new Error(`no command ${name}`);
+  return c;
+}

@@ -1,10 +1,13 @@
-// minosctl's client config (like talosctl's talosconfig): named contexts, each
-// with endpoints and the CA, client certificate and key as base64 PEM.
+// minosctl's client config, in talosctl's talosconfig format: named contexts,
+// each with endpoints (where to connect), nodes (which nodes calls are for by
+// default) and the CA, client certificate and key as base64 PEM. A
+// talosconfig written by talosctl or `minosctl gen config` works as is.
 //
 //   context: default
 //   contexts:
 //     default:
-//       endpoints: [ "192.0.2.10:50000" ]
+//       endpoints: [ "192.0.2.10" ]
+//       nodes: [ "192.0.2.10", "192.0.2.11" ]
 //       ca: LS0tLS1CRUdJTi...
 //       crt: LS0tLS1CRUdJTi...
 //       key: LS0tLS1CRUdJTi...
@@ -16,6 +19,7 @@ import type { TlsOptions } from "../../api/transport.ts";
 
 export interface Context {
   endpoints?: string[];
+  nodes?: string[];
   ca?: string;
   crt?: string;
   key?: string;
@@ -26,22 +30,35 @@ export interface ClientConfig {
   contexts?: Record<string, Context>;
 }
 
-/** The node's own socket: the default when nothing else names an endpoint (minosctl run on the node). */
-export const LOCAL_ENDPOINT = "unix:/system/run/machined/machine.sock";
-
-export function defaultConfigPath(env: Readonly<Record<string, string | undefined>>): string {
-  return env.MINOSCONFIG || join(env.HOME || "/root", ".minos", "config");
+/** The config file when no flag names one: $MINOSCONFIG, $TALOSCONFIG, else ~/.minos/config. */
+export function defaultConfigPath(env: Readonly<Record<string, string | undefined>>): { path: string; explicit: boolean } {
+  const named = env.MINOSCONFIG || env.TALOSCONFIG;
+  return named ? { path: named, explicit: true } : { path: join(env.HOME || "/root", ".minos", "config"), explicit: false };
 }
 
-export function loadConfig(path: string): ClientConfig {
-  if (!existsSync(path)) return {};
+/**
+ * Reads a client config. Only the default path may be missing (meaning: no
+ * config); a file that a flag or variable named must exist and be readable,
+ * or minosctl would silently talk to another node than the one meant.
+ */
+export function loadConfig(path: string, explicit = false): ClientConfig {
+  if (!explicit && !existsSync(path)) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${path}: cannot read the client config${code === "ENOENT" ? ": no such file" : code ? `: ${code}` : ""}`);
+  }
   let doc: unknown;
   try {
-    doc = parse(readFileSync(path, "utf8"));
+    doc = parse(text);
   } catch (e) {
     throw new UsageError(`${path}: invalid client config: ${(e as Error).message.split("\n")[0]}`);
   }
-  return doc && typeof doc === "object" ? (doc as ClientConfig) : {};
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`${path}: invalid client config: not a map`);
+  return doc as ClientConfig;
 }
 
 export function saveConfig(path: string, cfg: ClientConfig): void {
@@ -67,6 +84,11 @@ export function currentContext(cfg: ClientConfig, name?: string, path = "the cli
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const unb64 = (s: string) => (s.includes("-----BEGIN") ? s : Buffer.from(s, "base64").toString("utf8"));
+
+/** The current context's name: --context, else the config's `context`, else "default". */
+export function currentContextName(cfg: ClientConfig, name?: string): string {
+  return name ?? cfg.context ?? "default";
+}
 
 export function contextFor(endpoints: string[], tls?: TlsOptions): Context {
   return { endpoints, ...(tls ? { ca: b64(tls.ca), crt: b64(tls.cert), key: b64(tls.key) } : {}) };

@@ -1,21 +1,27 @@
 // minosctl applet: the talosctl-like client of the machine API (also `minos ctl`).
 //
-//   minosctl [-n ENDPOINT] [--minosconfig FILE] [-o table|json|yaml] COMMAND [args]
+//   minosctl [-e ENDPOINTS] [-n NODES] [--talosconfig FILE] [-o table|json|yaml] COMMAND [args]
 //
-// The endpoint comes from -n, else the client config's current context, else
-// the node's own socket. A host:port endpoint uses the context's CA and client
-// certificate (mutual TLS). Failures print one line and exit non-zero.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// -e is where to connect (the context's endpoints by default, else the node's
+// own socket; several are tried in order), -n which nodes the call is for
+// (sent as gRPC metadata: the endpoint forwards and tags each reply). A
+// host:port endpoint uses the context's CA and client certificate (mutual
+// TLS). Failures print one line and exit non-zero.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseFlags, UsageError, type FlagSpec } from "../../lib/args.ts";
+import { parseFlags, UsageError } from "../../lib/args.ts";
 import { firstLine } from "../../lib/errors.ts";
 import type { Io } from "../../lib/io.ts";
+import type { MachineClient } from "../../api/client.ts";
 import { version as packageVersion } from "../../../package.json";
-import { COMMANDS, type CommandContext } from "./commands.ts";
-import { currentContext, defaultConfigPath, loadConfig, LOCAL_ENDPOINT, tlsOf } from "./config.ts";
+import { GLOBAL_FLAGS, lastOf, listFlag, specOf, valueFlagSpellings, type Command, type CommandContext } from "./cli.ts";
+import { NODE_COMMANDS } from "./commands.ts";
+import { currentContext, defaultConfigPath, loadConfig, tlsOf } from "./config.ts";
 import { outputFormat } from "./format.ts";
-import { GEN_USAGE, genMain } from "./gen.ts";
+import { bashCompletion, commandHelp, fishCompletion, markdownDocs, usage, zshCompletion } from "./help.ts";
+import { LOCAL_COMMANDS } from "./local.ts";
+import { resolveTargets } from "./targets.ts";
 
 /**
  * Deadline of each unary call: long enough for an ApplyConfiguration that
@@ -25,57 +31,91 @@ import { GEN_USAGE, genMain } from "./gen.ts";
  */
 export const UNARY_TIMEOUT_MS = 10_000;
 
-const GLOBAL_VALUE_FLAGS = new Set(["-n", "--nodes", "-e", "--endpoints", "--minosconfig", "--context", "-o", "--output", "--timeout"]);
+const META_COMMANDS: Command[] = [
+  {
+    name: "help",
+    args: "[COMMAND]",
+    summary: "the general usage, or a command's arguments and flags",
+    async run(ctx) {
+      const name = ctx.positional.join(" ");
+      if (!name) {
+        ctx.io.stdout(usage(COMMANDS));
+        return 0;
+      }
+      const c = findCommand(ctx.positional);
+      if (!c) throw new UsageError(`unknown command "${name}"`);
+      ctx.io.stdout(commandHelp(c.command));
+      return 0;
+    },
+  },
+  {
+    name: "completion",
+    args: "bash|zsh|fish",
+    summary: "a shell completion script (bash: source <(minosctl completion bash))",
+    async run(ctx) {
+      const shell = ctx.positional[0];
+      const script =
+        shell === "bash" ? bashCompletion(COMMANDS) : shell === "zsh" ? zshCompletion(COMMANDS) : shell === "fish" ? fishCompletion(COMMANDS) : undefined;
+      if (script === undefined) throw new UsageError("completion: want bash, zsh or fish");
+      ctx.io.stdout(script);
+      return 0;
+    },
+  },
+  {
+    name: "docs",
+    args: "DIR",
+    summary: "write a markdown reference of every command into DIR",
+    async run(ctx) {
+      const dir = ctx.positional[0];
+      if (dir === undefined) throw new UsageError("docs needs DIR");
+      mkdirSync(dir, { recursive: true });
+      for (const [name, text] of markdownDocs(COMMANDS)) writeFileSync(join(dir, name), text);
+      ctx.io.stdout(`wrote ${markdownDocs(COMMANDS).size} files to ${dir}\n`);
+      return 0;
+    },
+  },
+  {
+    name: "dashboard",
+    summary: "live full-screen view of the node (its own flags: minosctl dashboard --help)",
+    async run() {
+      throw new Error("dashboard is dispatched before parsing");
+    },
+  },
+];
 
-export const USAGE = `usage: minosctl [-n ENDPOINT] [--minosconfig FILE] [--context NAME] [-o table|json|yaml] [--timeout S] COMMAND [args]
+export const COMMANDS: Command[] = [...NODE_COMMANDS, ...LOCAL_COMMANDS, ...META_COMMANDS];
 
-  -n, --nodes E       unix:/path (the node socket, full access) or host:port
-                      (mutual TLS with the config's certificate; port 50000 by default)
-  --minosconfig FILE  client config (default $MINOSCONFIG or ~/.minos/config)
-  --context NAME      context of the client config to use (default: its current one)
-  -o, --output F      table (default), json or yaml
-  --timeout S         deadline of each call in seconds (default ${UNARY_TIMEOUT_MS / 1000}; not for -f streams)
+/** The command named by the first one or two positional words ("gen config"), and how many words it took. */
+function findCommand(words: readonly string[]): { command: Command; used: number } | undefined {
+  const two = words.length >= 2 ? COMMANDS.find((c) => c.name === `${words[0]} ${words[1]}`) : undefined;
+  if (two) return { command: two, used: 2 };
+  const one = COMMANDS.find((c) => c.name === words[0]);
+  return one ? { command: one, used: 1 } : undefined;
+}
 
-Commands:
-${Object.values(COMMANDS)
-  .map((c) => `  ${c.usage}`)
-  .join("\n")}
-  dashboard [flags]             live full-screen view of the node
-  gen ca | gen client ...       make a node CA or a client certificate (see: minosctl gen --help)
-`;
+const GLOBAL_VALUE_FLAGS = valueFlagSpellings(GLOBAL_FLAGS);
 
-const GLOBAL_SPEC: FlagSpec = {
-  string: ["nodes", "minosconfig", "context", "output", "timeout"],
-  boolean: ["help"],
-  alias: { nodes: ["n", "e", "endpoints"], output: ["o"], help: ["h"] },
-};
-
-/** Splits argv at the command: global flags may come before it (and after, parsed with the command's own). */
-function splitCommand(argv: string[]): { before: string[]; command?: string; after: string[] } {
+/** Splits argv at the command's name: global flags may come before it (and after, parsed with the command's own). */
+function splitCommand(argv: string[]): { before: string[]; words: string[]; after: string[] } {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--") break;
-    if (!a.startsWith("-")) return { before: argv.slice(0, i), command: a, after: argv.slice(i + 1) };
+    if (!a.startsWith("-")) {
+      const next = argv[i + 1];
+      const words = next !== undefined && !next.startsWith("-") ? [a, next] : [a];
+      return { before: argv.slice(0, i), words, after: argv.slice(i + 1) };
+    }
     if (GLOBAL_VALUE_FLAGS.has(a)) i++;
   }
-  return { before: argv, after: [] };
+  return { before: argv, words: [], after: [] };
 }
-
-function merge(a: FlagSpec, b: FlagSpec = {}): FlagSpec {
-  return {
-    string: [...(a.string ?? []), ...(b.string ?? [])],
-    boolean: [...(a.boolean ?? []), ...(b.boolean ?? [])],
-    alias: { ...(a.alias ?? {}), ...(b.alias ?? {}) },
-  };
-}
-
-const lastOf = (v: unknown): unknown => (Array.isArray(v) ? v.at(-1) : v);
 
 /** A failure for stderr: gRPC status name and the server's details, or the local error's first line. */
 export function describeError(e: unknown): string {
   const err = e as { name?: string; codeName?: string; details?: string } | null;
   // The server's details are kept whole: a refused config lists each problem on a line of its own.
   if (err?.name === "ApiError") return `${(err.codeName ?? "error").toLowerCase().replace(/_/g, " ")}: ${err.details ?? ""}`;
+  if (err?.name === "InvalidArgumentError") return (e as Error).message;
   return firstLine(e);
 }
 
@@ -86,80 +126,120 @@ function timeoutOf(v: unknown): number {
   return Math.round(s * 1000);
 }
 
+const isConnectFailure = (e: unknown) => (e as { name?: string; code?: number } | null)?.name === "ApiError" && (e as { code: number }).code === 14; // UNAVAILABLE
+
 export async function main(argv: string[], io: Io): Promise<number> {
   let cleanup: (() => void) | undefined;
-  let client: { close(): void } | undefined;
+  let client: MachineClient | undefined;
   try {
-    const { before, command, after } = splitCommand(argv);
-    const global = parseFlags(before, GLOBAL_SPEC);
-    if (command === undefined) {
+    const { before, words, after: rest } = splitCommand(argv);
+    const globalSpec = specOf(GLOBAL_FLAGS);
+    const global = parseFlags(before, globalSpec);
+    if (global.flags.version) {
+      io.stdout(`minosctl version v${packageVersion}\n`);
+      return 0;
+    }
+    if (words.length === 0) {
       if (global.flags.help) {
-        io.stdout(USAGE);
+        io.stdout(usage(COMMANDS));
         return 0;
       }
       throw new UsageError("missing command");
     }
-    if (command === "help") {
-      io.stdout(USAGE);
-      return 0;
-    }
-
-    if (command === "gen") {
-      const parsed = parseFlags(after, merge(GLOBAL_SPEC, { string: ["out", "role", "ca-crt", "ca-key", "from-config", "name", "endpoint", "config"] }));
-      if (parsed.flags.help) {
-        io.stdout(GEN_USAGE);
+    const found = findCommand(words);
+    if (!found) {
+      // A group (gen, config, patch) without a known subcommand: list its subcommands.
+      const group = COMMANDS.filter((c) => c.name.startsWith(`${words[0]} `));
+      if (group.length === 0) throw new UsageError(`unknown command "${words[0]}"`);
+      const list = group.map((c) => `  ${c.name.padEnd(22)}${c.summary}`).join("\n");
+      if (rest.includes("--help") || rest.includes("-h")) {
+        io.stdout(`usage: minosctl ${words[0]} COMMAND [flags]\n\n${list}\n`);
         return 0;
       }
-      return genMain(parsed.positional, parsed.flags, io);
+      throw new UsageError(`${words[0]}: want one of:\n${list}`);
     }
+    const cmd = found.command;
+    const after = rest.slice(found.used - 1);
 
-    const cmd = COMMANDS[command];
-    if (!cmd && command !== "dashboard") throw new UsageError(`unknown command "${command}"`);
-    const parsed = command === "dashboard" ? { flags: {}, positional: [] as string[] } : parseFlags(after, merge(GLOBAL_SPEC, cmd!.flags));
-    const flags = { ...global.flags, ...Object.fromEntries(Object.entries(parsed.flags).filter(([, v]) => v !== undefined)) };
+    if (cmd.name === "dashboard") return await dashboard(global.flags, after, io, (f) => (cleanup = f));
+
+    // A command's own -o (gen secrets --output-file) wins over the global -o after the command name.
+    const own = new Set((cmd.flags ?? []).flatMap((f) => [f.name, ...(f.short ? [f.short] : [])]));
+    const spec = specOf([...(cmd.flags ?? []), ...GLOBAL_FLAGS.filter((g) => !own.has(g.name) && !(g.short && own.has(g.short)))]);
+    const parsed = parseFlags(after, spec);
+    const flags: Record<string, unknown> = { ...global.flags, ...Object.fromEntries(Object.entries(parsed.flags).filter(([, v]) => v !== undefined)) };
     if (flags.help) {
-      io.stdout(cmd ? `usage: minosctl ${cmd.usage}\n` : USAGE);
+      io.stdout(commandHelp(cmd));
+      return 0;
+    }
+    if (flags.version && !own.has("version")) {
+      io.stdout(`minosctl version v${packageVersion}\n`);
       return 0;
     }
 
-    const configPath = String(lastOf(flags.minosconfig) ?? defaultConfigPath(io.env));
-    const context = currentContext(loadConfig(configPath), flags.context === undefined ? undefined : String(lastOf(flags.context)), configPath);
-    const endpoint = String(lastOf(flags.nodes) ?? context.endpoints?.[0] ?? LOCAL_ENDPOINT);
-    const tls = tlsOf(context);
-
-    if (command === "dashboard") {
-      // The dashboard takes certificate files: hand it the context's material in a private temp dir.
-      const args = ["--endpoint", endpoint];
-      if (tls && !endpoint.startsWith("unix:")) {
-        const dir = mkdtempSync(join(tmpdir(), "minosctl-"));
-        cleanup = () => rmSync(dir, { recursive: true, force: true });
-        for (const [name, pem] of [
-          ["ca", tls.ca],
-          ["crt", tls.cert],
-          ["key", tls.key],
-        ] as const) {
-          writeFileSync(join(dir, name), pem, { mode: 0o600 });
-          args.push(`--${name}`, join(dir, name));
-        }
+    const named = lastOf(flags.talosconfig) ?? lastOf(flags.minosconfig);
+    const { path: configPath, explicit } = named !== undefined ? { path: String(named), explicit: true } : defaultConfigPath(io.env);
+    const contextName = flags.context === undefined ? undefined : String(lastOf(flags.context));
+    let targets: ReturnType<typeof resolveTargets> | undefined;
+    let tls: ReturnType<typeof tlsOf>;
+    const resolve = () => {
+      if (!targets) {
+        const context = currentContext(loadConfig(configPath, explicit), contextName, configPath);
+        targets = resolveTargets(listFlag(flags.endpoints), listFlag(flags.nodes), context);
+        tls = tlsOf(context);
       }
-      const { main: dashboard } = await import("../dashboard/main.ts");
-      return await dashboard([...args, ...after], io);
-    }
-
+      return targets;
+    };
+    const nodeFlags = listFlag(flags.nodes);
+    let endpointIndex = 0;
     const timeoutMs = timeoutOf(lastOf(flags.timeout));
     const { connect } = await import("../../api/client.ts");
+    let failures = 0;
+    let printed = false;
+    const out: Io = {
+      ...io,
+      env: io.env,
+      isTTY: io.isTTY,
+      stdout(text) {
+        printed = true;
+        io.stdout(text);
+      },
+    };
     const ctx: CommandContext = {
-      io,
+      io: out,
       positional: parsed.positional,
       flags,
       output: outputFormat(lastOf(flags.output)),
       clientVersion: packageVersion,
+      configPath,
+      configExplicit: explicit,
+      get nodes() {
+        return targets?.nodes ?? nodeFlags;
+      },
       client() {
-        if (!client) client = connect({ endpoint, tls, timeoutMs });
-        return client as ReturnType<typeof connect>;
+        const t = resolve();
+        if (!client) client = connect({ endpoint: t.endpoints[endpointIndex]!, tls, timeoutMs, metadata: t.metadata });
+        return client;
+      },
+      failed(node, error) {
+        failures++;
+        io.stderr(`minosctl: ${node || "node"}: ${error}\n`);
       },
     };
-    return await cmd!.run(ctx);
+    for (;;) {
+      try {
+        const code = await cmd.run(ctx);
+        return failures > 0 && code === 0 ? 1 : code;
+      } catch (e) {
+        // The next endpoint, when this one could not be reached and nothing was printed yet.
+        const t = targets;
+        if (!t || !isConnectFailure(e) || endpointIndex + 1 >= t.endpoints.length || printed) throw e;
+        io.stderr(`minosctl: ${describeError(e)}; trying ${t.endpoints[endpointIndex + 1]}\n`);
+        client?.close();
+        client = undefined;
+        endpointIndex++;
+      }
+    }
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr(`minosctl: ${e.message}\n(run minosctl --help for usage)\n`);
@@ -171,4 +251,30 @@ export async function main(argv: string[], io: Io): Promise<number> {
     client?.close();
     cleanup?.();
   }
+}
+
+/** The dashboard takes certificate files: hand it the context's material in a private temp dir. */
+async function dashboard(flags: Record<string, unknown>, after: string[], io: Io, setCleanup: (f: () => void) => void): Promise<number> {
+  const named = lastOf(flags.talosconfig) ?? lastOf(flags.minosconfig);
+  const { path, explicit } = named !== undefined ? { path: String(named), explicit: true } : defaultConfigPath(io.env);
+  const context = currentContext(loadConfig(path, explicit), flags.context === undefined ? undefined : String(lastOf(flags.context)), path);
+  const targets = resolveTargets(listFlag(flags.endpoints), listFlag(flags.nodes), context);
+  if (targets.nodes.length > 0) throw new UsageError("dashboard shows the endpoint itself: pass the node as -e");
+  const endpoint = targets.endpoints[0]!;
+  const tls = tlsOf(context);
+  const args = ["--endpoint", endpoint];
+  if (tls && !endpoint.startsWith("unix:")) {
+    const dir = mkdtempSync(join(tmpdir(), "minosctl-"));
+    setCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [name, pem] of [
+      ["ca", tls.ca],
+      ["crt", tls.cert],
+      ["key", tls.key],
+    ] as const) {
+      writeFileSync(join(dir, name), pem, { mode: 0o600 });
+      args.push(`--${name}`, join(dir, name));
+    }
+  }
+  const { main: run } = await import("../dashboard/main.ts");
+  return await run([...args, ...after], io);
 }

@@ -123,6 +123,7 @@ export function configToYaml(cfg: MachineConfig): string {
 /** The CA as the API server wants it: PEM text (Talos stores base64 in the YAML). */
 export function caPem(cfg: MachineConfig): { cert: string; key: string } | undefined {
   const ca = cfg.machine.ca;
-  if (!ca) return undefined;
+  // A worker's machine.ca carries the certificate alone (`gen config` keeps the key on control planes): no TCP listener then.
+  if (!ca?.key) return undefined;
   return { cert: Buffer.from(ca.crt, "base64").toString("utf8"), key: Buffer.from(ca.key, "base64").toString("utf8") };
 }

@@ -111,15 +111,15 @@ describe("minosctl over the node socket", () => {
     expect(r.err).toContain("not found:");
   });
 
-  test("mounts, memory, processes, loadavg, stats, cpuinfo, netdev, disks, hostname", async () => {
+  test("mounts, memory, processes, loadavg, systemstat, cpuinfo, netdev, diskstats, hostname", async () => {
     expect((await ctl(...node, "mounts")).out).toMatch(/MOUNTED ON[\s\S]*\s\/\n/);
     expect((await ctl(...node, "memory")).out).toMatch(/^NODE\s+TOTAL\s+USED/);
     expect((await ctl(...node, "processes")).out).toMatch(new RegExp(`fake-node\\s+${process.pid}\\s`));
     expect((await ctl(...node, "loadavg")).out).toMatch(/LOAD1/);
-    expect((await ctl(...node, "stats")).out).toMatch(/BOOT TIME/);
+    expect((await ctl(...node, "systemstat")).out).toMatch(/BOOT TIME/);
     expect((await ctl(...node, "cpuinfo")).out).toMatch(/PROCESSOR/);
     expect((await ctl(...node, "netdev")).out).toMatch(/\slo\s/);
-    expect((await ctl(...node, "disks")).code).toBe(0);
+    expect((await ctl(...node, "diskstats")).code).toBe(0);
     expect((await ctl(...node, "hostname")).out).toBe("fake-node\n");
     const y = parse((await ctl(...node, "-o", "yaml", "memory")).out) as { memtotal: number };
     expect(y.memtotal).toBeGreaterThan(0);
@@ -164,7 +164,9 @@ describe("minosctl failures are one clear line", () => {
   });
 
   test("TCP without certificates", async () => {
-    const r = await ctl("--minosconfig", join(f.dir, "no-config"), "-n", `127.0.0.1:${f.tcpPort}`, "version");
+    // An empty client config: no certificates in it.
+    writeFileSync(join(f.dir, "empty-config"), "");
+    const r = await ctl("--minosconfig", join(f.dir, "empty-config"), "-n", `127.0.0.1:${f.tcpPort}`, "version");
     expect(r.code).toBe(1);
     expect(r.err.split("\n").length).toBe(2);
     expect(r.err).toContain("client certificate");
@@ -176,8 +178,8 @@ describe("minosctl failures are one clear line", () => {
     const bad = await ctl("--minosconfig", cfg, "--context", "there", "version");
     expect(bad.code).toBe(2);
     expect(bad.err.split("\n")[0]).toBe(`minosctl: no context "there" in ${cfg}`);
-    // Without a config file at all, any named context is unknown too.
-    const none = await ctl("--minosconfig", join(f.dir, "no-such-config"), "--context", "x", "version");
+    // Without a config file at all (the default path missing), any named context is unknown too.
+    const none = await ctl("--context", "x", "version");
     expect(none.code).toBe(2);
     expect(none.err).toContain('no context "x"');
     // The named context that exists is used.
