@@ -205,6 +205,32 @@ export const NODE_COMMANDS: Command[] = [
   },
 
   {
+    name: "time",
+    summary: "the node's clock next to its time server's (talosctl time)",
+    flags: [{ name: "check", short: "c", value: "SERVER", help: "ask this NTP server instead of the one the node uses (needs os:operator)" }],
+    async run(ctx) {
+      const server = typeof ctx.flags.check === "string" ? ctx.flags.check : "";
+      const res = server ? await ctx.client().call("time.TimeService", "TimeCheck", { server }) : await ctx.client().call("time.TimeService", "Time", {});
+      const all = replies(ctx, res, server ? "TimeCheck" : "Time");
+      const secs = (t: { seconds: number; nanos: number } | null) => (t ? t.seconds + t.nanos / 1e9 : Number.NaN);
+      const iso = (t: { seconds: number; nanos: number } | null) => (t ? new Date(secs(t) * 1000).toISOString() : "");
+      emit(ctx, single(all.map((r) => ({ node: r.host, server: r.msg.server, localtime: iso(r.msg.localtime), remotetime: iso(r.msg.remotetime) }))), () =>
+        table(
+          ["NODE", "NTP-SERVER", "NODE-TIME", "NTP-SERVER-TIME", "OFFSET"],
+          all.map((r) => [
+            r.host,
+            r.msg.server,
+            iso(r.msg.localtime),
+            iso(r.msg.remotetime),
+            `${((secs(r.msg.remotetime) - secs(r.msg.localtime)) * 1000).toFixed(1)} ms`,
+          ]),
+        ),
+      );
+      return 0;
+    },
+  },
+
+  {
     name: "logs",
     args: "ID",
     summary: "a service's log",

@@ -11,6 +11,8 @@ import { join, resolve } from "node:path";
 import type { Sandbox } from "../../../scripts/sandbox.ts";
 import { connect, type MachineClient } from "../../../src/api/client.ts";
 import { Code } from "../../../src/api/status.ts";
+import { main } from "../../../src/applets/minosctl/main.ts";
+import { captureIo } from "../../../src/lib/io.ts";
 import { configWith, matching, withNode } from "../../helpers/node.ts";
 
 const BUN = process.execPath;
@@ -75,6 +77,10 @@ describe("time on a sandbox node", () => {
         );
         expect(closed?.code).toBe(Code.UNAVAILABLE);
         expect(closed?.details).toContain("127.0.0.1:1999");
+        // minosctl time: the same through the CLI, as talosctl time prints it.
+        const io = captureIo({ HOME: tmp });
+        expect(await main(["-n", `unix:${sb.socketPath}`, "time", "--check", "127.0.0.1:1123"], io)).toBe(0);
+        expect(io.out).toMatch(/NTP-SERVER[\s\S]*127\.0\.0\.1:1123[\s\S]*\b(3599|3600)\d{3}\.\d ms/);
       } finally {
         c.close();
       }
