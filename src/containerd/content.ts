@@ -1,0 +1,115 @@
+// Writing a blob into containerd's content store over the Write session
+// protocol: STAT opens the session for a ref, WRITEs append at the current
+// offset, COMMIT names the expected size and digest and containerd refuses
+// the blob unless both match. On any failure the session's partial data (the
+// "ingest") is aborted, so nothing half-written stays behind or stays leased.
+import { ApiError } from "./grpc.ts";
+import { Code } from "../api/status.ts";
+import { isDigest } from "./digest.ts";
+import type { NamespaceClient } from "./namespaced.ts";
+
+/** containerd's own clients send 1 MiB per WRITE; its default message limit is 16 MiB. */
+export const WRITE_CHUNK_BYTES = 1024 * 1024;
+
+export interface WriteBlobOptions {
+  /** Labels stored with the blob (e.g. containerd.io/gc.ref.* or distribution source). */
+  labels?: Record<string, string>;
+  /** Bytes per WRITE message (default 1 MiB): small input chunks are coalesced up to it. */
+  chunkBytes?: number;
+}
+
+export interface WrittenBlob {
+  digest: string;
+  size: number;
+  /** The store already held this digest: nothing was written. */
+  existed: boolean;
+}
+
+/** Re-cuts a byte stream into pieces of exactly `size` bytes (the last may be shorter). */
+export async function* rechunk(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    if (pendingBytes === 0 && chunk.length === size) {
+      yield chunk;
+      continue;
+    }
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes < size) continue;
+    const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    let at = 0;
+    for (; all.length - at >= size; at += size) yield all.subarray(at, at + size);
+    pending = at < all.length ? [all.subarray(at)] : [];
+    pendingBytes = all.length - at;
+  }
+  if (pendingBytes > 0) yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+}
+
+function isCode(e: unknown, code: number): boolean {
+  return e instanceof ApiError && e.code === code;
+}
+
+/**
+ * Streams `chunks` into the content store of `ns` under write session `ref`
+ * and commits it as `expectedDigest`/`size`. A digest or size mismatch is
+ * refused by containerd at commit (FAILED_PRECONDITION); a longer input is
+ * refused here before anything is committed (INVALID_ARGUMENT). Either way the
+ * ingest is aborted and the error thrown. A digest the store already holds is
+ * not rewritten (existed: true).
+ */
+export async function writeBlob(
+  ns: NamespaceClient,
+  ref: string,
+  expectedDigest: string,
+  size: number,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  opts: WriteBlobOptions = {},
+): Promise<WrittenBlob> {
+  if (!ref) throw new ApiError(Code.INVALID_ARGUMENT, "writeBlob: empty ref");
+  if (!isDigest(expectedDigest)) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: "${expectedDigest}" is not a sha256 digest`);
+  if (!Number.isSafeInteger(size) || size < 0) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: bad size ${size}`);
+  const chunkBytes = opts.chunkBytes ?? WRITE_CHUNK_BYTES;
+  const w = ns.duplex("containerd.services.content.v1.Content", "Write");
+  try {
+    await w.send({ action: "STAT", ref, total: size, expected: expectedDigest });
+    // The server answers every request in order; the COMMIT reply is the last.
+    const first = await w.next();
+    if (!first) throw new ApiError(Code.INTERNAL, "content Write: no reply to STAT");
+    const replies = (async () => {
+      for (;;) {
+        const r = await w.next();
+        if (!r || r.action === "COMMIT") return r;
+      }
+    })();
+    replies.catch(() => {});
+    let offset = 0;
+    for await (const data of rechunk(chunks, chunkBytes)) {
+      if (offset + data.length > size) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob ${ref}: input is longer than the declared ${size} bytes`);
+      // offset 0 on the first write also truncates what an earlier, broken session left under this ref.
+      await w.send({ action: "WRITE", offset, data });
+      offset += data.length;
+    }
+    await w.send({ action: "COMMIT", total: size, expected: expectedDigest, offset, labels: opts.labels ?? {} });
+    w.end();
+    const commit = await replies;
+    await w.done;
+    if (!commit) throw new ApiError(Code.INTERNAL, `content Write ${ref}: the session ended without a commit reply`);
+    if (commit.digest !== expectedDigest) throw new ApiError(Code.DATA_LOSS, `content Write ${ref}: committed ${commit.digest}, wanted ${expectedDigest}`);
+    return { digest: expectedDigest, size: offset, existed: false };
+  } catch (e) {
+    w.cancel();
+    if (isCode(e, Code.ALREADY_EXISTS)) {
+      const info = await ns.content.info(expectedDigest);
+      if (info.size === size) return { digest: expectedDigest, size, existed: true };
+      throw new ApiError(Code.FAILED_PRECONDITION, `content ${expectedDigest} exists with size ${info.size}, not ${size}`);
+    }
+    try {
+      await ns.content.abort(ref);
+    } catch (abortErr) {
+      if (!isCode(abortErr, Code.NOT_FOUND)) throw new ApiError(Code.INTERNAL, `${(e as Error).message}; and aborting ingest ${ref} failed: ${(abortErr as Error).message}`);
+    }
+    throw e;
+  }
+}
