@@ -10,8 +10,10 @@ import { ApiError, Channel, type CallOptions } from "./grpc.ts";
 import { Code } from "../api/status.ts";
 import { writeBlob, type WriteBlobOptions, type WrittenBlob } from "./content.ts";
 import { NamespaceClient, type containerd } from "./namespaced.ts";
-import { decode, encode, methodInfo } from "./schema.ts";
+import { decode, encode, methodInfo, type MethodName, type Msg, type Req, type Res, type ServiceName } from "./schema.ts";
 import { unpackLayer, type UnpackLayerOptions, type UnpackedLayer } from "./unpack.ts";
+
+type Namespace = containerd.services.namespaces.v1.Namespace;
 
 export interface ContainerdClientOptions {
   /** Deadline for unary calls (Wait and streams excepted); none by default. */
@@ -33,14 +35,14 @@ export class ContainerdClient {
     return this.channel.socketPath;
   }
 
-  private async unary<T>(service: string, method: string, requestType: string, req: object, opts: CallOptions = {}): Promise<T> {
-    const m = methodInfo(service as "containerd.services.version.v1.Version", method);
-    const bytes = await this.channel.unary(m.path, encode(requestType, req), { timeoutMs: opts.timeoutMs ?? this.timeoutMs });
-    return decode<T>(m.responseType, bytes);
+  private async call<S extends ServiceName, M extends MethodName<S>>(service: S, method: M, req: Msg<Req<S, M>>, opts: CallOptions = {}): Promise<Res<S, M>> {
+    const m = methodInfo(service, method);
+    const bytes = await this.channel.unary(m.path, encode(m.requestType, req), { timeoutMs: opts.timeoutMs ?? this.timeoutMs, metadata: opts.metadata ?? {} });
+    return decode<Res<S, M>>(m.responseType, bytes);
   }
 
   async version(opts: CallOptions = {}): Promise<{ version: string; revision: string }> {
-    return this.unary("containerd.services.version.v1.Version", "Version", "google.protobuf.Empty", {}, opts);
+    return this.call("containerd.services.version.v1.Version", "Version", {}, opts);
   }
 
   /** Polls Version until containerd answers (socket present and serving) or timeoutMs passes. */
@@ -58,9 +60,15 @@ export class ContainerdClient {
     }
   }
 
+  // containerd publishes an event for each namespace change and refuses one
+  // without a namespace in context: the namespace itself is named in the header.
+  private static nsHeader(name: string): CallOptions {
+    return { metadata: { "containerd-namespace": name } };
+  }
+
   readonly namespaces = {
-    create: async (name: string, labels: Record<string, string> = {}): Promise<containerd.services.namespaces.v1.Namespace> =>
-      (await this.unary<containerd.services.namespaces.v1.CreateNamespaceResponse>("containerd.services.namespaces.v1.Namespaces", "Create", "containerd.services.namespaces.v1.CreateNamespaceRequest", { namespace: { name, labels } })).namespace!,
+    create: async (name: string, labels: Record<string, string> = {}): Promise<Namespace> =>
+      (await this.call("containerd.services.namespaces.v1.Namespaces", "Create", { namespace: { name, labels } }, ContainerdClient.nsHeader(name))).namespace!,
     /** Creates `name` unless it exists. */
     ensure: async (name: string, labels: Record<string, string> = {}): Promise<void> => {
       try {
@@ -69,13 +77,11 @@ export class ContainerdClient {
         if (!(e instanceof ApiError && e.code === Code.ALREADY_EXISTS)) throw e;
       }
     },
-    get: async (name: string): Promise<containerd.services.namespaces.v1.Namespace> =>
-      (await this.unary<containerd.services.namespaces.v1.GetNamespaceResponse>("containerd.services.namespaces.v1.Namespaces", "Get", "containerd.services.namespaces.v1.GetNamespaceRequest", { name })).namespace!,
-    list: async (filter = ""): Promise<containerd.services.namespaces.v1.Namespace[]> =>
-      (await this.unary<containerd.services.namespaces.v1.ListNamespacesResponse>("containerd.services.namespaces.v1.Namespaces", "List", "containerd.services.namespaces.v1.ListNamespacesRequest", { filter })).namespaces,
+    get: async (name: string): Promise<Namespace> => (await this.call("containerd.services.namespaces.v1.Namespaces", "Get", { name }, ContainerdClient.nsHeader(name))).namespace!,
+    list: async (filter = ""): Promise<Namespace[]> => (await this.call("containerd.services.namespaces.v1.Namespaces", "List", { filter })).namespaces,
     /** containerd refuses (FAILED_PRECONDITION) while the namespace still holds anything. */
     delete: async (name: string): Promise<void> => {
-      await this.unary("containerd.services.namespaces.v1.Namespaces", "Delete", "containerd.services.namespaces.v1.DeleteNamespaceRequest", { name });
+      await this.call("containerd.services.namespaces.v1.Namespaces", "Delete", { name }, ContainerdClient.nsHeader(name));
     },
   };
 

@@ -99,17 +99,38 @@ export async function writeBlob(
     if (commit.digest !== expectedDigest) throw new ApiError(Code.DATA_LOSS, `content Write ${ref}: committed ${commit.digest}, wanted ${expectedDigest}`);
     return { digest: expectedDigest, size: offset, existed: false };
   } catch (e) {
-    w.cancel();
+    await closeSession(w);
     if (isCode(e, Code.ALREADY_EXISTS)) {
       const info = await ns.content.info(expectedDigest);
       if (info.size === size) return { digest: expectedDigest, size, existed: true };
       throw new ApiError(Code.FAILED_PRECONDITION, `content ${expectedDigest} exists with size ${info.size}, not ${size}`);
     }
+    await abortIngest(ns, ref, e as Error);
+    throw e;
+  }
+}
+
+/**
+ * Ends a session that failed on our side by half-closing it: the server then
+ * sees end-of-stream, closes its writer and answers, and only after that can
+ * the ingest be aborted (while the writer is open its directory is busy).
+ */
+async function closeSession(w: { end(): void; cancel(): void; done: Promise<void> }): Promise<void> {
+  w.end();
+  const settled = await Promise.race([w.done.then(() => true, () => true), Bun.sleep(5000).then(() => false)]);
+  if (!settled) w.cancel();
+}
+
+async function abortIngest(ns: NamespaceClient, ref: string, cause: Error): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
     try {
       await ns.content.abort(ref);
+      return;
     } catch (abortErr) {
-      if (!isCode(abortErr, Code.NOT_FOUND)) throw new ApiError(Code.INTERNAL, `${(e as Error).message}; and aborting ingest ${ref} failed: ${(abortErr as Error).message}`);
+      if (isCode(abortErr, Code.NOT_FOUND)) return;
+      // A cancelled session's writer may still be closing on the server: retry briefly.
+      if (attempt >= 20) throw new ApiError(Code.INTERNAL, `${cause.message}; and aborting ingest ${ref} failed: ${(abortErr as Error).message}`);
+      await Bun.sleep(100);
     }
-    throw e;
   }
 }

@@ -79,6 +79,7 @@ export class Call implements AsyncIterable<Uint8Array> {
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
   private finished = false;
+  private cancelled = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -158,13 +159,18 @@ export class Call implements AsyncIterable<Uint8Array> {
     if (!this.stream.closed && !this.stream.writableEnded) this.stream.end();
   }
 
+  /** Stops the call; a reader waiting in next() (or a for-await loop) then simply ends. */
   cancel(): void {
+    this.cancelled = true;
+    this.queue.length = 0;
+    this.notify();
     if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
   }
 
-  /** The next reply; undefined once the call ended with OK. Throws the call's error status. */
+  /** The next reply; undefined once the call ended with OK (or was cancelled here). Throws the call's error status. */
   async next(): Promise<Uint8Array | undefined> {
     for (;;) {
+      if (this.cancelled) return undefined;
       if (this.queue.length) return this.queue.shift()!;
       if (this.finished) {
         if (this.failure) throw this.failure;

@@ -3,7 +3,8 @@
 // which protects what the call creates from garbage collection).
 // Typed raw access (call/stream/duplex) plus thin wrappers per service.
 import type { containerd, google } from "./gen/types.ts";
-import { type CallOptions, type Call, type Channel } from "./grpc.ts";
+import { ApiError, type CallOptions, type Call, type Channel } from "./grpc.ts";
+import { Code } from "../api/status.ts";
 import { OCI_SPEC_TYPE_URL, decode, encode, methodInfo, packJson, type MethodName, type Msg, type Req, type Res, type ServiceName } from "./schema.ts";
 
 export type { containerd, google };
@@ -40,8 +41,14 @@ export interface ContainerSpec {
   labels?: Record<string, string>;
 }
 
+/**
+ * The process's stdio as the runc shim takes it: all three empty is
+ * /dev/null; otherwise stdout and stderr are both required, each a FIFO (the
+ * shim copies into it; the caller reads) or an existing file (appended to),
+ * or both the same "file:///path" URI (the shim creates it). stdin, if set,
+ * is a FIFO the caller writes.
+ */
 export interface TaskIO {
-  /** Paths the shim opens (FIFOs or regular files); empty means /dev/null. */
   stdin?: string;
   stdout?: string;
   stderr?: string;
@@ -216,15 +223,17 @@ export class NamespaceClient {
   };
 
   readonly tasks = {
-    create: async (containerId: string, io: TaskIO = {}) =>
-      this.call("containerd.services.tasks.v1.Tasks", "Create", {
+    create: async (containerId: string, io: TaskIO = {}) => {
+      if ((io.stdin || io.stdout || io.stderr) && !(io.stdout && io.stderr)) throw new ApiError(Code.INVALID_ARGUMENT, `task ${containerId}: stdout and stderr must both be set when any stdio is (the shim opens both)`);
+      return this.call("containerd.services.tasks.v1.Tasks", "Create", {
         container_id: containerId,
         stdin: io.stdin ?? "",
         stdout: io.stdout ?? "",
         stderr: io.stderr ?? "",
         terminal: io.terminal ?? false,
         rootfs: io.rootfs ?? [],
-      }),
+      });
+    },
     start: async (containerId: string, execId = ""): Promise<number> => (await this.call("containerd.services.tasks.v1.Tasks", "Start", { container_id: containerId, exec_id: execId })).pid,
     /** Blocks until the process exits (no deadline unless given). */
     wait: async (containerId: string, execId = "", timeoutMs?: number): Promise<{ exitStatus: number; exitedAt: google.protobuf.Timestamp | null }> => {
