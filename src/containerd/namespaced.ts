@@ -5,7 +5,7 @@
 import type { containerd, google } from "./gen/types.ts";
 import { ApiError, type CallOptions, type Call, type Channel } from "./grpc.ts";
 import { Code } from "../api/status.ts";
-import { OCI_SPEC_TYPE_URL, decode, encode, methodInfo, packJson, type MethodName, type Msg, type Req, type Res, type ServiceName } from "./schema.ts";
+import { OCI_SPEC_TYPE_URL, decode, decodeAny, encode, fromTimestamp, methodInfo, packJson, type MethodName, type Msg, type Req, type Res, type ServiceName } from "./schema.ts";
 
 export type { containerd, google };
 
@@ -25,6 +25,17 @@ export interface Duplex<Q, R> {
   next(): Promise<R | undefined>;
   cancel(): void;
   readonly done: Promise<void>;
+}
+
+/** An event with its payload decoded (containerd.events.TaskExit for "/tasks/exit", ...). */
+export interface ContainerdEvent {
+  topic: string;
+  namespace: string;
+  timestamp: Date | undefined;
+  /** The payload's message name, e.g. "containerd.events.TaskExit". */
+  type: string;
+  /** undefined when the payload type is not in our schema. */
+  payload: Record<string, unknown> | undefined;
 }
 
 export const DEFAULT_SNAPSHOTTER = "overlayfs";
@@ -252,7 +263,18 @@ export class NamespaceClient {
 
   readonly events = {
     /** Live events (all namespaces unless a filter says e.g. `namespace=="k8s.io"`); filters are OR-ed. */
-    subscribe: (filters: string[] = []): Stream<containerd.services.events.v1.Envelope> => this.stream("containerd.services.events.v1.Events", "Subscribe", { filters }),
+    subscribe: (filters: string[] = []): Stream<ContainerdEvent> => {
+      const s = this.stream("containerd.services.events.v1.Events", "Subscribe", { filters });
+      return {
+        cancel: () => s.cancel(),
+        async *[Symbol.asyncIterator]() {
+          for await (const e of s) {
+            const url = e.event?.type_url ?? "";
+            yield { topic: e.topic, namespace: e.namespace, timestamp: fromTimestamp(e.timestamp), type: url.slice(url.lastIndexOf("/") + 1), payload: decodeAny<Record<string, unknown>>(e.event) };
+          }
+        },
+      };
+    },
   };
 
   readonly introspection = {

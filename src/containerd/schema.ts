@@ -87,6 +87,18 @@ export function unpackJson<T>(any: google.protobuf.Any | null | undefined): T | 
   return JSON.parse(new TextDecoder().decode(any.value)) as T;
 }
 
+/** A protobuf Any decoded by the message name in its type URL; undefined for a type this schema lacks. */
+export function decodeAny<T>(any: google.protobuf.Any | null | undefined): T | undefined {
+  if (!any) return undefined;
+  const name = any.type_url.slice(any.type_url.lastIndexOf("/") + 1);
+  try {
+    messageType(name);
+  } catch {
+    return undefined;
+  }
+  return decode<T>(name, any.value);
+}
+
 export function fromTimestamp(t: google.protobuf.Timestamp | null | undefined): Date | undefined {
   if (!t) return undefined;
   return new Date(Number(t.seconds) * 1000 + Math.floor(Number(t.nanos) / 1e6));

@@ -7,8 +7,499 @@ export const SCHEMA = {
  "nested": {
   "containerd": {
    "nested": {
+    "events": {
+     "nested": {
+      "ContainerCreate": {
+       "fields": {
+        "id": {
+         "type": "string",
+         "id": 1
+        },
+        "image": {
+         "type": "string",
+         "id": 2
+        },
+        "runtime": {
+         "type": "Runtime",
+         "id": 3
+        }
+       },
+       "nested": {
+        "Runtime": {
+         "fields": {
+          "name": {
+           "type": "string",
+           "id": 1
+          },
+          "options": {
+           "type": "google.protobuf.Any",
+           "id": 2
+          }
+         }
+        }
+       }
+      },
+      "ContainerUpdate": {
+       "fields": {
+        "id": {
+         "type": "string",
+         "id": 1
+        },
+        "image": {
+         "type": "string",
+         "id": 2
+        },
+        "labels": {
+         "keyType": "string",
+         "type": "string",
+         "id": 3
+        },
+        "snapshot_key": {
+         "type": "string",
+         "id": 4
+        }
+       }
+      },
+      "ContainerDelete": {
+       "fields": {
+        "id": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "SnapshotPrepare": {
+       "fields": {
+        "key": {
+         "type": "string",
+         "id": 1
+        },
+        "parent": {
+         "type": "string",
+         "id": 2
+        }
+       }
+      },
+      "SnapshotCommit": {
+       "fields": {
+        "key": {
+         "type": "string",
+         "id": 1
+        },
+        "name": {
+         "type": "string",
+         "id": 2
+        }
+       }
+      },
+      "SnapshotRemove": {
+       "fields": {
+        "key": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "NamespaceCreate": {
+       "fields": {
+        "name": {
+         "type": "string",
+         "id": 1
+        },
+        "labels": {
+         "keyType": "string",
+         "type": "string",
+         "id": 2
+        }
+       }
+      },
+      "NamespaceUpdate": {
+       "fields": {
+        "name": {
+         "type": "string",
+         "id": 1
+        },
+        "labels": {
+         "keyType": "string",
+         "type": "string",
+         "id": 2
+        }
+       }
+      },
+      "NamespaceDelete": {
+       "fields": {
+        "name": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "ContentDelete": {
+       "fields": {
+        "digest": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "TaskCreate": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        },
+        "bundle": {
+         "type": "string",
+         "id": 2
+        },
+        "rootfs": {
+         "rule": "repeated",
+         "type": "containerd.types.Mount",
+         "id": 3
+        },
+        "io": {
+         "type": "TaskIO",
+         "id": 4
+        },
+        "checkpoint": {
+         "type": "string",
+         "id": 5
+        },
+        "pid": {
+         "type": "uint32",
+         "id": 6
+        }
+       }
+      },
+      "TaskStart": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        },
+        "pid": {
+         "type": "uint32",
+         "id": 2
+        }
+       }
+      },
+      "TaskDelete": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        },
+        "pid": {
+         "type": "uint32",
+         "id": 2
+        },
+        "exit_status": {
+         "type": "uint32",
+         "id": 3
+        },
+        "exited_at": {
+         "type": "google.protobuf.Timestamp",
+         "id": 4
+        },
+        "id": {
+         "type": "string",
+         "id": 5
+        }
+       }
+      },
+      "TaskIO": {
+       "fields": {
+        "stdin": {
+         "type": "string",
+         "id": 1
+        },
+        "stdout": {
+         "type": "string",
+         "id": 2
+        },
+        "stderr": {
+         "type": "string",
+         "id": 3
+        },
+        "terminal": {
+         "type": "bool",
+         "id": 4
+        }
+       }
+      },
+      "TaskExit": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        },
+        "id": {
+         "type": "string",
+         "id": 2
+        },
+        "pid": {
+         "type": "uint32",
+         "id": 3
+        },
+        "exit_status": {
+         "type": "uint32",
+         "id": 4
+        },
+        "exited_at": {
+         "type": "google.protobuf.Timestamp",
+         "id": 5
+        }
+       }
+      },
+      "TaskOOM": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "TaskExecAdded": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        },
+        "exec_id": {
+         "type": "string",
+         "id": 2
+        }
+       }
+      },
+      "TaskExecStarted": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        },
+        "exec_id": {
+         "type": "string",
+         "id": 2
+        },
+        "pid": {
+         "type": "uint32",
+         "id": 3
+        }
+       }
+      },
+      "TaskPaused": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "TaskResumed": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        }
+       }
+      },
+      "TaskCheckpointed": {
+       "fields": {
+        "container_id": {
+         "type": "string",
+         "id": 1
+        },
+        "checkpoint": {
+         "type": "string",
+         "id": 2
+        }
+       }
+      }
+     }
+    },
     "services": {
      "nested": {
+      "images": {
+       "nested": {
+        "v1": {
+         "nested": {
+          "ImageCreate": {
+           "fields": {
+            "name": {
+             "type": "string",
+             "id": 1
+            },
+            "labels": {
+             "keyType": "string",
+             "type": "string",
+             "id": 2
+            }
+           }
+          },
+          "ImageUpdate": {
+           "fields": {
+            "name": {
+             "type": "string",
+             "id": 1
+            },
+            "labels": {
+             "keyType": "string",
+             "type": "string",
+             "id": 2
+            }
+           }
+          },
+          "ImageDelete": {
+           "fields": {
+            "name": {
+             "type": "string",
+             "id": 1
+            }
+           }
+          },
+          "Images": {
+           "methods": {
+            "Get": {
+             "requestType": "GetImageRequest",
+             "responseType": "GetImageResponse"
+            },
+            "List": {
+             "requestType": "ListImagesRequest",
+             "responseType": "ListImagesResponse"
+            },
+            "Create": {
+             "requestType": "CreateImageRequest",
+             "responseType": "CreateImageResponse"
+            },
+            "Update": {
+             "requestType": "UpdateImageRequest",
+             "responseType": "UpdateImageResponse"
+            },
+            "Delete": {
+             "requestType": "DeleteImageRequest",
+             "responseType": "google.protobuf.Empty"
+            }
+           }
+          },
+          "Image": {
+           "fields": {
+            "name": {
+             "type": "string",
+             "id": 1
+            },
+            "labels": {
+             "keyType": "string",
+             "type": "string",
+             "id": 2
+            },
+            "target": {
+             "type": "containerd.types.Descriptor",
+             "id": 3
+            },
+            "created_at": {
+             "type": "google.protobuf.Timestamp",
+             "id": 7
+            },
+            "updated_at": {
+             "type": "google.protobuf.Timestamp",
+             "id": 8
+            }
+           }
+          },
+          "GetImageRequest": {
+           "fields": {
+            "name": {
+             "type": "string",
+             "id": 1
+            }
+           }
+          },
+          "GetImageResponse": {
+           "fields": {
+            "image": {
+             "type": "Image",
+             "id": 1
+            }
+           }
+          },
+          "CreateImageRequest": {
+           "fields": {
+            "image": {
+             "type": "Image",
+             "id": 1
+            },
+            "source_date_epoch": {
+             "type": "google.protobuf.Timestamp",
+             "id": 2
+            }
+           }
+          },
+          "CreateImageResponse": {
+           "fields": {
+            "image": {
+             "type": "Image",
+             "id": 1
+            }
+           }
+          },
+          "UpdateImageRequest": {
+           "fields": {
+            "image": {
+             "type": "Image",
+             "id": 1
+            },
+            "update_mask": {
+             "type": "google.protobuf.FieldMask",
+             "id": 2
+            },
+            "source_date_epoch": {
+             "type": "google.protobuf.Timestamp",
+             "id": 3
+            }
+           }
+          },
+          "UpdateImageResponse": {
+           "fields": {
+            "image": {
+             "type": "Image",
+             "id": 1
+            }
+           }
+          },
+          "ListImagesRequest": {
+           "fields": {
+            "filters": {
+             "rule": "repeated",
+             "type": "string",
+             "id": 1
+            }
+           }
+          },
+          "ListImagesResponse": {
+           "fields": {
+            "images": {
+             "rule": "repeated",
+             "type": "Image",
+             "id": 1
+            }
+           }
+          },
+          "DeleteImageRequest": {
+           "fields": {
+            "name": {
+             "type": "string",
+             "id": 1
+            },
+            "sync": {
+             "type": "bool",
+             "id": 2
+            }
+           }
+          }
+         }
+        }
+       }
+      },
       "containers": {
        "nested": {
         "v1": {
@@ -657,153 +1148,6 @@ export const SCHEMA = {
             "event": {
              "type": "google.protobuf.Any",
              "id": 4
-            }
-           }
-          }
-         }
-        }
-       }
-      },
-      "images": {
-       "nested": {
-        "v1": {
-         "nested": {
-          "Images": {
-           "methods": {
-            "Get": {
-             "requestType": "GetImageRequest",
-             "responseType": "GetImageResponse"
-            },
-            "List": {
-             "requestType": "ListImagesRequest",
-             "responseType": "ListImagesResponse"
-            },
-            "Create": {
-             "requestType": "CreateImageRequest",
-             "responseType": "CreateImageResponse"
-            },
-            "Update": {
-             "requestType": "UpdateImageRequest",
-             "responseType": "UpdateImageResponse"
-            },
-            "Delete": {
-             "requestType": "DeleteImageRequest",
-             "responseType": "google.protobuf.Empty"
-            }
-           }
-          },
-          "Image": {
-           "fields": {
-            "name": {
-             "type": "string",
-             "id": 1
-            },
-            "labels": {
-             "keyType": "string",
-             "type": "string",
-             "id": 2
-            },
-            "target": {
-             "type": "containerd.types.Descriptor",
-             "id": 3
-            },
-            "created_at": {
-             "type": "google.protobuf.Timestamp",
-             "id": 7
-            },
-            "updated_at": {
-             "type": "google.protobuf.Timestamp",
-             "id": 8
-            }
-           }
-          },
-          "GetImageRequest": {
-           "fields": {
-            "name": {
-             "type": "string",
-             "id": 1
-            }
-           }
-          },
-          "GetImageResponse": {
-           "fields": {
-            "image": {
-             "type": "Image",
-             "id": 1
-            }
-           }
-          },
-          "CreateImageRequest": {
-           "fields": {
-            "image": {
-             "type": "Image",
-             "id": 1
-            },
-            "source_date_epoch": {
-             "type": "google.protobuf.Timestamp",
-             "id": 2
-            }
-           }
-          },
-          "CreateImageResponse": {
-           "fields": {
-            "image": {
-             "type": "Image",
-             "id": 1
-            }
-           }
-          },
-          "UpdateImageRequest": {
-           "fields": {
-            "image": {
-             "type": "Image",
-             "id": 1
-            },
-            "update_mask": {
-             "type": "google.protobuf.FieldMask",
-             "id": 2
-            },
-            "source_date_epoch": {
-             "type": "google.protobuf.Timestamp",
-             "id": 3
-            }
-           }
-          },
-          "UpdateImageResponse": {
-           "fields": {
-            "image": {
-             "type": "Image",
-             "id": 1
-            }
-           }
-          },
-          "ListImagesRequest": {
-           "fields": {
-            "filters": {
-             "rule": "repeated",
-             "type": "string",
-             "id": 1
-            }
-           }
-          },
-          "ListImagesResponse": {
-           "fields": {
-            "images": {
-             "rule": "repeated",
-             "type": "Image",
-             "id": 1
-            }
-           }
-          },
-          "DeleteImageRequest": {
-           "fields": {
-            "name": {
-             "type": "string",
-             "id": 1
-            },
-            "sync": {
-             "type": "bool",
-             "id": 2
             }
            }
           }

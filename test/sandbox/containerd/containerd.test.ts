@@ -278,6 +278,8 @@ describe("containerd client (real containerd)", () => {
         const ev = await Promise.race([firstEvent, Bun.sleep(5000).then(() => undefined)]);
         expect(ev?.topic).toBe("/tasks/exit");
         expect(ev?.namespace).toBe(NS);
+        expect(ev?.type).toBe("containerd.events.TaskExit");
+        expect(ev?.payload).toMatchObject({ container_id: "t-run", id: "t-run", exit_status: 3 });
       } finally {
         events.cancel();
         await removeTask("t-run");
