@@ -8,13 +8,23 @@ import { Code } from "../api/status.ts";
 import { isDigest } from "./digest.ts";
 import type { NamespaceClient } from "./namespaced.ts";
 
-/** containerd's own clients send 1 MiB per WRITE; its default message limit is 16 MiB. */
-export const WRITE_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Bytes per WRITE, and at most this many bytes sent but not yet answered.
+ * Bun 1.4's node:http2 client strands request DATA that waits for
+ * flow-control window when the peer raises SETTINGS_INITIAL_WINDOW_SIZE
+ * meanwhile (grpc-go's BDP estimator does so several times during a large
+ * upload; oven-sh/bun#30319): the stream never drains again. Data that fits
+ * the window is sent at once and never waits, and grpc-go's stream window is
+ * at least 64 KiB minus the quarter it may still owe us after a reply: so the
+ * upload is paced by containerd's replies to stay under 32 KiB in flight.
+ */
+export const WRITE_CHUNK_BYTES = 16 * 1024;
+export const MAX_IN_FLIGHT_BYTES = 32 * 1024;
 
 export interface WriteBlobOptions {
   /** Labels stored with the blob (e.g. containerd.io/gc.ref.* or distribution source). */
   labels?: Record<string, string>;
-  /** Bytes per WRITE message (default 1 MiB): small input chunks are coalesced up to it. */
+  /** Bytes per WRITE message (default and most: see WRITE_CHUNK_BYTES): small input chunks are coalesced up to it. */
   chunkBytes?: number;
 }
 
@@ -70,30 +80,36 @@ export async function writeBlob(
   if (!ref) throw new ApiError(Code.INVALID_ARGUMENT, "writeBlob: empty ref");
   if (!isDigest(expectedDigest)) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: "${expectedDigest}" is not a sha256 digest`);
   if (!Number.isSafeInteger(size) || size < 0) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: bad size ${size}`);
-  const chunkBytes = opts.chunkBytes ?? WRITE_CHUNK_BYTES;
+  const chunkBytes = Math.min(opts.chunkBytes ?? WRITE_CHUNK_BYTES, MAX_IN_FLIGHT_BYTES);
+  const maxInFlight = MAX_IN_FLIGHT_BYTES;
   const w = ns.duplex("containerd.services.content.v1.Content", "Write");
   try {
     await w.send({ action: "STAT", ref, total: size, expected: expectedDigest });
     // The server answers every request in order; the COMMIT reply is the last.
     const first = await w.next();
     if (!first) throw new ApiError(Code.INTERNAL, "content Write: no reply to STAT");
-    const replies = (async () => {
-      for (;;) {
-        const r = await w.next();
-        if (!r || r.action === "COMMIT") return r;
-      }
-    })();
-    replies.catch(() => {});
+    const unanswered: number[] = [];
+    let inFlight = 0;
+    const answer = async () => {
+      const r = await w.next();
+      if (!r) throw new ApiError(Code.INTERNAL, `content Write ${ref}: the session ended early`);
+      inFlight -= unanswered.shift() ?? 0;
+      return r;
+    };
     let offset = 0;
     for await (const data of rechunk(chunks, chunkBytes)) {
       if (offset + data.length > size) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob ${ref}: input is longer than the declared ${size} bytes`);
+      while (unanswered.length && inFlight + data.length > maxInFlight) await answer();
       // offset 0 on the first write also truncates what an earlier, broken session left under this ref.
       await w.send({ action: "WRITE", offset, data });
+      unanswered.push(data.length);
+      inFlight += data.length;
       offset += data.length;
     }
+    while (unanswered.length) await answer();
     await w.send({ action: "COMMIT", total: size, expected: expectedDigest, offset, labels: opts.labels ?? {} });
     w.end();
-    const commit = await replies;
+    const commit = await w.next();
     await w.done;
     if (!commit) throw new ApiError(Code.INTERNAL, `content Write ${ref}: the session ended without a commit reply`);
     if (commit.digest !== expectedDigest) throw new ApiError(Code.DATA_LOSS, `content Write ${ref}: committed ${commit.digest}, wanted ${expectedDigest}`);

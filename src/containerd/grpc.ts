@@ -15,17 +15,6 @@ export { ApiError };
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** A larger receive window than HTTP/2's 64 KiB keeps content reads from stalling on WINDOW_UPDATEs. */
 const WINDOW_BYTES = 8 * 1024 * 1024;
-/**
- * Bun 1.4's node:http2 client leaves queued request DATA unsent when the
- * peer raises SETTINGS_INITIAL_WINDOW_SIZE while the data waits for window
- * (grpc-go's BDP estimator does that a few times during a large upload;
- * oven-sh/bun#30319): the stream never drains, though the window is open.
- * Any inbound frame makes it look again, so a write stalled this long sends
- * a PING. grpc-go answers a third ping without data from it in between with
- * GOAWAY (too_many_pings), so a call sends at most two per silence.
- */
-const STALL_PING_MS = 50;
-const MAX_PINGS_PER_SILENCE = 2;
 
 export interface CallOptions {
   /** Deadline for the whole call: sent as grpc-timeout and enforced here. */
@@ -91,15 +80,12 @@ export class Call implements AsyncIterable<Uint8Array> {
   private failure: Error | undefined;
   private finished = false;
   private cancelled = false;
-  /** Pings sent since the server last sent us data on this call. */
-  private pingsSinceData = 0;
   readonly done: Promise<void>;
 
   constructor(
     private readonly stream: http2.ClientHttp2Stream,
     where: string,
     timeoutMs: number | undefined,
-    private readonly nudge: () => void = () => {},
   ) {
     let status: ApiError | null | undefined;
     const deframer = new Deframer();
@@ -126,7 +112,6 @@ export class Call implements AsyncIterable<Uint8Array> {
       });
       stream.on("data", (chunk: Buffer) => {
         try {
-          this.pingsSinceData = 0;
           for (const m of deframer.push(chunk)) this.queue.push(m);
           this.notify();
         } catch (e) {
@@ -153,18 +138,16 @@ export class Call implements AsyncIterable<Uint8Array> {
     this.wake = undefined;
   }
 
-  /** Sends one request message; resolves when the peer's flow-control window has room again. */
+  /**
+   * Sends one request message; resolves when the peer's flow-control window
+   * has room again. Beware Bun 1.4: a message that has to wait for window can
+   * be stranded (see content.ts), so large uploads pace themselves by replies.
+   */
   async send(message: Uint8Array): Promise<void> {
     if (this.finished) throw this.failure ?? new ApiError(Code.FAILED_PRECONDITION, "call already finished");
     if (this.stream.write(frame(message))) return;
     await new Promise<void>((resolve) => {
-      const stalled = setInterval(() => {
-        if (this.pingsSinceData >= MAX_PINGS_PER_SILENCE) return;
-        this.pingsSinceData++;
-        this.nudge();
-      }, STALL_PING_MS);
       const go = () => {
-        clearInterval(stalled);
         this.stream.off("drain", go);
         this.stream.off("close", go);
         resolve();
@@ -254,17 +237,12 @@ export class Channel {
     };
     if (opts.timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
     let stream: http2.ClientHttp2Stream;
-    let session: http2.ClientHttp2Session;
     try {
-      session = this.current();
-      stream = session.request(headers);
+      stream = this.current().request(headers);
     } catch (e) {
       throw transportError(e as Error, this.where);
     }
-    const nudge = () => {
-      if (!session.closed && !session.destroyed) session.ping(() => {});
-    };
-    return new Call(stream, this.where, opts.timeoutMs, nudge);
+    return new Call(stream, this.where, opts.timeoutMs);
   }
 
   async unary(path: string, body: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
