@@ -17,6 +17,8 @@ import type { NamespaceClient } from "./namespaced.ts";
  * the window is sent at once and never waits, and grpc-go's stream window is
  * at least 64 KiB minus the quarter it may still owe us after a reply: so the
  * upload is paced by containerd's replies to stay under 32 KiB in flight.
+ * The same holds for the connection's window, so each upload gets a
+ * connection of its own (parallel uploads on one connection did stall).
  */
 export const WRITE_CHUNK_BYTES = 16 * 1024;
 export const MAX_IN_FLIGHT_BYTES = 32 * 1024;
@@ -67,7 +69,9 @@ function isCode(e: unknown, code: number): boolean {
  * refused by containerd at commit (FAILED_PRECONDITION); a longer input is
  * refused here before anything is committed (INVALID_ARGUMENT). Either way the
  * ingest is aborted and the error thrown. A digest the store already holds is
- * not rewritten (existed: true).
+ * not rewritten (existed: true). Write through a leased client
+ * (ns.withLease) until an image or another blob's gc.ref label refers to the
+ * blob: containerd's garbage collector removes unreferenced content.
  */
 export async function writeBlob(
   ns: NamespaceClient,
@@ -80,6 +84,22 @@ export async function writeBlob(
   if (!ref) throw new ApiError(Code.INVALID_ARGUMENT, "writeBlob: empty ref");
   if (!isDigest(expectedDigest)) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: "${expectedDigest}" is not a sha256 digest`);
   if (!Number.isSafeInteger(size) || size < 0) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: bad size ${size}`);
+  const own = ns.ownConnection();
+  try {
+    return await writeSession(own.client, ref, expectedDigest, size, chunks, opts);
+  } finally {
+    own.close();
+  }
+}
+
+async function writeSession(
+  ns: NamespaceClient,
+  ref: string,
+  expectedDigest: string,
+  size: number,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  opts: WriteBlobOptions,
+): Promise<WrittenBlob> {
   const chunkBytes = Math.min(opts.chunkBytes ?? WRITE_CHUNK_BYTES, MAX_IN_FLIGHT_BYTES);
   const maxInFlight = MAX_IN_FLIGHT_BYTES;
   const w = ns.duplex("containerd.services.content.v1.Content", "Write");

@@ -3,7 +3,7 @@
 // which protects what the call creates from garbage collection).
 // Typed raw access (call/stream/duplex) plus thin wrappers per service.
 import type { containerd, google } from "./gen/types.ts";
-import { ApiError, type CallOptions, type Call, type Channel } from "./grpc.ts";
+import { ApiError, Channel, type CallOptions, type Call } from "./grpc.ts";
 import { Code } from "../api/status.ts";
 import { OCI_SPEC_TYPE_URL, decode, decodeAny, encode, fromTimestamp, methodInfo, packJson, type MethodName, type Msg, type Req, type Res, type ServiceName } from "./schema.ts";
 
@@ -76,6 +76,16 @@ export class NamespaceClient {
     private readonly timeoutMs?: number,
   ) {
     if (!namespace) throw new Error("containerd namespace must not be empty");
+  }
+
+  /**
+   * The same namespace and lease over a connection of its own, for a large
+   * upload: HTTP/2's connection window is then not shared with other
+   * uploads (see content.ts on why that matters under Bun). close() it after.
+   */
+  ownConnection(): { client: NamespaceClient; close(): void } {
+    const channel = new Channel(this.channel.socketPath);
+    return { client: new NamespaceClient(channel, this.namespace, this.lease, this.timeoutMs), close: () => channel.close() };
   }
 
   /** The same namespace, with every call also holding lease `id`. */
