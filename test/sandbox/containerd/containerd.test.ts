@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, createReadStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, createReadStream, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApiError, ContainerdClient, DigestWriter, OCI_SPEC_TYPE_URL, chainID, sha256Digest, unpackJson, type NamespaceClient } from "../../../src/containerd/index.ts";
 import { Code } from "../../../src/api/status.ts";
