@@ -153,7 +153,9 @@ async function writeSession(
  */
 async function closeSession(w: { end(): void; cancel(): void; done: Promise<void> }): Promise<void> {
   w.end();
-  const settled = await Promise.race([w.done.then(() => true, () => true), Bun.sleep(5000).then(() => false)]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const settled = await Promise.race([w.done.then(() => true, () => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000)))]);
+  clearTimeout(timer);
   if (!settled) w.cancel();
 }
 
