@@ -57,7 +57,10 @@ export interface ContainerSpec {
  * /dev/null; otherwise stdout and stderr are both required, each a FIFO (the
  * shim copies into it; the caller reads) or an existing file (appended to),
  * or both the same "file:///path" URI (the shim creates it). stdin, if set,
- * is a FIFO the caller writes.
+ * is a FIFO the caller has already opened for writing (O_RDWR opens without
+ * waiting) before Create: a shim that finds no writer reads EOF at once.
+ * The shim keeps the FIFO open itself: the process's end of input is
+ * tasks.closeStdin, not the caller closing its end.
  */
 export interface TaskIO {
   stdin?: string;
@@ -267,6 +270,10 @@ export class NamespaceClient {
     delete: async (containerId: string) => this.call("containerd.services.tasks.v1.Tasks", "Delete", { container_id: containerId }),
     get: async (containerId: string, execId = "") => (await this.call("containerd.services.tasks.v1.Tasks", "Get", { container_id: containerId, exec_id: execId })).process!,
     list: async (filter = "") => (await this.call("containerd.services.tasks.v1.Tasks", "List", { filter })).tasks,
+    /** Closes the process's stdin (the shim stops copying from the stdin FIFO). */
+    closeStdin: async (containerId: string, execId = ""): Promise<void> => {
+      await this.call("containerd.services.tasks.v1.Tasks", "CloseIO", { container_id: containerId, exec_id: execId, stdin: true });
+    },
     pids: async (containerId: string) => (await this.call("containerd.services.tasks.v1.Tasks", "ListPids", { container_id: containerId })).processes,
     metrics: async (filters: string[] = []) => (await this.call("containerd.services.tasks.v1.Tasks", "Metrics", { filters })).metrics,
   };

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, createReadStream, mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, createReadStream, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ApiError, ContainerdClient, DigestWriter, OCI_SPEC_TYPE_URL, chainID, sha256Digest, unpackJson, type NamespaceClient } from "../../../src/containerd/index.ts";
 import { Code } from "../../../src/api/status.ts";
@@ -242,7 +242,7 @@ describe("containerd client (real containerd)", () => {
     });
 
     /** A container on a fresh active snapshot of the layers, and its task, stdout to a FIFO. */
-    async function runTask(id: string, args: string[]) {
+    async function runTask(id: string, args: string[], withStdin = false) {
       const mounts = await leased.snapshots.prepare(`${id}-rootfs`, chain[1]!);
       await leased.containers.create({ id, spec: spec(id, args), snapshotter: "overlayfs", snapshotKey: `${id}-rootfs` });
       const read = (name: string) => {
@@ -252,16 +252,26 @@ describe("containerd client (real containerd)", () => {
         const reader = createReadStream(fifo);
         reader.on("data", (b) => chunks.push(b as Buffer));
         const closed = new Promise<string>((r) => reader.once("close", () => r(Buffer.concat(chunks).toString())));
-        return { fifo, closed };
+        return { fifo, closed, soFar: () => Buffer.concat(chunks).toString() };
       };
       const stdout = read("stdout");
       const stderr = read("stderr");
-      const created = await ns.tasks.create(id, { stdout: stdout.fifo, stderr: stderr.fifo, rootfs: mounts });
+      // The stdin FIFO's write end must be open before Create: a shim that finds no
+      // writer reads EOF at once. O_RDWR opens a FIFO without waiting for a reader.
+      const stdin = join(daemon.dir, `${id}.stdin`);
+      let stdinFd: number | undefined;
+      if (withStdin) {
+        if (spawnSync(["mkfifo", stdin]).exitCode !== 0) throw new Error("mkfifo failed");
+        stdinFd = openSync(stdin, "r+");
+      }
+      const created = await ns.tasks.create(id, { stdout: stdout.fifo, stderr: stderr.fifo, rootfs: mounts, ...(withStdin ? { stdin } : {}) });
       expect(created.pid).toBeGreaterThan(0);
-      return { stdout: stdout.closed, stderr: stderr.closed };
+      return { stdout: stdout.closed, stderr: stderr.closed, stdoutSoFar: stdout.soFar, stdinFd };
     }
 
     async function removeTask(id: string) {
+      await ns.tasks.kill(id, 9, { all: true }).catch(() => {});
+      await ns.tasks.wait(id, "", 5000).catch(() => {});
       await ns.tasks.delete(id).catch(() => {});
       await ns.containers.delete(id).catch(() => {});
       await ns.snapshots.remove(`${id}-rootfs`).catch(() => {});
@@ -293,6 +303,24 @@ describe("containerd client (real containerd)", () => {
       } finally {
         events.cancel();
         await removeTask("t-run");
+      }
+    }, 60_000);
+
+    test("tasks: stdin from a FIFO reaches the process; CloseIO ends `cat` with status 0", async () => {
+      try {
+        const io = await runTask("t-cat", ["/bin/busybox", "cat"], true);
+        const waited = ns.tasks.wait("t-cat");
+        await ns.tasks.start("t-cat");
+        writeSync(io.stdinFd!, "ping through stdin\n");
+        closeSync(io.stdinFd!);
+        // The shim keeps its own write end of the FIFO open (so a client may
+        // reconnect): the process sees EOF only at CloseIO, sent once cat echoed.
+        for (let i = 0; i < 100 && !io.stdoutSoFar().includes("\n"); i++) await Bun.sleep(50);
+        await ns.tasks.closeStdin("t-cat");
+        expect((await waited).exitStatus).toBe(0);
+        expect(await io.stdout).toBe("ping through stdin\n");
+      } finally {
+        await removeTask("t-cat");
       }
     }, 60_000);
 
