@@ -78,6 +78,15 @@ describe("containerd client (real containerd)", () => {
     expect(v.revision.length).toBeGreaterThan(0);
   });
 
+  test("Introspection: the overlayfs snapshotter and the walking differ loaded without error; Server has a UUID", async () => {
+    const plugins = await client.withNamespace("default").introspection.plugins();
+    const overlay = plugins.find((p) => p.type === "io.containerd.snapshotter.v1" && p.id === "overlayfs");
+    expect(overlay?.init_err).toBeNull();
+    expect(overlay?.exports.root).toContain(daemon.dir);
+    expect(plugins.find((p) => p.type === "io.containerd.differ.v1" && p.id === "walking")?.init_err).toBeNull();
+    expect((await client.withNamespace("default").introspection.server()).uuid).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   test("namespaces: create with labels, list, get; a second create is ALREADY_EXISTS", async () => {
     await client.namespaces.create(NS, { "minos.dev/owner": "test" });
     expect((await client.namespaces.list()).map((n) => n.name)).toContain(NS);
