@@ -1,0 +1,107 @@
+// containerd's API schema at run time (from the generated JSON in gen/schema.ts,
+// protobufjs light build: no .proto parser in the binary): encode/decode by
+// message name, method paths, and the Any that carries an OCI spec.
+import protobuf from "protobufjs/light.js";
+import { SCHEMA } from "./gen/schema.ts";
+import type { Services, google } from "./gen/types.ts";
+
+const root = protobuf.Root.fromJSON(SCHEMA);
+root.resolveAll();
+
+/** Decoded messages: snake_case keys, enums by name, 64-bit ints as numbers, defaults filled in. */
+const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, objects: true, oneofs: true };
+
+const typeCache = new Map<string, protobuf.Type>();
+
+function messageType(name: string): protobuf.Type {
+  let t = typeCache.get(name);
+  if (!t) {
+    t = root.lookupType(name);
+    typeCache.set(name, t);
+  }
+  return t;
+}
+
+export function encode(typeName: string, value: object): Uint8Array {
+  const t = messageType(typeName);
+  return t.encode(t.fromObject(value as Record<string, unknown>)).finish();
+}
+
+export function decode<T>(typeName: string, bytes: Uint8Array): T {
+  const t = messageType(typeName);
+  return t.toObject(t.decode(bytes), OBJECT_OPTIONS) as T;
+}
+
+export type ServiceName = keyof Services;
+export type MethodName<S extends ServiceName> = keyof Services[S] & string;
+export type Req<S extends ServiceName, M extends MethodName<S>> = Services[S][M] extends { req: infer Q } ? Q : never;
+export type Res<S extends ServiceName, M extends MethodName<S>> = Services[S][M] extends { res: infer R } ? R : never;
+
+export interface MethodInfo {
+  path: string;
+  requestType: string;
+  responseType: string;
+}
+
+const methodCache = new Map<string, MethodInfo>();
+
+export function methodInfo(service: ServiceName, method: string): MethodInfo {
+  const key = `${service}/${method}`;
+  let info = methodCache.get(key);
+  if (!info) {
+    const m = root.lookupService(service).methods[method];
+    if (!m) throw new Error(`no method ${key}`);
+    m.resolve();
+    info = { path: `/${key}`, requestType: m.resolvedRequestType!.fullName.slice(1), responseType: m.resolvedResponseType!.fullName.slice(1) };
+    methodCache.set(key, info);
+  }
+  return info;
+}
+
+/**
+ * A request as callers write it: every field optional (protobufjs fills
+ * defaults when encoding), recursively; maps stay plain records.
+ */
+export type Msg<T> = {
+  [K in keyof T]?: T[K] extends Uint8Array
+    ? Uint8Array
+    : T[K] extends (infer U)[]
+      ? [U] extends [object]
+        ? Msg<U>[]
+        : U[]
+      : T[K] extends object | null
+        ? Msg<NonNullable<T[K]>> | null
+        : T[K];
+};
+
+/** containerd stores non-protobuf values (the OCI spec) as JSON under this type URL. */
+export const OCI_SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+/** An exec'd process's spec. */
+export const OCI_PROCESS_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+
+/** JSON inside an Any, the way containerd's typeurl packs Go structs that are not protobuf messages. */
+export function packJson(typeUrl: string, value: unknown): google.protobuf.Any {
+  return { type_url: typeUrl, value: new TextEncoder().encode(JSON.stringify(value)) };
+}
+
+export function unpackJson<T>(any: google.protobuf.Any | null | undefined): T | undefined {
+  if (!any || any.value.length === 0) return undefined;
+  return JSON.parse(new TextDecoder().decode(any.value)) as T;
+}
+
+/** A protobuf Any decoded by the message name in its type URL; undefined for a type this schema lacks. */
+export function decodeAny<T>(any: google.protobuf.Any | null | undefined): T | undefined {
+  if (!any) return undefined;
+  const name = any.type_url.slice(any.type_url.lastIndexOf("/") + 1);
+  try {
+    messageType(name);
+  } catch {
+    return undefined;
+  }
+  return decode<T>(name, any.value);
+}
+
+export function fromTimestamp(t: google.protobuf.Timestamp | null | undefined): Date | undefined {
+  if (!t) return undefined;
+  return new Date(Number(t.seconds) * 1000 + Math.floor(Number(t.nanos) / 1e6));
+}
