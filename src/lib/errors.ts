@@ -13,6 +13,10 @@ export class InvalidArgumentError extends Error {
 export class FailedPreconditionError extends Error {
   override name = "FailedPreconditionError";
 }
+/** Out of a resource the request needs (no space left for the stored config). */
+export class ResourceExhaustedError extends Error {
+  override name = "ResourceExhaustedError";
+}
 /** The caller's role does not allow the request. */
 export class PermissionDeniedError extends Error {
   override name = "PermissionDeniedError";
