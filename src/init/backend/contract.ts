@@ -35,6 +35,11 @@ export interface MachineBackend {
 
   /** The effective machine config as YAML text. */
   configYaml(): string;
-  /** Validate and apply (InvalidArgumentError with the validation message; stored config untouched). */
-  applyConfiguration(yaml: string, mode: ApplyMode, tryTimeoutMs?: number): Promise<ApplyResult>;
+  /**
+   * Validate and apply (InvalidArgumentError with the validation message; stored config untouched).
+   * A try period over MAX_TRY_MS is InvalidArgumentError; a store that fails is
+   * ResourceExhaustedError (no space) or another error, with nothing changed.
+   * Once `signal` aborted (the client is gone) nothing is stored or applied.
+   */
+  applyConfiguration(yaml: string, mode: ApplyMode, tryTimeoutMs?: number, signal?: AbortSignal): Promise<ApplyResult>;
 }
