@@ -109,6 +109,28 @@ describe("the config store on a nearly full filesystem", () => {
     }, 180_000);
   }
 
+  test("a try, then a store that fails for want of space: the try still reverts when its time is up", async () => {
+    const rootfs = await preparedRootfs(0);
+    const sb = await boot(rootfs);
+    const api = connect({ endpoint: `unix:${sb.socketPath}`, timeoutMs: 20_000 });
+    try {
+      const trial = "version: v1alpha1\nmachine:\n  network:\n    hostname: trial-node\n";
+      await api.applyConfiguration({ data: trial, mode: "try", tryTimeoutMs: 1500 });
+      expect(await api.hostname()).toBe("trial-node");
+      const failed = await api.applyConfiguration({ data: NEW, mode: "no_reboot" }).then(
+        () => "stored",
+        (e: { code?: number }) => `error ${e.code}`,
+      );
+      expect(failed).toBe("error 8");
+      await Bun.sleep(2500);
+      expect(await api.hostname()).toBe("old-node");
+      expect(await api.getConfiguration()).toBe(OLD);
+    } finally {
+      api.close();
+    }
+    await sb.stop();
+  }, 180_000);
+
   test("with room: the same apply is OK only once the whole file is stored; the next boot uses it", async () => {
     const rootfs = await preparedRootfs(40 * 1024);
     const stored = join(rootfs, STORED_CONFIG_IN_ROOTFS);
