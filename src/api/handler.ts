@@ -8,6 +8,11 @@ export interface CallContext {
   role: Role;
   /** The node's hostname, for every reply's metadata. */
   hostname: string;
+  /**
+   * Unary calls: aborted once the client is gone (cancelled, deadline passed),
+   * so a slow call does not change state for nobody. Streams use their Sink's.
+   */
+  signal?: AbortSignal;
 }
 
 /** Every reply message's metadata: the node it came from (Talos replies wrap one message per node). */

@@ -9,8 +9,33 @@ export const REDACTED = "REDACTED";
 /** Paths of the config's secrets. The CA key lets whoever holds it mint an admin certificate. */
 const SECRET_PATHS: readonly (readonly string[])[] = [["machine", "ca", "key"]];
 
+/** The last config redacted and its result (or refusal): readers call GetConfiguration over and over on the same stored text. */
+let last: { text: string; result: string | StatusError } | undefined;
+
+/**
+ * The redacted text of `text`, parsed once per distinct config: a reader's
+ * call after the first is a string comparison, not a parse of a config that
+ * may hold 40,000 keys.
+ */
 export function redactConfig(text: string): string {
-  const doc = parseDocument(text);
+  if (last?.text !== text) {
+    let result: string | StatusError;
+    try {
+      result = redactOnce(text);
+    } catch (e) {
+      if (!(e instanceof StatusError)) throw e;
+      result = e;
+    }
+    last = { text, result };
+  }
+  if (last.result instanceof StatusError) throw last.result;
+  return last.result;
+}
+
+function redactOnce(text: string): string {
+  // The text was validated (duplicate keys refused) before it became the config: the YAML library's
+  // duplicate-key check is quadratic in a map's size (seconds for 40,000 sysctls) and would find nothing.
+  const doc = parseDocument(text, { uniqueKeys: false });
   // Unparseable text cannot be checked for secrets: fail closed rather than pass it through.
   if (doc.errors.length) throw new StatusError(Code.INTERNAL, "config: stored YAML does not parse; refusing to show it unredacted");
   // Look the secrets up in the resolved view: a path that runs through an alias still finds them.

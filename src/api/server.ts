@@ -179,7 +179,10 @@ function adapt(m: MethodInfo, handler: AnyHandler, roleOf: RoleOf, hostname: () 
   };
   if (!m.serverStream) {
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      (async () => (handler as (r: unknown, c: CallContext) => unknown)(call.request, context(call)))().then(
+      // grpc-js emits "cancelled" for a client's RST_STREAM and for a passed deadline alike.
+      const gone = new AbortController();
+      call.on("cancelled", () => gone.abort());
+      (async () => (handler as (r: unknown, c: CallContext) => unknown)(call.request, { ...context(call), signal: gone.signal }))().then(
         (res) => callback(null, res),
         (e) => callback(toStatus(e)),
       );

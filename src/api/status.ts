@@ -1,6 +1,13 @@
 // gRPC status codes and the mapping from minos errors to them. Plain numbers,
 // so the lean client and the server share this without loading grpc-js.
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PermissionDeniedError, UnavailableError } from "../lib/errors.ts";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  UnavailableError,
+} from "../lib/errors.ts";
 
 export const Code = {
   OK: 0,
@@ -46,5 +53,6 @@ export function toStatus(e: unknown): { code: StatusCode; details: string } {
   if (e instanceof FailedPreconditionError) return { code: Code.FAILED_PRECONDITION, details };
   if (e instanceof PermissionDeniedError) return { code: Code.PERMISSION_DENIED, details };
   if (e instanceof UnavailableError) return { code: Code.UNAVAILABLE, details };
+  if (e instanceof ResourceExhaustedError) return { code: Code.RESOURCE_EXHAUSTED, details };
   return { code: Code.INTERNAL, details: details || "internal error" };
 }

@@ -17,6 +17,10 @@ export class FailedPreconditionError extends Error {
 export class UnavailableError extends Error {
   override name = "UnavailableError";
 }
+/** Out of a resource the request needs (no space left for the stored config). */
+export class ResourceExhaustedError extends Error {
+  override name = "ResourceExhaustedError";
+}
 /** The caller's role does not allow the request. */
 export class PermissionDeniedError extends Error {
   override name = "PermissionDeniedError";

@@ -91,3 +91,22 @@ export function alarmAt(at: number, fire: () => void): Alarm {
   arm();
   return { cancel: () => clearTimeout(t) };
 }
+
+/**
+ * Calls `fire` once after `ms` of monotonic time (a clock step at boot, NTP's
+ * first sync, does not move it), never synchronously. Any length: reached in
+ * steps of at most MAX_TIMER_MS, so an overflowing delay can never turn into "now".
+ */
+export function afterMs(ms: number, fire: () => void): Alarm {
+  const at = performance.now() + ms;
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    t = setTimeout(step, Math.min(Math.max(0, Math.ceil(at - performance.now())), MAX_TIMER_MS));
+  };
+  const step = () => {
+    if (performance.now() >= at) fire();
+    else arm();
+  };
+  arm();
+  return { cancel: () => clearTimeout(t) };
+}

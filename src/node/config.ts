@@ -14,3 +14,12 @@ export interface ApplyResult {
   /** One per key the config has that minos accepts but does not apply (Talos's reply field). */
   warnings: string[];
 }
+
+/**
+ * The longest `try` period: 24 h. A try proves a config keeps the node
+ * reachable before it is stored (Talos's default is 1 min); a day covers
+ * "leave it overnight and see", while a longer one is a forgotten revert that
+ * fires when nobody expects it. Longer timeouts are refused with
+ * INVALID_ARGUMENT rather than clamped, so the reply's "until" is always true.
+ */
+export const MAX_TRY_MS = 24 * 60 * 60 * 1000;

@@ -114,10 +114,14 @@ describe("init in the sandbox", () => {
   }, 60_000);
 
   test("a fatal boot error takes the emergency path: kill all, unmount, sync, and with panic=0 wait forever", async () => {
-    // machine.files op "create" on a file the rootfs has: the system phase fails the boot.
-    const config = configWith([], { files: [{ path: "/etc/hosts", content: "x", op: "create" }] });
-    await withNode({ config, env: { MINOS_CMDLINE: "panic=0" } }, async (sb) => {
-      await sb.waitForLine(/fatal boot error: machine.files: \/etc\/hosts exists/, 30_000);
+    // The store cannot take the cmdline's config (config.yaml is a directory): the config phase fails the boot.
+    // (A machine file that cannot be written no longer does: issue 18 made that a failed step, not a fatal error.)
+    const files = [
+      { path: "/test/good.yaml", content: configWith([]) },
+      { path: "/system/state/config.yaml/blocker", content: "" },
+    ];
+    await withNode({ files, env: { MINOS_CMDLINE: "panic=0 minos.config=/test/good.yaml" } }, async (sb) => {
+      await sb.waitForLine(/fatal boot error: config not stored: rename of \d+ bytes failed/, 30_000);
       await sb.waitForLine(/panic=0 on the kernel cmdline: waiting forever/, 30_000);
       expect(matching(sb, /sequence emergency: start/)).toHaveLength(1);
       expect(matching(sb, /^\[minos\] {3}nothing mounted$/)).toHaveLength(1);

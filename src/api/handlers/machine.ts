@@ -155,12 +155,12 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
       return { messages: [{ metadata: meta(ctx), actor_id: "" }] };
     },
 
-    async ApplyConfiguration(req) {
+    async ApplyConfiguration(req, ctx) {
       const mode = APPLY_MODES[req.mode];
       if (!mode) throw new InvalidArgumentError(`apply mode ${req.mode} is not supported (use no_reboot, reboot, auto or try)`);
       if (req.dry_run) throw new InvalidArgumentError("dry_run is not supported");
-      const tryMs = req.try_mode_timeout ? Number(req.try_mode_timeout.seconds) * 1000 + Math.floor(req.try_mode_timeout.nanos / 1e6) : 0;
-      const result = await backend.applyConfiguration(req.data, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined);
+      const tryMs = req.try_mode_timeout ? durationMs(req.try_mode_timeout) : 0;
+      const result = await backend.applyConfiguration(req.data, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined, ctx.signal);
       return {
         // The hostname may just have changed: name the node as it is now.
         messages: [
@@ -217,4 +217,14 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
       return { messages: [{ metadata: meta(ctx), ...diskStats() }] };
     },
   };
+}
+
+/** A protobuf Duration in whole ms (rounded up, so a positive one never becomes 0, "the default"); a negative or malformed one is refused. */
+function durationMs(d: { seconds: number; nanos: number }): number {
+  const { seconds, nanos } = d;
+  if (!Number.isFinite(seconds) || !Number.isInteger(nanos) || nanos <= -1e9 || nanos >= 1e9) {
+    throw new InvalidArgumentError(`try_mode_timeout: not a valid duration (seconds ${seconds}, nanos ${nanos})`);
+  }
+  if (seconds < 0 || nanos < 0) throw new InvalidArgumentError("try_mode_timeout: must not be negative");
+  return seconds * 1000 + Math.ceil(nanos / 1e6);
 }

@@ -44,6 +44,9 @@ export interface MachineBackend {
   /**
    * Validate and apply (InvalidArgumentError with the validation message; stored config untouched).
    * Bytes are decoded as strict UTF-8: what is stored is exactly what was validated.
+   * A try period over MAX_TRY_MS is InvalidArgumentError; a store that fails is
+   * ResourceExhaustedError (no space) or another error, with nothing changed.
+   * Once `signal` aborted (the client is gone) nothing is stored or applied.
    */
-  applyConfiguration(data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs?: number): Promise<ApplyResult>;
+  applyConfiguration(data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs?: number, signal?: AbortSignal): Promise<ApplyResult>;
 }

@@ -10,15 +10,22 @@ import type { TimeAnswer, TimeSyncInfo } from "../../node/time.ts";
 import type { VersionInfo } from "../../node/version.ts";
 import { queryServer, systemClock } from "../../time/index.ts";
 import type { MachineBackend } from "./contract.ts";
-import { FailedPreconditionError, UnavailableError } from "../../lib/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from "../../lib/errors.ts";
+import { afterMs, type Alarm } from "../../lib/timers.ts";
+import { MAX_TRY_MS } from "../../node/config.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { decodeConfigText } from "../../config/yaml.ts";
-import { parseMachineConfig, type MachineConfig } from "../config/machine.ts";
-import { loadConfig, storeConfig, STORED_CONFIG } from "../config/store.ts";
+import { checkMachineFiles, parseMachineConfig, type MachineConfig } from "../config/machine.ts";
+import { storeValidated, STORED_CONFIG, type LoadedConfig } from "../config/store.ts";
 import { applySysctls } from "../phases/kernel.ts";
 import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
 import pkg from "../../../package.json";
+
+/** The client of a call went away (cancelled, deadline passed) before it changed anything. */
+export class ClientGoneError extends Error {
+  override name = "ClientGoneError";
+}
 
 /** Config keys that take effect without a reboot; everything else waits for the next boot. */
 const LIVE = ["machine.network.hostname", "machine.sysctls", "machine.env"];
@@ -29,7 +36,8 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     if (!reg) throw new FailedPreconditionError("services are not started yet");
     return reg;
   };
-  let tryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A try in force: what it reverts to and when. */
+  let tryRevert: { to: LoadedConfig; alarm: Alarm } | undefined;
 
   /** Applies what can change live; returns the keys that need a reboot. */
   const applyLive = (next: MachineConfig): string[] => {
@@ -93,28 +101,53 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       return { server: target, localNs: r.localNs, remoteNs: r.remoteNs };
     },
     configYaml: () => ctx.config.peek()?.text ?? "",
-    applyConfiguration: async (data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs = 60_000): Promise<ApplyResult> => {
-      // Validation first: an invalid config (or invalid UTF-8) throws InvalidArgumentError here and touches nothing.
+    applyConfiguration: async (data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs = 60_000, signal?: AbortSignal): Promise<ApplyResult> => {
+      if (mode === "try" && !(Number.isInteger(tryTimeoutMs) && tryTimeoutMs > 0 && tryTimeoutMs <= MAX_TRY_MS)) {
+        throw new InvalidArgumentError(`try_mode_timeout: ${tryTimeoutMs} ms is out of range (1 ms to ${MAX_TRY_MS / 3_600_000} h)`);
+      }
+      // Validation first, and the only parse: an invalid config (or invalid UTF-8) throws InvalidArgumentError here and touches nothing.
       const yaml = decodeConfigText(data);
       const { config: next, warnings } = parseMachineConfig(yaml);
+      const fileProblems = checkMachineFiles(next);
+      if (fileProblems.length) throw new InvalidArgumentError(`invalid machine config:\n  ${fileProblems.join("\n  ")}`);
+      // A long parse may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
+      await new Promise((r) => setImmediate(r));
+      if (signal?.aborted) throw new ClientGoneError("config: the client went away before the config was applied; nothing changed");
       if (warnings.length > 0) {
         ctx.log.warn(`config: ${warnings.length} key(s) accepted, not applied: ${warnings.join("; ")}`);
         ctx.events.emit({ kind: "config", message: `accepted, not applied: ${warnings.join("; ")}` });
       }
-      if (tryTimer) clearTimeout(tryTimer);
       if (mode === "try") {
+        // The revert goes back to what was in force before the first try, never to another try's config.
+        const before = tryRevert?.to ?? ctx.config.peek();
+        tryRevert?.alarm.cancel();
+        tryRevert = undefined;
         const needsReboot = applyLive(next);
-        ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
-        tryTimer = setTimeout(() => {
-          const stored = loadConfig(undefined);
-          applyLive(stored.config);
-          ctx.config.set(stored);
-          ctx.log.info("config: try period over, back to the stored config");
-        }, tryTimeoutMs);
+        const current: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [] };
+        ctx.config.set(current);
+        const until = Date.now() + tryTimeoutMs;
+        if (before) {
+          const revert = {
+            to: before,
+            alarm: afterMs(tryTimeoutMs, () => {
+              if (tryRevert !== revert) return;
+              tryRevert = undefined;
+              applyLive(before.config);
+              ctx.config.set(before);
+              ctx.log.info("config: try period over, back to the stored config");
+              ctx.events.emit({ kind: "config", message: "try period over: back to the stored config" });
+            }),
+          };
+          tryRevert = revert;
+        }
         ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
-        return { mode, details: `applied until ${new Date(Date.now() + tryTimeoutMs).toISOString()}, not stored`, needsReboot, warnings };
+        return { mode, details: `applied until ${new Date(until).toISOString()}, not stored`, needsReboot, warnings };
       }
-      storeConfig(yaml);
+      // Throws with the stored file as it was (ResourceExhaustedError when the disk is full): nothing below runs then.
+      storeValidated(yaml);
+      // Stored: this is now what a revert would go back to, so a pending try has nothing left to undo.
+      tryRevert?.alarm.cancel();
+      tryRevert = undefined;
       const needsReboot = mode === "reboot" ? [] : applyLive(next);
       ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
       ctx.events.emit({ kind: "config", message: `config stored (${mode})` });

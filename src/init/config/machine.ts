@@ -18,7 +18,7 @@
 //     sysctls: { "net.ipv4.ip_forward": "1" }          # values are strings, as in Talos
 //     kernel: { modules: [ { name: br_netfilter, parameters: [] } ] }
 //     env: { HTTP_PROXY: ... }                          # given to every service
-//     files: [ { path: /var/etc/x, content: "...", permissions: 0o644, op: create } ]
+//     files: [ { path: /var/etc/x, content: "...", permissions: 0o644, op: create } ]  # under /var only (as Talos)
 //     kubelet: { image: ghcr.io/siderolabs/kubelet:v1.30.0, extraArgs: { v: "2" } }
 //     ca: { crt: <base64 PEM>, key: <base64 PEM> }     # node CA for the API's mutual TLS
 //     logging: { destinations: [ { endpoint: "udp://10.0.0.1:5514", format: json_lines } ] }
@@ -109,6 +109,32 @@ export function parseMachineConfig(text: string | Uint8Array): ParsedMachineConf
 
 export function parseConfig(text: string | Uint8Array): MachineConfig {
   return parseMachineConfig(text).config;
+}
+
+/** Where machine.files may write (Talos: only under /var). Everything else belongs to the OS image or to init. */
+export const MACHINE_FILES_ROOT = "/var";
+
+/**
+ * machine.files rules a new config must meet (apply time; the boot's writer
+ * enforces them again on every entry, so an older stored config cannot get
+ * around them): a normalised path strictly under /var.
+ */
+export function checkMachineFiles(cfg: MachineConfig): string[] {
+  const errors: string[] = [];
+  cfg.machine.files.forEach((f, i) => {
+    const problem = machineFilePathProblem(f.path);
+    if (problem) errors.push(`machine.files[${i}].path: ${problem}`);
+  });
+  return errors;
+}
+
+/** Why `path` is not an allowed machine file path; undefined when it is. */
+export function machineFilePathProblem(path: string): string | undefined {
+  const parts = path.split("/");
+  const normal = parts[0] === "" && parts.slice(1).every((p) => p !== "" && p !== "." && p !== "..");
+  if (!normal) return `"${path}" must be an absolute path without empty, . or .. components`;
+  if (parts[1] !== MACHINE_FILES_ROOT.slice(1) || parts.length < 3) return `"${path}" must be under ${MACHINE_FILES_ROOT}/ (as in Talos)`;
+  return undefined;
 }
 
 /** The built-in default: every section at its default. */

@@ -3,8 +3,9 @@
 // then the built-in default. An invalid config is never applied and never
 // replaces the stored one; the store is written atomically (temp file, fsync,
 // rename, fsync of the directory) so a power cut leaves the old or the new file.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { ResourceExhaustedError } from "../../lib/errors.ts";
 import { errText } from "../mechanisms/log.ts";
 import { defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
 
@@ -57,32 +58,110 @@ export function loadConfig(cmdlinePath: string | undefined, storedPath = STORED_
  */
 export function storeConfig(text: string, storedPath = STORED_CONFIG): MachineConfig {
   const config = parseConfig(text);
-  writeAtomically(storedPath, text);
+  storeValidated(text, storedPath);
   return config;
 }
 
-/** temp file in the same directory, fsync, rename over, fsync the directory. */
-export function writeAtomically(path: string, text: string, mode = 0o600): void {
+/**
+ * Stores text that was already validated (the apply path parses once). Returns
+ * only once the file and its directory entry are on disk; throws
+ * ResourceExhaustedError (no space) or StoreError (any other errno) with the
+ * stored file exactly as it was.
+ */
+export function storeValidated(text: string, storedPath = STORED_CONFIG): void {
+  writeAtomically(storedPath, text);
+}
+
+/** A store that failed for a reason other than space: the errno and the step, for an INTERNAL reply. */
+export class StoreError extends Error {
+  override name = "StoreError";
+}
+
+/** errnos that mean "no room": the reply says RESOURCE_EXHAUSTED, not INTERNAL. */
+const NO_SPACE = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+
+let tmpCounter = 0;
+
+/**
+ * temp file in the same directory, every write checked (a short write is
+ * retried until the kernel refuses with its errno), fsync, rename over, fsync
+ * of the directory. On any failure before the rename the temp file is removed
+ * and `path` is untouched: the old file stays, byte for byte.
+ */
+export function writeAtomically(path: string, text: string | Uint8Array, mode = 0o600): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.tmp.${process.pid}.${Date.now()}`;
-  const fd = openSync(tmp, "wx", mode);
+  const data = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+  const tmp = `${path}.tmp.${process.pid}.${Date.now()}.${++tmpCounter}`;
+  let step = "mkdir";
+  let fd: number | undefined;
   try {
-    writeSync(fd, text);
+    mkdirSync(dir, { recursive: true });
+    removeStaleTemps(path);
+    step = "create";
+    fd = openSync(tmp, "wx", mode);
+    step = "write";
+    writeAll(fd, data);
+    step = "fsync";
     fsyncSync(fd);
+    step = "close";
+    const closing = fd;
+    fd = undefined;
+    closeSync(closing);
+    step = "rename";
+    renameSync(tmp, path);
   } catch (e) {
-    closeSync(fd);
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {}
+    }
     try {
       unlinkSync(tmp);
     } catch {}
-    throw e;
+    throw storeFailure(e, step, path, data.length, false);
   }
-  closeSync(fd);
-  renameSync(tmp, path);
-  const dfd = openSync(dir, "r");
+  // After the rename the new file is in place: a failed directory fsync cannot
+  // bring the old one back, so the reply says exactly that.
   try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
+    const dfd = openSync(dir, "r");
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch (e) {
+    throw storeFailure(e, "fsync of the directory", path, data.length, true);
   }
+}
+
+/** write(2) until every byte is in: a short write (a nearly full disk) is not success. */
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) {
+    const n = writeSync(fd, data, off, data.length - off);
+    // write(2) returns 0 only for a zero-length request; treat it as "no room" rather than loop forever.
+    if (n <= 0) throw Object.assign(new Error(`write returned ${n} at byte ${off} of ${data.length}`), { code: "ENOSPC" });
+    off += n;
+  }
+}
+
+/** A power cut between create and rename leaves a temp file: remove it, it only takes space. */
+function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.tmp.`;
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith(prefix)) continue;
+    try {
+      unlinkSync(join(dir, name));
+    } catch {}
+  }
+}
+
+function storeFailure(e: unknown, step: string, path: string, bytes: number, replaced: boolean): Error {
+  const code = (e as { code?: unknown }).code;
+  const errno = typeof code === "string" ? code : "error";
+  const state = replaced ? `${path} holds the new config but may not survive a power cut` : `${path} is unchanged`;
+  const why = errText(e);
+  const text = `config not stored: ${step} of ${bytes} bytes failed (${why.startsWith(errno) ? why : `${errno}: ${why}`}); ${state}`;
+  return NO_SPACE.has(errno) ? new ResourceExhaustedError(text) : new StoreError(text);
 }

@@ -6,6 +6,7 @@
 import { addAddress4, addRoute4, interfaceIndex, interfaceUp, setMtu } from "../../sys/net.ts";
 import type { NetworkInterface } from "../config/machine.ts";
 import { networkPlan } from "../mechanisms/network.ts";
+import { errText } from "../mechanisms/log.ts";
 import { parseCidr4 } from "../../lib/ipv4.ts";
 import type { NodeContext } from "../context.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
@@ -17,12 +18,15 @@ export function networkTasks(ctx: NodeContext): Task[] {
   return [
     {
       name: "static IPv4",
+      // A route via an unreachable gateway or a refused address fails this step (logged, an event), not the boot.
+      nonFatal: true,
       run: async (signal) => {
         const plan = networkPlan(ctx.config.get().config.machine.network.interfaces, ctx.cmdline.params.get("ip"));
         for (const n of plan.notes) ctx.log.info(`  ${n}`);
         if (plan.interfaces.length === 0) return skipped("no machine.network.interfaces and no usable ip= on the kernel cmdline");
         ctx.log.info(`  from ${plan.source}`);
         const missing: string[] = [];
+        const failed: string[] = [];
         for (const iface of plan.interfaces) {
           const index = await waitForInterface(iface.interface, INTERFACE_WAIT_MS, signal);
           if (index === undefined) {
@@ -32,29 +36,55 @@ export function networkTasks(ctx: NodeContext): Task[] {
             );
             continue;
           }
-          ctx.log.info(`  ${configureInterface(iface, index)}`);
+          const r = configureInterface(iface, index);
+          ctx.log.info(`  ${r.summary}`);
+          for (const p of r.problems) ctx.log.error(`  ${iface.interface}: ${p}`);
+          failed.push(...r.problems.map((p) => `${iface.interface}: ${p}`));
         }
+        if (failed.length) throw new Error(`static IPv4: ${failed.join("; ")}`);
         if (missing.length === plan.interfaces.length) return skipped(`no configured interface exists: ${missing.join(", ")}`);
       },
     },
   ];
 }
 
-/** MTU, link up, addresses, then routes (a gateway must be on a link that is up and addressed). */
-export function configureInterface(iface: NetworkInterface, index: number): string {
+/**
+ * MTU, link up, addresses, then routes (a gateway must be on a link that is up
+ * and addressed). Each address and route is tried on its own: one the kernel
+ * refuses (ENETUNREACH for a gateway no link reaches) is reported in
+ * `problems` and the rest are still configured.
+ */
+export function configureInterface(iface: NetworkInterface, index: number): { summary: string; problems: string[] } {
   const name = iface.interface;
-  if (iface.mtu !== undefined) setMtu(name, iface.mtu);
-  interfaceUp(name);
+  const problems: string[] = [];
+  const attempt = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      problems.push(`${what}: ${errText(e)}`);
+    }
+  };
+  if (iface.mtu !== undefined) attempt(`mtu ${iface.mtu}`, () => setMtu(name, iface.mtu!));
+  attempt("link up", () => interfaceUp(name));
   for (const a of iface.addresses) {
     const c = parseCidr4(a)!; // validated with the config
-    addAddress4(index, c.addr, c.prefix);
+    attempt(`address ${a}`, () => addAddress4(index, c.addr, c.prefix));
   }
   for (const r of iface.routes) {
     const c = parseCidr4(r.network)!;
-    addRoute4({ dst: c.addr, prefix: c.prefix, index, ...(r.gateway ? { gateway: r.gateway } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}) });
+    attempt(`route ${r.network}${r.gateway ? ` via ${r.gateway}` : ""}`, () =>
+      addRoute4({
+        dst: c.addr,
+        prefix: c.prefix,
+        index,
+        ...(r.gateway ? { gateway: r.gateway } : {}),
+        ...(r.metric !== undefined ? { metric: r.metric } : {}),
+      }),
+    );
   }
   const routes = iface.routes.map((r) => `${r.network}${r.gateway ? ` via ${r.gateway}` : ""}`);
-  return `${name} (ifindex ${index}) up${iface.mtu !== undefined ? `, mtu ${iface.mtu}` : ""}: ${iface.addresses.join(" ") || "no addresses"}${routes.length ? `; routes ${routes.join(", ")}` : ""}`;
+  const summary = `${name} (ifindex ${index}) up${iface.mtu !== undefined ? `, mtu ${iface.mtu}` : ""}: ${iface.addresses.join(" ") || "no addresses"}${routes.length ? `; routes ${routes.join(", ")}` : ""}${problems.length ? ` (${problems.length} refused)` : ""}`;
+  return { summary, problems };
 }
 
 /** The interface's index once it exists; undefined after `timeoutMs` or when the boot is aborted. */

@@ -21,6 +21,12 @@ export const skipped = (reason: string): TaskResult => ({ skipped: reason });
 export interface Task {
   name: string;
   run(signal: AbortSignal): TaskResult | Promise<TaskResult>;
+  /**
+   * A failure fails this task only (logged, a task event with the error), and
+   * the sequence carries on: for steps whose failure leaves the node usable
+   * (machine files, static network). Without it a boot's failed task is fatal.
+   */
+  nonFatal?: true;
 }
 
 export interface Phase {
@@ -166,7 +172,7 @@ export class Sequencer {
       } catch (e) {
         this.events.emit({ kind: "task", task: task.name, action: "stop", error: errText(e) });
         this.log.error(`  ${phase.name}/${task.name}: failed: ${errText(e)}`);
-        if (seq.onTaskError === "abort" || e instanceof SequenceAborted) {
+        if ((seq.onTaskError === "abort" && !task.nonFatal) || e instanceof SequenceAborted) {
           phaseError = e;
           break;
         }

@@ -1,0 +1,144 @@
+// issue 18 item 5 (part): GetConfiguration for an os:reader (secrets
+// redacted) of a big but valid config (40,000 kubelet.extraArgs keys) does
+// not parse the config again per call: after the first call, Version calls
+// on another connection are answered within 100 ms while readers keep
+// asking, and every reader gets the config with the CA key hidden. Prints the
+// Version waits during the apply and the first reader call (the parser's
+// figures). Needs root and `bun run build`.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { stringify } from "yaml";
+import { bootSandbox, type Sandbox } from "../../../scripts/sandbox.ts";
+import { connect } from "../../../src/api/client.ts";
+import { generateCa, issueClientCert } from "../../../src/api/pki/certs.ts";
+
+const READER_SCRIPT = resolve(import.meta.dir, "../../helpers/config-reader.ts");
+const ca = generateCa("redaction-test");
+const caYaml = { crt: Buffer.from(ca.cert).toString("base64"), key: Buffer.from(ca.key).toString("base64") };
+const SMALL = stringify({ version: "v1alpha1", machine: { network: { hostname: "small-node" }, ca: caYaml } });
+const BIG = stringify({
+  version: "v1alpha1",
+  machine: {
+    network: { hostname: "big-node" },
+    ca: caYaml,
+    kubelet: { extraArgs: Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`flag-${i}`, String(i)])) },
+  },
+});
+
+let sb: Sandbox | undefined;
+const work = mkdtempSync(join(tmpdir(), "minos-redaction-"));
+afterAll(async () => {
+  await sb?.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Worst Version answer time (ms) over the unix socket while `during` runs. */
+async function worstVersionWait(socketPath: string, during: () => Promise<void>): Promise<number> {
+  const pinger = connect({ endpoint: `unix:${socketPath}`, timeoutMs: 300_000 });
+  let worst = 0;
+  let on = true;
+  await pinger.version(); // connected before the measured part starts
+  const pings = (async () => {
+    while (on) {
+      const t0 = performance.now();
+      await pinger.version();
+      worst = Math.max(worst, performance.now() - t0);
+      await Bun.sleep(10);
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    on = false;
+    await pings;
+    pinger.close();
+  }
+  return worst;
+}
+
+describe("GetConfiguration for a reader of a 40,000-key config", () => {
+  test("is redacted, and after the first call never freezes PID 1 again (Version within 100 ms)", async () => {
+    sb = await bootSandbox({ config: SMALL });
+    await sb.waitForLine(/all services healthy/, 60_000);
+    const node = sb;
+    const admin = connect({ endpoint: `unix:${node.socketPath}`, timeoutMs: 300_000 });
+    const applyWait = await worstVersionWait(node.socketPath, async () => {
+      await admin.applyConfiguration({ data: BIG, mode: "no_reboot" });
+    });
+    admin.close();
+    const readerCert = issueClientCert(ca, "os:reader");
+    // One reader client, started once inside the node's network namespace (TCP 50000, mutual TLS as os:reader):
+    // each line on its stdin is one GetConfiguration, answered with the text's length and what it shows.
+    const pid = await node.initPid();
+    const reader = Bun.spawn(
+      [
+        "nsenter",
+        `--net=/proc/${pid}/ns/net`,
+        process.execPath,
+        READER_SCRIPT,
+        file("ca.crt", ca.cert),
+        file("reader.crt", readerCert.cert),
+        file("reader.key", readerCert.key),
+        file("secret", caYaml.key),
+      ],
+      { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
+    );
+    const replies = lines(reader.stdout);
+    expect(await replies.next()).toBe("ready");
+    const readerGet = async () => {
+      reader.stdin.write("get\n");
+      await reader.stdin.flush();
+      return replies.next();
+    };
+    let first = "";
+    const firstWait = await worstVersionWait(node.socketPath, async () => {
+      first = await readerGet();
+    });
+    const outs: string[] = [];
+    const laterWait = await worstVersionWait(node.socketPath, async () => {
+      for (let i = 0; i < 5; i++) outs.push(await readerGet());
+    });
+    const idleWait = await worstVersionWait(node.socketPath, () => Bun.sleep(3000));
+    const adminGets = connect({ endpoint: `unix:${node.socketPath}`, timeoutMs: 60_000 });
+    const adminWait = await worstVersionWait(node.socketPath, async () => {
+      for (let i = 0; i < 5; i++) await adminGets.getConfiguration();
+    });
+    adminGets.close();
+    console.log(`[figure] Version worst wait: idle 3 s ${idleWait.toFixed(0)} ms, during 5 admin GetConfiguration (no redaction) ${adminWait.toFixed(0)} ms`);
+    console.log(
+      `[figure] Version worst wait: during the 40k-key apply ${applyWait.toFixed(0)} ms, during the first reader GetConfiguration ${firstWait.toFixed(0)} ms, during 5 more ${laterWait.toFixed(0)} ms`,
+    );
+    reader.stdin.end();
+    for (const out of [first, ...outs]) expect(out).toBe(`ok redacted=true key=false last-flag=true`);
+    expect(laterWait).toBeLessThan(100);
+  }, 300_000);
+});
+
+function file(name: string, text: string): string {
+  const p = join(work, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+/** Line-by-line reader of a child's stdout. */
+function lines(stream: ReadableStream<Uint8Array>): { next(): Promise<string> } {
+  const reader = stream.getReader();
+  let buf = "";
+  return {
+    async next() {
+      for (;;) {
+        const nl = buf.indexOf("\n");
+        if (nl >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          return line;
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`reader ended; got "${buf}"`);
+        buf += Buffer.from(value).toString("utf8");
+      }
+    },
+  };
+}
