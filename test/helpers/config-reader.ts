@@ -2,7 +2,7 @@
 //   bun config-reader.ts <ca.crt> <client.crt> <client.key> <secret-file>
 // connects to 127.0.0.1:50000 with mutual TLS, prints "ready", then answers
 // each "get" line on stdin with one GetConfiguration, summarised on one line:
-// "ok redacted=<REDACTED present> key=<the secret present> last-flag=<flag-39999 present>".
+// "ok redacted=<REDACTED present> key=<the secret present> last-flag=<flag-9998 present>".
 import { readFileSync } from "node:fs";
 import { connect } from "../../src/api/client.ts";
 
@@ -22,7 +22,7 @@ for await (const chunk of process.stdin) {
   for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
     buf = buf.slice(nl + 1);
     const text = await api.getConfiguration();
-    process.stdout.write(`ok redacted=${text.includes("REDACTED")} key=${text.includes(secret)} last-flag=${text.includes("flag-39999")}\n`);
+    process.stdout.write(`ok redacted=${text.includes("REDACTED")} key=${text.includes(secret)} last-flag=${text.includes("flag-9998")}\n`);
   }
 }
 api.close();
