@@ -7,7 +7,7 @@ import type { MachineBackend } from "../../init/backend/contract.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import { authorizeRead, authorizeReadPath } from "../auth.ts";
 import type { machine } from "../gen/types.ts";
-import { meta, untilAborted, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
+import { meta, replayThenFollow, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
 import { toTimestamp } from "../schema.ts";
 import { InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
 import type { Msg } from "../wire.ts";
@@ -97,21 +97,18 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
     async Logs(req, ctx, sink) {
       const ring = backend.logs(req.id);
       if (!ring) throw new NotFoundError(`service "${req.id}" not found`);
-      // Subscribe before reading the tail: both happen in this tick, so no line falls between them.
-      const unsubscribe = req.follow ? ring.follow((line) => void sendLine(sink, ctx, line)) : undefined;
-      try {
-        const lines = req.tail_lines < 0 ? ring.tail() : ring.tail(req.tail_lines);
-        for (const line of lines) if (!sendLine(sink, ctx, line)) return;
-        if (unsubscribe) await untilAborted(sink.signal);
-      } finally {
-        unsubscribe?.();
-      }
+      await replayThenFollow(
+        sink,
+        () => (req.tail_lines < 0 ? ring.tail() : ring.tail(req.tail_lines)),
+        req.follow ? (fn) => ring.follow(fn) : undefined,
+        (line) => sendLine(sink, ctx, line),
+      );
     },
 
     async Dmesg(req, ctx, sink) {
       const kmsg = new KmsgReader();
       // The kernel buffer may hold more records than a stream may queue
-      // (STREAM_QUEUE_LIMIT): wait for the client between messages, as List
+      // (streams.ts STREAM_LIMITS): wait for the client between messages, as List
       // and Read do, instead of queueing it all at once.
       const send = async (lines: string[]): Promise<boolean> => {
         for (const line of lines) {
@@ -135,13 +132,12 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
 
     async Events(req, ctx, sink) {
       const hostname = ctx.hostname;
-      const unsubscribe = backend.subscribeEvents((e) => void sink.push(toEventMsg(e, hostname)));
-      try {
-        for (const e of replay(backend.eventHistory(), req)) if (!sink.push(toEventMsg(e, hostname))) return;
-        await untilAborted(sink.signal);
-      } finally {
-        unsubscribe();
-      }
+      await replayThenFollow(
+        sink,
+        () => replay(backend.eventHistory(), req),
+        (fn) => backend.subscribeEvents(fn),
+        (e) => sink.push(toEventMsg(e, hostname)),
+      );
     },
 
     async Shutdown(_req, ctx) {
