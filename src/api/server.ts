@@ -23,6 +23,7 @@ import { issueServerCert, type CertAndKey } from "./pki/certs.ts";
 import { decode, encode, serviceMethods, type MethodInfo, type ServiceName } from "./schema.ts";
 import { Code, StatusError, toStatus } from "./status.ts";
 import { assertKnownEnums } from "./enums.ts";
+import { ConnectionGuard, type ConnectionLimits } from "./connections.ts";
 import { StreamGate, type StreamLimits, type StreamOwner } from "./streams.ts";
 import type { Msg } from "./wire.ts";
 
@@ -41,6 +42,8 @@ export interface MachineApiOptions {
   stateDir?: string;
   /** Stream bounds (streams.ts STREAM_LIMITS on a node; tests make them small). */
   streamLimits?: StreamLimits;
+  /** Connection bounds (connections.ts CONNECTION_LIMITS on a node). */
+  connectionLimits?: ConnectionLimits;
 }
 
 export interface MachineApi {
@@ -410,8 +413,10 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     rmSync(opts.socketPath, { force: true }); // a stale socket from a previous boot
     const stateDir = opts.stateDir ?? STATE_DIR;
     const gate = new StreamGate(opts.streamLimits);
+    const guard = new ConnectionGuard(opts.connectionLimits);
     const local = buildServer(backend, localRole, localOwner, gate, stateDir);
     servers.push(local);
+    guard.watch(local);
     await bind(local, `unix:${opts.socketPath}`, grpc.ServerCredentials.createInsecure());
     chmodSync(opts.socketPath, 0o600);
 
@@ -422,6 +427,7 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
       const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], localAddresses());
       const remote = buildServer(backend, certRole, certOwner, gate, stateDir);
       servers.push(remote);
+      guard.watch(remote);
       const creds = grpc.ServerCredentials.createSsl(
         Buffer.from(opts.ca.cert),
         [{ cert_chain: Buffer.from(serving.cert), private_key: Buffer.from(serving.key) }],

@@ -73,9 +73,25 @@ describe("out-of-range enums from the wire", () => {
   });
 
   test("the decoder keeps an unknown number as a number, and unknownEnum finds it (nested too)", () => {
-    const bytes = messageType("machine.ListRequest").encode({ types: [0, 7] }).finish();
-    expect(unknownEnum("machine.ListRequest", decode("machine.ListRequest", bytes))).toEqual({ field: "types[1]", value: 7, enumName: "machine.ListRequest.Type" });
-    expect(unknownEnum("machine.ListRequest", decode("machine.ListRequest", messageType("machine.ListRequest").encode({ types: [0, 1] }).finish()))).toBeUndefined();
+    const bytes = messageType("machine.ListRequest")
+      .encode({ types: [0, 7] })
+      .finish();
+    expect(unknownEnum("machine.ListRequest", decode("machine.ListRequest", bytes))).toEqual({
+      field: "types[1]",
+      value: 7,
+      enumName: "machine.ListRequest.Type",
+    });
+    expect(
+      unknownEnum(
+        "machine.ListRequest",
+        decode(
+          "machine.ListRequest",
+          messageType("machine.ListRequest")
+            .encode({ types: [0, 1] })
+            .finish(),
+        ),
+      ),
+    ).toBeUndefined();
   });
 
   for (const { m, field, req } of probes) {
