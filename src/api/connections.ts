@@ -10,7 +10,7 @@
 // with the address object it is given. test/unit/api/connections.test.ts
 // fails if a grpc-js upgrade changes that.
 import type * as grpc from "@grpc/grpc-js";
-import { listeningUnixFd, relisten } from "../sys/listen.ts";
+import { listeningTcpFd, listeningUnixFd, relisten } from "../sys/listen.ts";
 
 export interface ConnectionLimits {
   /** listen(2) backlog (the kernel caps it at net.core.somaxconn). */
@@ -31,6 +31,7 @@ interface Session {
 }
 interface H2Server {
   listen(address: object, cb: () => void): unknown;
+  on(event: "connection" | "secureConnection", fn: (socket: Session) => void): unknown;
   on(event: "session", fn: (s: Session) => void): unknown;
   on(event: "stream", fn: (stream: { session?: Session }) => void): unknown;
 }
@@ -38,10 +39,13 @@ interface H2Server {
 /** Counts and polices connections for one PID 1 (shared by its servers). */
 export class ConnectionGuard {
   open = 0;
+  /** Listening sockets whose backlog was set (tests read it). */
+  raisedBacklogs = 0;
   /** Connections closed for being over `max`, and for sending no request in time (tests read them). */
   refused = 0;
   closedIdle = 0;
   private readonly waiting = new WeakMap<Session, ReturnType<typeof setTimeout>>();
+  private readonly secured = new WeakSet<Session>();
 
   constructor(readonly limits: ConnectionLimits = CONNECTION_LIMITS) {}
 
@@ -52,32 +56,54 @@ export class ConnectionGuard {
     if (typeof create !== "function") throw new Error("grpc-js has no createHttp2Server: connection limits cannot be applied");
     s.createHttp2Server = (creds) => {
       const h2 = create.call(server, creds);
+      const secure = (creds as { _isSecure?: () => boolean })._isSecure?.() === true;
       const listen = h2.listen.bind(h2);
       h2.listen = (address: object, cb: () => void) =>
         listen({ ...address, backlog: this.limits.backlog }, () => {
           // Bun listens with 512 whatever it is asked: set the backlog on the socket itself.
           const path = (address as { path?: string }).path;
-          const fd = path ? listeningUnixFd(path) : undefined;
-          if (fd !== undefined) relisten(fd, this.limits.backlog);
+          const port = (h2 as unknown as { address(): { port?: number } | string | null }).address();
+          const fd = path ? listeningUnixFd(path) : typeof port === "object" && port?.port ? listeningTcpFd(port.port) : undefined;
+          if (fd !== undefined) {
+            relisten(fd, this.limits.backlog);
+            this.raisedBacklogs++;
+          }
           cb();
         });
-      h2.on("session", (session) => this.admit(session));
+      h2.on("connection", (socket) => this.admit(socket, secure));
+      if (secure) h2.on("secureConnection", (socket) => this.secured.add(socket));
+      h2.on("session", (session) => this.awaitRequest(session));
       h2.on("stream", (stream) => this.requested(stream.session));
       return h2;
     };
   }
 
-  private admit(session: Session): void {
+  /**
+   * Every accepted socket counts, from accept to close, so the cap holds
+   * whatever state the connection is in; a TLS connection must also finish
+   * its handshake within firstRequestMs (its HTTP/2 session, and so the
+   * first-request deadline, only starts after it).
+   */
+  private admit(socket: Session, secure: boolean): void {
     this.open++;
-    session.once("close", () => {
-      this.open--;
-      clearTimeout(this.waiting.get(session));
-    });
+    socket.once("close", () => this.open--);
     if (this.open > this.limits.max) {
       this.refused++;
-      session.destroy();
+      socket.destroy();
       return;
     }
+    if (!secure) return;
+    const timer = setTimeout(() => {
+      if (socket.destroyed || this.secured.has(socket)) return;
+      this.closedIdle++;
+      socket.destroy();
+    }, this.limits.firstRequestMs);
+    socket.once("close", () => clearTimeout(timer));
+  }
+
+  /** The session must open a stream within firstRequestMs. */
+  private awaitRequest(session: Session): void {
+    session.once("close", () => clearTimeout(this.waiting.get(session)));
     this.waiting.set(
       session,
       setTimeout(() => {

@@ -46,9 +46,23 @@ export interface MachineApiOptions {
   connectionLimits?: ConnectionLimits;
 }
 
+export interface MachineApiStats {
+  /** Open connections (both listeners) and server streams, and the stream bytes written but not yet flushed. */
+  connections: number;
+  streams: number;
+  bufferedBytes: number;
+  /** Connections closed for being over the cap, and for sending no request in time. */
+  refusedConnections: number;
+  idleConnectionsClosed: number;
+  /** Listening sockets whose backlog was raised past Bun's 512. */
+  raisedBacklogs: number;
+}
+
 export interface MachineApi {
   /** The TCP port actually bound (when tcpPort was given). */
   readonly tcpPort?: number;
+  /** What the server holds now (for tests and diagnostics). */
+  stats(): MachineApiStats;
   close(): Promise<void>;
 }
 
@@ -438,6 +452,14 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     }
     return {
       tcpPort,
+      stats: () => ({
+        connections: guard.open,
+        streams: gate.openStreams,
+        bufferedBytes: gate.bufferedBytes,
+        refusedConnections: guard.refused,
+        idleConnectionsClosed: guard.closedIdle,
+        raisedBacklogs: guard.raisedBacklogs,
+      }),
       async close() {
         await Promise.all(servers.map(shutdown));
         gate.close();
