@@ -76,6 +76,9 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
   // Find dead peers of long-lived streams (logs -f) even when nothing is written.
   "grpc.keepalive_time_ms": 60_000,
   "grpc.keepalive_timeout_ms": 20_000,
+  // A connection with no call for 5 minutes is closed (GOAWAY; clients
+  // reconnect): idle sockets do not hold connection slots (connections.ts) forever.
+  "grpc.max_connection_idle_ms": 5 * 60_000,
   // Nothing serves channelz here; its per-call and per-session bookkeeping
   // (counters, timestamps, a heavier stream handler) cost about a quarter of
   // the server's CPU per Version call (measured ~124 -> ~92 µs).

@@ -44,7 +44,12 @@ export const STREAM_LIMITS: StreamLimits = {
   collectAfterClosedStreams: 32,
 };
 
-/** Bun's full collection: it also returns freed pages to the kernel, which the regular collector does lazily. */
+/**
+ * Bun's full collection: it also returns freed pages to the kernel, which the
+ * regular collector does lazily (Bun.gc(false) gave nothing back). It blocks:
+ * ~65 ms with ~170 MiB of heap after 500 never-read streams closed, hence
+ * only after many streams or bytes went, and batched.
+ */
 const fullCollect = () => Bun.gc(true);
 
 /** Collections are batched: at most one this often. */
