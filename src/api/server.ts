@@ -134,6 +134,17 @@ function connectionOf(h2: H2Stream | undefined): string {
   return id;
 }
 
+/** Encodings of message objects handed to many streams at once (a log line, an event, handlers/machine.ts). */
+const encodings = new WeakMap<object, { type: string; bytes: Uint8Array }>();
+
+function encodedOnce(type: string, msg: object): Uint8Array {
+  const hit = encodings.get(msg);
+  if (hit?.type === type) return hit.bytes;
+  const bytes = encode(type, msg);
+  encodings.set(msg, { type, bytes });
+  return bytes;
+}
+
 /** What one queued message costs besides its bytes: the gRPC frame header, grpc-js's and http2's bookkeeping. */
 const MESSAGE_OVERHEAD_BYTES = 256;
 
@@ -188,7 +199,7 @@ function sinkFor<T>(call: WritableCall, m: MethodInfo, gate: StreamGate, h2: H2S
     signal: controller.signal,
     push(msg: Msg<T>): boolean {
       if (ended || controller.signal.aborted) return false;
-      const bytes = encode(m.responseType, msg as object);
+      const bytes = encodedOnce(m.responseType, msg as object);
       const n = bytes.length + MESSAGE_OVERHEAD_BYTES;
       // One message always fits an empty stream (a 64 KiB chunk, a long line).
       if (pending > 0 && pending + n > limits.perStreamBytes) {

@@ -4,6 +4,7 @@
 // each with metadata naming this node, as Talos's do.
 import type { ApplyMode } from "../../node/config.ts";
 import type { MachineBackend } from "../../init/backend/contract.ts";
+import type { NodeEvent } from "../../node/events.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import { authorizeRead, authorizeReadPath } from "../auth.ts";
 import type { machine } from "../gen/types.ts";
@@ -45,9 +46,26 @@ function data(ctx: CallContext, bytes: Uint8Array): Msg<common.Data> {
   return { metadata: meta(ctx), bytes };
 }
 
+/**
+ * The message of the line sent last: a ring hands one line to all its
+ * followers in a row, so every stream following it gets the same message
+ * object, and the sink encodes it once (server.ts) instead of once a stream.
+ */
+let lastLine: { line: string; hostname: string; msg: Msg<common.Data> } | undefined;
+
 /** Sends lines to a sink, each as one Data message ending in "\n", as Talos's log streams do. */
 function sendLine(sink: Sink<common.Data>, ctx: CallContext, line: string): boolean {
-  return sink.push(data(ctx, Buffer.from(line.endsWith("\n") ? line : line + "\n")));
+  if (lastLine?.line !== line || lastLine.hostname !== ctx.hostname)
+    lastLine = { line, hostname: ctx.hostname, msg: data(ctx, Buffer.from(line.endsWith("\n") ? line : line + "\n")) };
+  return sink.push(lastLine.msg);
+}
+
+/** As lastLine: the event sent last, one message object for every stream it goes to. */
+let lastEvent: { event: NodeEvent; hostname: string; msg: Msg<machine.Event> } | undefined;
+
+function eventMsg(event: NodeEvent, hostname: string): Msg<machine.Event> {
+  if (lastEvent?.event !== event || lastEvent.hostname !== hostname) lastEvent = { event, hostname, msg: toEventMsg(event, hostname) };
+  return lastEvent.msg;
 }
 
 export interface MachineServiceOptions {
@@ -136,7 +154,7 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
         sink,
         () => replay(backend.eventHistory(), req),
         (fn) => backend.subscribeEvents(fn),
-        (e) => sink.push(toEventMsg(e, hostname)),
+        (e) => sink.push(eventMsg(e, hostname)),
       );
     },
 

@@ -16,9 +16,9 @@ import { busyboxFile, sh } from "../../helpers/busybox.ts";
 import { alive, rssMiB, type Call } from "./api-attack.ts";
 
 /** PID 1 may grow by at most this much while the attack runs... */
-const BOUND_MIB = 150;
+const BOUND_MIB = 100;
 /** ...and keep at most this much of it once the clients are gone. */
-const AFTER_MIB = 60;
+const AFTER_MIB = 40;
 
 const ca = generateCa();
 const b64 = (s: string) => Buffer.from(s).toString("base64");
