@@ -83,6 +83,10 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
   // (counters, timestamps, a heavier stream handler) cost about a quarter of
   // the server's CPU per Version call (measured ~124 -> ~92 µs).
   "grpc.enable_channelz": 0,
+  // HTTP/2 streams (calls of any kind) one connection may have open at once;
+  // Bun resets those past it. Server streams have their own, lower caps
+  // (streams.ts); this bounds calls that send headers and never a request.
+  "grpc.max_concurrent_streams": 100,
 };
 
 type RoleOf = (call: { getAuthContext(): AuthContext | null }) => Role;
