@@ -33,8 +33,11 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await api.close();
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await api?.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** A connection that writes `first` (or nothing); resolves with when the server closed it (Infinity if it did not within ms). */

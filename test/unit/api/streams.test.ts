@@ -39,8 +39,11 @@ beforeAll(async () => {
   f = { dir, socketPath, tcpPort: api.tcpPort!, ca, backend, api, close: async () => {} };
 });
 afterAll(async () => {
-  await api.close();
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    await api?.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const waitFor = async (cond: () => boolean, ms = 5000) => {
