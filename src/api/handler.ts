@@ -3,6 +3,7 @@
 import type { Role } from "./auth.ts";
 import type { Services } from "./gen/types.ts";
 import type { Msg } from "./wire.ts";
+import { Code, StatusError } from "./status.ts";
 
 export interface CallContext {
   role: Role;
@@ -47,4 +48,52 @@ export type ServiceImpl<S extends keyof Services> = { [M in keyof Services[S]]: 
 export function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((res) => signal.addEventListener("abort", () => res(), { once: true }));
+}
+
+/** Live items a stream may collect while its history is still being replayed. */
+export const REPLAY_BACKLOG_LIMIT = 10_000;
+
+/**
+ * A follow stream: `history` is sent at the client's pace (sink.ready between
+ * messages, so a long ring does not sit in PID 1's memory at once) while live
+ * items that arrive meanwhile wait behind it in order; then live items go
+ * straight to the sink, whose byte bounds end a stream that falls behind.
+ * Subscribes before reading history so nothing falls between the two; without
+ * `subscribe` it only replays. Returns when the client goes (or, with nothing
+ * to follow, when the history is sent).
+ */
+export async function replayThenFollow<T>(
+  sink: Sink<unknown>,
+  history: () => Iterable<T>,
+  subscribe: ((fn: (item: T) => void) => () => void) | undefined,
+  send: (item: T) => boolean,
+): Promise<void> {
+  let backlog: T[] | undefined = [];
+  let overflow = false;
+  const unsubscribe = subscribe?.((item) => {
+    if (!backlog) return void send(item);
+    if (backlog.length >= REPLAY_BACKLOG_LIMIT) overflow = true;
+    else backlog.push(item);
+  });
+  try {
+    const paced = async (items: Iterable<T>): Promise<boolean> => {
+      for (const item of items) {
+        if (overflow) throw new StatusError(Code.RESOURCE_EXHAUSTED, "client is reading too slowly to catch up; stream ended");
+        if (!send(item)) return false;
+        await sink.ready();
+      }
+      return true;
+    };
+    if (!(await paced(history()))) return;
+    // Whatever arrived during the replay, then live.
+    while (backlog.length) {
+      const batch = backlog;
+      backlog = [];
+      if (!(await paced(batch))) return;
+    }
+    backlog = undefined;
+    if (unsubscribe) await untilAborted(sink.signal);
+  } finally {
+    unsubscribe?.();
+  }
 }

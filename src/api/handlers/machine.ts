@@ -4,10 +4,11 @@
 // each with metadata naming this node, as Talos's do.
 import type { ApplyMode } from "../../node/config.ts";
 import type { MachineBackend } from "../../init/backend/contract.ts";
+import type { NodeEvent } from "../../node/events.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import { authorizeRead, authorizeReadPath } from "../auth.ts";
 import type { machine } from "../gen/types.ts";
-import { meta, untilAborted, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
+import { meta, replayThenFollow, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
 import { toTimestamp } from "../schema.ts";
 import { InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
 import type { Msg } from "../wire.ts";
@@ -45,9 +46,26 @@ function data(ctx: CallContext, bytes: Uint8Array): Msg<common.Data> {
   return { metadata: meta(ctx), bytes };
 }
 
+/**
+ * The message of the line sent last: a ring hands one line to all its
+ * followers in a row, so every stream following it gets the same message
+ * object, and the sink encodes it once (server.ts) instead of once a stream.
+ */
+let lastLine: { line: string; hostname: string; msg: Msg<common.Data> } | undefined;
+
 /** Sends lines to a sink, each as one Data message ending in "\n", as Talos's log streams do. */
 function sendLine(sink: Sink<common.Data>, ctx: CallContext, line: string): boolean {
-  return sink.push(data(ctx, Buffer.from(line.endsWith("\n") ? line : line + "\n")));
+  if (lastLine?.line !== line || lastLine.hostname !== ctx.hostname)
+    lastLine = { line, hostname: ctx.hostname, msg: data(ctx, Buffer.from(line.endsWith("\n") ? line : line + "\n")) };
+  return sink.push(lastLine.msg);
+}
+
+/** As lastLine: the event sent last, one message object for every stream it goes to. */
+let lastEvent: { event: NodeEvent; hostname: string; msg: Msg<machine.Event> } | undefined;
+
+function eventMsg(event: NodeEvent, hostname: string): Msg<machine.Event> {
+  if (lastEvent?.event !== event || lastEvent.hostname !== hostname) lastEvent = { event, hostname, msg: toEventMsg(event, hostname) };
+  return lastEvent.msg;
 }
 
 export interface MachineServiceOptions {
@@ -97,21 +115,18 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
     async Logs(req, ctx, sink) {
       const ring = backend.logs(req.id);
       if (!ring) throw new NotFoundError(`service "${req.id}" not found`);
-      // Subscribe before reading the tail: both happen in this tick, so no line falls between them.
-      const unsubscribe = req.follow ? ring.follow((line) => void sendLine(sink, ctx, line)) : undefined;
-      try {
-        const lines = req.tail_lines < 0 ? ring.tail() : ring.tail(req.tail_lines);
-        for (const line of lines) if (!sendLine(sink, ctx, line)) return;
-        if (unsubscribe) await untilAborted(sink.signal);
-      } finally {
-        unsubscribe?.();
-      }
+      await replayThenFollow(
+        sink,
+        () => (req.tail_lines < 0 ? ring.tail() : ring.tail(req.tail_lines)),
+        req.follow ? (fn) => ring.follow(fn) : undefined,
+        (line) => sendLine(sink, ctx, line),
+      );
     },
 
     async Dmesg(req, ctx, sink) {
       const kmsg = new KmsgReader();
       // The kernel buffer may hold more records than a stream may queue
-      // (STREAM_QUEUE_LIMIT): wait for the client between messages, as List
+      // (streams.ts STREAM_LIMITS): wait for the client between messages, as List
       // and Read do, instead of queueing it all at once.
       const send = async (lines: string[]): Promise<boolean> => {
         for (const line of lines) {
@@ -135,13 +150,12 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
 
     async Events(req, ctx, sink) {
       const hostname = ctx.hostname;
-      const unsubscribe = backend.subscribeEvents((e) => void sink.push(toEventMsg(e, hostname)));
-      try {
-        for (const e of replay(backend.eventHistory(), req)) if (!sink.push(toEventMsg(e, hostname))) return;
-        await untilAborted(sink.signal);
-      } finally {
-        unsubscribe();
-      }
+      await replayThenFollow(
+        sink,
+        () => replay(backend.eventHistory(), req),
+        (fn) => backend.subscribeEvents(fn),
+        (e) => sink.push(eventMsg(e, hostname)),
+      );
     },
 
     async Shutdown(_req, ctx) {

@@ -38,6 +38,12 @@ export function createBackend(ctx: NodeContext): MachineBackend {
   };
   /** A try in force: what it reverts to and when. */
   let tryRevert: { to: LoadedConfig; alarm: Alarm } | undefined;
+  // Once a sequence that ends the node has started, services only go down:
+  // checked in the same tick as start() (which launches synchronously), and
+  // again after a restart's stop, since the shutdown may begin while it waits.
+  const refuseWhenGoingDown = (what: string) => {
+    if (ctx.sequencer.goingDown) throw new FailedPreconditionError(`${what}: the node is going down (sequence ${ctx.sequencer.running})`);
+  };
 
   /** Applies what can change live; returns the keys that need a reboot. */
   const applyLive = (next: MachineConfig): string[] => {
@@ -64,11 +70,17 @@ export function createBackend(ctx: NodeContext): MachineBackend {
         .peek()
         ?.all()
         .map((s) => s.info()) ?? [],
-    startService: async (id) => registry().get(id).start(),
+    startService: async (id) => {
+      const s = registry().get(id);
+      refuseWhenGoingDown(`start ${id}`);
+      return s.start();
+    },
     stopService: async (id) => registry().get(id).stop(),
     restartService: async (id) => {
       const s = registry().get(id);
+      refuseWhenGoingDown(`restart ${id}`);
       await s.stop();
+      refuseWhenGoingDown(`restart ${id}`);
       return s.start().replace("starting", "restarting");
     },
     logs: (id): LogRing | undefined => (id === "machined" ? ctx.log.ring : ctx.services.peek()?.find(id)?.logs),
