@@ -16,7 +16,7 @@ export function timeTasks(ctx: NodeContext): Task[] {
         if (cfg?.disabled) return skipped("machine.time.disabled");
         const opts = timeSyncOptions(cfg);
         const { clock, adjuster } = ctx.sandbox ? logOnlyClock(systemClock, (l) => ctx.log.info(l)) : { clock: systemClock, adjuster: systemAdjuster() };
-        const sync = startTimeSync(opts, { clock, adjuster, log: (l) => ctx.log.info(`time: ${l}`) });
+        const sync = startTimeSync(opts, { clock, adjuster, log: (l) => ctx.log.info(l) });
         ctx.time.set({ sync, servers: [...opts.servers], clock });
         sync.on("synced", () => {
           const s = sync.status();
