@@ -145,11 +145,16 @@ export class MachineClient {
     return first(await this.machine("Reboot", { mode: opts.mode ?? "DEFAULT" }), "Reboot");
   }
 
-  async applyConfiguration(opts: { data: string | Uint8Array; mode?: ApplyMode; tryTimeoutMs?: number }): Promise<machine.ApplyConfiguration> {
+  async applyConfiguration(opts: {
+    data: string | Uint8Array;
+    mode?: ApplyMode;
+    tryTimeoutMs?: number;
+    dryRun?: boolean;
+  }): Promise<machine.ApplyConfiguration> {
     const mode = (opts.mode ?? "auto").toUpperCase() as machine.ApplyConfigurationRequest_Mode;
     const data = typeof opts.data === "string" ? Buffer.from(opts.data) : opts.data;
     const timeout = opts.tryTimeoutMs !== undefined ? { seconds: Math.floor(opts.tryTimeoutMs / 1000), nanos: (opts.tryTimeoutMs % 1000) * 1e6 } : null;
-    return first(await this.machine("ApplyConfiguration", { data, mode, try_mode_timeout: timeout }), "ApplyConfiguration");
+    return first(await this.machine("ApplyConfiguration", { data, mode, try_mode_timeout: timeout, dry_run: opts.dryRun ?? false }), "ApplyConfiguration");
   }
 
   list(root: string, opts: { recurse?: boolean; depth?: number; types?: machine.ListRequest_Type[] } = {}): Stream<machine.FileInfo> {

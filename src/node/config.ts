@@ -1,9 +1,9 @@
 // How a machine config is applied (Talos's ApplyConfiguration modes) and what
 // the node answers.
 
-export type ApplyMode = "no_reboot" | "reboot" | "try" | "auto";
+export type ApplyMode = "no_reboot" | "reboot" | "try" | "auto" | "staged";
 
-export const APPLY_MODES: readonly ApplyMode[] = ["no_reboot", "reboot", "try", "auto"];
+export const APPLY_MODES: readonly ApplyMode[] = ["no_reboot", "reboot", "try", "auto", "staged"];
 
 export interface ApplyResult {
   mode: ApplyMode;

@@ -26,8 +26,20 @@ import { netDevStats } from "../procfs/netdev.ts";
 import { processes } from "../procfs/processes.ts";
 import { systemStat } from "../procfs/stat.ts";
 
-const APPLY_MODES: Partial<Record<machine.ApplyConfigurationRequest_Mode, ApplyMode>> = { REBOOT: "reboot", AUTO: "auto", NO_REBOOT: "no_reboot", TRY: "try" };
-const APPLY_MODE_NAMES: Record<ApplyMode, machine.ApplyConfigurationRequest_Mode> = { reboot: "REBOOT", auto: "AUTO", no_reboot: "NO_REBOOT", try: "TRY" };
+const APPLY_MODES: Partial<Record<machine.ApplyConfigurationRequest_Mode, ApplyMode>> = {
+  REBOOT: "reboot",
+  AUTO: "auto",
+  NO_REBOOT: "no_reboot",
+  TRY: "try",
+  STAGED: "staged",
+};
+const APPLY_MODE_NAMES: Record<ApplyMode, machine.ApplyConfigurationRequest_Mode> = {
+  reboot: "REBOOT",
+  auto: "AUTO",
+  no_reboot: "NO_REBOOT",
+  try: "TRY",
+  staged: "STAGED",
+};
 
 /** Talos's default for a try without a timeout. */
 const DEFAULT_TRY_MS = 60_000;
@@ -171,10 +183,9 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
 
     async ApplyConfiguration(req, ctx) {
       const mode = APPLY_MODES[req.mode];
-      if (!mode) throw new InvalidArgumentError(`apply mode ${req.mode} is not supported (use no_reboot, reboot, auto or try)`);
-      if (req.dry_run) throw new InvalidArgumentError("dry_run is not supported");
+      if (!mode) throw new InvalidArgumentError(`apply mode ${req.mode} is not supported (use no_reboot, reboot, auto, staged or try)`);
       const tryMs = req.try_mode_timeout ? durationMs(req.try_mode_timeout) : 0;
-      const result = await backend.applyConfiguration(req.data, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined, ctx.signal);
+      const result = await backend.applyConfiguration(req.data, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined, ctx.signal, req.dry_run);
       return {
         // The hostname may just have changed: name the node as it is now.
         messages: [

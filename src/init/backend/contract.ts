@@ -47,6 +47,7 @@ export interface MachineBackend {
    * A try period over MAX_TRY_MS is InvalidArgumentError; a store that fails is
    * ResourceExhaustedError (no space) or another error, with nothing changed.
    * Once `signal` aborted (the client is gone) nothing is stored or applied.
+   * `dryRun`: validate and say what would change and what the mode would do; nothing changes.
    */
-  applyConfiguration(data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs?: number, signal?: AbortSignal): Promise<ApplyResult>;
+  applyConfiguration(data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs?: number, signal?: AbortSignal, dryRun?: boolean): Promise<ApplyResult>;
 }

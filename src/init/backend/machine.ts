@@ -113,7 +113,13 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       return { server: target, localNs: r.localNs, remoteNs: r.remoteNs };
     },
     configYaml: () => ctx.config.peek()?.text ?? "",
-    applyConfiguration: async (data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs = 60_000, signal?: AbortSignal): Promise<ApplyResult> => {
+    applyConfiguration: async (
+      data: string | Uint8Array,
+      mode: ApplyMode,
+      tryTimeoutMs = 60_000,
+      signal?: AbortSignal,
+      dryRun = false,
+    ): Promise<ApplyResult> => {
       if (mode === "try" && !(Number.isInteger(tryTimeoutMs) && tryTimeoutMs > 0 && tryTimeoutMs <= MAX_TRY_MS)) {
         throw new InvalidArgumentError(`try_mode_timeout: ${tryTimeoutMs} ms is out of range (1 ms to ${MAX_TRY_MS / 3_600_000} h)`);
       }
@@ -125,9 +131,19 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       // A long parse may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
       await new Promise((r) => setImmediate(r));
       if (signal?.aborted) throw new ClientGoneError("config: the client went away before the config was applied; nothing changed");
+      if (dryRun) return dryRunResult(ctx.config.peek(), next, yaml, mode, warnings);
       if (warnings.length > 0) {
         ctx.log.warn(`config: ${warnings.length} key(s) accepted, not applied: ${warnings.join("; ")}`);
         ctx.events.emit({ kind: "config", message: `accepted, not applied: ${warnings.join("; ")}` });
+      }
+      if (mode === "staged") {
+        // Stored for the next boot, which loads the stored config; nothing changes now.
+        storeValidated(yaml);
+        tryRevert?.alarm.cancel();
+        tryRevert = undefined;
+        ctx.events.emit({ kind: "config", message: "config staged: applied at the next boot" });
+        const prev = ctx.config.peek()?.config;
+        return { mode, details: `staged in ${STORED_CONFIG}; applied at the next boot`, needsReboot: prev ? diffKeys(prev, next) : [], warnings };
       }
       if (mode === "try") {
         // The revert goes back to what was in force before the first try, never to another try's config.
@@ -175,6 +191,45 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       };
     },
   };
+}
+
+/** A dry run: what would change (keys and the lines of the YAML), what the mode would do; nothing is stored or applied. */
+function dryRunResult(current: LoadedConfig | undefined, next: MachineConfig, yaml: string, mode: ApplyMode, warnings: string[]): ApplyResult {
+  const changed = current ? diffKeys(current.config, next) : ["(everything: no config in force)"];
+  const needsReboot = mode === "staged" || mode === "reboot" ? changed : changed.filter((k) => !LIVE.includes(k));
+  const what: Record<ApplyMode, string> = {
+    no_reboot: needsReboot.length ? `would be stored and applied live except ${needsReboot.join(", ")} (next boot)` : "would be stored and applied live",
+    auto: needsReboot.length ? "would be stored and the node rebooted" : "would be stored and applied live",
+    reboot: "would be stored and the node rebooted",
+    staged: "would be stored and applied at the next boot",
+    try: "would be applied live for the try period, not stored",
+  };
+  const diff = lineDiff(current?.text ?? "", yaml);
+  return {
+    mode,
+    details: `dry run: ${changed.length ? `changes ${changed.join(", ")}` : "no changes"}; ${what[mode]}; nothing was changed${diff ? `\n${diff}` : ""}`,
+    needsReboot,
+    warnings,
+  };
+}
+
+/** The lines removed and added between two texts (- and +), at most 200 of them: enough to read, bounded for a huge config. */
+export function lineDiff(a: string, b: string, max = 200): string {
+  const before = a.split("\n");
+  const after = b.split("\n");
+  const inB = new Map<string, number>();
+  for (const l of after) inB.set(l, (inB.get(l) ?? 0) + 1);
+  const inA = new Map<string, number>();
+  for (const l of before) inA.set(l, (inA.get(l) ?? 0) + 1);
+  const out: string[] = [];
+  const take = (counts: Map<string, number>, l: string) => {
+    const n = counts.get(l) ?? 0;
+    if (n > 0) counts.set(l, n - 1);
+    return n > 0;
+  };
+  for (const l of before) if (!take(inB, l) && out.length < max) out.push(`- ${l}`);
+  for (const l of after) if (!take(inA, l) && out.length < max) out.push(`+ ${l}`);
+  return out.join("\n");
 }
 
 /** Which top-level sections changed ("machine.sysctls", "minos.services", ...). */
