@@ -43,6 +43,8 @@ export interface NodeEventMsg {
   payload: Record<string, unknown>;
   /** When it happened on the node (minos field; undefined from a server that does not send it). */
   ts?: Date;
+  /** The API call that caused it ("" when none did). */
+  actorId: string;
 }
 
 function first<T>(res: { messages: T[] }, what: string): T {
@@ -124,8 +126,13 @@ export class MachineClient {
   }
 
   /** Node events, live; tail replays past ones first (-1 all, 0 none), or those after tailId / of the last tailSeconds. */
-  events(opts: { tail?: number; tailId?: string; tailSeconds?: number } = {}): Stream<NodeEventMsg> {
-    const s = this.stream("machine.MachineService", "Events", { tail_events: opts.tail ?? 0, tail_id: opts.tailId ?? "", tail_seconds: opts.tailSeconds ?? 0 });
+  events(opts: { tail?: number; tailId?: string; tailSeconds?: number; actorId?: string } = {}): Stream<NodeEventMsg> {
+    const s = this.stream("machine.MachineService", "Events", {
+      tail_events: opts.tail ?? 0,
+      tail_id: opts.tailId ?? "",
+      tail_seconds: opts.tailSeconds ?? 0,
+      with_actor_id: opts.actorId ?? "",
+    });
     return mapStream(s, (e: machine.Event) => {
       const type = e.data ? anyTypeName(e.data) : "";
       let payload: Record<string, unknown> = {};
@@ -134,7 +141,7 @@ export class MachineClient {
       } catch {
         // a payload type this client does not know: keep the event, without its fields
       }
-      return { id: e.id, hostname: e.metadata?.hostname ?? "", type, payload, ts: fromTimestamp(e.ts) };
+      return { id: e.id, hostname: e.metadata?.hostname ?? "", type, payload, ts: fromTimestamp(e.ts), actorId: e.actor_id };
     });
   }
 

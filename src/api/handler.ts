@@ -9,6 +9,8 @@ export interface CallContext {
   role: Role;
   /** The node's hostname, for every reply's metadata. */
   hostname: string;
+  /** This call's id (Talos's actor id): the events it causes carry it, and Events' with_actor_id finds them. */
+  actorId?: string;
   /**
    * Unary calls: aborted once the client is gone (cancelled, deadline passed),
    * so a slow call does not change state for nobody. Streams use their Sink's.

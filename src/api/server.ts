@@ -7,6 +7,7 @@
 // is wrapped and answered with a status), and a stream whose client went away
 // is aborted so its handler unsubscribes.
 import * as grpc from "@grpc/grpc-js";
+import { randomUUID } from "node:crypto";
 import http2 from "node:http2";
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
@@ -341,7 +342,7 @@ function adapt(m: MethodInfo, handler: AnyHandler, served: Served): grpc.Untyped
   const context = (call: { getAuthContext(): AuthContext | null; metadata: grpc.Metadata }): CallContext => {
     const role = served.roleOf(call);
     authorize(role, m.path);
-    return { role, hostname: safeHostname(served.hostname) };
+    return { role, hostname: safeHostname(served.hostname), actorId: randomUUID() };
   };
   if (!m.serverStream) {
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {

@@ -24,7 +24,7 @@ export interface ContextOptions {
   env: Readonly<Record<string, string | undefined>>;
   faults: Faults;
   /** Runs the sequence of a power action to the node's end (init's main). */
-  runPowerAction(action: PowerAction): Promise<void>;
+  runPowerAction(action: PowerAction, actorId?: string): Promise<void>;
 }
 
 export class NodeContext {

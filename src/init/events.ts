@@ -1,11 +1,10 @@
 // The node's event stream (Talos: machine.Events): services changing state,
 // sequences and phases starting and stopping, config changes. A bounded history
 // plus live subscribers, as the machine API's Events call needs.
-import type { NodeEvent } from "../node/events.ts";
+import type { NewEvent, NodeEvent } from "../node/events.ts";
 import type { Unsubscribe } from "../lib/ring.ts";
 
-type Distribute<T> = T extends unknown ? Omit<T, "id" | "ts"> : never;
-export type NewEvent = Distribute<NodeEvent>;
+export type { NewEvent };
 
 export class EventBus {
   private history: NodeEvent[] = [];

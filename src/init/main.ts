@@ -16,6 +16,8 @@ import { emergencySequence } from "./sequences/emergency.ts";
 import { powerSequence } from "./sequences/power.ts";
 import { SequenceAborted, type NodeEnd, type Sequence } from "./sequences/sequencer.ts";
 import { teardownPhases } from "./sequences/teardown.ts";
+import { emitMachineStatus } from "./status.ts";
+import type { MachineStage } from "../node/events.ts";
 
 /** Talos's container mode marker, set by the sandbox launcher. */
 export function isSandbox(env: Readonly<Record<string, string | undefined>>): boolean {
@@ -28,7 +30,7 @@ export async function runInit(io: Io): Promise<never> {
     sandbox,
     env: io.env,
     faults: faultsFrom(sandbox, io.env),
-    runPowerAction: (action: PowerAction) => runToEnd(ctx, powerSequence(ctx, action)),
+    runPowerAction: (action: PowerAction, actorId?: string) => runToEnd(ctx, powerSequence(ctx, action), actorId),
   });
   // Uncaught exceptions and rejections are logged; they never end PID 1.
   process.on("uncaughtException", (e) => ctx.log.error(`uncaught exception: ${errText(e)}`));
@@ -36,6 +38,7 @@ export async function runInit(io: Io): Promise<never> {
   ctx.reaper.install();
   ctx.power.installSignalHandlers();
   ctx.log.info(`minos init ${sandbox ? "in the sandbox (container=minos)" : "on a kernel boot"}, pid ${process.pid}, bun ${Bun.version}`);
+  emitMachineStatus(ctx, "booting");
   try {
     await ctx.sequencer.run(bootSequence(ctx));
   } catch (e) {
@@ -49,9 +52,19 @@ export async function runInit(io: Io): Promise<never> {
   return new Promise<never>(() => {}); // the reaper's timer keeps the event loop alive
 }
 
+const STAGE: Record<Sequence["name"], MachineStage> = {
+  boot: "booting",
+  shutdown: "shutting_down",
+  halt: "shutting_down",
+  reboot: "rebooting",
+  emergency: "rebooting",
+};
+
 /** Runs a sequence that ends the node, then ends it. */
-async function runToEnd(ctx: NodeContext, seq: Sequence): Promise<void> {
-  const end = await ctx.sequencer.run(seq);
+async function runToEnd(ctx: NodeContext, seq: Sequence, actorId?: string): Promise<void> {
+  ctx.sequencer.assertCanRun(seq.name);
+  emitMachineStatus(ctx, STAGE[seq.name], actorId);
+  const end = await ctx.sequencer.run(seq, actorId);
   if (end) await handle(ctx, seq.name, end);
 }
 

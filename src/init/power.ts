@@ -18,7 +18,7 @@ export interface PowerDeps {
   events: { emit(e: NewEvent): unknown };
   log: { info(m: string): void; warn(m: string): void; error(m: string): void };
   /** Runs the action's sequence and ends the node (init's main). */
-  run(action: PowerAction): Promise<void>;
+  run(action: PowerAction, actorId?: string): Promise<void>;
 }
 
 export class Power {
@@ -27,12 +27,12 @@ export class Power {
   constructor(private readonly deps: PowerDeps) {}
 
   /** Starts the sequence now; throws FailedPreconditionError synchronously when another one may not be taken over. */
-  request(action: PowerAction, why: string): void {
+  request(action: PowerAction, why: string, actorId?: string): void {
     const { sequence } = POWER[action];
     this.deps.sequencer.assertCanRun(sequence);
     this.cancel();
     this.deps.log.info(`${action} requested: ${why}`);
-    this.deps.run(action).catch((e) => {
+    this.deps.run(action, actorId).catch((e) => {
       // A power sequence runs to the end (tasks "continue"); reaching here means reboot(2) itself failed.
       this.deps.log.error(`${sequence} sequence: ${errText(e)}`);
     });

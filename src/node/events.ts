@@ -6,15 +6,30 @@ import type { ServiceHealth, ServiceState } from "./services.ts";
 /** The sequences init runs (src/init/sequences). */
 export type SequenceName = "boot" | "shutdown" | "reboot" | "halt" | "emergency";
 
-export type NodeEvent =
+/** The events without the actor id every one of them may carry. */
+export type NodeEventBody =
   | { kind: "service"; id: string; ts: Date; service: string; state: ServiceState; message: string; health: ServiceHealth }
   | { kind: "sequence"; id: string; ts: Date; sequence: string; action: "start" | "stop"; error?: string }
   | { kind: "phase"; id: string; ts: Date; phase: string; action: "start" | "stop"; error?: string }
   | { kind: "task"; id: string; ts: Date; task: string; action: "start" | "stop"; error?: string }
   | { kind: "shutdown-scheduled"; id: string; ts: Date; action: PowerAction; at: Date; message: string }
   | { kind: "shutdown-cancelled"; id: string; ts: Date; message: string }
-  | { kind: "config"; id: string; ts: Date; message: string };
+  | { kind: "config"; id: string; ts: Date; message: string }
+  | { kind: "config-load-error"; id: string; ts: Date; error: string }
+  | { kind: "config-validation-error"; id: string; ts: Date; error: string }
+  | { kind: "machine-status"; id: string; ts: Date; stage: MachineStage; ready: boolean; unmet: UnmetCondition[] };
 
-type Distribute<T> = T extends unknown ? Omit<T, "id" | "ts"> : never;
+/** Talos's machine stages (MachineStatusEvent). */
+export type MachineStage = "booting" | "maintenance" | "running" | "rebooting" | "shutting_down" | "resetting";
+
+export interface UnmetCondition {
+  name: string;
+  reason: string;
+}
+
+/** An event; it may name the API call that caused it (Talos's actor id). */
+export type NodeEvent = NodeEventBody & { actorId?: string };
+
+type Distribute<T> = T extends unknown ? Omit<T, "id" | "ts"> & { actorId?: string } : never;
 /** An event before the bus gives it an id and a time. */
-export type NewEvent = Distribute<NodeEvent>;
+export type NewEvent = Distribute<NodeEventBody>;

@@ -215,6 +215,25 @@ export namespace machine {
     action: machine.TaskEvent_Action;
   }
   export type TaskEvent_Action = "START" | "STOP";
+  export interface ConfigLoadErrorEvent {
+    error: string;
+  }
+  export interface ConfigValidationErrorEvent {
+    error: string;
+  }
+  export interface MachineStatusEvent {
+    stage: machine.MachineStatusEvent_MachineStage;
+    status: machine.MachineStatusEvent_MachineStatus | null;
+  }
+  export interface MachineStatusEvent_MachineStatus {
+    ready: boolean;
+    unmet_conditions: machine.MachineStatusEvent_MachineStatus_UnmetCondition[];
+  }
+  export interface MachineStatusEvent_MachineStatus_UnmetCondition {
+    name: string;
+    reason: string;
+  }
+  export type MachineStatusEvent_MachineStage = "UNKNOWN" | "BOOTING" | "INSTALLING" | "MAINTENANCE" | "RUNNING" | "REBOOTING" | "SHUTTING_DOWN" | "RESETTING" | "UPGRADING";
   export interface ServiceStateEvent {
     service: string;
     action: machine.ServiceStateEvent_Action;

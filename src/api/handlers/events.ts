@@ -37,16 +37,31 @@ export function eventPayload(e: NodeEvent): { typeName: string; value: object } 
       return { typeName: "minos.machine.ShutdownCancelledEvent", value: { message: e.message } };
     case "config":
       return { typeName: "minos.machine.ConfigEvent", value: { message: e.message } };
+    case "config-load-error":
+      return { typeName: "machine.ConfigLoadErrorEvent", value: { error: e.error } };
+    case "config-validation-error":
+      return { typeName: "machine.ConfigValidationErrorEvent", value: { error: e.error } };
+    case "machine-status":
+      return {
+        typeName: "machine.MachineStatusEvent",
+        value: { stage: e.stage.toUpperCase(), status: { ready: e.ready, unmet_conditions: e.unmet.map((u) => ({ name: u.name, reason: u.reason })) } },
+      };
   }
 }
 
 export function toEventMsg(e: NodeEvent, hostname: string): Msg<machine.Event> {
   const { typeName, value } = eventPayload(e);
-  return { metadata: { hostname }, data: packAny(typeName, value), id: e.id, actor_id: "", ts: toTimestamp(e.ts) };
+  return { metadata: { hostname }, data: packAny(typeName, value), id: e.id, actor_id: e.actorId ?? "", ts: toTimestamp(e.ts) };
 }
 
-/** Talos's replay rules: tail_id (events after it) wins over tail_seconds, which wins over tail_events (-1 all, 0 none). */
+/** Talos's replay rules: tail_id (events after it) wins over tail_seconds, which wins over tail_events (-1 all, 0 none); with_actor_id keeps one call's events. */
 export function replay(history: NodeEvent[], req: machine.EventsRequest, now = Date.now()): NodeEvent[] {
+  if (req.with_actor_id)
+    return replay(
+      history.filter((e) => e.actorId === req.with_actor_id),
+      { ...req, with_actor_id: "" },
+      now,
+    );
   if (req.tail_id) {
     const i = history.findIndex((e) => e.id === req.tail_id);
     return i < 0 ? history.slice() : history.slice(i + 1);

@@ -165,27 +165,37 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
       await replayThenFollow(
         sink,
         () => replay(backend.eventHistory(), req),
-        (fn) => backend.subscribeEvents(fn),
+        (fn) =>
+          backend.subscribeEvents((e) => {
+            if (!req.with_actor_id || e.actorId === req.with_actor_id) fn(e);
+          }),
         (e) => sink.push(eventMsg(e, hostname)),
       );
     },
 
     async Shutdown(_req, ctx) {
-      backend.powerAction("poweroff");
-      return { messages: [{ metadata: meta(ctx), actor_id: "" }] };
+      backend.powerAction("poweroff", ctx.actorId);
+      return { messages: [{ metadata: meta(ctx), actor_id: ctx.actorId ?? "" }] };
     },
 
     async Reboot(_req, ctx) {
       // DEFAULT and POWERCYCLE both mean a full reboot here: minos has no kexec path.
-      backend.powerAction("reboot");
-      return { messages: [{ metadata: meta(ctx), actor_id: "" }] };
+      backend.powerAction("reboot", ctx.actorId);
+      return { messages: [{ metadata: meta(ctx), actor_id: ctx.actorId ?? "" }] };
     },
 
     async ApplyConfiguration(req, ctx) {
       const mode = APPLY_MODES[req.mode];
       if (!mode) throw new InvalidArgumentError(`apply mode ${req.mode} is not supported (use no_reboot, reboot, auto, staged or try)`);
       const tryMs = req.try_mode_timeout ? durationMs(req.try_mode_timeout) : 0;
-      const result = await backend.applyConfiguration(req.data, mode, mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined, ctx.signal, req.dry_run);
+      const result = await backend.applyConfiguration(
+        req.data,
+        mode,
+        mode === "try" ? tryMs || DEFAULT_TRY_MS : undefined,
+        ctx.signal,
+        req.dry_run,
+        ctx.actorId,
+      );
       return {
         // The hostname may just have changed: name the node as it is now.
         messages: [

@@ -28,7 +28,7 @@ export interface MachineBackend {
   subscribeEvents(fn: (e: NodeEvent) => void): Unsubscribe;
 
   /** Start the shutdown/reboot sequence now (FailedPreconditionError when another non-boot sequence runs). */
-  powerAction(action: PowerAction): void;
+  powerAction(action: PowerAction, actorId?: string): void;
   scheduleShutdown(s: ScheduledShutdown): void;
   /** Returns false when nothing was scheduled. */
   cancelScheduledShutdown(): boolean;
@@ -49,5 +49,12 @@ export interface MachineBackend {
    * Once `signal` aborted (the client is gone) nothing is stored or applied.
    * `dryRun`: validate and say what would change and what the mode would do; nothing changes.
    */
-  applyConfiguration(data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs?: number, signal?: AbortSignal, dryRun?: boolean): Promise<ApplyResult>;
+  applyConfiguration(
+    data: string | Uint8Array,
+    mode: ApplyMode,
+    tryTimeoutMs?: number,
+    signal?: AbortSignal,
+    dryRun?: boolean,
+    actorId?: string,
+  ): Promise<ApplyResult>;
 }

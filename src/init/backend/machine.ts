@@ -45,6 +45,20 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     if (ctx.sequencer.goingDown) throw new FailedPreconditionError(`${what}: the node is going down (sequence ${ctx.sequencer.running})`);
   };
 
+  /** Decodes and validates; a refusal is also a ConfigValidationError event. */
+  const validated = (data: string | Uint8Array, actorId?: string): { yaml: string; next: MachineConfig; warnings: string[] } => {
+    try {
+      const yaml = decodeConfigText(data);
+      const { config: next, warnings } = parseMachineConfig(yaml);
+      const fileProblems = checkMachineFiles(next);
+      if (fileProblems.length) throw new InvalidArgumentError(`invalid machine config:\n  ${fileProblems.join("\n  ")}`);
+      return { yaml, next, warnings };
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) ctx.events.emit({ kind: "config-validation-error", error: e.message, ...(actorId ? { actorId } : {}) });
+      throw e;
+    }
+  };
+
   /** Applies what can change live; returns the keys that need a reboot. */
   const applyLive = (next: MachineConfig): string[] => {
     const prev = ctx.config.peek()?.config;
@@ -86,7 +100,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     logs: (id): LogRing | undefined => (id === "machined" ? ctx.log.ring : ctx.services.peek()?.find(id)?.logs),
     eventHistory: (): NodeEvent[] => ctx.events.all(),
     subscribeEvents: (fn): Unsubscribe => ctx.events.subscribe(fn),
-    powerAction: (action: PowerAction) => ctx.power.request(action, "machine API"),
+    powerAction: (action: PowerAction, actorId?: string) => ctx.power.request(action, "machine API", actorId),
     scheduleShutdown: (s: ScheduledShutdown) => ctx.power.schedule(s),
     cancelScheduledShutdown: () => ctx.power.cancel(),
     scheduledShutdown: () => ctx.power.current(),
@@ -119,15 +133,13 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       tryTimeoutMs = 60_000,
       signal?: AbortSignal,
       dryRun = false,
+      actorId?: string,
     ): Promise<ApplyResult> => {
       if (mode === "try" && !(Number.isInteger(tryTimeoutMs) && tryTimeoutMs > 0 && tryTimeoutMs <= MAX_TRY_MS)) {
         throw new InvalidArgumentError(`try_mode_timeout: ${tryTimeoutMs} ms is out of range (1 ms to ${MAX_TRY_MS / 3_600_000} h)`);
       }
       // Validation first, and the only parse: an invalid config (or invalid UTF-8) throws InvalidArgumentError here and touches nothing.
-      const yaml = decodeConfigText(data);
-      const { config: next, warnings } = parseMachineConfig(yaml);
-      const fileProblems = checkMachineFiles(next);
-      if (fileProblems.length) throw new InvalidArgumentError(`invalid machine config:\n  ${fileProblems.join("\n  ")}`);
+      const { yaml, next, warnings } = validated(data, actorId);
       // A long parse may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
       await new Promise((r) => setImmediate(r));
       if (signal?.aborted) throw new ClientGoneError("config: the client went away before the config was applied; nothing changed");

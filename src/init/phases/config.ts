@@ -23,7 +23,10 @@ export function configTasks(ctx: NodeContext): Task[] {
         const path = ctx.cmdline.params.get("minos.config");
         const loaded = loadConfig(path);
         // One line per rejection, so the console and Dmesg show the reason beside the file.
-        for (const r of loaded.rejected) ctx.log.warn(`  rejected ${r.replace(/\n\s*/g, " ")}`);
+        for (const r of loaded.rejected) {
+          ctx.log.warn(`  rejected ${r.replace(/\n\s*/g, " ")}`);
+          ctx.events.emit({ kind: "config-load-error", error: r });
+        }
         ctx.config.set(loaded);
         ctx.log.info(`  using the ${loaded.source} config${loaded.source === "cmdline" ? ` (${path})` : ""}`);
         // A valid config from the cmdline becomes the stored one (never an invalid one: it was rejected above).

@@ -6,6 +6,7 @@
 import { logOnlyClock, startTimeSync, systemAdjuster, systemClock, timeSyncOptions } from "../../time/index.ts";
 import type { NodeContext } from "../context.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
+import { emitMachineStatus } from "../status.ts";
 
 export function timeTasks(ctx: NodeContext): Task[] {
   return [
@@ -22,6 +23,7 @@ export function timeTasks(ctx: NodeContext): Task[] {
           const s = sync.status();
           ctx.log.info(`time synced: ${s.server} (stratum ${s.stratum}), offset ${s.offsetMs?.toFixed(3)} ms, ${s.timeToSyncMs} ms after start`);
           ctx.events.emit({ kind: "config", message: `time synced with ${s.server}` });
+          emitMachineStatus(ctx);
         });
         sync.on("bootTimeout", () => ctx.log.warn(`time: not synced within machine.time.bootTimeout (${cfg?.bootTimeout}); the boot goes on`));
         ctx.log.info(`  servers ${opts.servers.join(", ")}${ctx.sandbox ? "; sandbox: offsets are logged, the host's clock is never set" : ""}`);

@@ -102,7 +102,7 @@ export class Sequencer {
    * when they finished, rejects with the failing task's error (onTaskError
    * "abort") or SequenceAborted.
    */
-  async run(seq: Sequence): Promise<NodeEnd | undefined> {
+  async run(seq: Sequence, actorId?: string): Promise<NodeEnd | undefined> {
     this.assertCanRun(seq.name);
     const prev = this.current;
     const abort = new AbortController();
@@ -116,7 +116,7 @@ export class Sequencer {
         prev.abort.abort();
         await prev.done;
       }
-      await this.execute(seq, abort.signal);
+      await this.execute(seq, abort.signal, actorId ? { actorId } : {});
       return seq.end;
     } finally {
       if (this.current?.done === done) this.current = undefined;
@@ -130,21 +130,22 @@ export class Sequencer {
     for (const phase of phases) await this.runPhase({ name: of, phases, onTaskError: "continue" }, phase, signal).catch(() => {});
   }
 
-  private async execute(seq: Sequence, signal: AbortSignal): Promise<void> {
+  /** `actor`: the API call that started the sequence, on every event it emits (Talos's actor id). */
+  private async execute(seq: Sequence, signal: AbortSignal, actor: { actorId?: string }): Promise<void> {
     const t0 = performance.now();
     this.log.info(`sequence ${seq.name}: start`);
-    this.events.emit({ kind: "sequence", sequence: seq.name, action: "start" });
+    this.events.emit({ kind: "sequence", sequence: seq.name, action: "start", ...actor });
     let error: unknown;
     try {
       for (const phase of seq.phases) {
         if (signal.aborted) throw new SequenceAborted(`sequence ${seq.name} aborted before phase ${phase.name}`);
-        await this.runPhase(seq, phase, signal);
+        await this.runPhase(seq, phase, signal, actor);
       }
     } catch (e) {
       error = e;
     }
     const ms = Math.round(performance.now() - t0);
-    this.events.emit({ kind: "sequence", sequence: seq.name, action: "stop", ...(error ? { error: errText(error) } : {}) });
+    this.events.emit({ kind: "sequence", sequence: seq.name, action: "stop", ...(error ? { error: errText(error) } : {}), ...actor });
     if (error) {
       this.log.warn(`sequence ${seq.name}: ${error instanceof SequenceAborted ? "aborted" : "failed"} after ${ms} ms: ${errText(error)}`);
       throw error;
@@ -152,9 +153,9 @@ export class Sequencer {
     this.log.info(`sequence ${seq.name}: done in ${ms} ms`);
   }
 
-  private async runPhase(seq: Sequence, phase: Phase, signal: AbortSignal): Promise<void> {
+  private async runPhase(seq: Sequence, phase: Phase, signal: AbortSignal, actor: { actorId?: string } = {}): Promise<void> {
     const t0 = performance.now();
-    this.events.emit({ kind: "phase", phase: phase.name, action: "start" });
+    this.events.emit({ kind: "phase", phase: phase.name, action: "start", ...actor });
     let phaseError: unknown;
     for (const task of phase.tasks) {
       if (signal.aborted) {
@@ -162,15 +163,15 @@ export class Sequencer {
         break;
       }
       const t1 = performance.now();
-      this.events.emit({ kind: "task", task: task.name, action: "start" });
+      this.events.emit({ kind: "task", task: task.name, action: "start", ...actor });
       try {
         const r = await task.run(signal);
         const ms = (performance.now() - t1).toFixed(1);
         if (r && "skipped" in r) this.log.info(`  ${phase.name}/${task.name}: skipped (${r.skipped})`);
         else this.log.info(`  ${phase.name}/${task.name}: ok in ${ms} ms`);
-        this.events.emit({ kind: "task", task: task.name, action: "stop" });
+        this.events.emit({ kind: "task", task: task.name, action: "stop", ...actor });
       } catch (e) {
-        this.events.emit({ kind: "task", task: task.name, action: "stop", error: errText(e) });
+        this.events.emit({ kind: "task", task: task.name, action: "stop", error: errText(e), ...actor });
         this.log.error(`  ${phase.name}/${task.name}: failed: ${errText(e)}`);
         if ((seq.onTaskError === "abort" && !task.nonFatal) || e instanceof SequenceAborted) {
           phaseError = e;
@@ -179,7 +180,7 @@ export class Sequencer {
       }
     }
     const ms = Math.round(performance.now() - t0);
-    this.events.emit({ kind: "phase", phase: phase.name, action: "stop", ...(phaseError ? { error: errText(phaseError) } : {}) });
+    this.events.emit({ kind: "phase", phase: phase.name, action: "stop", ...(phaseError ? { error: errText(phaseError) } : {}), ...actor });
     this.log.info(`phase ${phase.name}: ${phaseError ? "failed" : "done"} in ${ms} ms`);
     if (phaseError) throw phaseError;
   }

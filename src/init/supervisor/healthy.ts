@@ -2,6 +2,7 @@
 // logged once as text and as JSON, with the time since init was exec'd.
 import { readFileSync } from "node:fs";
 import type { NodeContext } from "../context.ts";
+import { emitMachineStatus } from "../status.ts";
 
 export function watchAllHealthy(ctx: NodeContext): void {
   const unsubscribe = ctx.events.subscribe((e) => {
@@ -14,6 +15,7 @@ export function watchAllHealthy(ctx: NodeContext): void {
     const services = reg.all().map((s) => ({ id: s.id, state: s.state, healthy: s.health.healthy }));
     const rssKiB = rss();
     ctx.log.info(`all services healthy in ${ms} ms`);
+    emitMachineStatus(ctx, "running");
     ctx.log.json("healthy", { ms, rssKiB, sandbox: ctx.sandbox, services });
   });
 }
