@@ -13,7 +13,11 @@ export type NodeEvent =
   | { kind: "task"; id: string; ts: Date; task: string; action: "start" | "stop"; error?: string }
   | { kind: "shutdown-scheduled"; id: string; ts: Date; action: PowerAction; at: Date; message: string }
   | { kind: "shutdown-cancelled"; id: string; ts: Date; message: string }
-  | { kind: "config"; id: string; ts: Date; message: string };
+  | { kind: "config"; id: string; ts: Date; message: string }
+  // Talos's AddressEvent: the node's hostname and its addresses, sent when the set changes.
+  | { kind: "address"; id: string; ts: Date; hostname: string; addresses: string[] }
+  // minos: what the network phase reports beyond addresses (a configured interface that is missing).
+  | { kind: "network"; id: string; ts: Date; message: string };
 
 type Distribute<T> = T extends unknown ? Omit<T, "id" | "ts"> : never;
 /** An event before the bus gives it an id and a time. */

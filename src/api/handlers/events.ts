@@ -37,6 +37,10 @@ export function eventPayload(e: NodeEvent): { typeName: string; value: object } 
       return { typeName: "minos.machine.ShutdownCancelledEvent", value: { message: e.message } };
     case "config":
       return { typeName: "minos.machine.ConfigEvent", value: { message: e.message } };
+    case "network":
+      return { typeName: "minos.machine.NetworkEvent", value: { message: e.message } };
+    case "address":
+      return { typeName: "machine.AddressEvent", value: { hostname: e.hostname, addresses: e.addresses } };
   }
 }
 

@@ -8,6 +8,15 @@ import type { NodeEvent } from "../../node/events.ts";
 import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import type { VersionInfo } from "../../node/version.ts";
+import type { AddressStatus, DhcpLeaseStatus, ResolverStatus, RouteStatus } from "../../node/network.ts";
+
+/** The node's network for the API (minos extension calls); init's NetworkRuntime provides it. */
+export interface NetworkBackend {
+  addresses(): AddressStatus[];
+  routes(): RouteStatus[];
+  resolvers(): ResolverStatus;
+  dhcpLeases(): DhcpLeaseStatus[];
+}
 
 export interface MachineBackend {
   hostname(): string;
@@ -37,4 +46,7 @@ export interface MachineBackend {
   configYaml(): string;
   /** Validate and apply (InvalidArgumentError with the validation message; stored config untouched). */
   applyConfiguration(yaml: string, mode: ApplyMode, tryTimeoutMs?: number): Promise<ApplyResult>;
+
+  /** The network (absent in backends without one: the calls then answer UNIMPLEMENTED). */
+  network?: NetworkBackend;
 }

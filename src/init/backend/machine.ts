@@ -8,6 +8,7 @@ import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import type { VersionInfo } from "../../node/version.ts";
 import type { MachineBackend } from "./contract.ts";
+import { networkBackend } from "./network.ts";
 import { FailedPreconditionError } from "../../lib/errors.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { parseConfig, type MachineConfig } from "../config/machine.ts";
@@ -32,12 +33,17 @@ export function createBackend(ctx: NodeContext): MachineBackend {
   const applyLive = (next: MachineConfig): string[] => {
     const prev = ctx.config.peek()?.config;
     const changed = prev ? diffKeys(prev, next) : [];
-    if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) sethostname(next.machine.network.hostname);
+    // An empty hostname means "from DHCP or the default" (mechanisms/network-runtime.ts decides it).
+    if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) {
+      if (next.machine.network.hostname) sethostname(next.machine.network.hostname);
+      else ctx.network.peek()?.refresh("config");
+    }
     if (changed.includes("machine.sysctls")) applySysctls(next.machine.sysctls, ctx.sandbox);
     return changed.filter((k) => !LIVE.includes(k));
   };
 
   return {
+    network: networkBackend(ctx),
     hostname: () => hostname(),
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,

@@ -7,12 +7,20 @@
 //   machine:
 //     network:
 //       hostname: node-1
-//       interfaces:                                     # static IPv4 (Talos's subset; no DHCP, no IPv6 yet)
+//       interfaces:                                     # static IPv4/IPv6 and DHCPv4 (docs/network.md)
 //         - interface: eth0                             # the kernel's name; waited for up to 10 s
-//           addresses: [10.0.2.15/24]                   # CIDRs; the first is the primary
+//           # or deviceSelector: { hardwareAddr: "52:54:*", driver: virtio_net, busPath: "0000:00:*", physical: true }
+//           addresses: [10.0.2.15/24, 2001:db8::15/64]  # CIDRs; the first is the primary
 //           routes: [ { network: 0.0.0.0/0, gateway: 10.0.2.2, metric: 1024 } ]  # gateway optional: on-link
 //           mtu: 1500                                   # optional
-//       # Without interfaces, `ip=<client>::<gw>:<netmask>:<hostname>:<device>:off` on the kernel cmdline is used.
+//           dhcp: true                                  # DHCPv4 on this link
+//           dhcpOptions: { routeMetric: 1024, ipv4: true }
+//       nameservers: [1.1.1.1]                          # override DHCP's
+//       searchDomains: [example.com]
+//       disableSearchDomain: false
+//       extraHostEntries: [ { ip: 10.0.0.5, aliases: [db, db.local] } ]
+//       # Without interfaces, `ip=<client>::<gw>:<netmask>:<hostname>:<device>:off` on the kernel cmdline is
+//       # used; with neither, DHCP runs on every physical link with carrier.
 //     sysctls: { "net.ipv4.ip_forward": "1" }          # values are strings, as in Talos
 //     kernel: { modules: [ { name: br_netfilter, parameters: [] } ] }
 //     env: { HTTP_PROXY: ... }                          # given to every service
@@ -26,7 +34,8 @@
 //           backoff: { initialMs: 250, maxMs: 30000 }, stopGraceMs: 10000, env: {}, console: false }
 import { parse as parseYaml, stringify } from "yaml";
 import { InvalidArgumentError } from "../../lib/errors.ts";
-import { checkCidr, checkInterfaceName, checkIpv4, checkNetwork } from "../../lib/ipv4.ts";
+import { checkInterfaceName } from "../../lib/ipv4.ts";
+import { checkCidr46, checkIp46, checkNetwork46, familyOf } from "../../lib/ipv6.ts";
 import { bool, int, list, map, obj, opt, req, str, validate } from "./schema.ts";
 
 export interface KernelModule {
@@ -45,20 +54,58 @@ export interface LoggingDestination {
   extraTags: Record<string, string>;
 }
 export interface NetworkRoute {
-  /** Destination CIDR; 0.0.0.0/0 is the default route. */
+  /** Destination CIDR, IPv4 or IPv6; 0.0.0.0/0 (::/0) is the default route. */
   network: string;
-  /** Next hop; absent: the network is on the link. */
+  /** Next hop, same family as network; absent: the network is on the link. */
   gateway?: string;
   metric?: number;
 }
+// ---- network: DHCP, device selectors, IPv6, resolvers, hosts (issue 13) ----
+// Talos v1alpha1 names, defaults and types; see docs/network.md.
+export interface DhcpOptions {
+  /** Priority of the lease's routes (Talos default 1024). */
+  routeMetric: number;
+  /** Run DHCPv4 (Talos default true). */
+  ipv4: boolean;
+  /** DHCPv6: not implemented by minos; only false is accepted. */
+  ipv6: boolean;
+}
+export interface DeviceSelector {
+  /** Globs (`*`) over the link's MAC (lower case, colons), its driver, its bus path. */
+  hardwareAddr?: string;
+  driver?: string;
+  busPath?: string;
+  /** true: only physical links (backed by a device, not veth/bridge/...). */
+  physical?: boolean;
+}
+export interface ExtraHostEntry {
+  ip: string;
+  aliases: string[];
+}
 export interface NetworkInterface {
-  /** Interface name as the kernel gives it (eth0). */
-  interface: string;
-  /** IPv4 CIDRs. */
+  /** Interface name as the kernel gives it (eth0); exactly one of interface and deviceSelector. */
+  interface?: string;
+  deviceSelector?: DeviceSelector;
+  /** IPv4 and IPv6 CIDRs. */
   addresses: string[];
   routes: NetworkRoute[];
   mtu?: number;
+  /** Talos: run DHCP on this link (parseConfig fills false; absent in a plan made from ip=). */
+  dhcp?: boolean;
+  dhcpOptions?: DhcpOptions;
 }
+export interface NetworkConfig {
+  /** "" when unset: DHCP's option 12, else the MAC-derived default (mechanisms/hostname.ts). */
+  hostname: string;
+  interfaces: NetworkInterface[];
+  /** Override DHCP's resolvers. */
+  nameservers: string[];
+  searchDomains: string[];
+  /** No search line from the DHCP domain (the configured searchDomains stay). */
+  disableSearchDomain: boolean;
+  extraHostEntries: ExtraHostEntry[];
+}
+// ---- end network additions ----
 export type RestartPolicy = "always" | "on-failure" | "never";
 export interface ExtraService {
   id: string;
@@ -74,7 +121,7 @@ export interface ExtraService {
 export interface MachineConfig {
   version: "v1alpha1";
   machine: {
-    network: { hostname: string; interfaces: NetworkInterface[] };
+    network: NetworkConfig;
     sysctls: Record<string, string>;
     kernel: { modules: KernelModule[] };
     env: Record<string, string>;
@@ -87,7 +134,9 @@ export interface MachineConfig {
 }
 
 export const DEFAULT_KUBELET_IMAGE = "ghcr.io/siderolabs/kubelet:v1.30.0";
-export const DEFAULT_HOSTNAME = "minos";
+/** No hostname in the config: it comes from DHCP or the MAC (mechanisms/hostname.ts). */
+export const DEFAULT_HOSTNAME = "";
+export const DEFAULT_DHCP_ROUTE_METRIC = 1024;
 
 const hostname = (v: string) =>
   /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v)
@@ -98,27 +147,34 @@ const base64Pem = (v: string) => (/^-----BEGIN /.test(Buffer.from(v, "base64").t
 const endpoint = (v: string) => (/^(tcp|udp):\/\/[^/:]+:\d+$/.test(v) ? undefined : `"${v}" must be tcp://host:port or udp://host:port`);
 const serviceId = (v: string) => (/^[a-z][a-z0-9-]{0,62}$/.test(v) ? undefined : `"${v}" must be lower-case letters, digits and dashes`);
 
+// ---- network additions (issue 13): one interface entry, Talos's keys ----
+const INTERFACE_SCHEMA = obj({
+  interface: opt(str({ check: checkInterfaceName })),
+  deviceSelector: opt(obj({ hardwareAddr: opt(str()), driver: opt(str()), busPath: opt(str()), physical: opt(bool()) })),
+  addresses: opt(list(str({ check: checkCidr46 })), () => []),
+  routes: opt(list(obj({ network: req(str({ check: checkNetwork46 })), gateway: opt(str({ check: checkIp46 })), metric: opt(int({ min: 0 })) })), () => []),
+  mtu: opt(int({ min: 68, max: 65535 })),
+  dhcp: opt(bool(), () => false),
+  dhcpOptions: opt(
+    obj({ routeMetric: opt(int({ min: 0, max: 0xffffffff }), () => DEFAULT_DHCP_ROUTE_METRIC), ipv4: opt(bool(), () => true), ipv6: opt(bool(), () => false) }),
+    () => ({}),
+  ),
+});
+// ---- end network additions ----
+
 const SCHEMA = obj({
   version: req(str({ oneOf: ["v1alpha1"] })),
   machine: opt(
     obj({
       network: opt(
         obj({
-          hostname: opt(str({ check: hostname }), () => DEFAULT_HOSTNAME),
-          interfaces: opt(
-            list(
-              obj({
-                interface: req(str({ check: checkInterfaceName })),
-                addresses: opt(list(str({ check: checkCidr })), () => []),
-                routes: opt(
-                  list(obj({ network: req(str({ check: checkNetwork })), gateway: opt(str({ check: checkIpv4 })), metric: opt(int({ min: 0 })) })),
-                  () => [],
-                ),
-                mtu: opt(int({ min: 68, max: 65535 })),
-              }),
-            ),
-            () => [],
-          ),
+          // "" (the default) is "unset": DHCP's or the MAC-derived name is used.
+          hostname: opt(str({ check: (v) => (v === "" ? undefined : hostname(v)) }), () => DEFAULT_HOSTNAME),
+          interfaces: opt(list(INTERFACE_SCHEMA), () => []),
+          nameservers: opt(list(str({ check: checkIp46 })), () => []),
+          searchDomains: opt(list(str({ check: hostname })), () => []),
+          disableSearchDomain: opt(bool(), () => false),
+          extraHostEntries: opt(list(obj({ ip: req(str({ check: checkIp46 })), aliases: opt(list(str({ check: hostname })), () => []) })), () => []),
         }),
         () => ({}),
       ),
@@ -208,11 +264,27 @@ function checkServices(cfg: MachineConfig, errors: string[]): void {
   );
 }
 
-/** An interface is configured once: a second entry would silently fight the first. */
+/**
+ * An interface is configured once: a second entry would silently fight the
+ * first. Each entry names its link one way (interface or deviceSelector), a
+ * route's gateway is of its network's family, DHCPv6 is not offered.
+ */
 function checkInterfaces(cfg: MachineConfig, errors: string[]): void {
   const seen = new Set<string>();
   cfg.machine.network.interfaces.forEach((i, n) => {
-    if (seen.has(i.interface)) errors.push(`machine.network.interfaces[${n}].interface: "${i.interface}" is configured twice`);
+    const at = `machine.network.interfaces[${n}]`;
+    if (i.interface !== undefined && i.deviceSelector !== undefined) errors.push(`${at}: interface and deviceSelector are mutually exclusive`);
+    if (i.interface === undefined && i.deviceSelector === undefined) errors.push(`${at}: one of interface or deviceSelector is required`);
+    if (i.deviceSelector && Object.keys(i.deviceSelector).length === 0) errors.push(`${at}.deviceSelector: names no property to match`);
+    if (i.dhcpOptions?.ipv6)
+      errors.push(`${at}.dhcpOptions.ipv6: DHCPv6 is not supported by minos (IPv6 comes from static addresses and router advertisements)`);
+    i.routes.forEach((r, k) => {
+      if (typeof r.gateway === "string" && typeof r.network === "string" && familyOf(r.gateway) !== familyOf(r.network)) {
+        errors.push(`${at}.routes[${k}].gateway: "${r.gateway}" is not of the family of network "${r.network}"`);
+      }
+    });
+    if (i.interface === undefined) return;
+    if (seen.has(i.interface)) errors.push(`${at}.interface: "${i.interface}" is configured twice`);
     seen.add(i.interface);
   });
 }

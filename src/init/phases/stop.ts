@@ -14,6 +14,19 @@ export function stopServicesTask(ctx: NodeContext): Task {
   };
 }
 
+/** DHCPRELEASE for every lease, taken off its link (RFC 2131 §3.1 step 7: a client that leaves releases). */
+export function releaseLeasesTask(ctx: NodeContext): Task {
+  return {
+    name: "release DHCP leases",
+    run: async () => {
+      const rt = ctx.network.peek();
+      if (!rt || rt.dhcpLinks().length === 0) return skipped("no link runs DHCP");
+      const released = await rt.stopAll(true);
+      ctx.log.info(`  released ${released.join(", ")}`);
+    },
+  };
+}
+
 export function stopApiTask(ctx: NodeContext): Task {
   return {
     name: "close machine API",

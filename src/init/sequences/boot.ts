@@ -35,6 +35,8 @@ export function bootSequence(ctx: NodeContext): Sequence {
       { name: "udev", tasks: udevTasks(ctx) },
       { name: "powerButton", tasks: powerButtonTasks(ctx) },
       { name: "network", tasks: networkTasks(ctx) },
+      // Time sync (src/time) goes here, once the network is up: { name: "time", tasks: timeTasks(ctx) }.
+      // ctx.network.get().waitForLeases(ms) waits for DHCP links still binding.
     ],
   };
 }

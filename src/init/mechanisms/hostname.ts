@@ -1,0 +1,34 @@
+// The node's hostname when neither the config nor DHCP names one: a stable
+// name derived from the first physical link's MAC, in Talos's style
+// (talos-xxx-yyy: base 36 of a SHA-256 prefix; Talos hashes its node id,
+// minos the MAC, as it has no node id). "minos-" plus 3 + 3 characters; the
+// same NIC always gives the same name, and a node without one is "minos".
+import { createHash } from "node:crypto";
+import type { LinkInfo } from "./links.ts";
+
+export const FALLBACK_HOSTNAME = "minos";
+
+export function hostnameFromMac(mac: string): string {
+  const digest = createHash("sha256").update(mac.toLowerCase()).digest();
+  const b36 = digest.readBigUInt64BE(0).toString(36).padStart(13, "0");
+  return `minos-${b36.slice(1, 4)}-${b36.slice(4, 7)}`;
+}
+
+/** The default for these links: from the first physical link's MAC (by name), else FALLBACK_HOSTNAME. */
+export function stableDefaultHostname(links: readonly LinkInfo[]): string {
+  const first = links.find((l) => l.physical && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(l.hardwareAddr) && l.hardwareAddr !== "00:00:00:00:00:00");
+  return first ? hostnameFromMac(first.hardwareAddr) : FALLBACK_HOSTNAME;
+}
+
+/** Talos's precedence: the config's, then DHCP's (option 12, the first link's lease that has one), then the default. */
+export function chooseHostname(
+  configured: string,
+  fromDhcp: readonly (string | undefined)[],
+  stableDefault: string,
+): { name: string; source: "config" | "dhcp" | "default" } {
+  if (configured) return { name: configured, source: "config" };
+  const d = fromDhcp.find((h) => h !== undefined && h !== "");
+  // Option 12 may carry a domain; the kernel's hostname is the first label (Talos splits it too).
+  if (d) return { name: d.split(".")[0]!.toLowerCase(), source: "dhcp" };
+  return { name: stableDefault, source: "default" };
+}
