@@ -7,6 +7,7 @@ import type { Io } from "../../lib/io.ts";
 import type { MachineClient, machine } from "../../api/client.ts";
 import { fromTimestamp } from "../../api/schema.ts";
 import { humanBytes, modeString, structured, table, type OutputFormat } from "./format.ts";
+import { NETWORK_COMMANDS } from "./network-commands.ts";
 
 /**
  * A reply's message and the node that sent it. Every reply names its node in
@@ -81,6 +82,7 @@ async function lines(ctx: CommandContext, stream: AsyncIterable<string>): Promis
 }
 
 export const COMMANDS: Record<string, Command> = {
+  ...NETWORK_COMMANDS,
   version: {
     usage: "version                       client and node versions",
     async run(ctx) {

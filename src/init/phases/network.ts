@@ -69,22 +69,8 @@ export function networkTasks(ctx: NodeContext): Task[] {
         const net = ctx.config.get().config.machine.network;
         const plan = networkPlan(net.interfaces, ctx.cmdline.params.get("ip"));
         for (const n of plan.notes) ctx.log.info(`  ${n}`);
-        let targets: Target[];
-        if (plan.interfaces.length > 0) {
-          ctx.log.info(`  from ${plan.source}`);
-          targets = await findConfigured(ctx, plan.interfaces, signal);
-          if (targets.length === 0) return skipped(`no configured interface exists: ${plan.interfaces.map(describeEntry).join(", ")}`);
-        } else {
-          targets = await physicalWithCarrier(ctx, signal);
-          if (targets.length === 0) {
-            return skipped(
-              `no machine.network.interfaces, no usable ip= on the kernel cmdline, and no physical link with carrier${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}`,
-            );
-          }
-          ctx.log.info(`  no machine.network.interfaces and no usable ip=: DHCP on ${targets.map((t) => t.link).join(", ")} (physical, carrier)`);
-        }
         rt.setStableDefaultHostname(stableDefaultHostname(listLinks()));
-        for (const t of targets) {
+        const configure = (t: Target) => {
           ctx.log.info(`  ${configureInterface(t.entry, t.index, t.link)}`);
           rt.recordStatic(t.link, t.entry.addresses);
           ctx.log.info(`  ${acceptRouterAdvertisements(t.entry, t.link)}`);
@@ -96,6 +82,21 @@ export function networkTasks(ctx: NodeContext): Task[] {
               ctx.log.warn(`  ${t.link}: DHCPv4 not started: ${errText(e)}`);
             }
           }
+        };
+        if (plan.interfaces.length > 0) {
+          ctx.log.info(`  from ${plan.source}`);
+          // Each entry on its own: a link that exists is configured (and its DHCP started) at once, not after a missing one's wait.
+          const found = await Promise.all(plan.interfaces.map((entry) => findAndConfigure(ctx, entry, signal, configure)));
+          if (!found.some(Boolean)) return skipped(`no configured interface exists: ${plan.interfaces.map(describeEntry).join(", ")}`);
+        } else {
+          const targets = await physicalWithCarrier(ctx, signal);
+          if (targets.length === 0) {
+            return skipped(
+              `no machine.network.interfaces, no usable ip= on the kernel cmdline, and no physical link with carrier${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}`,
+            );
+          }
+          ctx.log.info(`  no machine.network.interfaces and no usable ip=: DHCP on ${targets.map((t) => t.link).join(", ")} (physical, carrier)`);
+          for (const t of targets) configure(t);
         }
         rt.checkAddresses();
         rt.watchAddresses();
@@ -125,23 +126,25 @@ export function networkTasks(ctx: NodeContext): Task[] {
   ];
 }
 
-/** Every entry's link, waited for in parallel (bounded); missing ones are logged and emitted. */
-async function findConfigured(ctx: NodeContext, entries: readonly NetworkInterface[], signal: AbortSignal): Promise<Target[]> {
-  const found = await Promise.all(
-    entries.map(async (entry) => {
-      const link = await waitForEntry(entry, INTERFACE_WAIT_MS, signal);
-      if (!link) {
-        const what = describeEntry(entry);
-        const msg = `${what}: no such interface after ${INTERFACE_WAIT_MS / 1000} s${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}: not configured`;
-        ctx.log.warn(`  ${msg}`);
-        ctx.events.emit({ kind: "network", message: `missing interface ${msg}` });
-        return undefined;
-      }
-      const index = interfaceIndex(link.name);
-      return index === undefined ? undefined : { entry, link: link.name, index };
-    }),
-  );
-  return found.filter((t): t is Target => t !== undefined);
+/** An entry's link, waited for (bounded), then configured; a missing one is logged and emitted. */
+async function findAndConfigure(ctx: NodeContext, entry: NetworkInterface, signal: AbortSignal, configure: (t: Target) => void): Promise<boolean> {
+  const link = await waitForEntry(entry, INTERFACE_WAIT_MS, signal);
+  const index = link && interfaceIndex(link.name);
+  if (!link || index === undefined) {
+    const msg = `${describeEntry(entry)}: no such interface after ${INTERFACE_WAIT_MS / 1000} s${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}: not configured`;
+    ctx.log.warn(`  ${msg}`);
+    ctx.events.emit({ kind: "network", message: `missing interface ${msg}` });
+    return false;
+  }
+  try {
+    configure({ entry, link: link.name, index });
+  } catch (e) {
+    // One link's refusal (an address the kernel rejects) must not keep the others unconfigured.
+    ctx.log.warn(`  ${link.name}: ${errText(e)}`);
+    ctx.events.emit({ kind: "network", message: `${link.name}: ${errText(e)}` });
+    return false;
+  }
+  return true;
 }
 
 /** The default: every physical link brought up; those with carrier within CARRIER_WAIT_MS run DHCP. */
