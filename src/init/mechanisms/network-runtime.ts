@@ -66,6 +66,7 @@ export class NetworkRuntime {
   private lastAddresses = "";
   private watch: ReturnType<typeof setInterval> | undefined;
   private readonly boundWaiters = new Set<() => void>();
+  private readonly stops: (() => void)[] = [];
 
   constructor(private readonly o: NetworkRuntimeOptions) {}
 
@@ -79,10 +80,10 @@ export class NetworkRuntime {
     this.staticAddrs.set(link, set);
   }
 
-  /** Starts DHCPv4 on `ifname` (up already); the lease is applied whenever it arrives. */
-  startDhcp(ifname: string, routeMetric: number | undefined): DhcpHandle {
+  /** Starts DHCPv4 on `ifname` (up already, since `linkUpAt`: the "bound in N ms" counts from there). */
+  startDhcp(ifname: string, routeMetric: number | undefined, linkUpAt = performance.now()): DhcpHandle {
     const start = this.o.startDhcp ?? realStartDhcp;
-    const link: DhcpLink = { startedAt: performance.now() } as DhcpLink;
+    const link: DhcpLink = { startedAt: linkUpAt } as DhcpLink;
     const opts: StartDhcpOptions = {
       arpProbe: this.o.arpProbe ?? BOOT_ARP_PROBE,
       onHostSettings: (s) => {
@@ -98,7 +99,7 @@ export class NetworkRuntime {
       link.lease = lease;
       const ms = performance.now() - link.startedAt;
       this.o.log.info(
-        `dhcp ${ifname}: bound ${lease.address}/${lease.prefix} from ${lease.serverId} in ${ms.toFixed(0)} ms (lease ${lease.leaseSeconds} s, T1 ${lease.t1Seconds} s)`,
+        `dhcp ${ifname}: bound ${lease.address}/${lease.prefix} from ${lease.serverId} in ${ms.toFixed(0)} ms since link up (lease ${lease.leaseSeconds} s, T1 ${lease.t1Seconds} s)`,
       );
       this.refresh(`dhcp ${ifname} bound`);
       for (const w of [...this.boundWaiters]) w();
@@ -215,8 +216,14 @@ export class NetworkRuntime {
     this.watch.unref?.();
   }
 
+  /** Registers what stopAll must end too (the phase's link watch). */
+  onStop(fn: () => void): void {
+    this.stops.push(fn);
+  }
+
   /** Ends every DHCP client; `release`: DHCPRELEASE and the leases taken off the links (the shutdown). */
   async stopAll(release: boolean): Promise<string[]> {
+    for (const f of this.stops.splice(0)) f();
     if (this.watch) clearInterval(this.watch);
     this.watch = undefined;
     const done: string[] = [];

@@ -21,7 +21,7 @@ import { addAddress4, addRoute4, interfaceIndex, interfaceUp, setMtu } from "../
 import { addAddress6, addRoute6 } from "../../sys/net6.ts";
 import { parseCidr4 } from "../../lib/ipv4.ts";
 import { ipv6Bytes, parseCidr6 } from "../../lib/ipv6.ts";
-import type { NetworkInterface } from "../config/machine.ts";
+import { DEFAULT_DHCP_ROUTE_METRIC, type NetworkInterface } from "../config/machine.ts";
 import type { NodeContext } from "../context.ts";
 import { hasCarrier, linkInfo, listLinks, describeEntry, resolveEntry, type LinkInfo } from "../mechanisms/links.ts";
 import { stableDefaultHostname } from "../mechanisms/hostname.ts";
@@ -71,12 +71,13 @@ export function networkTasks(ctx: NodeContext): Task[] {
         for (const n of plan.notes) ctx.log.info(`  ${n}`);
         rt.setStableDefaultHostname(stableDefaultHostname(listLinks()));
         const configure = (t: Target) => {
+          const linkUp = performance.now();
           ctx.log.info(`  ${configureInterface(t.entry, t.index, t.link)}`);
           rt.recordStatic(t.link, t.entry.addresses);
           ctx.log.info(`  ${acceptRouterAdvertisements(t.entry, t.link)}`);
           if (t.entry.dhcp && t.entry.dhcpOptions?.ipv4 !== false) {
             try {
-              rt.startDhcp(t.link, t.entry.dhcpOptions?.routeMetric);
+              rt.startDhcp(t.link, t.entry.dhcpOptions?.routeMetric, linkUp);
               ctx.log.info(`  ${t.link}: DHCPv4 started (route metric ${t.entry.dhcpOptions?.routeMetric ?? "kernel default"})`);
             } catch (e) {
               ctx.log.warn(`  ${t.link}: DHCPv4 not started: ${errText(e)}`);
@@ -90,9 +91,14 @@ export function networkTasks(ctx: NodeContext): Task[] {
           if (!found.some(Boolean)) return skipped(`no configured interface exists: ${plan.interfaces.map(describeEntry).join(", ")}`);
         } else {
           const targets = await physicalWithCarrier(ctx, signal);
+          const handled = new Set(targets.map((t) => t.link));
+          // A NIC whose driver loads after the coldplug settled, or whose cable comes later, gets DHCP when it does.
+          rt.onStop(watchPhysicalLinks(ctx, rt, handled, configure));
           if (targets.length === 0) {
+            rt.checkAddresses();
+            rt.watchAddresses();
             return skipped(
-              `no machine.network.interfaces, no usable ip= on the kernel cmdline, and no physical link with carrier${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}`,
+              `no machine.network.interfaces, no usable ip= on the kernel cmdline, and no physical link with carrier${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}; watching for one`,
             );
           }
           ctx.log.info(`  no machine.network.interfaces and no usable ip=: DHCP on ${targets.map((t) => t.link).join(", ")} (physical, carrier)`);
@@ -147,6 +153,44 @@ async function findAndConfigure(ctx: NodeContext, entry: NetworkInterface, signa
   return true;
 }
 
+/** How often the default looks for physical links that appeared or got carrier since. */
+export const LINK_WATCH_MS = 1000;
+
+/** The default's watch: every new physical link is brought up, and runs DHCP once it has carrier. Returns its stop. */
+function watchPhysicalLinks(ctx: NodeContext, rt: NetworkRuntime, handled: Set<string>, configure: (t: Target) => void): () => void {
+  const upped = new Set(handled);
+  const timer = setInterval(() => {
+    for (const l of listLinks()) {
+      if (!l.physical || handled.has(l.name)) continue;
+      try {
+        if (!upped.has(l.name)) {
+          upped.add(l.name);
+          interfaceUp(l.name);
+          ctx.log.info(`${l.name}: physical link appeared: up, DHCP once it has carrier`);
+        }
+        const index = interfaceIndex(l.name);
+        if (!hasCarrier(l.name) || index === undefined) continue;
+        handled.add(l.name);
+        rt.setStableDefaultHostname(stableDefaultHostname(listLinks())); // the first NIC may be this one
+        configure({ entry: defaultEntry(l.name), link: l.name, index });
+      } catch (e) {
+        handled.add(l.name); // one report, not one per second
+        ctx.log.warn(`${l.name}: ${errText(e)}`);
+      }
+    }
+  }, LINK_WATCH_MS);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}
+
+const defaultEntry = (link: string): NetworkInterface => ({
+  interface: link,
+  addresses: [],
+  routes: [],
+  dhcp: true,
+  dhcpOptions: { routeMetric: DEFAULT_DHCP_ROUTE_METRIC, ipv4: true, ipv6: false },
+});
+
 /** The default: every physical link brought up; those with carrier within CARRIER_WAIT_MS run DHCP. */
 async function physicalWithCarrier(ctx: NodeContext, signal: AbortSignal): Promise<Target[]> {
   const physical = listLinks().filter((l) => l.physical);
@@ -166,12 +210,7 @@ async function physicalWithCarrier(ctx: NodeContext, signal: AbortSignal): Promi
       continue;
     }
     const index = interfaceIndex(l.name);
-    if (index !== undefined)
-      out.push({
-        entry: { interface: l.name, addresses: [], routes: [], dhcp: true, dhcpOptions: { routeMetric: 1024, ipv4: true, ipv6: false } },
-        link: l.name,
-        index,
-      });
+    if (index !== undefined) out.push({ entry: defaultEntry(l.name), link: l.name, index });
   }
   return out;
 }

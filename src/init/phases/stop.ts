@@ -20,8 +20,10 @@ export function releaseLeasesTask(ctx: NodeContext): Task {
     name: "release DHCP leases",
     run: async () => {
       const rt = ctx.network.peek();
-      if (!rt || rt.dhcpLinks().length === 0) return skipped("no link runs DHCP");
-      const released = await rt.stopAll(true);
+      if (!rt) return skipped("the network phase did not run");
+      const had = rt.dhcpLinks().length;
+      const released = await rt.stopAll(true); // also ends the link watch
+      if (had === 0) return skipped("no link runs DHCP");
       ctx.log.info(`  released ${released.join(", ")}`);
     },
   };
