@@ -18,8 +18,11 @@ import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
 import pkg from "../../../package.json";
 
+/** machine.network keys that reach resolv.conf and hosts live (NetworkRuntime.refresh). */
+const NETWORK_LIVE_KEYS = ["nameservers", "searchDomains", "disableSearchDomain", "extraHostEntries"] as const;
+
 /** Config keys that take effect without a reboot; everything else waits for the next boot. */
-const LIVE = ["machine.network.hostname", "machine.sysctls", "machine.env"];
+const LIVE = ["machine.network.hostname", "machine.sysctls", "machine.env", ...NETWORK_LIVE_KEYS.map((k) => `machine.network.${k}`)];
 
 export function createBackend(ctx: NodeContext): MachineBackend {
   const registry = () => {
@@ -36,8 +39,10 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     // An empty hostname means "from DHCP or the default" (mechanisms/network-runtime.ts decides it).
     if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) {
       if (next.machine.network.hostname) sethostname(next.machine.network.hostname);
-      else ctx.network.peek()?.refresh("config");
     }
+    // resolv.conf, hosts and the hostname from the new config: after the caller set it (a microtask later).
+    if (changed.some((k) => k.startsWith("machine.network.") && k !== "machine.network.interfaces"))
+      queueMicrotask(() => ctx.network.peek()?.refresh("config"));
     if (changed.includes("machine.sysctls")) applySysctls(next.machine.sysctls, ctx.sandbox);
     return changed.filter((k) => !LIVE.includes(k));
   };
@@ -117,6 +122,7 @@ export function diffKeys(a: MachineConfig, b: MachineConfig): string[] {
   }
   if (a.machine.network.hostname !== b.machine.network.hostname) keys.push("machine.network.hostname");
   if (JSON.stringify(a.machine.network.interfaces) !== JSON.stringify(b.machine.network.interfaces)) keys.push("machine.network.interfaces");
+  for (const k of NETWORK_LIVE_KEYS) if (JSON.stringify(a.machine.network[k]) !== JSON.stringify(b.machine.network[k])) keys.push(`machine.network.${k}`);
   if (JSON.stringify(a.minos) !== JSON.stringify(b.minos)) keys.push("minos.services");
   return keys;
 }

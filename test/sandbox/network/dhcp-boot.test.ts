@@ -65,21 +65,16 @@ async function until<T>(what: string, ms: number, f: () => T | undefined | false
 }
 
 const ca = generateCa("net-int-test");
-const CONFIG = stringify({
-  version: "v1alpha1",
-  machine: {
-    ca: { crt: b64(ca.cert), key: b64(ca.key) },
-    network: {
-      searchDomains: ["conf.example"],
-      extraHostEntries: [{ ip: "10.77.0.9", aliases: ["db", "db.example"] }],
-      interfaces: [
-        { interface: "dh0", dhcp: true, dhcpOptions: { routeMetric: 100 } },
-        { interface: "st0", addresses: ["10.88.0.2/24", "fd00:88::2/64"], routes: [{ network: "fd00:99::/64", gateway: "fd00:88::1" }] },
-        { interface: "gone0", addresses: ["10.66.0.2/24"] },
-      ],
-    },
-  },
-});
+const CONFIG_NETWORK = {
+  searchDomains: ["conf.example"],
+  extraHostEntries: [{ ip: "10.77.0.9", aliases: ["db", "db.example"] }],
+  interfaces: [
+    { interface: "dh0", dhcp: true, dhcpOptions: { routeMetric: 100 } },
+    { interface: "st0", addresses: ["10.88.0.2/24", "fd00:88::2/64"], routes: [{ network: "fd00:99::/64", gateway: "fd00:88::1" }] },
+    { interface: "gone0", addresses: ["10.66.0.2/24"] },
+  ],
+};
+const CONFIG = stringify({ version: "v1alpha1", machine: { ca: { crt: b64(ca.cert), key: b64(ca.key) }, network: CONFIG_NETWORK } });
 
 let initPid = 0;
 let optsFile = "";
@@ -263,6 +258,25 @@ describe("network phase on a real DHCP server (dnsmasq)", () => {
     );
     expect(readFileSync(join(node.rootfs, "etc/resolv.conf"), "utf8")).not.toMatch(/10\.77\.0\.53/);
   }, 30_000);
+
+  test("ApplyConfiguration: invalid nameservers rejected with the path, stored config kept; new nameservers and hosts applied live", async () => {
+    const stored = readFileSync(join(sb!.rootfs, "system/state/config.yaml"), "utf8");
+    const doc = (network: Record<string, unknown>) =>
+      stringify({ version: "v1alpha1", machine: { ca: { crt: b64(ca.cert), key: b64(ca.key) }, network: { ...CONFIG_NETWORK, ...network } } });
+    await expect(client!.applyConfiguration({ data: doc({ nameservers: ["10.77.0.300"] }), mode: "no_reboot" })).rejects.toThrow(
+      /machine\.network\.nameservers\[0\]/,
+    );
+    expect(readFileSync(join(sb!.rootfs, "system/state/config.yaml"), "utf8")).toBe(stored);
+    const r = await client!.applyConfiguration({
+      data: doc({ nameservers: ["10.77.0.99"], extraHostEntries: [{ ip: "10.77.0.10", aliases: ["cache"] }] }),
+      mode: "no_reboot",
+    });
+    expect(r.mode_details).not.toMatch(/nameservers|extraHostEntries/); // nothing of these waits for a reboot
+    await until("resolv.conf with the configured nameserver", 3000, () =>
+      /^nameserver 10\.77\.0\.99$/m.test(readFileSync(join(sb!.rootfs, "etc/resolv.conf"), "utf8")),
+    );
+    expect(readFileSync(join(sb!.rootfs, "etc/hosts"), "utf8")).toMatch(/^10\.77\.0\.10 cache$/m);
+  });
 
   test("power off: DHCPRELEASE reaches the server", async () => {
     const exit = await sb!.stop();
