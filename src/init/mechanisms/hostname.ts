@@ -27,8 +27,9 @@ export function chooseHostname(
   stableDefault: string,
 ): { name: string; source: "config" | "dhcp" | "default" } {
   if (configured) return { name: configured, source: "config" };
-  const d = fromDhcp.find((h) => h !== undefined && h !== "");
   // Option 12 may carry a domain; the kernel's hostname is the first label (Talos splits it too).
-  if (d) return { name: d.split(".")[0]!.toLowerCase(), source: "dhcp" };
+  // A server's name that is no RFC 1123 label is passed over: it reaches sethostname and /etc/hosts.
+  const d = fromDhcp.map((h) => h?.split(".")[0]?.toLowerCase()).find((h) => h !== undefined && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(h));
+  if (d) return { name: d, source: "dhcp" };
   return { name: stableDefault, source: "default" };
 }

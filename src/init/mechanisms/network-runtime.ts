@@ -14,7 +14,7 @@ import type { AddressStatus, DhcpLeaseStatus, ResolverStatus, RouteStatus } from
 import { dumpAddresses, dumpRoutes, IFA_F, type KernelAddress } from "../../sys/net-dump.ts";
 import type { NetworkConfig } from "../config/machine.ts";
 import { chooseHostname, FALLBACK_HOSTNAME } from "./hostname.ts";
-import { HOSTS, RESOLV_CONF, renderHosts, renderResolvConf, resolversFor, writeAtomic, type Resolvers } from "./resolver.ts";
+import { HOSTS, RESOLV_CONF, renderHosts, renderResolvConf, resolversFor, safeDnsName, writeAtomic, type Resolvers } from "./resolver.ts";
 import { errText } from "./log.ts";
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -88,6 +88,8 @@ export class NetworkRuntime {
       arpProbe: this.o.arpProbe ?? BOOT_ARP_PROBE,
       onHostSettings: (s) => {
         link.settings = s;
+        const odd = [...(s.hostname ? [s.hostname] : []), ...(s.domainName ? [s.domainName] : []), ...s.search].filter((n) => !safeDnsName(n));
+        if (odd.length) this.o.log.warn(`dhcp ${ifname}: names passed over (not DNS names): ${odd.map((n) => JSON.stringify(n)).join(", ")}`);
       },
     };
     if (routeMetric !== undefined) opts.routeMetric = routeMetric;

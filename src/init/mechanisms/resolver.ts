@@ -26,11 +26,24 @@ export interface LeaseResolvers {
 
 const uniq = (xs: readonly string[]) => [...new Set(xs)];
 
+/**
+ * A name a DHCP server sent, as a DNS name fit for resolv.conf and hosts
+ * (lower case, RFC 1123 labels, at most 253 characters); undefined for
+ * anything else. The server's text is untrusted: a newline in option 15
+ * would otherwise add lines ("nameserver 6.6.6.6") to resolv.conf.
+ */
+export function safeDnsName(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined;
+  const n = s.toLowerCase().replace(/\.$/, "");
+  return /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(n) ? n : undefined;
+}
+
 /** Talos's precedence: machine.network.nameservers replace DHCP's; search = searchDomains + DHCP's unless disableSearchDomain. */
 export function resolversFor(net: Pick<NetworkConfig, "nameservers" | "searchDomains" | "disableSearchDomain">, leases: readonly LeaseResolvers[]): Resolvers {
   const fromDhcp = uniq(leases.flatMap((l) => l.dns));
   const nameservers = net.nameservers.length > 0 ? uniq(net.nameservers) : fromDhcp;
-  const search = uniq([...net.searchDomains, ...(net.disableSearchDomain ? [] : leases.flatMap((l) => l.search))]);
+  const fromLeases = leases.flatMap((l) => l.search.map(safeDnsName).filter((d): d is string => d !== undefined));
+  const search = uniq([...net.searchDomains, ...(net.disableSearchDomain ? [] : fromLeases)]);
   return {
     nameservers: nameservers.slice(0, MAX_NAMESERVERS),
     search: search.slice(0, MAX_SEARCH),
@@ -47,7 +60,8 @@ export function renderResolvConf(r: Resolvers): string {
 
 /** localhost lines, the node's own name on 127.0.1.1 (as Debian and Talos do), then machine.network.extraHostEntries. */
 export function renderHosts(hostname: string, domain: string | undefined, extra: readonly ExtraHostEntry[]): string {
-  const fqdn = domain && !hostname.includes(".") ? `${hostname}.${domain}` : undefined;
+  const d = safeDnsName(domain);
+  const fqdn = d && !hostname.includes(".") ? `${hostname}.${d}` : undefined;
   const lines = [
     "# written by minos (hostname, machine.network.extraHostEntries)",
     "127.0.0.1 localhost",

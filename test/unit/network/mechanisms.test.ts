@@ -54,6 +54,16 @@ describe("resolv.conf and hosts", () => {
     expect(renderResolvConf({ nameservers: ["10.0.0.53"], search: ["a.example"], source: "dhcp" })).toMatch(/^nameserver 10\.0\.0\.53\nsearch a\.example\n$/m);
   });
 
+  test("a DHCP server's names are untrusted: a newline or space never reaches resolv.conf, hosts or the hostname", () => {
+    const evil = { dns: ["10.0.0.53"], search: ["ok.example", "x.example\nnameserver 6.6.6.6", "a b"] };
+    const r = resolversFor({ nameservers: [], searchDomains: [], disableSearchDomain: false }, [evil]);
+    expect(r.search).toEqual(["ok.example"]);
+    expect(renderResolvConf(r)).not.toContain("6.6.6.6");
+    expect(renderHosts("node-a", "lab\n10.6.6.6 bank.example", [])).not.toContain("bank");
+    expect(chooseHostname("", ["evil name\n", "good-one"], "minos-abc-def")).toEqual({ name: "good-one", source: "dhcp" });
+    expect(chooseHostname("", ["-bad"], "minos-abc-def").source).toBe("default");
+  });
+
   test("hosts: localhost, the node's name (with its domain), extraHostEntries", () => {
     const h = renderHosts("node-a", "lab.example", [
       { ip: "10.0.0.5", aliases: ["db", "db.local"] },
