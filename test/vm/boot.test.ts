@@ -12,7 +12,8 @@
 //           (Talos's default) and gets 10.0.2.15 from QEMU's built-in DHCP
 //           server; the console names "API at 10.0.2.15:50000", and the API is
 //           reached through the host forward (restrict=on: the guest reaches
-//           nothing but QEMU's own services).
+//           nothing but QEMU's own services); QEMU's router advertisements give
+//           eth0 a SLAAC address (accept_ra=2, autoconf=1).
 // Neither config loads a module or configures a NIC: udev coldplug loads
 // virtio_net, button and evdev; in boot 1 the cmdline's ip= (scripts/vm.ts) gives eth0 its address.
 // The test's CA goes into the image as the stored config (/system/state/config.yaml),
@@ -166,14 +167,21 @@ describe("a real-kernel boot", () => {
       let lease: { link_name: string; address: string; server_id: string } | undefined;
       try {
         dmesg = (await collect(c.dmesg())).join("\n");
-        addresses = (await c.addresses()).addresses.map((a) => `${a.link_name} ${a.address} ${a.origin}`);
+        // QEMU's user network also sends router advertisements (fec0::/64, site-local): with accept_ra=2
+        // and autoconf=1 the kernel makes a SLAAC address, polled for (RS -> RA -> DAD takes a moment).
+        const slaacBy = Date.now() + 15_000;
+        for (;;) {
+          addresses = (await c.addresses()).addresses.map((a) => `${a.link_name} ${a.address} ${a.family} ${a.scope} ${a.origin}`);
+          if (addresses.some((a) => /^eth0 fec0::\S+\/64 inet6 site kernel$/.test(a)) || Date.now() > slaacBy) break;
+          await Bun.sleep(500);
+        }
         lease = (await c.dhcpLeases()).leases[0];
       } finally {
         c.close();
       }
       // No ip= on this boot: DHCP from QEMU's built-in server, timed from link up (the runtime's "bound ... in N ms").
       const bound = /dhcp eth0: bound 10\.0\.2\.15\/24 from 10\.0\.2\.2 in (\d+) ms since link up/.exec(vm.log());
-      console.log(`vm-boot: no ip=: DHCP link up -> 10.0.2.15 applied in ${bound?.[1] ?? "?"} ms`);
+      console.log(`vm-boot: no ip=: DHCP link up -> 10.0.2.15 applied in ${bound?.[1] ?? "?"} ms; addresses: ${addresses.join(", ")}`);
       const watching = /watching \/dev\/input\/event\d/.test(vm.log());
       const t0 = performance.now();
       await vm.powerButton();
@@ -195,7 +203,8 @@ describe("a real-kernel boot", () => {
       // eth0 found by the phase itself, or (virtio_net loading after the coldplug settled, as under TCG) by its link watch.
       expect(log).toMatch(/minos:\s+(no machine\.network\.interfaces and no usable ip=: DHCP on eth0 \(physical, carrier\)|eth0: physical link appeared)/);
       expect(log).toMatch(/\] minos: API at 10\.0\.2\.15:50000 \(eth0, dhcp\)/);
-      expect(addresses).toContain("eth0 10.0.2.15/24 dhcp");
+      expect(addresses).toContain("eth0 10.0.2.15/24 inet4 global dhcp");
+      expect(addresses.some((a) => /^eth0 fec0::\S+\/64 inet6 site kernel$/.test(a))).toBe(true); // SLAAC from QEMU's RA
       expect(lease).toMatchObject({ link_name: "eth0", address: "10.0.2.15", server_id: "10.0.2.2" });
       // The hostname: no config, QEMU sends no option 12: the MAC-derived default.
       expect(log).toMatch(/minos:\s+hostname minos-[0-9a-z]{3}-[0-9a-z]{3} \(from default/);
