@@ -71,6 +71,17 @@ export function hasCarrier(name: string, root = SYS_CLASS_NET): boolean {
   return read(join(root, name, "carrier")) === "1";
 }
 
+/**
+ * Carrier, and the kernel done acting on it: operstate "up" is set by the
+ * link watch right before it attaches the real qdisc, and until then every
+ * packet is dropped — a DISCOVER sent at IFF_UP would be lost and cost RFC
+ * 2131's 4 s retransmission. ("unknown": a driver that reports no operstate.)
+ */
+export function linkReady(name: string, root = SYS_CLASS_NET): boolean {
+  const op = read(join(root, name, "operstate"));
+  return hasCarrier(name, root) && (op === "up" || op === "unknown");
+}
+
 /** Why `link` does not match `sel`, or undefined when it does (every given property must match). */
 export function selectorMismatch(sel: DeviceSelector, link: LinkInfo): string | undefined {
   if (sel.physical !== undefined && sel.physical !== link.physical) return `physical is ${link.physical}`;

@@ -23,7 +23,7 @@ import { parseCidr4 } from "../../lib/ipv4.ts";
 import { ipv6Bytes, parseCidr6 } from "../../lib/ipv6.ts";
 import { DEFAULT_DHCP_ROUTE_METRIC, type NetworkInterface } from "../config/machine.ts";
 import type { NodeContext } from "../context.ts";
-import { hasCarrier, linkInfo, listLinks, describeEntry, resolveEntry, type LinkInfo } from "../mechanisms/links.ts";
+import { linkInfo, linkReady, listLinks, describeEntry, resolveEntry, type LinkInfo } from "../mechanisms/links.ts";
 import { stableDefaultHostname } from "../mechanisms/hostname.ts";
 import { errText } from "../mechanisms/log.ts";
 import { networkPlan } from "../mechanisms/network.ts";
@@ -70,15 +70,19 @@ export function networkTasks(ctx: NodeContext): Task[] {
         const plan = networkPlan(net.interfaces, ctx.cmdline.params.get("ip"));
         for (const n of plan.notes) ctx.log.info(`  ${n}`);
         rt.setStableDefaultHostname(stableDefaultHostname(listLinks()));
-        const configure = (t: Target) => {
+        const configure = async (t: Target): Promise<void> => {
           const linkUp = performance.now();
           ctx.log.info(`  ${configureInterface(t.entry, t.index, t.link)}`);
           rt.recordStatic(t.link, t.entry.addresses);
           ctx.log.info(`  ${acceptRouterAdvertisements(t.entry, t.link)}`);
           if (t.entry.dhcp && t.entry.dhcpOptions?.ipv4 !== false) {
+            // The first DISCOVER goes out once the link passes packets (bounded: a link without carrier tries anyway).
+            if (!(await waitLinkReady(t.link, CARRIER_WAIT_MS, signal)))
+              ctx.log.info(`  ${t.link}: no carrier after ${CARRIER_WAIT_MS} ms: DHCP starts anyway`);
             try {
               rt.startDhcp(t.link, t.entry.dhcpOptions?.routeMetric, linkUp);
-              ctx.log.info(`  ${t.link}: DHCPv4 started (route metric ${t.entry.dhcpOptions?.routeMetric ?? "kernel default"})`);
+              const ready = Math.round(performance.now() - linkUp);
+              ctx.log.info(`  ${t.link}: DHCPv4 started ${ready} ms after link up (route metric ${t.entry.dhcpOptions?.routeMetric ?? "kernel default"})`);
             } catch (e) {
               ctx.log.warn(`  ${t.link}: DHCPv4 not started: ${errText(e)}`);
             }
@@ -102,7 +106,7 @@ export function networkTasks(ctx: NodeContext): Task[] {
             );
           }
           ctx.log.info(`  no machine.network.interfaces and no usable ip=: DHCP on ${targets.map((t) => t.link).join(", ")} (physical, carrier)`);
-          for (const t of targets) configure(t);
+          await Promise.all(targets.map(configure));
         }
         rt.checkAddresses();
         rt.watchAddresses();
@@ -133,7 +137,7 @@ export function networkTasks(ctx: NodeContext): Task[] {
 }
 
 /** An entry's link, waited for (bounded), then configured; a missing one is logged and emitted. */
-async function findAndConfigure(ctx: NodeContext, entry: NetworkInterface, signal: AbortSignal, configure: (t: Target) => void): Promise<boolean> {
+async function findAndConfigure(ctx: NodeContext, entry: NetworkInterface, signal: AbortSignal, configure: (t: Target) => Promise<void>): Promise<boolean> {
   const link = await waitForEntry(entry, INTERFACE_WAIT_MS, signal);
   const index = link && interfaceIndex(link.name);
   if (!link || index === undefined) {
@@ -143,7 +147,7 @@ async function findAndConfigure(ctx: NodeContext, entry: NetworkInterface, signa
     return false;
   }
   try {
-    configure({ entry, link: link.name, index });
+    await configure({ entry, link: link.name, index });
   } catch (e) {
     // One link's refusal (an address the kernel rejects) must not keep the others unconfigured.
     ctx.log.warn(`  ${link.name}: ${errText(e)}`);
@@ -157,7 +161,7 @@ async function findAndConfigure(ctx: NodeContext, entry: NetworkInterface, signa
 export const LINK_WATCH_MS = 1000;
 
 /** The default's watch: every new physical link is brought up, and runs DHCP once it has carrier. Returns its stop. */
-function watchPhysicalLinks(ctx: NodeContext, rt: NetworkRuntime, handled: Set<string>, configure: (t: Target) => void): () => void {
+function watchPhysicalLinks(ctx: NodeContext, rt: NetworkRuntime, handled: Set<string>, configure: (t: Target) => Promise<void>): () => void {
   const upped = new Set(handled);
   const timer = setInterval(() => {
     for (const l of listLinks()) {
@@ -169,10 +173,10 @@ function watchPhysicalLinks(ctx: NodeContext, rt: NetworkRuntime, handled: Set<s
           ctx.log.info(`${l.name}: physical link appeared: up, DHCP once it has carrier`);
         }
         const index = interfaceIndex(l.name);
-        if (!hasCarrier(l.name) || index === undefined) continue;
+        if (!linkReady(l.name) || index === undefined) continue;
         handled.add(l.name);
         rt.setStableDefaultHostname(stableDefaultHostname(listLinks())); // the first NIC may be this one
-        configure({ entry: defaultEntry(l.name), link: l.name, index });
+        configure({ entry: defaultEntry(l.name), link: l.name, index }).catch((e) => ctx.log.warn(`${l.name}: ${errText(e)}`));
       } catch (e) {
         handled.add(l.name); // one report, not one per second
         ctx.log.warn(`${l.name}: ${errText(e)}`);
@@ -202,10 +206,10 @@ async function physicalWithCarrier(ctx: NodeContext, signal: AbortSignal): Promi
     }
   }
   const until = performance.now() + CARRIER_WAIT_MS;
-  while (physical.some((l) => !hasCarrier(l.name)) && performance.now() < until && !signal.aborted) await sleep(25);
+  while (physical.some((l) => !linkReady(l.name)) && performance.now() < until && !signal.aborted) await sleep(25);
   const out: Target[] = [];
   for (const l of physical) {
-    if (!hasCarrier(l.name)) {
+    if (!linkReady(l.name)) {
       ctx.log.info(`  ${l.name}: no carrier after ${CARRIER_WAIT_MS} ms: no DHCP`);
       continue;
     }
@@ -263,6 +267,16 @@ export function acceptRouterAdvertisements(entry: NetworkInterface, link: string
   } catch (e) {
     return `${link}: IPv6 sysctls not set: ${errText(e)}`;
   }
+}
+
+/** True once the link passes packets (links.ts linkReady); false after `timeoutMs` or when aborted. */
+async function waitLinkReady(link: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+  const until = performance.now() + timeoutMs;
+  while (!linkReady(link)) {
+    if (signal.aborted || performance.now() >= until) return false;
+    await sleep(10);
+  }
+  return true;
 }
 
 /** The link an entry means, once it exists; undefined after `timeoutMs` or when the boot is aborted. */
