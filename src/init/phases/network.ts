@@ -91,7 +91,7 @@ export function networkTasks(ctx: NodeContext): Task[] {
         if (plan.interfaces.length > 0) {
           ctx.log.info(`  from ${plan.source}`);
           // Each entry on its own: a link that exists is configured (and its DHCP started) at once, not after a missing one's wait.
-          const found = await Promise.all(plan.interfaces.map((entry) => findAndConfigure(ctx, entry, signal, configure)));
+          const found = await Promise.all(plan.interfaces.map((entry) => findAndConfigure(ctx, rt, entry, signal, configure)));
           if (!found.some(Boolean)) return skipped(`no configured interface exists: ${plan.interfaces.map(describeEntry).join(", ")}`);
         } else {
           const targets = await physicalWithCarrier(ctx, signal);
@@ -137,13 +137,21 @@ export function networkTasks(ctx: NodeContext): Task[] {
 }
 
 /** An entry's link, waited for (bounded), then configured; a missing one is logged and emitted. */
-async function findAndConfigure(ctx: NodeContext, entry: NetworkInterface, signal: AbortSignal, configure: (t: Target) => Promise<void>): Promise<boolean> {
+async function findAndConfigure(
+  ctx: NodeContext,
+  rt: NetworkRuntime,
+  entry: NetworkInterface,
+  signal: AbortSignal,
+  configure: (t: Target) => Promise<void>,
+): Promise<boolean> {
   const link = await waitForEntry(entry, INTERFACE_WAIT_MS, signal);
   const index = link && interfaceIndex(link.name);
   if (!link || index === undefined) {
     const msg = `${describeEntry(entry)}: no such interface after ${INTERFACE_WAIT_MS / 1000} s${ctx.sandbox ? " (the sandbox's network namespace has only lo)" : ""}: not configured`;
     ctx.log.warn(`  ${msg}`);
     ctx.events.emit({ kind: "network", message: `missing interface ${msg}` });
+    // The boot goes on; should the link appear later (a driver slower than the wait), it is configured then.
+    rt.onStop(watchForEntry(ctx, entry, configure));
     return false;
   }
   try {
@@ -194,6 +202,21 @@ const defaultEntry = (link: string): NetworkInterface => ({
   dhcp: true,
   dhcpOptions: { routeMetric: DEFAULT_DHCP_ROUTE_METRIC, ipv4: true, ipv6: false },
 });
+
+/** Configures `entry` once its link appears (checked every LINK_WATCH_MS). Returns its stop. */
+function watchForEntry(ctx: NodeContext, entry: NetworkInterface, configure: (t: Target) => Promise<void>): () => void {
+  const timer = setInterval(() => {
+    const name = entry.interface ?? resolveEntry(entry, listLinks())?.name;
+    const index = name === undefined ? undefined : interfaceIndex(name);
+    if (name === undefined || index === undefined) return;
+    clearInterval(timer);
+    ctx.log.info(`${describeEntry(entry)}: appeared as ${name} after the boot's wait: configuring it`);
+    ctx.events.emit({ kind: "network", message: `interface ${name} appeared late: configured` });
+    configure({ entry, link: name, index }).catch((e) => ctx.log.warn(`${name}: ${errText(e)}`));
+  }, LINK_WATCH_MS);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}
 
 /** The default: every physical link brought up; those with carrier within CARRIER_WAIT_MS run DHCP. */
 async function physicalWithCarrier(ctx: NodeContext, signal: AbortSignal): Promise<Target[]> {

@@ -5,7 +5,8 @@
 // One boot checks: the lease applied (address, default and classless routes
 // with the configured metric, resolv.conf, the hostname from option 12),
 // /etc/hosts with extraHostEntries, a static IPv4+IPv6 link beside the DHCP
-// one, a configured-but-missing link reported without a hang, the "API at"
+// one, a configured-but-missing link reported without a hang (and configured
+// once it appears), the "API at"
 // console line, the API's Addresses/Routes/Resolvers/DhcpLeases and
 // minosctl addresses/routes, AddressEvent, a renewal (T1 = 4 s) that changes
 // the DNS server rewritten live into resolv.conf, and DHCPRELEASE at power-off.
@@ -198,7 +199,11 @@ describe("network phase on a real DHCP server (dnsmasq)", () => {
     const addrEvents = seen.filter((x) => x.type === "machine.AddressEvent");
     expect(addrEvents.some((e) => (e.payload.addresses as string[]).includes("10.77.0.42"))).toBe(true);
     expect(sb!.lines.some((l) => /all services healthy/.test(l))).toBe(true);
-  });
+    // Should it appear later (a driver slower than the wait), it is configured then.
+    sh("ip", "link", "add", "gone0", "netns", String(initPid), "type", "veth", "peer", "name", `sg${process.pid % 1_000_000}`, "netns", SRV);
+    await sb!.waitForLine(/gone0: appeared as gone0 after the boot's wait: configuring it/, 5000);
+    await until("gone0's address", 3000, () => /10\.66\.0\.2\/24/.test(inNode(initPid, "ip", "-4", "addr", "show", "dev", "gone0")));
+  }, 20_000);
 
   test("the API: Addresses, Routes, Resolvers, DhcpLeases; minosctl addresses and routes", async () => {
     const a = await client!.addresses();
