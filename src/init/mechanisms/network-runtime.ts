@@ -41,6 +41,8 @@ export interface NetworkRuntimeOptions {
   emit(e: NewEvent): void;
   config(): NetworkConfig;
   setHostname(name: string): void;
+  /** The kernel's hostname now (os.hostname); without it the first refresh always sets one. */
+  currentHostname?: () => string;
   /** The API's TCP port when it listens on TCP (the console line names it). */
   apiPort(): number | undefined;
   paths?: { resolvConf: string; hosts: string };
@@ -160,7 +162,8 @@ export class NetworkRuntime {
       settings.map((s) => s.hostname),
       this.stableDefault,
     );
-    if (!this.currentHostname || host.name !== this.currentHostname.name) {
+    // Already the kernel's (the system phase set the config's): nothing to set or say.
+    if (host.name !== (this.currentHostname?.name ?? this.o.currentHostname?.())) {
       try {
         this.o.setHostname(host.name);
         this.o.log.info(`hostname ${host.name} (from ${host.source}${why ? `; ${why}` : ""})`);

@@ -17,6 +17,7 @@
 // (sequences/boot.ts marks the slot): by then the links are addressed and
 // resolv.conf is written; NetworkRuntime.waitForLeases lets it wait for DHCP.
 import { writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { addAddress4, addRoute4, interfaceIndex, interfaceUp, setMtu } from "../../sys/net.ts";
 import { addAddress6, addRoute6 } from "../../sys/net6.ts";
 import { parseCidr4 } from "../../lib/ipv4.ts";
@@ -55,6 +56,7 @@ export function networkTasks(ctx: NodeContext): Task[] {
         emit: (e) => ctx.events.emit(e),
         config: () => ctx.config.get().config.machine.network,
         setHostname: (n) => sethostname(n),
+        currentHostname: () => hostname(),
         apiPort: () => (ctx.api.peek()?.tcpPort !== undefined ? API_TCP_PORT : undefined),
       });
       ctx.network.set(rt);

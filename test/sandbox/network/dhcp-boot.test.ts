@@ -150,6 +150,9 @@ describe("network phase on a real DHCP server (dnsmasq)", () => {
     const started = node.lines.map((l) => /dh0: DHCPv4 started (\d+) ms after link up/.exec(l)).find(Boolean);
     console.log(`net-int sandbox: link up -> lease applied in ${bound[1]} ms (link ready ${started?.[1]} ms; ARP probe 2 x 100-200 ms + 300 ms)`);
     expect(started).toBeDefined();
+    // A slow lease is one lost packet and RFC 2131's 4 s retransmission: show both sides' view of it.
+    if (process.env.NET_DEBUG || Number(bound[1]) > 2000)
+      console.log(dnsLog.filter((l) => /DHCP(DISCOVER|OFFER|REQUEST|ACK)/.test(l)).join("\n"), node.lines.filter((l) => /dh0/.test(l)).join("\n"));
     const addr = JSON.parse(inNode(initPid, "ip", "-j", "-4", "addr", "show", "dev", "dh0")) as { addr_info: { local: string; prefixlen: number }[] }[];
     expect(addr[0]?.addr_info.map((a) => `${a.local}/${a.prefixlen}`)).toEqual(["10.77.0.42/24"]);
     const routes = JSON.parse(inNode(initPid, "ip", "-j", "-4", "route", "show")) as { dst: string; gateway?: string; metric?: number; dev: string }[];
