@@ -169,13 +169,23 @@ describe("a real-kernel boot", () => {
         dmesg = (await collect(c.dmesg())).join("\n");
         // QEMU's user network also sends router advertisements (fec0::/64, site-local): with accept_ra=2
         // and autoconf=1 the kernel makes a SLAAC address, polled for (RS -> RA -> DAD takes a moment).
-        const slaacBy = Date.now() + 15_000;
+        // Generous: the guest's router solicitations back off (4 s and more) and TCG is slow.
+        const slaacBy = Date.now() + 30_000;
         for (;;) {
           addresses = (await c.addresses()).addresses.map((a) => `${a.link_name} ${a.address} ${a.family} ${a.scope} ${a.origin}`);
           if (addresses.some((a) => /^eth0 fec0::\S+\/64 inet6 site kernel$/.test(a)) || Date.now() > slaacBy) break;
           await Bun.sleep(500);
         }
         lease = (await c.dhcpLeases()).leases[0];
+        if (!addresses.some((a) => a.startsWith("eth0 fec0::"))) {
+          const sysctl = async (k: string) =>
+            Buffer.concat(await collect(c.read(`/proc/sys/net/ipv6/conf/eth0/${k}`)))
+              .toString()
+              .trim();
+          console.log(
+            `vm-boot: no SLAAC address; eth0 accept_ra=${await sysctl("accept_ra")} autoconf=${await sysctl("autoconf")} forwarding=${await sysctl("forwarding")}`,
+          );
+        }
       } finally {
         c.close();
       }
