@@ -62,6 +62,8 @@ export interface VmOptions {
   onLine?: (line: string) => void;
   /** "auto" (default): KVM when it works here (kvmWorks), else TCG. */
   accel?: "auto" | "kvm" | "tcg";
+  /** false: no NET_APPEND (no ip=): the node's default DHCP gets 10.0.2.15 from QEMU's built-in server. */
+  staticIp?: boolean;
 }
 
 /** File content (mode 0644), or content with a mode (0755 for a program). */
@@ -214,7 +216,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
   const accel = opts.accel ?? "auto";
   const kvm = accel === "auto" ? await kvmWorks(kernel) : accel === "kvm";
   const qmpSock = join(dir, "qmp.sock");
-  const append = [BASE_APPEND, NET_APPEND, opts.append ?? ""].join(" ").trim();
+  const append = [BASE_APPEND, opts.staticIp === false ? "" : NET_APPEND, opts.append ?? ""].filter(Boolean).join(" ").trim();
   const argv = [
     "qemu-system-x86_64",
     "-cpu",

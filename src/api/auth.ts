@@ -36,6 +36,11 @@ const REQUIRED: Record<string, Role> = {
   // Every role reads the config, non-admins with its secrets redacted
   // (handlers/minos.ts), as the dashboard needs only a reader.
   "/minos.machine.MinosService/GetConfiguration": "os:reader",
+  // The network's state (handlers/network.ts).
+  "/minos.machine.MinosService/Addresses": "os:reader",
+  "/minos.machine.MinosService/Routes": "os:reader",
+  "/minos.machine.MinosService/Resolvers": "os:reader",
+  "/minos.machine.MinosService/DhcpLeases": "os:reader",
   // Health and reflection describe the API, not the node.
   "/grpc.health.v1.Health/Check": "os:reader",
   "/grpc.health.v1.Health/Watch": "os:reader",

@@ -219,6 +219,20 @@ export class MachineClient {
     return Buffer.from(first(await this.call("minos.machine.MinosService", "GetConfiguration", {}), "GetConfiguration").data).toString("utf8");
   }
 
+  // ---- network (minos extension calls, handlers/network.ts) ----
+  async addresses(): Promise<minos.machine.Addresses> {
+    return first(await this.call("minos.machine.MinosService", "Addresses", {}), "Addresses");
+  }
+  async routes(): Promise<minos.machine.Routes> {
+    return first(await this.call("minos.machine.MinosService", "Routes", {}), "Routes");
+  }
+  async resolvers(): Promise<minos.machine.Resolvers> {
+    return first(await this.call("minos.machine.MinosService", "Resolvers", {}), "Resolvers");
+  }
+  async dhcpLeases(): Promise<minos.machine.DhcpLeases> {
+    return first(await this.call("minos.machine.MinosService", "DhcpLeases", {}), "DhcpLeases");
+  }
+
   /** grpc.health.v1 status of the whole server. */
   async health(service = ""): Promise<string> {
     return (await this.call("grpc.health.v1.Health", "Check", { service })).status;

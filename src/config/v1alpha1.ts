@@ -10,19 +10,17 @@
 // Two keys newer than 1.7 (machine.network.searchDomains, machine.nodeAnnotations,
 // Talos 1.8) are accepted too and noted so in docs/config-keys.md.
 
+import { checkCidr46, checkIp46, checkNetwork46, familyOf } from "../lib/ipv6.ts";
 import {
   absolutePath,
   base64,
   base64Pem,
   base64PemOrEmpty,
-  cidr4,
   goDuration,
   hostname,
   humanSize,
   interfaceName,
-  ipv4,
   logEndpoint,
-  network4,
   serviceId,
   sizeCondition,
   url,
@@ -49,7 +47,10 @@ import {
 } from "./schema.ts";
 
 export const DEFAULT_KUBELET_IMAGE = "ghcr.io/siderolabs/kubelet:v1.30.0";
-export const DEFAULT_HOSTNAME = "minos";
+/** No hostname in the config: it comes from DHCP or the MAC (src/init/mechanisms/hostname.ts). */
+export const DEFAULT_HOSTNAME = "";
+/** Talos's default metric for routes from DHCP. */
+export const DEFAULT_DHCP_ROUTE_METRIC = 1024;
 
 const duration = () => str({ check: goDuration, label: "duration (Go syntax)" });
 const strings = () => list(str());
@@ -68,6 +69,16 @@ const deviceSelector = () =>
     pciID: accepted(str()),
     driver: accepted(str()),
     physical: accepted(bool()),
+  });
+
+/** machine.network.interfaces[].deviceSelector as minos applies it (globs, as Talos). */
+const appliedDeviceSelector = () =>
+  obj({
+    busPath: applied(str()),
+    hardwareAddr: applied(str()),
+    pciID: accepted(str()),
+    driver: applied(str()),
+    physical: applied(bool()),
   });
 
 const talosRoute = () =>
@@ -144,15 +155,17 @@ const wireguard = () =>
   });
 
 const networkInterface = obj({
-  interface: appliedRequired(str({ check: interfaceName, label: "interface name" }), { note: "required by minos (deviceSelector alone is not applied)" }),
-  deviceSelector: accepted(deviceSelector()),
-  addresses: appliedDefault(list(str({ check: cidr4, label: "IPv4 CIDR" })), () => [], { note: "IPv4 only; the first is the primary" }),
+  interface: applied(str({ check: interfaceName, label: "interface name" }), { note: "this or deviceSelector" }),
+  deviceSelector: applied(appliedDeviceSelector()),
+  addresses: appliedDefault(list(str({ check: checkCidr46, label: "IPv4 or IPv6 CIDR" })), () => [], {
+    note: "static IPv4 and IPv6; the first is the primary",
+  }),
   cidr: accepted(str(), { note: "deprecated in Talos: use addresses" }),
   routes: appliedDefault(
     list(
       obj({
-        network: appliedRequired(str({ check: network4, label: "IPv4 network (CIDR)" })),
-        gateway: applied(str({ check: ipv4, label: "IPv4 address" }), { note: "absent: on-link" }),
+        network: appliedRequired(str({ check: checkNetwork46, label: "network (CIDR)" })),
+        gateway: applied(str({ check: checkIp46, label: "IP address" }), { note: "absent: on-link" }),
         source: accepted(str()),
         metric: applied(int({ min: 0 })),
         mtu: accepted(uint(32)),
@@ -177,10 +190,18 @@ const networkInterface = obj({
     ),
   ),
   mtu: applied(int({ min: 68, max: 65535 })),
-  dhcp: accepted(bool()),
+  dhcp: appliedDefault(bool(), () => false, { note: "DHCPv4 in minos" }),
   ignore: accepted(bool()),
   dummy: accepted(bool()),
-  dhcpOptions: accepted(dhcpOptions()),
+  dhcpOptions: appliedDefault(
+    obj({
+      routeMetric: appliedDefault(uint(32), () => DEFAULT_DHCP_ROUTE_METRIC),
+      ipv4: appliedDefault(bool(), () => true),
+      ipv6: appliedDefault(bool(), () => false, { note: "true is refused: no DHCPv6" }),
+      duidv6: accepted(str()),
+    }),
+    () => ({}),
+  ),
   wireguard: accepted(wireguard()),
   vip: accepted(vip()),
 });
@@ -215,11 +236,21 @@ const kubelet = obj({
 });
 
 const network = obj({
-  hostname: appliedDefault(str({ check: hostname, label: "hostname (RFC 1123)" }), () => DEFAULT_HOSTNAME),
-  interfaces: appliedDefault(list(networkInterface), () => []),
-  nameservers: accepted(strings()),
-  searchDomains: accepted(strings(), { note: "Talos 1.8" }),
-  extraHostEntries: accepted(list(obj({ ip: accepted(str()), aliases: accepted(strings()) }))),
+  hostname: appliedDefault(str({ check: (v) => (v === "" ? undefined : hostname(v)), label: "hostname (RFC 1123)" }), () => DEFAULT_HOSTNAME, {
+    note: "unset: DHCP's, else minos-xxx-yyy from the MAC",
+  }),
+  interfaces: appliedDefault(list(networkInterface), () => [], { note: "none and no ip=: DHCP on every physical link" }),
+  nameservers: appliedDefault(list(str({ check: checkIp46, label: "IP address" })), () => []),
+  searchDomains: appliedDefault(list(str({ check: hostname, label: "domain" })), () => [], { note: "Talos 1.8" }),
+  extraHostEntries: appliedDefault(
+    list(
+      obj({
+        ip: appliedRequired(str({ check: checkIp46, label: "IP address" })),
+        aliases: appliedDefault(list(str({ check: hostname, label: "name" })), () => []),
+      }),
+    ),
+    () => [],
+  ),
   kubespan: accepted(
     obj({
       enabled: accepted(bool()),
@@ -230,7 +261,7 @@ const network = obj({
       filters: accepted(obj({ endpoints: accepted(strings()) })),
     }),
   ),
-  disableSearchDomain: accepted(bool()),
+  disableSearchDomain: appliedDefault(bool(), () => false),
 });
 
 const install = obj({
@@ -527,11 +558,23 @@ export function checkV1Alpha1(cfg: V1Alpha1Config, errors: string[]): void {
       if (typeof d === "string" && !ids.has(d)) errors.push(`minos.services[${i}].dependsOn[${j}]: unknown service "${d}"`);
     }),
   );
-  // An interface is configured once: a second entry would silently fight the first.
+  // An interface is configured once: a second entry would silently fight the first. Each entry names
+  // its link one way (interface or deviceSelector); a route's gateway is of its network's family; no DHCPv6.
   const seen = new Set<string>();
   (cfg.machine?.network?.interfaces ?? []).forEach((i, n) => {
-    if (typeof i?.interface !== "string") return;
-    if (seen.has(i.interface)) errors.push(`machine.network.interfaces[${n}].interface: "${i.interface}" is configured twice`);
+    if (!i) return;
+    const at = `machine.network.interfaces[${n}]`;
+    if (i.interface !== undefined && i.deviceSelector !== undefined) errors.push(`${at}: interface and deviceSelector are mutually exclusive`);
+    if (i.interface === undefined && i.deviceSelector === undefined) errors.push(`${at}: one of interface or deviceSelector is required`);
+    if (i.deviceSelector && Object.keys(i.deviceSelector).length === 0) errors.push(`${at}.deviceSelector: names no property to match`);
+    if (i.dhcpOptions?.ipv6)
+      errors.push(`${at}.dhcpOptions.ipv6: DHCPv6 is not supported by minos (IPv6 comes from static addresses and router advertisements)`);
+    (i.routes ?? []).forEach((r, k) => {
+      if (typeof r?.gateway === "string" && typeof r.network === "string" && familyOf(r.gateway) !== familyOf(r.network))
+        errors.push(`${at}.routes[${k}].gateway: "${r.gateway}" is not of the family of network "${r.network}"`);
+    });
+    if (typeof i.interface !== "string") return;
+    if (seen.has(i.interface)) errors.push(`${at}.interface: "${i.interface}" is configured twice`);
     seen.add(i.interface);
   });
 }

@@ -9,6 +9,7 @@ import type { LoadedConfig } from "./config/store.ts";
 import { EventBus } from "./events.ts";
 import type { Faults } from "./faults.ts";
 import type { CgroupTree } from "./mechanisms/cgroups.ts";
+import type { NetworkRuntime } from "./mechanisms/network-runtime.ts";
 import { readCmdline, type Cmdline } from "./mechanisms/cmdline.ts";
 import { errText, NodeLog } from "./mechanisms/log.ts";
 import { Power } from "./power.ts";
@@ -40,6 +41,8 @@ export class NodeContext {
   readonly services = new Slot<ServiceRegistry>("the service registry", "boot phase services");
   readonly api = new Slot<MachineApi>("the machine API server", "boot phase api");
   readonly time = new Slot<{ sync: TimeSync; servers: string[]; clock: Clock }>("time sync", "boot phase time");
+  /** DHCP clients, resolvers, hostname, the network status the API reports. */
+  readonly network = new Slot<NetworkRuntime>("the network runtime", "boot phase network");
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
   private readonly env: Readonly<Record<string, string | undefined>>;

@@ -17,7 +17,11 @@ export type NodeEventBody =
   | { kind: "config"; id: string; ts: Date; message: string }
   | { kind: "config-load-error"; id: string; ts: Date; error: string }
   | { kind: "config-validation-error"; id: string; ts: Date; error: string }
-  | { kind: "machine-status"; id: string; ts: Date; stage: MachineStage; ready: boolean; unmet: UnmetCondition[] };
+  | { kind: "machine-status"; id: string; ts: Date; stage: MachineStage; ready: boolean; unmet: UnmetCondition[] }
+  // Talos's AddressEvent: the node's hostname and its addresses, sent when the set changes.
+  | { kind: "address"; id: string; ts: Date; hostname: string; addresses: string[] }
+  // minos: what the network phase reports beyond addresses (a configured interface that is missing).
+  | { kind: "network"; id: string; ts: Date; message: string };
 
 /** Talos's machine stages (MachineStatusEvent). */
 export type MachineStage = "booting" | "maintenance" | "running" | "rebooting" | "shutting_down" | "resetting";

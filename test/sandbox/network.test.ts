@@ -30,7 +30,10 @@ describe("network in the sandbox", () => {
 
   test("nothing configured: the network phase is skipped with its reason", async () => {
     await withNode({}, async (sb) => {
-      await sb.waitForLine(/network\/static IPv4: skipped \(no machine.network.interfaces and no usable ip= on the kernel cmdline\)/, 30_000);
+      await sb.waitForLine(
+        /network\/interfaces: skipped \(no machine.network.interfaces, no usable ip= on the kernel cmdline, and no physical link with carrier/,
+        30_000,
+      );
     });
   }, 60_000);
 });

@@ -7,9 +7,15 @@
 //   boot 2: minos.config= on the cmdline points at an invalid file: the node
 //           falls back to its stored config, serves the API, shows the error on
 //           the console and in Dmesg; then QEMU's ACPI power button powers it
-//           off the same orderly way.
+//           off the same orderly way. This boot has NO ip=: with no interfaces
+//           in the config either, the node runs DHCP on its physical link
+//           (Talos's default) and gets 10.0.2.15 from QEMU's built-in DHCP
+//           server; the console names "API at 10.0.2.15:50000", and the API is
+//           reached through the host forward (restrict=on: the guest reaches
+//           nothing but QEMU's own services); QEMU's router advertisements give
+//           eth0 a SLAAC address (accept_ra=2, autoconf=1).
 // Neither config loads a module or configures a NIC: udev coldplug loads
-// virtio_net, button and evdev; the cmdline's ip= (scripts/vm.ts) gives eth0 its address.
+// virtio_net, button and evdev; in boot 1 the cmdline's ip= (scripts/vm.ts) gives eth0 its address.
 // The test's CA goes into the image as the stored config (/system/state/config.yaml),
 // in a small second cpio appended to dist/initramfs.cpio.zst (scripts/vm.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -51,8 +57,8 @@ afterAll(async () => {
   for (const vm of vms) await vm.kill();
 });
 
-async function boot(append = ""): Promise<{ vm: Vm; kernelToInit: number; initToHealthy: number }> {
-  const vm = await bootVm({ files, append });
+async function boot(append = "", staticIp = true): Promise<{ vm: Vm; kernelToInit: number; initToHealthy: number }> {
+  const vm = await bootVm({ files, append, staticIp });
   vms.push(vm);
   const run = await vm.waitForLine(/Run \/sbin\/init as init process/, HEALTHY_MS);
   const healthy = await vm.waitForLine(HEALTHY, HEALTHY_MS);
@@ -151,17 +157,41 @@ describe("a real-kernel boot", () => {
   test(
     "an invalid minos.config= is rejected visibly (console, Dmesg), the API serves; the ACPI power button powers off",
     async () => {
-      const { vm } = await boot("minos.config=/test/bad.yaml");
+      const { vm } = await boot("minos.config=/test/bad.yaml", false);
       if (process.env.VM_DEBUG) console.log(vm.log());
       const rejected = /rejected minos\.config= \/test\/bad\.yaml: .*sysctls/;
       const c = await client(vm);
       // Observed first, asserted after the power-off: one boot checks both paths.
       let dmesg: string;
+      let addresses: string[];
+      let lease: { link_name: string; address: string; server_id: string } | undefined;
       try {
         dmesg = (await collect(c.dmesg())).join("\n");
+        // QEMU's user network also sends router advertisements (fec0::/64, site-local): with accept_ra=2
+        // and autoconf=1 the kernel makes a SLAAC address, polled for (RS -> RA -> DAD takes a moment).
+        // Generous: the guest's router solicitations back off (4 s and more) and TCG is slow.
+        const slaacBy = Date.now() + 30_000;
+        for (;;) {
+          addresses = (await c.addresses()).addresses.map((a) => `${a.link_name} ${a.address} ${a.family} ${a.scope} ${a.origin}`);
+          if (addresses.some((a) => /^eth0 fec0::\S+\/64 inet6 site kernel$/.test(a)) || Date.now() > slaacBy) break;
+          await Bun.sleep(500);
+        }
+        lease = (await c.dhcpLeases()).leases[0];
+        if (!addresses.some((a) => a.startsWith("eth0 fec0::"))) {
+          const sysctl = async (k: string) =>
+            Buffer.concat(await collect(c.read(`/proc/sys/net/ipv6/conf/eth0/${k}`)))
+              .toString()
+              .trim();
+          console.log(
+            `vm-boot: no SLAAC address; eth0 accept_ra=${await sysctl("accept_ra")} autoconf=${await sysctl("autoconf")} forwarding=${await sysctl("forwarding")}`,
+          );
+        }
       } finally {
         c.close();
       }
+      // No ip= on this boot: DHCP from QEMU's built-in server, timed from link up (the runtime's "bound ... in N ms").
+      const bound = /dhcp eth0: bound 10\.0\.2\.15\/24 from 10\.0\.2\.2 in (\d+) ms since link up/.exec(vm.log());
+      console.log(`vm-boot: no ip=: DHCP link up -> 10.0.2.15 applied in ${bound?.[1] ?? "?"} ms; addresses: ${addresses.join(", ")}`);
       const watching = /watching \/dev\/input\/event\d/.test(vm.log());
       const t0 = performance.now();
       await vm.powerButton();
@@ -178,6 +208,16 @@ describe("a real-kernel boot", () => {
       // Lines from before /dev/kmsg was attached were replayed into it.
       expect(dmesg).toMatch(/minos: minos init on a kernel boot, pid 1/);
       expect(dmesg).toMatch(/minos:\s+earlyMounts\/mount \/proc \(proc\): ok/);
+      // DHCP by default: the address, the console line, the lease through the API.
+      expect(bound).not.toBeNull();
+      // eth0 found by the phase itself, or (virtio_net loading after the coldplug settled, as under TCG) by its link watch.
+      expect(log).toMatch(/minos:\s+(no machine\.network\.interfaces and no usable ip=: DHCP on eth0 \(physical, carrier\)|eth0: physical link appeared)/);
+      expect(log).toMatch(/\] minos: API at 10\.0\.2\.15:50000 \(eth0, dhcp\)/);
+      expect(addresses).toContain("eth0 10.0.2.15/24 inet4 global dhcp");
+      expect(addresses.some((a) => /^eth0 fec0::\S+\/64 inet6 site kernel$/.test(a))).toBe(true); // SLAAC from QEMU's RA
+      expect(lease).toMatchObject({ link_name: "eth0", address: "10.0.2.15", server_id: "10.0.2.2" });
+      // The hostname: no config, QEMU sends no option 12: the MAC-derived default.
+      expect(log).toMatch(/minos:\s+hostname minos-[0-9a-z]{3}-[0-9a-z]{3} \(from default/);
     },
     HEALTHY_MS + POWEROFF_MS + 60_000,
   );

@@ -241,6 +241,10 @@ export namespace machine {
     health: machine.ServiceHealth | null;
   }
   export type ServiceStateEvent_Action = "INITIALIZED" | "PREPARING" | "WAITING" | "RUNNING" | "STOPPING" | "FINISHED" | "FAILED" | "SKIPPED";
+  export interface AddressEvent {
+    hostname: string;
+    addresses: string[];
+  }
   export interface EventsRequest {
     tail_events: number;
     tail_id: string;
@@ -683,6 +687,76 @@ export namespace minos.machine {
   export interface ConfigEvent {
     message: string;
   }
+  export interface NetworkEvent {
+    message: string;
+  }
+  export interface AddressStatus {
+    link_name: string;
+    address: string;
+    family: string;
+    scope: string;
+    flags: string[];
+    origin: string;
+  }
+  export interface Addresses {
+    metadata: common.Metadata | null;
+    addresses: minos.machine.AddressStatus[];
+  }
+  export interface AddressesResponse {
+    messages: minos.machine.Addresses[];
+  }
+  export interface RouteStatus {
+    out_link_name: string;
+    family: string;
+    destination: string;
+    gateway: string;
+    source: string;
+    priority: number;
+    protocol: string;
+    scope: string;
+  }
+  export interface Routes {
+    metadata: common.Metadata | null;
+    routes: minos.machine.RouteStatus[];
+  }
+  export interface RoutesResponse {
+    messages: minos.machine.Routes[];
+  }
+  export interface Resolvers {
+    metadata: common.Metadata | null;
+    dns_servers: string[];
+    search_domains: string[];
+    source: string;
+    hostname: string;
+    hostname_source: string;
+  }
+  export interface ResolversResponse {
+    messages: minos.machine.Resolvers[];
+  }
+  export interface DhcpLease {
+    link_name: string;
+    state: string;
+    address: string;
+    prefix: number;
+    server_id: string;
+    routers: string[];
+    dns_servers: string[];
+    search_domains: string[];
+    domain_name: string;
+    hostname: string;
+    mtu: number;
+    lease_seconds: number;
+    t1_seconds: number;
+    t2_seconds: number;
+    obtained_at: google.protobuf.Timestamp | null;
+  }
+  export interface DhcpLeases {
+    metadata: common.Metadata | null;
+    leases: minos.machine.DhcpLease[];
+  }
+  export interface DhcpLeasesResponse {
+    messages: minos.machine.DhcpLeases[];
+  }
 }
 
 export interface minos_machine_MinosService_Methods {
@@ -690,6 +764,10 @@ export interface minos_machine_MinosService_Methods {
   CancelShutdown: { req: google.protobuf.Empty; res: minos.machine.CancelShutdownResponse; clientStream: false; serverStream: false };
   ScheduledShutdown: { req: google.protobuf.Empty; res: minos.machine.ScheduledShutdownResponse; clientStream: false; serverStream: false };
   GetConfiguration: { req: google.protobuf.Empty; res: minos.machine.GetConfigurationResponse; clientStream: false; serverStream: false };
+  Addresses: { req: google.protobuf.Empty; res: minos.machine.AddressesResponse; clientStream: false; serverStream: false };
+  Routes: { req: google.protobuf.Empty; res: minos.machine.RoutesResponse; clientStream: false; serverStream: false };
+  Resolvers: { req: google.protobuf.Empty; res: minos.machine.ResolversResponse; clientStream: false; serverStream: false };
+  DhcpLeases: { req: google.protobuf.Empty; res: minos.machine.DhcpLeasesResponse; clientStream: false; serverStream: false };
 }
 
 export namespace time {

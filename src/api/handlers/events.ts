@@ -46,6 +46,10 @@ export function eventPayload(e: NodeEvent): { typeName: string; value: object } 
         typeName: "machine.MachineStatusEvent",
         value: { stage: e.stage.toUpperCase(), status: { ready: e.ready, unmet_conditions: e.unmet.map((u) => ({ name: u.name, reason: u.reason })) } },
       };
+    case "network":
+      return { typeName: "minos.machine.NetworkEvent", value: { message: e.message } };
+    case "address":
+      return { typeName: "machine.AddressEvent", value: { hostname: e.hostname, addresses: e.addresses } };
   }
 }
 

@@ -8,6 +8,7 @@ import { allows } from "../auth.ts";
 import { redactConfig } from "../redact.ts";
 import { fromTimestamp, toTimestamp } from "../schema.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
+import { networkHandlers } from "./network.ts";
 
 export function minosService(backend: MachineBackend): ServiceImpl<"minos.machine.MinosService"> {
   return {
@@ -30,6 +31,8 @@ export function minosService(backend: MachineBackend): ServiceImpl<"minos.machin
       if (!s) return { messages: [{ metadata: meta(ctx), scheduled: false }] };
       return { messages: [{ metadata: meta(ctx), scheduled: true, at: toTimestamp(s.at), action: POWER[s.action].wire, message: s.message }] };
     },
+
+    ...networkHandlers(backend),
 
     async GetConfiguration(_req, ctx) {
       // Every role may read the config (the dashboard shows it to readers); only admins see its secrets.

@@ -83,6 +83,10 @@ export function eventText(typeName: string, v: Record<string, unknown>): string 
       return `shutdown cancelled${v.message ? `: ${str("message")}` : ""}`;
     case "minos.machine.ConfigEvent":
       return `config: ${str("message")}`;
+    case "machine.AddressEvent":
+      return `addresses: ${((v.addresses as string[] | undefined) ?? []).join(" ") || "none"}`;
+    case "minos.machine.NetworkEvent":
+      return `network: ${str("message")}`;
     default:
       return typeName;
   }

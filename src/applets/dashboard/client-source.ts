@@ -24,7 +24,9 @@ export type MachineReader = Pick<
   | "getConfiguration"
   | "scheduledShutdown"
   | "close"
->;
+> &
+  // Optional: a node (or a test fake) without the network calls still gets a dashboard.
+  Partial<Pick<MachineClient, "addresses">>;
 
 const EVENTS_KEPT = 50;
 
@@ -71,7 +73,7 @@ export function readerSource(client: MachineReader, now: () => number = Date.now
           return undefined;
         }
       };
-      const [services, mem, load, stat, cpus, procs, net, disks, log, config, shutdown] = await Promise.all([
+      const [services, mem, load, stat, cpus, procs, net, disks, log, config, shutdown, addrs] = await Promise.all([
         get("services", client.serviceList()),
         get("system", client.memory()),
         get("system", client.loadAvg()),
@@ -83,6 +85,8 @@ export function readerSource(client: MachineReader, now: () => number = Date.now
         get("log", logTail("machined", req.logLines)),
         req.config ? get("config", client.getConfiguration()) : Promise.resolve(undefined),
         get("config", client.scheduledShutdown()),
+        // A node without the network calls (an older minos) shows no Addresses, and no error for it.
+        client.addresses ? client.addresses().catch(() => undefined) : Promise.resolve(undefined),
       ]);
       if (eventsError) errors.events = eventsError;
       return {
@@ -103,6 +107,7 @@ export function readerSource(client: MachineReader, now: () => number = Date.now
         config,
         events: events.slice(),
         scheduledShutdown: shutdown && { action: shutdown.action, at: shutdown.at.getTime(), message: shutdown.message },
+        ...(addrs && { addresses: addrs.addresses.filter((a) => a.scope === "global").map((a) => `${a.link_name} ${a.address}`) }),
         errors,
       };
     },

@@ -73,6 +73,8 @@ export interface NodeSample {
   config?: string;
   events?: EventRow[];
   scheduledShutdown?: ScheduledShutdownInfo;
+  /** The node's global addresses, "eth0 10.0.2.15/24" (minos's Addresses call). */
+  addresses?: string[];
   /** Why a section is missing (e.g. "permission denied"); the rest still shows. */
   errors: Partial<Record<Section, string>>;
 }

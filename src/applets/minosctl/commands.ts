@@ -11,6 +11,7 @@ import type { common, machine } from "../../api/client.ts";
 import { fromTimestamp } from "../../api/schema.ts";
 import type { Command, CommandContext } from "./cli.ts";
 import { humanBytes, modeString, structured, table } from "./format.ts";
+import { NETWORK_COMMANDS } from "./network-commands.ts";
 
 type Tagged = { metadata: common.Metadata | null };
 
@@ -97,6 +98,7 @@ function clientVersionLines(ctx: CommandContext): string[] {
 }
 
 export const NODE_COMMANDS: Command[] = [
+  ...NETWORK_COMMANDS,
   {
     name: "version",
     summary: "client and node versions",

@@ -9,6 +9,15 @@ import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import type { TimeAnswer, TimeSyncInfo } from "../../node/time.ts";
 import type { VersionInfo } from "../../node/version.ts";
+import type { AddressStatus, DhcpLeaseStatus, ResolverStatus, RouteStatus } from "../../node/network.ts";
+
+/** The node's network for the API (minos extension calls); init's NetworkRuntime provides it. */
+export interface NetworkBackend {
+  addresses(): AddressStatus[];
+  routes(): RouteStatus[];
+  resolvers(): ResolverStatus;
+  dhcpLeases(): DhcpLeaseStatus[];
+}
 
 export interface MachineBackend {
   hostname(): string;
@@ -57,4 +66,7 @@ export interface MachineBackend {
     dryRun?: boolean,
     actorId?: string,
   ): Promise<ApplyResult>;
+
+  /** The network (absent in backends without one: the calls then answer UNIMPLEMENTED). */
+  network?: NetworkBackend;
 }

@@ -13,6 +13,7 @@ import type { MachineBackend } from "./contract.ts";
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from "../../lib/errors.ts";
 import { afterMs, type Alarm } from "../../lib/timers.ts";
 import { MAX_TRY_MS } from "../../node/config.ts";
+import { networkBackend } from "./network.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { decodeConfigText } from "../../config/yaml.ts";
 import { checkMachineFiles, parseMachineConfig, type MachineConfig } from "../config/machine.ts";
@@ -26,9 +27,11 @@ import pkg from "../../../package.json";
 export class ClientGoneError extends Error {
   override name = "ClientGoneError";
 }
+/** machine.network keys that reach resolv.conf and hosts live (NetworkRuntime.refresh). */
+const NETWORK_LIVE_KEYS = ["nameservers", "searchDomains", "disableSearchDomain", "extraHostEntries"] as const;
 
 /** Config keys that take effect without a reboot; everything else waits for the next boot. */
-const LIVE = ["machine.network.hostname", "machine.sysctls", "machine.env"];
+const LIVE = ["machine.network.hostname", "machine.sysctls", "machine.env", ...NETWORK_LIVE_KEYS.map((k) => `machine.network.${k}`)];
 
 export function createBackend(ctx: NodeContext): MachineBackend {
   const registry = () => {
@@ -63,12 +66,19 @@ export function createBackend(ctx: NodeContext): MachineBackend {
   const applyLive = (next: MachineConfig): string[] => {
     const prev = ctx.config.peek()?.config;
     const changed = prev ? diffKeys(prev, next) : [];
-    if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) sethostname(next.machine.network.hostname);
+    // An empty hostname means "from DHCP or the default" (mechanisms/network-runtime.ts decides it).
+    if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) {
+      if (next.machine.network.hostname) sethostname(next.machine.network.hostname);
+    }
+    // resolv.conf, hosts and the hostname from the new config: after the caller set it (a microtask later).
+    if (changed.some((k) => k.startsWith("machine.network.") && k !== "machine.network.interfaces"))
+      queueMicrotask(() => ctx.network.peek()?.refresh("config"));
     if (changed.includes("machine.sysctls")) applySysctls(next.machine.sysctls, ctx.sandbox);
     return changed.filter((k) => !LIVE.includes(k));
   };
 
   return {
+    network: networkBackend(ctx),
     hostname: () => hostname(),
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,
@@ -254,6 +264,7 @@ export function diffKeys(a: MachineConfig, b: MachineConfig): string[] {
   }
   if (a.machine.network.hostname !== b.machine.network.hostname) keys.push("machine.network.hostname");
   if (JSON.stringify(a.machine.network.interfaces) !== JSON.stringify(b.machine.network.interfaces)) keys.push("machine.network.interfaces");
+  for (const k of NETWORK_LIVE_KEYS) if (JSON.stringify(a.machine.network[k]) !== JSON.stringify(b.machine.network[k])) keys.push(`machine.network.${k}`);
   if (JSON.stringify(a.minos) !== JSON.stringify(b.minos)) keys.push("minos.services");
   return keys;
 }

@@ -9,12 +9,20 @@
 //   machine:
 //     network:
 //       hostname: node-1
-//       interfaces:                                     # static IPv4 (Talos's subset; no DHCP, no IPv6 yet)
+//       interfaces:                                     # static IPv4/IPv6 and DHCPv4 (docs/network.md)
 //         - interface: eth0                             # the kernel's name; waited for up to 10 s
-//           addresses: [10.0.2.15/24]                   # CIDRs; the first is the primary
+//           # or deviceSelector: { hardwareAddr: "52:54:*", driver: virtio_net, busPath: "0000:00:*", physical: true }
+//           addresses: [10.0.2.15/24, 2001:db8::15/64]  # CIDRs; the first is the primary
 //           routes: [ { network: 0.0.0.0/0, gateway: 10.0.2.2, metric: 1024 } ]  # gateway optional: on-link
 //           mtu: 1500                                   # optional
-//       # Without interfaces, `ip=<client>::<gw>:<netmask>:<hostname>:<device>:off` on the kernel cmdline is used.
+//           dhcp: true                                  # DHCPv4 on this link
+//           dhcpOptions: { routeMetric: 1024, ipv4: true }
+//       nameservers: [1.1.1.1]                          # override DHCP's
+//       searchDomains: [example.com]
+//       disableSearchDomain: false
+//       extraHostEntries: [ { ip: 10.0.0.5, aliases: [db, db.local] } ]
+//       # Without interfaces, `ip=<client>::<gw>:<netmask>:<hostname>:<device>:off` on the kernel cmdline is
+//       # used; with neither, DHCP runs on every physical link with carrier.
 //     sysctls: { "net.ipv4.ip_forward": "1" }          # values are strings, as in Talos
 //     kernel: { modules: [ { name: br_netfilter, parameters: [] } ] }
 //     env: { HTTP_PROXY: ... }                          # given to every service
@@ -45,20 +53,58 @@ export interface LoggingDestination {
   extraTags: Record<string, string>;
 }
 export interface NetworkRoute {
-  /** Destination CIDR; 0.0.0.0/0 is the default route. */
+  /** Destination CIDR, IPv4 or IPv6; 0.0.0.0/0 (::/0) is the default route. */
   network: string;
-  /** Next hop; absent: the network is on the link. */
+  /** Next hop, same family as network; absent: the network is on the link. */
   gateway?: string;
   metric?: number;
 }
+// ---- network: DHCP, device selectors, IPv6, resolvers, hosts (issue 13) ----
+// Talos v1alpha1 names, defaults and types; see docs/network.md.
+export interface DhcpOptions {
+  /** Priority of the lease's routes (Talos default 1024). */
+  routeMetric: number;
+  /** Run DHCPv4 (Talos default true). */
+  ipv4: boolean;
+  /** DHCPv6: not implemented by minos; only false is accepted. */
+  ipv6: boolean;
+}
+export interface DeviceSelector {
+  /** Globs (`*`) over the link's MAC (lower case, colons), its driver, its bus path. */
+  hardwareAddr?: string;
+  driver?: string;
+  busPath?: string;
+  /** true: only physical links (backed by a device, not veth/bridge/...). */
+  physical?: boolean;
+}
+export interface ExtraHostEntry {
+  ip: string;
+  aliases: string[];
+}
 export interface NetworkInterface {
-  /** Interface name as the kernel gives it (eth0). */
-  interface: string;
-  /** IPv4 CIDRs. */
+  /** Interface name as the kernel gives it (eth0); exactly one of interface and deviceSelector. */
+  interface?: string;
+  deviceSelector?: DeviceSelector;
+  /** IPv4 and IPv6 CIDRs. */
   addresses: string[];
   routes: NetworkRoute[];
   mtu?: number;
+  /** Talos: run DHCP on this link (parseConfig fills false; absent in a plan made from ip=). */
+  dhcp?: boolean;
+  dhcpOptions?: DhcpOptions;
 }
+export interface NetworkConfig {
+  /** "" when unset: DHCP's option 12, else the MAC-derived default (mechanisms/hostname.ts). */
+  hostname: string;
+  interfaces: NetworkInterface[];
+  /** Override DHCP's resolvers. */
+  nameservers: string[];
+  searchDomains: string[];
+  /** No search line from the DHCP domain (the configured searchDomains stay). */
+  disableSearchDomain: boolean;
+  extraHostEntries: ExtraHostEntry[];
+}
+// ---- end network additions ----
 export type RestartPolicy = "always" | "on-failure" | "never";
 export interface ExtraService {
   id: string;
@@ -74,7 +120,7 @@ export interface ExtraService {
 export interface MachineConfig {
   version: "v1alpha1";
   machine: {
-    network: { hostname: string; interfaces: NetworkInterface[] };
+    network: NetworkConfig;
     sysctls: Record<string, string>;
     kernel: { modules: KernelModule[] };
     env: Record<string, string>;
@@ -88,7 +134,7 @@ export interface MachineConfig {
   minos: { services: ExtraService[] };
 }
 
-export { DEFAULT_HOSTNAME, DEFAULT_KUBELET_IMAGE } from "../../config/v1alpha1.ts";
+export { DEFAULT_DHCP_ROUTE_METRIC, DEFAULT_HOSTNAME, DEFAULT_KUBELET_IMAGE } from "../../config/v1alpha1.ts";
 
 /** A parsed config and the warnings for the keys it has that minos accepts but does not apply. */
 export interface ParsedMachineConfig {

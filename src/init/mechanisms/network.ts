@@ -11,7 +11,7 @@ export function interfaceFromIpParam(value: string): { iface: NetworkInterface }
   const f = value.split(":");
   const [client = "", , gw = "", mask = "", , device = "", autoconf = ""] = f;
   if (["dhcp", "on", "any", "both", "bootp", "rarp", "dhcp6", "auto6"].includes(value) || ["dhcp", "on", "any", "both", "bootp", "rarp"].includes(autoconf)) {
-    return { ignored: `ip=${value}: DHCP is not supported (only static ip=<client>::<gw>:<netmask>:<hostname>:<device>:off)` };
+    return { ignored: `ip=${value}: not a static ip= (without one, and without machine.network.interfaces, DHCP runs on every physical link)` };
   }
   if (!["", "off", "none"].includes(autoconf)) return { ignored: `ip=${value}: unknown autoconf "${autoconf}"` };
   if (!isIpv4(client)) return { ignored: `ip=${value}: the client address "${client}" is not IPv4` };

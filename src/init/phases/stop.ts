@@ -14,6 +14,21 @@ export function stopServicesTask(ctx: NodeContext): Task {
   };
 }
 
+/** DHCPRELEASE for every lease, taken off its link (RFC 2131 §3.1 step 7: a client that leaves releases). */
+export function releaseLeasesTask(ctx: NodeContext): Task {
+  return {
+    name: "release DHCP leases",
+    run: async () => {
+      const rt = ctx.network.peek();
+      if (!rt) return skipped("the network phase did not run");
+      const had = rt.dhcpLinks().length;
+      const released = await rt.stopAll(true); // also ends the link watch
+      if (had === 0) return skipped("no link runs DHCP");
+      ctx.log.info(`  released ${released.join(", ")}`);
+    },
+  };
+}
+
 export function stopApiTask(ctx: NodeContext): Task {
   return {
     name: "close machine API",

@@ -19,6 +19,7 @@ import { interfaceUp } from "../../sys/net.ts";
 import { getrlimit, RLIMIT, setrlimit, sethostname } from "../../sys/process.ts";
 import { machineFilePathProblem, type MachineFile } from "../config/machine.ts";
 import type { NodeContext } from "../context.ts";
+import { FALLBACK_HOSTNAME } from "../mechanisms/hostname.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
 /** Talos raises init's open-file limit this far; services inherit it through wrapperd. */
@@ -30,7 +31,8 @@ export function systemTasks(ctx: NodeContext): Task[] {
       name: "hostname",
       run: () => {
         // The sandbox has its own UTS namespace: safe to set there too.
-        const name = ctx.config.get().config.machine.network.hostname;
+        // Without one in the config, DHCP's or the MAC-derived default replaces this in the network phase.
+        const name = ctx.config.get().config.machine.network.hostname || FALLBACK_HOSTNAME;
         sethostname(name);
         ctx.log.info(`  hostname ${name}`);
       },

@@ -5,7 +5,7 @@
 // (restart): the sandbox's exit.
 import { POWER, type PowerAction } from "../../node/power.ts";
 import type { NodeContext } from "../context.ts";
-import { stopApiTask, stopServicesTask } from "../phases/stop.ts";
+import { releaseLeasesTask, stopApiTask, stopServicesTask } from "../phases/stop.ts";
 import type { Sequence } from "./sequencer.ts";
 
 /** How long every remaining process gets after SIGTERM, and after SIGKILL. */
@@ -20,6 +20,8 @@ export function powerSequence(ctx: NodeContext, action: PowerAction): Sequence {
     phases: [
       { name: "stopServices", tasks: [stopServicesTask(ctx)] },
       { name: "stopApi", tasks: [stopApiTask(ctx)] },
+      // After the API: a client watching the shutdown keeps its connection to the leased address until here.
+      { name: "stopNetwork", tasks: [releaseLeasesTask(ctx)] },
     ],
     end: { command, termGraceMs: TERM_GRACE_MS, killWaitMs: KILL_WAIT_MS },
   };

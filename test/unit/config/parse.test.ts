@@ -74,7 +74,14 @@ describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => 
       expect(r.config.machine.type).toBe(c.type as "worker");
       // Applied keys: as given, else minos's defaults.
       expect(r.config.machine.kubelet.image).toBe("ghcr.io/siderolabs/kubelet:v1.30.3");
-      expect(r.config.machine.network).toEqual({ hostname: "minos", interfaces: [] });
+      expect(r.config.machine.network).toEqual({
+        hostname: "",
+        interfaces: [],
+        nameservers: [],
+        searchDomains: [],
+        extraHostEntries: [],
+        disableSearchDomain: false,
+      });
       expect(r.config.machine.ca?.crt).toMatch(/^LS0tLS1CRUdJTi/);
       // Accepted keys are stored as given.
       expect(r.config.machine.features?.kubePrism).toEqual({ enabled: true, port: 7445 });
@@ -261,7 +268,7 @@ describe("every key's type error names its YAML path", () => {
     const r = parseConfigDocuments(
       `version: v1alpha1\nmachine:\n  sysctls: { a: "1" }\n  time: { servers: [ntp.example] }\n  network:\n    hostname: n1\n    nameservers: [10.0.0.53]\n    interfaces:\n      - interface: eth0\n        addresses: [10.0.0.5/24]\n        routes: [{ network: 0.0.0.0/0, gateway: 10.0.0.1, source: 10.0.0.5 }]\n        vip: { ip: 10.0.0.100 }\n`,
     );
-    expect(r.warnings).toEqual(warn("machine.network.interfaces[0].routes[0].source", "machine.network.interfaces[0].vip", "machine.network.nameservers"));
+    expect(r.warnings).toEqual(warn("machine.network.interfaces[0].routes[0].source", "machine.network.interfaces[0].vip"));
     expect(r.config.machine.network.interfaces[0]?.vip).toEqual({ ip: "10.0.0.100" });
   });
 });
@@ -393,7 +400,14 @@ test("a patched worker with two more documents: applied keys typed, accepted one
   const r = parseConfigDocuments(fixture("worker-patched.yaml"));
   expect(r.config.machine.network.hostname).toBe("worker-1");
   expect(r.config.machine.network.interfaces).toEqual([
-    { interface: "eth0", addresses: ["10.5.0.11/24"], routes: [{ network: "0.0.0.0/0", gateway: "10.5.0.1" }], mtu: 1500 },
+    {
+      interface: "eth0",
+      addresses: ["10.5.0.11/24"],
+      routes: [{ network: "0.0.0.0/0", gateway: "10.5.0.1" }],
+      mtu: 1500,
+      dhcp: false,
+      dhcpOptions: { routeMetric: 1024, ipv4: true, ipv6: false },
+    },
   ]);
   expect({ ...r.config.machine.sysctls }).toEqual({ "net.ipv4.ip_forward": "1", "vm.max_map_count": "262144" });
   expect({ ...r.config.machine.kubelet.extraArgs }).toEqual({ "rotate-server-certificates": "true" });
@@ -403,12 +417,7 @@ test("a patched worker with two more documents: applied keys typed, accepted one
   expect(r.documents.map((d) => d.kind)).toEqual(["ExtensionServiceConfig", "WatchdogTimerConfig"]);
   expect(r.warnings).toEqual([
     ...warn("debug", "persist", "machine.type", "machine.token", "machine.certSANs"),
-    ...warn(
-      "machine.kubelet.defaultRuntimeSeccompProfileEnabled",
-      "machine.kubelet.nodeIP",
-      "machine.kubelet.disableManifestsDirectory",
-      "machine.network.nameservers",
-    ),
+    ...warn("machine.kubelet.defaultRuntimeSeccompProfileEnabled", "machine.kubelet.nodeIP", "machine.kubelet.disableManifestsDirectory"),
     ...warn("machine.install", "machine.registries", "machine.features"),
     ...warn(...["id", "secret", "controlPlane", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
     `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,

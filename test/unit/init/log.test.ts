@@ -107,7 +107,7 @@ describe("boot order", () => {
     // udevd runs (services) before the coldplug, which comes before the power button and the network.
     expect(at("services/start services")).toBeLessThan(at("udev/coldplug"));
     expect(at("udev/coldplug")).toBeLessThan(at("powerButton/watch the power button"));
-    expect(at("udev/coldplug")).toBeLessThan(at("network/static IPv4"));
+    expect(at("udev/coldplug")).toBeLessThan(at("network/interfaces"));
   });
 
   test("constructing the node reads no cmdline (a kernel boot has no /proc yet)", () => {

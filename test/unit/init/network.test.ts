@@ -28,8 +28,10 @@ describe("network config", () => {
           { network: "10.9.0.0/16", metric: 5 },
         ],
         mtu: 1400,
+        dhcp: false,
+        dhcpOptions: { routeMetric: 1024, ipv4: true, ipv6: false },
       },
-      { interface: "eth1", addresses: [], routes: [] },
+      { interface: "eth1", addresses: [], routes: [], dhcp: false, dhcpOptions: { routeMetric: 1024, ipv4: true, ipv6: false } },
     ]);
     expect(parseConfig("version: v1alpha1\n").machine.network.interfaces).toEqual([]);
   });
@@ -38,10 +40,10 @@ describe("network config", () => {
     const bad = [
       "    interfaces:",
       "      - interface: eth0/1",
-      "        addresses: [10.0.2.300/24, 10.0.2.15, fd00::1/64]",
+      "        addresses: [10.0.2.300/24, 10.0.2.15, fd00::1/129]",
       "        routes: [ { network: 10.0.2.1/24, gateway: 10.0.2 }, { gateway: 10.0.2.2 } ]",
       "        mtu: 20",
-      "        dhcp: true",
+      "        dhcp: maybe",
       "        bogus: true",
       "      - interface: eth0",
       "      - interface: eth0",
@@ -56,11 +58,12 @@ describe("network config", () => {
       'machine.network.interfaces[0].interface: "eth0/1" is not a valid interface name',
       'machine.network.interfaces[0].addresses[0]: "10.0.2.300/24" is not an IPv4 CIDR',
       'machine.network.interfaces[0].addresses[1]: "10.0.2.15" is not an IPv4 CIDR',
-      'machine.network.interfaces[0].addresses[2]: "fd00::1/64": IPv6 is not supported yet',
+      'machine.network.interfaces[0].addresses[2]: "fd00::1/129" is not an IPv6 CIDR',
       'machine.network.interfaces[0].routes[0].network: "10.0.2.1/24" has host bits set (did you mean 10.0.2.0/24?)',
       'machine.network.interfaces[0].routes[0].gateway: "10.0.2" is not an IPv4 address',
       "machine.network.interfaces[0].routes[1].network: required",
       "machine.network.interfaces[0].mtu: must be at least 68, got 20",
+      "machine.network.interfaces[0].dhcp: expected boolean, got string",
       "machine.network.interfaces[0].bogus: unknown key",
       'machine.network.interfaces[2].interface: "eth0" is configured twice',
     ])
@@ -74,8 +77,8 @@ describe("network config", () => {
     expect(interfaceFromIpParam("192.168.7.9:::255.255.0.0:node:enp1s0")).toEqual({
       iface: { interface: "enp1s0", addresses: ["192.168.7.9/16"], routes: [] },
     });
-    expect(interfaceFromIpParam("dhcp")).toEqual({ ignored: expect.stringContaining("DHCP is not supported") });
-    expect(interfaceFromIpParam("10.0.2.15::10.0.2.2:255.255.255.0::eth0:dhcp")).toEqual({ ignored: expect.stringContaining("DHCP is not supported") });
+    expect(interfaceFromIpParam("dhcp")).toEqual({ ignored: expect.stringContaining("not a static ip=") });
+    expect(interfaceFromIpParam("10.0.2.15::10.0.2.2:255.255.255.0::eth0:dhcp")).toEqual({ ignored: expect.stringContaining("not a static ip=") });
     expect(interfaceFromIpParam("10.0.2.15::10.0.2.2:255.255.255.0::")).toEqual({ ignored: expect.stringContaining("no device named") });
     expect(interfaceFromIpParam("10.0.2.15::10.0.2.2:255.0.255.0::eth0:off")).toEqual({ ignored: expect.stringContaining("not a contiguous") });
     expect(

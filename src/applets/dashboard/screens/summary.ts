@@ -37,6 +37,8 @@ export function drawSummary(c: Canvas, r: Rect, state: DashboardState, node: Nod
     ["Processes", s.processCount === undefined ? "-" : String(s.processCount)],
     ["CPUs", s.cpuCount === undefined ? "-" : String(s.cpuCount)],
   ]);
+  // Where to point minosctl: the node's global addresses (a node without the call shows no line).
+  if (s.addresses) pairs(c, r.x, y++, r.w, [["Addresses", s.addresses.join(", ") || "-"]]);
 
   // CPU and memory side by side, each a label line over a history graph.
   const gh = Math.max(2, Math.min(6, Math.floor(r.h / 9)));

@@ -25,6 +25,13 @@ describe.each(SIZES)("at $cols x $rows", ({ cols, rows }) => {
     }
   });
 
+  test("Summary: the node's addresses on a line of their own (none: -); a node without the call shows no such line", () => {
+    const text = screen(liveState(40, { addresses: ["eth0 10.0.2.15/24", "eth0 fec0::5054:ff:fe12:3456/64"] }), cols, rows).join("\n");
+    expect(text).toContain("Addresses eth0 10.0.2.15/24, eth0 fec0::5054:ff:fe12:3456/64");
+    expect(screen(liveState(40, { addresses: [] }), cols, rows).join("\n")).toContain("Addresses -");
+    expect(screen(liveState(), cols, rows).join("\n")).not.toContain("Addresses");
+  });
+
   test("Summary: identity, load, CPU/memory, every service with state and health, newest log lines", () => {
     const text = screen(liveState(), cols, rows).join("\n");
     expect(text).toContain("Host node-1");
