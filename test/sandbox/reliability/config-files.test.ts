@@ -151,7 +151,7 @@ describe("machine.files and static routes", () => {
       },
     });
     await threeBoots(config, async (sb, n) => {
-      await sb.waitForLine(/network\/static IPv4: failed: .*route 10.99.0.0\/16 via 192.0.2.1/, 20_000);
+      await sb.waitForLine(/network\/interfaces: failed: .*route 10.99.0.0\/16 via 192.0.2.1/, 20_000);
       const init = await sb.initPid();
       const routes = spawnSync("nsenter", ["-t", String(init), "-n", "ip", "-4", "route", "show", "table", "main"], { encoding: "utf8" }).stdout;
       expect(routes).toContain("10.98.0.0/16 dev lo");
