@@ -50,6 +50,10 @@ export interface VmOptions {
   initrd?: string;
   /** Appended to BASE_APPEND and NET_APPEND (e.g. "minos.config=/bad.yaml", or "-- --check-runtime" for init's argv). */
   append?: string;
+  /** The whole kernel cmdline instead of BASE_APPEND + NET_APPEND + append (a stock boot: "console=ttyS0"). */
+  cmdline?: string;
+  /** Raw disk images attached as virtio disks (vda, vdb, … in order). */
+  disks?: string[];
   /** Host port forwarded to the guest's API port; 0 = pick a free one (default); bun run boot uses 50000. */
   hostPort?: number;
   memoryMb?: number;
@@ -75,6 +79,8 @@ export interface LogLine {
 
 export interface Vm {
   argv: string[];
+  /** QEMU's pid (a test that simulates a power cut SIGKILLs it). */
+  pid: number;
   hostPort: number;
   kvm: boolean;
   /** Serial console lines so far (CR stripped). */
@@ -214,7 +220,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
   const accel = opts.accel ?? "auto";
   const kvm = accel === "auto" ? await kvmWorks(kernel) : accel === "kvm";
   const qmpSock = join(dir, "qmp.sock");
-  const append = [BASE_APPEND, NET_APPEND, opts.append ?? ""].join(" ").trim();
+  const append = opts.cmdline ?? [BASE_APPEND, NET_APPEND, opts.append ?? ""].join(" ").trim();
   const argv = [
     "qemu-system-x86_64",
     "-cpu",
@@ -241,6 +247,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
     "virtio-rng-pci",
     "-qmp",
     `unix:${qmpSock},server=on,wait=off`,
+    ...(opts.disks ?? []).flatMap((d, i) => ["-drive", `file=${d},format=raw,if=virtio,cache=unsafe,id=disk${i}`]),
   ];
   const t0 = performance.now();
   const proc = Bun.spawn(argv, {
@@ -365,6 +372,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
 
   return {
     argv,
+    pid: proc.pid,
     hostPort,
     kvm,
     lines,

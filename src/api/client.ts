@@ -21,6 +21,8 @@ export interface ConnectOptions {
   /** "unix:/path" (full access) or "host:port" (mutual TLS; needs tls). */
   endpoint: string;
   tls?: TlsOptions;
+  /** Maintenance mode: TLS without verifying the node's certificate, no client certificate (tls is ignored). */
+  insecure?: boolean;
   /** Deadline applied to unary calls (streams run until cancelled). */
   timeoutMs?: number;
 }
@@ -216,7 +218,7 @@ export class MachineClient {
 }
 
 export function connect(opts: ConnectOptions): MachineClient {
-  return new MachineClient(new Transport(parseEndpoint(opts.endpoint), opts.tls), opts.timeoutMs);
+  return new MachineClient(new Transport(parseEndpoint(opts.endpoint), opts.insecure ? "insecure" : opts.tls), opts.timeoutMs);
 }
 
 export type { machine, minos, common, google };

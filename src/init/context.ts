@@ -9,6 +9,7 @@ import type { LoadedConfig } from "./config/store.ts";
 import { EventBus } from "./events.ts";
 import type { Faults } from "./faults.ts";
 import type { CgroupTree } from "./mechanisms/cgroups.ts";
+import { ramStatus, type StorageStatus } from "./mechanisms/system-disk.ts";
 import { readCmdline, type Cmdline } from "./mechanisms/cmdline.ts";
 import { errText, NodeLog } from "./mechanisms/log.ts";
 import { Power } from "./power.ts";
@@ -38,6 +39,12 @@ export class NodeContext {
   readonly cgroups = new Slot<CgroupTree>("the cgroup tree", "boot phase cgroups");
   readonly services = new Slot<ServiceRegistry>("the service registry", "boot phase services");
   readonly api = new Slot<MachineApi>("the machine API server", "boot phase api");
+  /** Where /system/state and /var live (boot phase state; an install changes it). */
+  storage: StorageStatus = ramStatus("the system disk was not looked for yet");
+  /** Why the node is in maintenance mode (no config yet), while it is; undefined otherwise. */
+  maintenance: string | undefined;
+  /** Set when maintenance mode configured the network from ip=: the network phase leaves it be. */
+  networkFromCmdline = false;
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
   private readonly env: Readonly<Record<string, string | undefined>>;

@@ -34,6 +34,8 @@ export const USAGE = `usage: minosctl [-n ENDPOINT] [--minosconfig FILE] [--cont
   --minosconfig FILE  client config (default $MINOSCONFIG or ~/.minos/config)
   --context NAME      context of the client config to use (default: its current one)
   -o, --output F      table (default), json or yaml
+  -i, --insecure      maintenance mode: TLS without verifying the node, no client certificate
+                      (a node in maintenance mode answers only apply-config, version, disks)
   --timeout S         deadline of each call in seconds (default ${UNARY_TIMEOUT_MS / 1000}; not for -f streams)
 
 Commands:
@@ -46,8 +48,8 @@ ${Object.values(COMMANDS)
 
 const GLOBAL_SPEC: FlagSpec = {
   string: ["nodes", "minosconfig", "context", "output", "timeout"],
-  boolean: ["help"],
-  alias: { nodes: ["n", "e", "endpoints"], output: ["o"], help: ["h"] },
+  boolean: ["help", "insecure"],
+  alias: { nodes: ["n", "e", "endpoints"], output: ["o"], help: ["h"], insecure: ["i"] },
 };
 
 /** Splits argv at the command: global flags may come before it (and after, parsed with the command's own). */
@@ -155,7 +157,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       output: outputFormat(lastOf(flags.output)),
       clientVersion: packageVersion,
       client() {
-        if (!client) client = connect({ endpoint, tls, timeoutMs });
+        if (!client) client = connect({ endpoint, tls, timeoutMs, insecure: flags.insecure === true });
         return client as ReturnType<typeof connect>;
       },
     };

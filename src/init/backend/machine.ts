@@ -13,6 +13,7 @@ import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { parseConfig, type MachineConfig } from "../config/machine.ts";
 import { loadConfig, storeConfig, STORED_CONFIG } from "../config/store.ts";
 import { applySysctls } from "../phases/kernel.ts";
+import { installForApply } from "./install.ts";
 import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
 import pkg from "../../../package.json";
@@ -84,17 +85,19 @@ export function createBackend(ctx: NodeContext): MachineBackend {
         ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
         return { mode, details: `applied until ${new Date(Date.now() + tryTimeoutMs).toISOString()}, not stored`, needsReboot };
       }
+      // machine.install: partition the disk and mount its STATE first, so the config is stored there.
+      const installed = await installForApply(ctx, next, mode, false);
       storeConfig(yaml);
       const needsReboot = mode === "reboot" ? [] : applyLive(next);
       ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
       ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
       if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
         ctx.power.request("reboot", "config applied");
-        return { mode, details: `stored in ${STORED_CONFIG}; rebooting`, needsReboot };
+        return { mode, details: `${installed ? `${installed}; ` : ""}stored in ${STORED_CONFIG}; rebooting`, needsReboot };
       }
       return {
         mode,
-        details: needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied",
+        details: `${installed ? `${installed}; ` : ""}${needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied"}${ctx.storage.mode === "ram" ? " (state in RAM: no install disk, lost at reboot)" : ""}`,
         needsReboot,
       };
     },

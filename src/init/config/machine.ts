@@ -28,6 +28,7 @@ import { parse as parseYaml, stringify } from "yaml";
 import { InvalidArgumentError } from "../../lib/errors.ts";
 import { checkCidr, checkInterfaceName, checkIpv4, checkNetwork } from "../../lib/ipv4.ts";
 import { bool, int, list, map, obj, opt, req, str, validate } from "./schema.ts";
+import { checkInstall, INSTALL_FIELD, type InstallConfig } from "./install.ts";
 
 export interface KernelModule {
   name: string;
@@ -82,6 +83,8 @@ export interface MachineConfig {
     kubelet: { image: string; extraArgs: Record<string, string> };
     ca?: { crt: string; key: string };
     logging: { destinations: LoggingDestination[] };
+    /** Talos's machine.install (config/install.ts): the system disk. */
+    install?: InstallConfig;
   };
   minos: { services: ExtraService[] };
 }
@@ -147,6 +150,7 @@ const SCHEMA = obj({
         }),
         () => ({}),
       ),
+      install: INSTALL_FIELD,
     }),
     () => ({}),
   ),
@@ -185,6 +189,7 @@ export function parseConfig(text: string): MachineConfig {
   if (out) {
     checkServices(out, errors);
     checkInterfaces(out, errors);
+    checkInstall(out.machine.install, errors);
   }
   if (errors.length > 0 || !out) throw new InvalidArgumentError(`invalid machine config:\n  ${errors.join("\n  ")}`);
   return out;

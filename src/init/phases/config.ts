@@ -26,6 +26,9 @@ export function configTasks(ctx: NodeContext): Task[] {
         for (const r of loaded.rejected) ctx.log.warn(`  rejected ${r.replace(/\n\s*/g, " ")}`);
         ctx.config.set(loaded);
         ctx.log.info(`  using the ${loaded.source} config${loaded.source === "cmdline" ? ` (${path})` : ""}`);
+        // Maintenance mode (phase "maintenance"): a kernel boot with nothing to go on waits for a config.
+        if (ctx.storage.unusable) ctx.maintenance = `the system disk's state cannot be used: ${ctx.storage.unusable}`;
+        else if (loaded.source === "default" && !ctx.sandbox) ctx.maintenance = "no machine config (none stored, none from minos.config=)";
         // A valid config from the cmdline becomes the stored one (never an invalid one: it was rejected above).
         if (loaded.source === "cmdline" && readOr(STORED_CONFIG) !== loaded.text) {
           writeAtomically(STORED_CONFIG, loaded.text);

@@ -18,7 +18,9 @@ export function networkTasks(ctx: NodeContext): Task[] {
     {
       name: "static IPv4",
       run: async (signal) => {
-        const plan = networkPlan(ctx.config.get().config.machine.network.interfaces, ctx.cmdline.params.get("ip"));
+        const configured = ctx.config.get().config.machine.network.interfaces;
+        if (configured.length === 0 && ctx.networkFromCmdline) return skipped("ip= was applied in maintenance mode");
+        const plan = networkPlan(configured, ctx.cmdline.params.get("ip"));
         for (const n of plan.notes) ctx.log.info(`  ${n}`);
         if (plan.interfaces.length === 0) return skipped("no machine.network.interfaces and no usable ip= on the kernel cmdline");
         ctx.log.info(`  from ${plan.source}`);

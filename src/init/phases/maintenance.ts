@@ -1,0 +1,98 @@
+// Boot phase "maintenance" (Talos's maintenance mode): a node with no config —
+// none stored, none from minos.config= — or with a STATE it cannot use brings
+// its network up from the kernel cmdline's ip=, serves the maintenance API on
+// TCP 50000 (self-signed certificate: `minosctl apply-config --insecure`),
+// prints where and the certificate's fingerprint, and waits. An applied config
+// (with machine.install: after the install, STATE and EPHEMERAL mounted) is
+// stored, the maintenance API closes and the boot carries on with it: the
+// machine API then serves mutual TLS with the config's machine.ca.
+import { API_TCP_PORT } from "../../node/paths.ts";
+import { FailedPreconditionError } from "../../lib/errors.ts";
+import type { ApplyMode, ApplyResult } from "../../node/config.ts";
+import { hostPort, nodeAddresses, startMaintenanceApi } from "../../api/maintenance.ts";
+import { createBackend } from "../backend/machine.ts";
+import { installForApply } from "../backend/install.ts";
+import { parseConfig } from "../config/machine.ts";
+import { storeConfig, STORED_CONFIG } from "../config/store.ts";
+import type { NodeContext } from "../context.ts";
+import { errText } from "../mechanisms/log.ts";
+import { networkPlan } from "../mechanisms/network.ts";
+import { describeStorage } from "../mechanisms/system-disk.ts";
+import { SequenceAborted, skipped, type Task } from "../sequences/sequencer.ts";
+import { configureInterface, INTERFACE_WAIT_MS, waitForInterface } from "./network.ts";
+
+export function maintenanceTasks(ctx: NodeContext): Task[] {
+  return [
+    {
+      name: "network from the kernel cmdline",
+      run: async (signal) => {
+        if (!ctx.maintenance) return skipped("not in maintenance mode");
+        const plan = networkPlan([], ctx.cmdline.params.get("ip"));
+        if (plan.interfaces.length === 0) return skipped("no usable ip= on the kernel cmdline: the maintenance API is reachable on no address but loopback");
+        for (const iface of plan.interfaces) {
+          const index = await waitForInterface(iface.interface, INTERFACE_WAIT_MS, signal);
+          if (index === undefined) {
+            ctx.log.warn(`  ${iface.interface}: no such interface after ${INTERFACE_WAIT_MS / 1000} s`);
+            continue;
+          }
+          ctx.log.info(`  ${configureInterface(iface, index)}`);
+          ctx.networkFromCmdline = true;
+        }
+      },
+    },
+    {
+      name: "wait for a config (maintenance API)",
+      run: async (signal) => {
+        if (!ctx.maintenance) return skipped("the node has a config");
+        await serveUntilConfigured(ctx, signal);
+      },
+    },
+  ];
+}
+
+async function serveUntilConfigured(ctx: NodeContext, signal: AbortSignal): Promise<void> {
+  let applied!: () => void;
+  const configured = new Promise<void>((r) => (applied = r));
+  let busy = false;
+  const apply = async (yaml: string, mode: ApplyMode): Promise<ApplyResult> => {
+    if (busy) throw new FailedPreconditionError("a config is being applied");
+    busy = true;
+    try {
+      const next = parseConfig(yaml); // InvalidArgumentError: nothing touched
+      const installed = await installForApply(ctx, next, mode, true);
+      storeConfig(yaml);
+      ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
+      ctx.log.info(`maintenance: config applied${installed ? ` (${installed})` : ""}; ${describeStorage(ctx.storage)}`);
+      ctx.events.emit({ kind: "config", message: "config applied in maintenance mode" });
+      applied();
+      return {
+        mode,
+        details: `${installed ? `${installed}; ` : ""}stored in ${STORED_CONFIG}${ctx.storage.mode === "ram" ? " (in RAM: no machine.install.disk, lost at reboot)" : ""}; leaving maintenance mode, the boot continues`,
+        needsReboot: [],
+      };
+    } finally {
+      busy = false;
+    }
+  };
+  const backend = { ...createBackend(ctx), applyConfiguration: apply };
+  const api = await startMaintenanceApi(backend, { port: API_TCP_PORT });
+  const addrs = nodeAddresses();
+  ctx.log.warn(`maintenance mode: ${ctx.maintenance}`);
+  ctx.log.warn(`  ${describeStorage(ctx.storage)}`);
+  ctx.log.warn(`  maintenance API on ${addrs.length ? addrs.map((a) => hostPort(a, api.tcpPort)).join(", ") : `port ${api.tcpPort} (no address yet)`}`);
+  ctx.log.warn(`  certificate SHA-256 fingerprint ${api.fingerprint}`);
+  ctx.log.warn(`  apply a config: minosctl apply-config --insecure -e ${addrs[0] ?? "<node address>"} -f node.yaml`);
+  const onAbort = () => applied();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await configured;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    // Let the ApplyConfiguration reply go out before the listener closes.
+    await new Promise((r) => setTimeout(r, 200));
+    await api.close().catch((e) => ctx.log.warn(`  closing the maintenance API: ${errText(e)}`));
+  }
+  if (signal.aborted) throw new SequenceAborted("maintenance mode ended: the boot was taken over");
+  ctx.maintenance = undefined;
+  ctx.log.info("  maintenance mode over");
+}
