@@ -36,6 +36,7 @@ const REQUIRED: Record<string, Role> = {
   "/machine.MachineService/NetworkDeviceStats": "os:reader",
   "/machine.MachineService/DiskStats": "os:reader",
   "/minos.machine.MinosService/ScheduledShutdown": "os:reader",
+  "/storage.StorageService/Disks": "os:reader",
   // Every role reads the config, non-admins with its secrets redacted
   // (handlers/minos.ts), as the dashboard needs only a reader.
   "/minos.machine.MinosService/GetConfiguration": "os:reader",
@@ -56,6 +57,7 @@ const REQUIRED: Record<string, Role> = {
 
   // Changing the node: admins.
   "/machine.MachineService/ApplyConfiguration": "os:admin",
+  "/machine.MachineService/Reset": "os:admin",
 };
 
 /** The role listed for a method path, undefined when it is not listed (tests check the list is complete). */

@@ -6,7 +6,7 @@
 //   const c = connect({ endpoint: "unix:/system/run/machined/machine.sock" });
 //   const { version } = await c.version();
 //   for await (const line of c.logs("containerd", { follow: true })) ...
-import type { Services, machine, minos, common, google } from "./gen/types.ts";
+import type { Services, machine, minos, common, google, storage } from "./gen/types.ts";
 import { anyTypeName, decode, encode, fromTimestamp, methodInfo, toTimestamp, type ServiceName } from "./schema.ts";
 import { ApiError, Transport, parseEndpoint, type CallOptions, type TlsOptions } from "./transport.ts";
 import type { Msg } from "./wire.ts";
@@ -145,6 +145,26 @@ export class MachineClient {
     return first(await this.machine("Reboot", { mode: opts.mode ?? "DEFAULT" }), "Reboot");
   }
 
+  /** Reset (Talos's): wipe system partitions (default STATE and EPHEMERAL), then reboot or power off. */
+  async reset(opts: { graceful?: boolean; reboot?: boolean; labels?: string[] } = {}): Promise<machine.Reset> {
+    const parts = (opts.labels ?? []).map((label) => ({ label, wipe: true }));
+    return first(
+      await this.machine("Reset", {
+        graceful: opts.graceful ?? true,
+        reboot: opts.reboot ?? false,
+        system_partitions_to_wipe: parts,
+        user_disks_to_wipe: [],
+        mode: "SYSTEM_DISK",
+      }),
+      "Reset",
+    );
+  }
+
+  /** storage.StorageService/Disks: the node's block devices. */
+  async disks(): Promise<storage.Disks> {
+    return first(await this.call("storage.StorageService", "Disks", {}), "Disks");
+  }
+
   async applyConfiguration(opts: { data: string | Uint8Array; mode?: ApplyMode; tryTimeoutMs?: number }): Promise<machine.ApplyConfiguration> {
     const mode = (opts.mode ?? "auto").toUpperCase() as machine.ApplyConfigurationRequest_Mode;
     const data = typeof opts.data === "string" ? Buffer.from(opts.data) : opts.data;
@@ -221,4 +241,4 @@ export function connect(opts: ConnectOptions): MachineClient {
   return new MachineClient(new Transport(parseEndpoint(opts.endpoint), opts.insecure ? "insecure" : opts.tls), opts.timeoutMs);
 }
 
-export type { machine, minos, common, google };
+export type { machine, minos, common, google, storage };

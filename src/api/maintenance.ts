@@ -2,8 +2,8 @@
 // config serves on TCP 50000 so an operator can give it one. TLS with a
 // self-signed certificate made at start (the client skips verification:
 // `minosctl apply-config --insecure`), no client certificates, and only the
-// calls Talos's maintenance service takes: ApplyConfiguration, Version (and
-// the disk listing, once the storage service exists). Everything else is
+// calls Talos's maintenance service takes: ApplyConfiguration, Version and
+// storage's Disks. Everything else is
 // UNIMPLEMENTED. init closes it when a config was applied and starts the
 // real API (mutual TLS with the config's machine.ca).
 import * as grpc from "@grpc/grpc-js";
@@ -12,6 +12,7 @@ import { networkInterfaces } from "node:os";
 import type { MachineBackend } from "../init/backend/contract.ts";
 import type { CallContext } from "./handler.ts";
 import { machineService } from "./handlers/machine.ts";
+import { storageService } from "./handlers/storage.ts";
 import { generateCa, issueServerCert } from "./pki/certs.ts";
 import { decode, encode, serviceMethods, type ServiceName } from "./schema.ts";
 import { toStatus } from "./status.ts";
@@ -19,6 +20,7 @@ import { toStatus } from "./status.ts";
 /** What the maintenance server answers, by service: Talos's maintenance set. */
 export const MAINTENANCE_METHODS: Partial<Record<ServiceName, string[]>> = {
   "machine.MachineService": ["ApplyConfiguration", "Version"],
+  "storage.StorageService": ["Disks"],
 };
 
 export interface MaintenanceApi {
@@ -57,6 +59,7 @@ export async function startMaintenanceApi(backend: MachineBackend, opts: Mainten
   const server = new grpc.Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024, "grpc.enable_channelz": 0 });
   const impls: Partial<Record<ServiceName, Record<string, unknown>>> = {
     "machine.MachineService": machineService(backend) as unknown as Record<string, unknown>,
+    "storage.StorageService": storageService(backend) as unknown as Record<string, unknown>,
   };
   for (const [service, names] of Object.entries(MAINTENANCE_METHODS) as [ServiceName, string[]][]) {
     const def: Record<string, grpc.MethodDefinition<object, object>> = {};

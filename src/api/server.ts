@@ -17,6 +17,7 @@ import type { CallContext, Sink } from "./handler.ts";
 import { healthService } from "./handlers/health.ts";
 import { machineService } from "./handlers/machine.ts";
 import { minosService } from "./handlers/minos.ts";
+import { storageService } from "./handlers/storage.ts";
 import { reflectionV1, reflectionV1alpha } from "./handlers/reflection.ts";
 import { issueServerCert, type CertAndKey } from "./pki/certs.ts";
 import { decode, encode, serviceMethods, type MethodInfo, type ServiceName } from "./schema.ts";
@@ -214,6 +215,7 @@ function safeHostname(hostname: () => string): string {
 export const SERVED_SERVICES = [
   "machine.MachineService",
   "minos.machine.MinosService",
+  "storage.StorageService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
@@ -224,6 +226,7 @@ function buildServer(backend: MachineBackend, roleOf: RoleOf, stateDir: string):
   const impls: { [S in (typeof SERVED_SERVICES)[number]]: Impl } = {
     "machine.MachineService": machineService(backend, { stateDir }) as unknown as Impl,
     "minos.machine.MinosService": minosService(backend) as unknown as Impl,
+    "storage.StorageService": storageService(backend) as unknown as Impl,
     "grpc.health.v1.Health": healthService() as unknown as Impl,
     "grpc.reflection.v1.ServerReflection": reflectionV1() as unknown as Impl,
     "grpc.reflection.v1alpha.ServerReflection": reflectionV1alpha() as unknown as Impl,

@@ -4,6 +4,7 @@
 // name their provider when read too early.
 import type { MachineApi } from "../api/server.ts";
 import type { PowerAction } from "../node/power.ts";
+import type { WipeableLabel } from "../node/storage.ts";
 import { Slot } from "../lib/slot.ts";
 import type { LoadedConfig } from "./config/store.ts";
 import { EventBus } from "./events.ts";
@@ -43,6 +44,8 @@ export class NodeContext {
   storage: StorageStatus = ramStatus("the system disk was not looked for yet");
   /** Why the node is in maintenance mode (no config yet), while it is; undefined otherwise. */
   maintenance: string | undefined;
+  /** Partitions a Reset asked to wipe: the teardown wipes them once they are unmounted. */
+  pendingWipe: WipeableLabel[] = [];
   /** Set when maintenance mode configured the network from ip=: the network phase leaves it be. */
   networkFromCmdline = false;
   /** Set once "all services healthy" was logged. */

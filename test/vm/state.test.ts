@@ -59,6 +59,21 @@ afterAll(async () => {
 
 let bootedAt = 0;
 
+/** Runs a test's body with its VM; on failure the error carries the console's last lines; the VM is always ended. */
+async function withVm(vm: Vm, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    const tail = vm.lines
+      .slice(-60)
+      .map((l) => l.text)
+      .join("\n");
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- console ---\n${tail}`);
+  } finally {
+    await vm.kill();
+  }
+}
+
 async function boot(opts: { disks?: string[] } = {}): Promise<Vm> {
   bootedAt = performance.now();
   const vm = await bootVm({ cmdline: STOCK, disks: opts.disks ?? [disk], memoryMb: 1024 });
@@ -125,39 +140,45 @@ describe("state on disk", () => {
     "boot 1: stock cmdline -> maintenance mode; bad disk refused; insecure apply installs; SIGKILL right after",
     async () => {
       const vm = await boot();
-      const fp = await vm.waitForLine(/certificate SHA-256 fingerprint ([0-9A-F:]{95})/, BOOT_MS);
-      const insecure = connect({ endpoint: `127.0.0.1:${vm.hostPort}`, insecure: true, timeoutMs: 120_000 });
-      try {
-        const v = await retry("maintenance Version", vm, () => insecure.version());
-        const init = await vm.waitForLine(/Run \/init as init process/, 1);
-        timings.push(
-          `QEMU start -> maintenance API answering ${((performance.now() - bootedAt) / 1000).toFixed(1)} s (/init ran at ${(init.t / 1000).toFixed(1)} s)`,
-        );
-        expect(v.version?.tag).toBeTruthy();
-        expect(fp.text).toMatch(/[0-9A-F]{2}(:[0-9A-F]{2}){31}/);
-        expect(vm.log()).toMatch(/maintenance API on 10\.0\.2\.15:50000/);
-        expect(vm.log()).toMatch(/state in RAM: \/system\/state and \/var are lost at reboot/);
-        // Outside Talos's maintenance set: refused.
-        await expect(insecure.serviceList()).rejects.toThrow(/UNIMPLEMENTED|unimplemented/i);
-        // A missing install disk: INVALID_ARGUMENT naming it; still in maintenance mode.
-        const bad = await insecure.applyConfiguration({ data: nodeConfig("/dev/vdz") }).catch((e) => e);
-        expect(bad).toBeInstanceOf(ApiError);
-        expect((bad as ApiError).details).toContain("/dev/vdz");
-        expect(String((bad as ApiError).codeName ?? (bad as ApiError).code)).toMatch(/INVALID_ARGUMENT|3/);
-        await insecure.version();
-        const t0 = performance.now();
-        const r = await insecure.applyConfiguration({ data: nodeConfig("/dev/vda") });
-        const applyMs = performance.now() - t0;
-        process.kill(vm.pid, "SIGKILL"); // a power cut right after the reply
-        timings.push(`apply -> installed (reply) ${(applyMs / 1000).toFixed(1)} s`);
-        expect(r.mode_details).toContain("installed to /dev/vda");
-      } finally {
-        insecure.close();
-      }
-      await vm.exited;
-      const table = JSON.parse(execFileSync("sfdisk", ["--json", disk], { encoding: "utf8" })).partitiontable;
-      expect(table.label).toBe("gpt");
-      expect(table.partitions.map((p: { name: string }) => p.name)).toEqual(["EFI", "BIOS", "BOOT", "META", "STATE", "EPHEMERAL"]);
+      await withVm(vm, async () => {
+        const fp = await vm.waitForLine(/certificate SHA-256 fingerprint ([0-9A-F:]{95})/, BOOT_MS);
+        const insecure = connect({ endpoint: `127.0.0.1:${vm.hostPort}`, insecure: true, timeoutMs: 120_000 });
+        try {
+          const v = await retry("maintenance Version", vm, () => insecure.version());
+          const init = await vm.waitForLine(/Run \/init as init process/, 1);
+          timings.push(
+            `QEMU start -> maintenance API answering ${((performance.now() - bootedAt) / 1000).toFixed(1)} s (/init ran at ${(init.t / 1000).toFixed(1)} s)`,
+          );
+          expect(v.version?.tag).toBeTruthy();
+          expect(fp.text).toMatch(/[0-9A-F]{2}(:[0-9A-F]{2}){31}/);
+          expect(vm.log()).toMatch(/maintenance API on 10\.0\.2\.15:50000/);
+          expect(vm.log()).toMatch(/state in RAM: \/system\/state and \/var are lost at reboot/);
+          // Talos's maintenance set: Disks answers, anything else is UNIMPLEMENTED.
+          const disks = await insecure.disks();
+          expect(disks.disks.map((d) => d.device_name)).toContain("vda");
+          const refused = await insecure.serviceList().catch((e) => e);
+          expect(refused).toBeInstanceOf(ApiError);
+          expect((refused as ApiError).codeName).toBe("UNIMPLEMENTED");
+          // A missing install disk: INVALID_ARGUMENT naming it; still in maintenance mode.
+          const bad = await insecure.applyConfiguration({ data: nodeConfig("/dev/vdz") }).catch((e) => e);
+          expect(bad).toBeInstanceOf(ApiError);
+          expect((bad as ApiError).codeName).toBe("INVALID_ARGUMENT");
+          expect((bad as ApiError).details).toContain("/dev/vdz");
+          await insecure.version();
+          const t0 = performance.now();
+          const r = await insecure.applyConfiguration({ data: nodeConfig("/dev/vda") });
+          const applyMs = performance.now() - t0;
+          process.kill(vm.pid, "SIGKILL"); // a power cut right after the reply
+          timings.push(`apply -> installed (reply) ${(applyMs / 1000).toFixed(1)} s`);
+          expect(r.mode_details).toContain("installed to /dev/vda");
+        } finally {
+          insecure.close();
+        }
+        await vm.exited;
+        const table = JSON.parse(execFileSync("sfdisk", ["--json", disk], { encoding: "utf8" })).partitiontable;
+        expect(table.label).toBe("gpt");
+        expect(table.partitions.map((p: { name: string }) => p.name)).toEqual(["EFI", "BIOS", "BOOT", "META", "STATE", "EPHEMERAL"]);
+      });
     },
     BOOT_MS + 300_000,
   );
@@ -166,68 +187,93 @@ describe("state on disk", () => {
     "boot 2: the same disk after SIGKILL: config kept, repair reported, EPHEMERAL at /var; Reboot",
     async () => {
       const vm = await boot();
-      const healthy = await vm.waitForLine(HEALTHY, BOOT_MS);
-      timings.push(`boot 2 QEMU start -> healthy ${(healthy.t / 1000).toFixed(1)} s`);
-      const log = vm.log();
-      expect(log).not.toMatch(/maintenance mode:/);
-      expect(log).toMatch(/using the stored config/);
-      expect(log).toMatch(/minos:\s+\/dev\/vda5: (xfs_repair|the log was dirty)/);
-      expect(log).toMatch(/state on disk \/dev\/vda: STATE \/dev\/vda5 at \/system\/state, EPHEMERAL \/dev\/vda6 at \/var/);
-      const c = mtls(vm);
-      try {
-        expect(await retry("mTLS hostname", vm, () => c.hostname())).toBe("kept-1");
-        const mounts = await c.mounts();
-        expect(mounts.find((m) => m.mounted_on === "/var")?.filesystem).toBe("/dev/vda6");
-        expect(mounts.find((m) => m.mounted_on === "/system/state")?.filesystem).toBe("/dev/vda5");
-        bootsAfter2 = (await readText(c, "/var/minos-test/boots")).split("\n").filter(Boolean).length;
-        expect(bootsAfter2).toBeGreaterThanOrEqual(1);
-        await c.reboot();
-      } finally {
-        c.close();
-      }
-      expect(await exitOf(vm)).toBe(0); // -no-reboot: a guest reboot ends QEMU
-      expect(vm.log()).toMatch(/minos:\s+unmounted/);
+      await withVm(vm, async () => {
+        const healthy = await vm.waitForLine(HEALTHY, BOOT_MS);
+        timings.push(`boot 2 QEMU start -> healthy ${(healthy.t / 1000).toFixed(1)} s`);
+        const log = vm.log();
+        expect(log).not.toMatch(/maintenance mode:/);
+        expect(log).toMatch(/using the stored config/);
+        expect(log).toMatch(/minos:\s+\/dev\/vda5: (xfs_repair|the log was dirty)/);
+        expect(log).toMatch(/state on disk \/dev\/vda: STATE \/dev\/vda5 at \/system\/state, EPHEMERAL \/dev\/vda6 at \/var/);
+        const c = mtls(vm);
+        try {
+          expect(await retry("mTLS hostname", vm, () => c.hostname())).toBe("kept-1");
+          const mounts = await c.mounts();
+          expect(mounts.find((m) => m.mounted_on === "/var")?.filesystem).toBe("/dev/vda6");
+          expect(mounts.find((m) => m.mounted_on === "/system/state")?.filesystem).toBe("/dev/vda5");
+          bootsAfter2 = (await readText(c, "/var/minos-test/boots")).split("\n").filter(Boolean).length;
+          expect(bootsAfter2).toBeGreaterThanOrEqual(1);
+          expect((await c.disks()).disks.find((d) => d.device_name === "vda")?.system_disk).toBe(true);
+          await c.reboot();
+        } finally {
+          c.close();
+        }
+        expect(await exitOf(vm)).toBe(0); // -no-reboot: a guest reboot ends QEMU
+        expect(vm.log()).toMatch(/minos:\s+unmounted/);
+      });
     },
     BOOT_MS + 120_000,
   );
 
   test(
-    "boot 3: after an orderly reboot: clean, and /var kept its file",
+    "boot 3: after an orderly reboot: clean, /var kept its file; Reset wipes STATE and EPHEMERAL",
     async () => {
       const vm = await boot();
-      const healthy = await vm.waitForLine(HEALTHY, BOOT_MS);
-      timings.push(`boot 3 QEMU start -> healthy with state ${(healthy.t / 1000).toFixed(1)} s`);
-      expect(vm.log()).toMatch(/\/dev\/vda5: xfs_repair -n found no corruption/);
-      const c = mtls(vm);
-      try {
-        expect(await retry("mTLS hostname", vm, () => c.hostname())).toBe("kept-1");
-        const lines = (await readText(c, "/var/minos-test/boots")).split("\n").filter(Boolean).length;
-        expect(lines).toBe(bootsAfter2 + 1);
-        await c.shutdown();
-      } finally {
-        c.close();
-      }
-      expect(await exitOf(vm)).toBe(0);
+      await withVm(vm, async () => {
+        const healthy = await vm.waitForLine(HEALTHY, BOOT_MS);
+        timings.push(`boot 3 QEMU start -> healthy with state ${(healthy.t / 1000).toFixed(1)} s`);
+        expect(vm.log()).toMatch(/\/dev\/vda5: xfs_repair -n found no corruption/);
+        const c = mtls(vm);
+        try {
+          expect(await retry("mTLS hostname", vm, () => c.hostname())).toBe("kept-1");
+          const lines = (await readText(c, "/var/minos-test/boots")).split("\n").filter(Boolean).length;
+          expect(lines).toBe(bootsAfter2 + 1);
+          await c.reset({ reboot: true });
+        } finally {
+          c.close();
+        }
+        expect(await exitOf(vm)).toBe(0);
+        expect(vm.log()).toMatch(/wiped STATE \(\/dev\/vda5\)/);
+        expect(vm.log()).toMatch(/wiped EPHEMERAL \(\/dev\/vda6\)/);
+      });
     },
     BOOT_MS + 120_000,
   );
 
   test(
-    "boot 4: a power-button press one second after init starts powers off in order",
+    "boot 4: after the Reset: maintenance mode again; a power-button press powers off in order",
+    async () => {
+      const vm = await boot();
+      await withVm(vm, async () => {
+        await vm.waitForLine(/minos: minos init on a kernel boot/, BOOT_MS);
+        await vm.waitForLine(/certificate SHA-256 fingerprint/, BOOT_MS);
+        expect(vm.log()).toMatch(/STATE \/dev\/vda5 on \/dev\/vda holds no filesystem/);
+        await vm.powerButton();
+        expect(await exitOf(vm)).toBe(0);
+        expect(vm.log()).toMatch(/poweroff requested: power button/);
+        expect(vm.log()).toMatch(/sequence shutdown: taking over from boot/);
+      });
+    },
+    BOOT_MS + 120_000,
+  );
+
+  test(
+    "boot 5: a power-button press one second after init starts powers off in order",
     async () => {
       const vm = await boot({ disks: [] });
-      const started = await vm.waitForLine(/minos: minos init on a kernel boot/, BOOT_MS);
-      await Bun.sleep(1000);
-      const t0 = performance.now();
-      await vm.powerButton();
-      const code = await exitOf(vm);
-      const log = vm.log();
-      timings.push(`power button at init+1 s -> QEMU exit in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      expect(started).toBeTruthy();
-      expect(code).toBe(0);
-      expect(log).toMatch(/poweroff requested: power button/);
-      expect(log).toMatch(/sequence shutdown: taking over from boot/);
-      expect(log).toMatch(/minos:\s+unmounted/);
+      await withVm(vm, async () => {
+        await vm.waitForLine(/minos: minos init on a kernel boot/, BOOT_MS);
+        await Bun.sleep(1000);
+        const t0 = performance.now();
+        await vm.powerButton();
+        const code = await exitOf(vm);
+        timings.push(`power button at init+1 s -> QEMU exit in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        const log = vm.log();
+        expect(code).toBe(0);
+        expect(log).toMatch(/poweroff requested: power button/);
+        expect(log).toMatch(/sequence shutdown: taking over from boot/);
+        expect(log).toMatch(/minos:\s+unmounted/);
+      });
     },
     BOOT_MS + 120_000,
   );

@@ -397,7 +397,54 @@ export const COMMANDS: Record<string, Command> = {
   },
 
   disks: {
-    usage: "disks                         block device I/O counters",
+    usage: "disks                         the node's disks (as talosctl disks; works in maintenance mode)",
+    async run(ctx) {
+      const r = await ctx.client().disks();
+      emit(ctx, r, () =>
+        table(
+          ["NODE", "DEV", "MODEL", "SERIAL", "TYPE", "UUID", "WWID", "MODALIAS", "NAME", "SIZE", "BUS_PATH", "SYSTEM_DISK"],
+          r.disks.map((d) => [
+            r.metadata?.hostname ?? "",
+            `/dev/${d.device_name}`,
+            d.model || "-",
+            d.serial || "-",
+            d.type,
+            d.uuid || "-",
+            d.wwid || "-",
+            d.modalias || "-",
+            d.name || "-",
+            humanBytes(d.size),
+            d.bus_path || "-",
+            d.system_disk ? "*" : "",
+          ]),
+        ),
+      );
+      return 0;
+    },
+  },
+
+  reset: {
+    usage: "reset [--graceful=false] [--reboot] [--system-labels-to-wipe STATE,EPHEMERAL]  wipe the node's state, then power off (or reboot)",
+    flags: { string: ["system-labels-to-wipe"], boolean: ["graceful", "reboot"] },
+    async run(ctx) {
+      const raw = ctx.flags["system-labels-to-wipe"];
+      const labels = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw])
+        .flatMap((v) => String(v).split(","))
+        .map((v) => v.trim())
+        .filter(Boolean);
+      const r = await ctx.client().reset({ graceful: ctx.flags.graceful !== false, reboot: ctx.flags.reboot === true, labels });
+      emit(
+        ctx,
+        r,
+        () =>
+          `${r.metadata?.hostname ?? "node"}: reset started (wipe ${labels.join(", ") || "STATE, EPHEMERAL"}, then ${ctx.flags.reboot === true ? "reboot" : "power off"})\n`,
+      );
+      return 0;
+    },
+  },
+
+  diskstats: {
+    usage: "diskstats                     block device I/O counters",
     async run(ctx) {
       const d = await ctx.client().diskStats();
       emit(ctx, d, () =>

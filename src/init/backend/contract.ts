@@ -8,6 +8,7 @@ import type { NodeEvent } from "../../node/events.ts";
 import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import type { VersionInfo } from "../../node/version.ts";
+import type { DiskInfo, ResetOptions } from "../../node/storage.ts";
 
 export interface MachineBackend {
   hostname(): string;
@@ -37,4 +38,9 @@ export interface MachineBackend {
   configYaml(): string;
   /** Validate and apply (InvalidArgumentError with the validation message; stored config untouched). */
   applyConfiguration(yaml: string, mode: ApplyMode, tryTimeoutMs?: number): Promise<ApplyResult>;
+
+  /** Reset: stop, wipe the system partitions named, then reboot or power off (FailedPreconditionError like powerAction). */
+  reset(opts: ResetOptions): void;
+  /** The node's block devices (storage.StorageService/Disks). */
+  disks(): Promise<DiskInfo[]>;
 }

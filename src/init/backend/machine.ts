@@ -13,7 +13,8 @@ import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { parseConfig, type MachineConfig } from "../config/machine.ts";
 import { loadConfig, storeConfig, STORED_CONFIG } from "../config/store.ts";
 import { applySysctls } from "../phases/kernel.ts";
-import { installForApply } from "./install.ts";
+import { installForApply, listDisks, resetNode } from "./install.ts";
+import type { ResetOptions } from "../../node/storage.ts";
 import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
 import pkg from "../../../package.json";
@@ -65,6 +66,8 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     eventHistory: (): NodeEvent[] => ctx.events.all(),
     subscribeEvents: (fn): Unsubscribe => ctx.events.subscribe(fn),
     powerAction: (action: PowerAction) => ctx.power.request(action, "machine API"),
+    reset: (opts: ResetOptions) => resetNode(ctx, opts),
+    disks: () => listDisks(ctx),
     scheduleShutdown: (s: ScheduledShutdown) => ctx.power.schedule(s),
     cancelScheduledShutdown: () => ctx.power.cancel(),
     scheduledShutdown: () => ctx.power.current(),

@@ -9,7 +9,7 @@
 // with the atomic store (fsync of file and directory), so a power cut during
 // an install leaves a STATE without config.yaml, which the next boot treats as
 // "not installed" (and a later install may redo, the disk being ours).
-import { existsSync, mkdirSync, promises as fsp } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, promises as fsp, readFileSync, readSync, writeSync } from "node:fs";
 import { basename } from "node:path";
 import {
   describeDisk,
@@ -106,6 +106,17 @@ export function checkXfs(dev: string, run: Runner): Promise<RepairResult> {
   });
 }
 
+/**
+ * Loads the xfs module when the kernel has no xfs yet (the Debian kernel
+ * builds it as a module; a mount of an unknown type is ENODEV, the kernel's
+ * own request_module is not relied on).
+ */
+export async function ensureXfs(run: Runner): Promise<void> {
+  if (/\sxfs$/m.test(readFileSync("/proc/filesystems", "utf8"))) return;
+  const r = await run(["/sbin/modprobe", "xfs"]);
+  if (r.code !== 0) throw new Error(`modprobe xfs: exit code ${r.code}: ${r.output.trim()}`);
+}
+
 export function mountXfs(dev: string, target: string): void {
   mkdirSync(target, { recursive: true });
   mount(dev, target, "xfs", XFS_FLAGS);
@@ -125,7 +136,15 @@ export async function mountSystemDisk(run: Runner, log: (line: string) => void):
   }
   if (!found?.state) return ramStatus("no disk has a STATE partition: not installed");
   const { disk, state, ephemeral } = found;
+  // A Reset (or an install cut before mkfs) leaves STATE without a filesystem: not installed, not broken.
+  if (!hasXfsSuperblock(state.devPath))
+    return ramStatus(`STATE ${state.devPath} on ${disk.devPath} holds no filesystem (wiped by a reset, or an install cut short)`);
   const repairs: string[] = [];
+  try {
+    await ensureXfs(run);
+  } catch (e) {
+    return { ...ramStatus("no XFS in this kernel"), unusable: `STATE ${state.devPath}: ${(e as Error).message}` };
+  }
   const st = await checkXfs(state.devPath, run);
   repairs.push(st.words);
   log(st.words);
@@ -214,6 +233,7 @@ export async function installSystemDisk(
     if (e instanceof DiskTooSmallError) throw new InvalidArgumentError(`machine.install.disk: ${e.message}`);
     throw e;
   }
+  await ensureXfs(opts.run);
   const state = result.partitions.find((p) => p.label === "STATE")!;
   const ephemeral = result.partitions.find((p) => p.label === "EPHEMERAL")!;
   if (isMountPoint(STATE_DIR)) umount(STATE_DIR);
@@ -230,4 +250,52 @@ export async function installSystemDisk(
       repairs: [],
     },
   };
+}
+
+/** An XFS superblock starts with "XFSB" at offset 0. */
+export function hasXfsSuperblock(dev: string): boolean {
+  const fd = openSync(dev, "r");
+  try {
+    const b = Buffer.alloc(4);
+    return readSync(fd, b, 0, 4, 0) === 4 && b.toString("latin1") === "XFSB";
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Bytes a wipe zeroes at the start of a partition: every filesystem signature blkid knows sits in the first MiB. */
+const WIPE_BYTES = 2 ** 20;
+
+export interface OpenedPartition {
+  label: string;
+  device: string;
+  fd: number;
+  size: number;
+}
+
+/**
+ * Opens the system partitions a Reset wipes, while /dev and /sys are still
+ * mounted (the teardown unmounts them before the wipe may run). An open fd
+ * does not keep a filesystem from being unmounted.
+ */
+export async function openForWipe(labels: readonly string[], log: (line: string) => void): Promise<OpenedPartition[]> {
+  const found = await findSystemPartitions(log);
+  const out: OpenedPartition[] = [];
+  for (const label of labels) {
+    const part = label === "STATE" ? found?.state : label === "EPHEMERAL" ? found?.ephemeral : undefined;
+    if (part) out.push({ label, device: part.devPath, fd: openSync(part.devPath, "r+"), size: part.size });
+  }
+  return out;
+}
+
+/** Zeroes the first MiB (the superblock) and the last of an opened partition, fsyncs and closes it. */
+export function wipeOpened(p: OpenedPartition): void {
+  try {
+    const zeros = Buffer.alloc(WIPE_BYTES);
+    writeSync(p.fd, zeros, 0, Math.min(WIPE_BYTES, p.size), 0);
+    if (p.size > 2 * WIPE_BYTES) writeSync(p.fd, zeros, 0, WIPE_BYTES, p.size - WIPE_BYTES);
+    fsyncSync(p.fd);
+  } finally {
+    closeSync(p.fd);
+  }
 }
