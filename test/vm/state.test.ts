@@ -209,7 +209,7 @@ describe("state on disk", () => {
           c.close();
         }
         expect(await exitOf(vm)).toBe(0); // -no-reboot: a guest reboot ends QEMU
-        expect(vm.log()).toMatch(/minos:\s+unmounted/);
+        expect(vm.log()).toMatch(/\] minos:\s+unmounted|\[minos\]\s+unmounted/);
       });
     },
     BOOT_MS + 120_000,
@@ -272,7 +272,7 @@ describe("state on disk", () => {
         expect(code).toBe(0);
         expect(log).toMatch(/poweroff requested: power button/);
         expect(log).toMatch(/sequence shutdown: taking over from boot/);
-        expect(log).toMatch(/minos:\s+unmounted/);
+        expect(log).toMatch(/\] minos:\s+unmounted|\[minos\]\s+unmounted/);
       });
     },
     BOOT_MS + 120_000,

@@ -16,12 +16,32 @@ import { SequenceAborted, skipped, type Task } from "../sequences/sequencer.ts";
 import { powerButtonTask } from "./power-button.ts";
 
 const MODPROBE = "/sbin/modprobe";
+/**
+ * The ACPI power button's driver and the input layer's character devices,
+ * loaded before everything else: the kernel drops a press made before a
+ * handler is installed (ACPICA clears the event when the handler is
+ * installed), and the full pass takes seconds under TCG.
+ */
+export const POWER_BUTTON_MODULES = ["button", "evdev"];
 const MAX_PASSES = 4;
 const PASS_TIMEOUT_MS = 30_000;
 
 export function driverTasks(ctx: NodeContext, watch: PowerButtonWatch): Task[] {
   return [
     powerButtonTask(ctx, watch, "at start"),
+    {
+      name: "load the power button's drivers",
+      run: async (signal) => {
+        if (ctx.sandbox) return skipped("sandbox: the devices and modules are the host's");
+        if (!existsSync(MODPROBE)) return skipped(`${MODPROBE} is not in the rootfs`);
+        const r = await runCaptured(ctx.reaper, [MODPROBE, "-a", "-q", ...POWER_BUTTON_MODULES], { timeoutMs: PASS_TIMEOUT_MS, signal });
+        if (signal.aborted) throw new SequenceAborted("driver load cut: the boot was taken over");
+        if (r.code !== 0) ctx.log.warn(`  modprobe ${POWER_BUTTON_MODULES.join(" ")}: exit ${r.code}: ${r.output.trim()}`);
+        const buttons = watch.scan();
+        if (buttons.length === 0) return skipped("no input device reports KEY_POWER (yet)");
+        ctx.log.info(`  watching ${buttons.join(", ")} (power button)`);
+      },
+    },
     {
       name: "load drivers of present devices",
       run: async (signal) => {
