@@ -54,6 +54,11 @@ export interface VmOptions {
   cmdline?: string;
   /** Raw disk images attached as virtio disks (vda, vdb, … in order). */
   disks?: string[];
+  /**
+   * Guest connections to addr:port run `cmd` on the host with the connection as its stdin and
+   * stdout (QEMU's guestfwd …-cmd:, one process per connection; no commas in cmd).
+   */
+  guestfwds?: { addr: string; port: number; cmd: string }[];
   /** Host port forwarded to the guest's API port; 0 = pick a free one (default); bun run boot uses 50000. */
   hostPort?: number;
   memoryMb?: number;
@@ -240,7 +245,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
     "-append",
     append,
     "-netdev",
-    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}`,
+    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}${(opts.guestfwds ?? []).map((g) => `,guestfwd=tcp:${g.addr}:${g.port}-cmd:${g.cmd}`).join("")}`,
     "-device",
     "virtio-net-pci,netdev=n0",
     "-device",

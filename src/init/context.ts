@@ -44,6 +44,8 @@ export class NodeContext {
   storage: StorageStatus = ramStatus("the system disk was not looked for yet");
   /** Why the node is in maintenance mode (no config yet), while it is; undefined otherwise. */
   maintenance: string | undefined;
+  /** minos.config=http(s)://…: fetched in phase "maintenance" once the network is up (no stored config). */
+  configUrl: string | undefined;
   /** Partitions a Reset asked to wipe: the teardown wipes them once they are unmounted. */
   pendingWipe: WipeableLabel[] = [];
   /** Set when maintenance mode configured the network from ip=: the network phase leaves it be. */

@@ -11,9 +11,15 @@
 //           stored config (hostname) in force, mutual TLS with the config's CA,
 //           /var is EPHEMERAL (xfs) -> Reboot through the API (orderly: unmounted).
 //   boot 3: clean filesystems; the file machine.files appends under /var holds
-//           one more line than in boot 2 -> /var survived the reboot.
-//   boot 4: no disk; the ACPI power button pressed one second after init started
-//           powers the node off in order.
+//           one more line than in boot 2 -> /var survived the reboot -> Reset
+//           (STATE and EPHEMERAL wiped, reboot).
+//   boot 4: maintenance mode again (STATE holds no filesystem); the power button
+//           powers it off from the maintenance wait.
+//   boot 5: no disk; the ACPI power button pressed one second after init started
+//           powers the node off in order (the boot is taken over).
+//   boot 6: no disk, minos.config=http://10.0.2.100/node.yaml through a guestfwd to
+//           a server on the host's loopback that answers 503 twice: fetched on the
+//           third attempt, no maintenance mode.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,7 +28,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { ApiError, connect, type MachineClient } from "../../src/api/client.ts";
 import { generateCa, issueClientCert, type CertAndKey } from "../../src/api/pki/certs.ts";
-import { bootVm, ensureImage, NET_APPEND, type Vm } from "../../scripts/vm.ts";
+import { bootVm, ensureImage, NET_APPEND, type Vm, type VmOptions } from "../../scripts/vm.ts";
 
 const BOOT_MS = 180_000;
 const STOCK = `console=ttyS0 ${NET_APPEND}`;
@@ -74,9 +80,14 @@ async function withVm(vm: Vm, body: () => Promise<void>): Promise<void> {
   }
 }
 
-async function boot(opts: { disks?: string[] } = {}): Promise<Vm> {
+async function boot(opts: { disks?: string[]; append?: string; guestfwds?: VmOptions["guestfwds"] } = {}): Promise<Vm> {
   bootedAt = performance.now();
-  const vm = await bootVm({ cmdline: STOCK, disks: opts.disks ?? [disk], memoryMb: 1024 });
+  const vm = await bootVm({
+    cmdline: `${STOCK}${opts.append ? ` ${opts.append}` : ""}`,
+    disks: opts.disks ?? [disk],
+    memoryMb: 1024,
+    ...(opts.guestfwds ? { guestfwds: opts.guestfwds } : {}),
+  });
   vms.push(vm);
   return vm;
 }
@@ -274,6 +285,46 @@ describe("state on disk", () => {
         expect(log).toMatch(/sequence shutdown: taking over from boot/);
         expect(log).toMatch(/\] minos:\s+unmounted|\[minos\]\s+unmounted/);
       });
+    },
+    BOOT_MS + 120_000,
+  );
+
+  test(
+    "boot 6: minos.config=http://… is fetched once the network is up, with retries",
+    async () => {
+      let requests = 0;
+      const config = stringify({ version: "v1alpha1", machine: { ca: { crt: b64(ca.cert), key: b64(ca.key) }, network: { hostname: "from-url" } } });
+      const server = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (req) => {
+          requests++;
+          if (new URL(req.url).pathname !== "/node.yaml") return new Response("no", { status: 404 });
+          return requests <= 2 ? new Response("not yet", { status: 503 }) : new Response(config);
+        },
+      });
+      try {
+        const relay = `${process.execPath} ${join(import.meta.dir, "../helpers/stdio-relay.ts")} ${server.port}`;
+        const vm = await boot({ disks: [], append: "minos.config=http://10.0.2.100/node.yaml", guestfwds: [{ addr: "10.0.2.100", port: 80, cmd: relay }] });
+        await withVm(vm, async () => {
+          await vm.waitForLine(HEALTHY, BOOT_MS);
+          const log = vm.log();
+          expect(log).toMatch(/http:\/\/10\.0\.2\.100\/node\.yaml: attempt 1: HTTP 503; retrying/);
+          expect(log).toMatch(/fetched http:\/\/10\.0\.2\.100\/node\.yaml \(\d+ bytes\) on attempt 3/);
+          expect(log).not.toMatch(/maintenance API on/);
+          const c = mtls(vm);
+          try {
+            expect(await retry("mTLS hostname", vm, () => c.hostname())).toBe("from-url");
+            await c.shutdown();
+          } finally {
+            c.close();
+          }
+          expect(await exitOf(vm)).toBe(0);
+          expect(requests).toBe(3);
+        });
+      } finally {
+        server.stop(true);
+      }
     },
     BOOT_MS + 120_000,
   );

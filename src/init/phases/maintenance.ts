@@ -41,6 +41,26 @@ export function maintenanceTasks(ctx: NodeContext): Task[] {
       },
     },
     {
+      name: "fetch the config from minos.config=",
+      run: async (signal) => {
+        if (!ctx.configUrl || !ctx.maintenance) return skipped("no minos.config= URL");
+        const text = await fetchConfig(ctx, ctx.configUrl, signal);
+        if (text === undefined) {
+          ctx.maintenance = `minos.config=${ctx.configUrl} could not be fetched within ${FETCH_BUDGET_MS / 1000} s`;
+          return skipped(ctx.maintenance);
+        }
+        try {
+          const r = await acceptConfig(ctx, text, "auto");
+          ctx.log.info(`  ${r.details}`);
+          ctx.maintenance = undefined;
+        } catch (e) {
+          // An invalid or uninstallable config: said plainly, and the node waits in maintenance mode.
+          ctx.maintenance = `the config at ${ctx.configUrl} was refused: ${errText(e).replace(/\n\s*/g, " ")}`;
+          ctx.log.error(`  ${ctx.maintenance}`);
+        }
+      },
+    },
+    {
       name: "wait for a config (maintenance API)",
       run: async (signal) => {
         if (!ctx.maintenance) return skipped("the node has a config");
@@ -48,6 +68,60 @@ export function maintenanceTasks(ctx: NodeContext): Task[] {
       },
     },
   ];
+}
+
+/** How long a minos.config= URL is retried before the node waits in maintenance mode instead. */
+export const FETCH_BUDGET_MS = 5 * 60_000;
+const FETCH_TIMEOUT_MS = 15_000;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** GETs the config, retrying (1 s, 2 s, 4 s … 30 s apart) until it answers 200 or the budget is spent. */
+async function fetchConfig(ctx: NodeContext, url: string, signal: AbortSignal): Promise<string | undefined> {
+  const until = Date.now() + FETCH_BUDGET_MS;
+  let delay = 1000;
+  for (let attempt = 1; ; attempt++) {
+    if (signal.aborted) throw new SequenceAborted("fetching the config: the boot was taken over");
+    let why: string;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]), redirect: "follow" });
+      if (res.ok) {
+        const text = await res.text();
+        if (text.length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+        ctx.log.info(`  fetched ${url} (${text.length} bytes) on attempt ${attempt}`);
+        return text;
+      }
+      why = `HTTP ${res.status}`;
+    } catch (e) {
+      if (signal.aborted) throw new SequenceAborted("fetching the config: the boot was taken over");
+      why = errText(e);
+    }
+    if (Date.now() + delay > until) {
+      ctx.log.warn(`  ${url}: attempt ${attempt}: ${why}; giving up`);
+      return undefined;
+    }
+    ctx.log.warn(`  ${url}: attempt ${attempt}: ${why}; retrying in ${delay / 1000} s`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 30_000);
+  }
+}
+
+/**
+ * A config for a node without one (maintenance apply, or fetched from a URL):
+ * validated (InvalidArgumentError: nothing touched), installed when it names
+ * an install disk (STATE and EPHEMERAL mounted), stored, and made the node's.
+ */
+export async function acceptConfig(ctx: NodeContext, yaml: string, mode: ApplyMode): Promise<ApplyResult> {
+  const next = parseConfig(yaml);
+  const installed = await installForApply(ctx, next, mode, true);
+  storeConfig(yaml);
+  ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
+  ctx.log.info(`config accepted${installed ? ` (${installed})` : ""}; ${describeStorage(ctx.storage)}`);
+  ctx.events.emit({ kind: "config", message: "config applied in maintenance mode" });
+  return {
+    mode,
+    details: `${installed ? `${installed}; ` : ""}stored in ${STORED_CONFIG}${ctx.storage.mode === "ram" ? " (in RAM: no machine.install.disk, lost at reboot)" : ""}; leaving maintenance mode, the boot continues`,
+    needsReboot: [],
+  };
 }
 
 async function serveUntilConfigured(ctx: NodeContext, signal: AbortSignal): Promise<void> {
@@ -58,18 +132,9 @@ async function serveUntilConfigured(ctx: NodeContext, signal: AbortSignal): Prom
     if (busy) throw new FailedPreconditionError("a config is being applied");
     busy = true;
     try {
-      const next = parseConfig(yaml); // InvalidArgumentError: nothing touched
-      const installed = await installForApply(ctx, next, mode, true);
-      storeConfig(yaml);
-      ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
-      ctx.log.info(`maintenance: config applied${installed ? ` (${installed})` : ""}; ${describeStorage(ctx.storage)}`);
-      ctx.events.emit({ kind: "config", message: "config applied in maintenance mode" });
+      const r = await acceptConfig(ctx, yaml, mode);
       applied();
-      return {
-        mode,
-        details: `${installed ? `${installed}; ` : ""}stored in ${STORED_CONFIG}${ctx.storage.mode === "ram" ? " (in RAM: no machine.install.disk, lost at reboot)" : ""}; leaving maintenance mode, the boot continues`,
-        needsReboot: [],
-      };
+      return r;
     } finally {
       busy = false;
     }
