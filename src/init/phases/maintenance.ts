@@ -22,6 +22,8 @@ import { SequenceAborted, skipped, type Task } from "../sequences/sequencer.ts";
 import { configureInterface, INTERFACE_WAIT_MS, waitForInterface } from "./network.ts";
 
 export function maintenanceTasks(ctx: NodeContext): Task[] {
+  // The addresses ip= gave: the kernel lists an address only once the link is up, which may come later.
+  const configured: string[] = [];
   return [
     {
       name: "network from the kernel cmdline",
@@ -37,6 +39,7 @@ export function maintenanceTasks(ctx: NodeContext): Task[] {
           }
           ctx.log.info(`  ${configureInterface(iface, index)}`);
           ctx.networkFromCmdline = true;
+          configured.push(...iface.addresses.map((a) => a.split("/")[0]!));
         }
       },
     },
@@ -64,7 +67,7 @@ export function maintenanceTasks(ctx: NodeContext): Task[] {
       name: "wait for a config (maintenance API)",
       run: async (signal) => {
         if (!ctx.maintenance) return skipped("the node has a config");
-        await serveUntilConfigured(ctx, signal);
+        await serveUntilConfigured(ctx, signal, configured);
       },
     },
   ];
@@ -124,7 +127,7 @@ export async function acceptConfig(ctx: NodeContext, yaml: string, mode: ApplyMo
   };
 }
 
-async function serveUntilConfigured(ctx: NodeContext, signal: AbortSignal): Promise<void> {
+async function serveUntilConfigured(ctx: NodeContext, signal: AbortSignal, fromCmdline: readonly string[]): Promise<void> {
   let applied!: () => void;
   const configured = new Promise<void>((r) => (applied = r));
   let busy = false;
@@ -141,7 +144,7 @@ async function serveUntilConfigured(ctx: NodeContext, signal: AbortSignal): Prom
   };
   const backend = { ...createBackend(ctx), applyConfiguration: apply };
   const api = await startMaintenanceApi(backend, { port: API_TCP_PORT });
-  const addrs = nodeAddresses();
+  const addrs = [...new Set([...fromCmdline, ...nodeAddresses()])];
   ctx.log.warn(`maintenance mode: ${ctx.maintenance}`);
   ctx.log.warn(`  ${describeStorage(ctx.storage)}`);
   ctx.log.warn(`  maintenance API on ${addrs.length ? addrs.map((a) => hostPort(a, api.tcpPort)).join(", ") : `port ${api.tcpPort} (no address yet)`}`);
