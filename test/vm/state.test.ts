@@ -13,16 +13,20 @@
 //   boot 3: clean filesystems; the file machine.files appends under /var holds
 //           one more line than in boot 2 -> /var survived the reboot -> Reset
 //           (STATE and EPHEMERAL wiped, reboot).
-//   boot 4: maintenance mode again (STATE holds no filesystem); the power button
-//           powers it off from the maintenance wait.
-//   boot 5: no disk; the ACPI power button pressed one second after init started
+//   boot 4: maintenance mode again (STATE holds no filesystem); an apply installs
+//           again (no wipe needed: the layout is minos's own); SIGKILL; the host
+//           overwrites STATE with random bytes (the XFS magic kept).
+//   boot 5: xfs_repair cannot repair STATE: maintenance mode with the reason; the
+//           power button powers it off from the maintenance wait.
+//   boot 6: no disk; the ACPI power button pressed one second after init started
 //           powers the node off in order (the boot is taken over).
-//   boot 6: no disk, minos.config=http://10.0.2.100/node.yaml through a guestfwd to
+//   boot 7: no disk, minos.config=http://10.0.2.100/node.yaml through a guestfwd to
 //           a server on the host's loopback that answers 503 twice: fetched on the
 //           third attempt, no maintenance mode.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -252,13 +256,48 @@ describe("state on disk", () => {
   );
 
   test(
-    "boot 4: after the Reset: maintenance mode again; a power-button press powers off in order",
+    "boot 4: after the Reset: maintenance mode again; the same disk installs again without wipe",
     async () => {
       const vm = await boot();
       await withVm(vm, async () => {
-        await vm.waitForLine(/minos: minos init on a kernel boot/, BOOT_MS);
         await vm.waitForLine(/certificate SHA-256 fingerprint/, BOOT_MS);
         expect(vm.log()).toMatch(/STATE \/dev\/vda5 on \/dev\/vda holds no filesystem/);
+        const insecure = connect({ endpoint: `127.0.0.1:${vm.hostPort}`, insecure: true, timeoutMs: 120_000 });
+        try {
+          await retry("maintenance Version", vm, () => insecure.version());
+          // wipe: false, yet accepted: the disk holds minos's own layout.
+          const r = await insecure.applyConfiguration({ data: nodeConfig("/dev/vda") });
+          expect(r.mode_details).toContain("installed to /dev/vda");
+        } finally {
+          insecure.close();
+        }
+        process.kill(vm.pid, "SIGKILL");
+        await vm.exited;
+      });
+      // Now make STATE unrepairable from the host: random bytes over all of it, the XFS magic kept.
+      const state = JSON.parse(execFileSync("sfdisk", ["--json", disk], { encoding: "utf8" })).partitiontable.partitions.find(
+        (p: { name: string }) => p.name === "STATE",
+      ) as { start: number; size: number };
+      const fd = openSync(disk, "r+");
+      try {
+        const junk = randomBytes(state.size * 512);
+        junk.write("XFSB", 0, "latin1");
+        writeSync(fd, junk, 0, junk.length, state.start * 512);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    BOOT_MS + 120_000,
+  );
+
+  test(
+    "boot 5: a STATE xfs_repair cannot repair: maintenance mode, saying why; the power button powers it off",
+    async () => {
+      const vm = await boot();
+      await withVm(vm, async () => {
+        const why = await vm.waitForLine(/maintenance mode: the system disk's state cannot be used: STATE \/dev\/vda5/, BOOT_MS);
+        expect(why.text).toMatch(/xfs_repair could not repair|mount failed/);
+        await vm.waitForLine(/certificate SHA-256 fingerprint/, BOOT_MS);
         await vm.powerButton();
         expect(await exitOf(vm)).toBe(0);
         expect(vm.log()).toMatch(/poweroff requested: power button/);
@@ -269,7 +308,7 @@ describe("state on disk", () => {
   );
 
   test(
-    "boot 5: a power-button press one second after init starts powers off in order",
+    "boot 6: a power-button press one second after init starts powers off in order",
     async () => {
       const vm = await boot({ disks: [] });
       await withVm(vm, async () => {
@@ -290,7 +329,7 @@ describe("state on disk", () => {
   );
 
   test(
-    "boot 6: minos.config=http://… is fetched once the network is up, with retries",
+    "boot 7: minos.config=http://… is fetched once the network is up, with retries",
     async () => {
       let requests = 0;
       const config = stringify({ version: "v1alpha1", machine: { ca: { crt: b64(ca.cert), key: b64(ca.key) }, network: { hostname: "from-url" } } });
