@@ -11,6 +11,7 @@ import { EventBus } from "./events.ts";
 import type { Faults } from "./faults.ts";
 import type { CgroupTree } from "./mechanisms/cgroups.ts";
 import { ramStatus, type StorageStatus } from "./mechanisms/system-disk.ts";
+import type { FallbackDhcp } from "./mechanisms/dhcp-fallback.ts";
 import { readCmdline, type Cmdline } from "./mechanisms/cmdline.ts";
 import { errText, NodeLog } from "./mechanisms/log.ts";
 import { Power } from "./power.ts";
@@ -50,6 +51,8 @@ export class NodeContext {
   pendingWipe: WipeableLabel[] = [];
   /** Set when maintenance mode configured the network from ip=: the network phase leaves it be. */
   networkFromCmdline = false;
+  /** The DHCP client started when nothing configures the network (maintenance mode or phase "network"). */
+  dhcp: FallbackDhcp | undefined;
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
   private readonly env: Readonly<Record<string, string | undefined>>;

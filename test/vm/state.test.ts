@@ -1,6 +1,6 @@
 // A node that keeps its state, under a real kernel (QEMU, TCG), booted as an
-// operator boots it: a stock kernel cmdline (console=ttyS0, plus ip= until
-// the node runs DHCP) and one sparse virtio disk, chained across boots on the
+// operator boots it: a stock kernel cmdline (console=ttyS0 and nothing else:
+// the address comes by DHCP from QEMU's user network) and one sparse virtio disk, chained across boots on the
 // same image so the suite stays short:
 //   boot 1: no config anywhere -> maintenance mode (API on TCP 50000, self-signed,
 //           fingerprint on the console) -> a config naming a missing disk is refused
@@ -32,10 +32,11 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { ApiError, connect, type MachineClient } from "../../src/api/client.ts";
 import { generateCa, issueClientCert, type CertAndKey } from "../../src/api/pki/certs.ts";
-import { bootVm, ensureImage, NET_APPEND, type Vm, type VmOptions } from "../../scripts/vm.ts";
+import { bootVm, ensureImage, type Vm, type VmOptions } from "../../scripts/vm.ts";
 
 const BOOT_MS = 180_000;
-const STOCK = `console=ttyS0 ${NET_APPEND}`;
+/** The stock cmdline: the node finds its address by DHCP (QEMU user networking answers). */
+const STOCK = "console=ttyS0";
 const HEALTHY = /minos: all services healthy in (\d+) ms/;
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 

@@ -20,6 +20,7 @@ import { networkPlan } from "../mechanisms/network.ts";
 import { describeStorage } from "../mechanisms/system-disk.ts";
 import { SequenceAborted, skipped, type Task } from "../sequences/sequencer.ts";
 import { configureInterface, INTERFACE_WAIT_MS, waitForInterface } from "./network.ts";
+import { dhcpFallbackTask } from "./dhcp.ts";
 
 export function maintenanceTasks(ctx: NodeContext): Task[] {
   // The addresses ip= gave: the kernel lists an address only once the link is up, which may come later.
@@ -30,7 +31,7 @@ export function maintenanceTasks(ctx: NodeContext): Task[] {
       run: async (signal) => {
         if (!ctx.maintenance) return skipped("not in maintenance mode");
         const plan = networkPlan([], ctx.cmdline.params.get("ip"));
-        if (plan.interfaces.length === 0) return skipped("no usable ip= on the kernel cmdline: the maintenance API is reachable on no address but loopback");
+        if (plan.interfaces.length === 0) return skipped("no usable ip= on the kernel cmdline (DHCP next)");
         for (const iface of plan.interfaces) {
           const index = await waitForInterface(iface.interface, INTERFACE_WAIT_MS, signal);
           if (index === undefined) {
@@ -43,6 +44,7 @@ export function maintenanceTasks(ctx: NodeContext): Task[] {
         }
       },
     },
+    dhcpFallbackTask(ctx, { onlyInMaintenance: true }),
     {
       name: "fetch the config from minos.config=",
       run: async (signal) => {

@@ -15,6 +15,7 @@ import { earlyMountTasks, mountTasks } from "../phases/mounts.ts";
 import { networkTasks } from "../phases/network.ts";
 import { powerButtonTasks, powerButtonWatch } from "../phases/power-button.ts";
 import { driverTasks } from "../phases/drivers.ts";
+import { dhcpFallbackTask } from "../phases/dhcp.ts";
 import { maintenanceTasks } from "../phases/maintenance.ts";
 import { stateTasks } from "../phases/state.ts";
 import { serviceTasks } from "../phases/services.ts";
@@ -44,7 +45,8 @@ export function bootSequence(ctx: NodeContext): Sequence {
       { name: "services", tasks: serviceTasks(ctx) },
       { name: "udev", tasks: udevTasks(ctx) },
       { name: "powerButton", tasks: powerButtonTasks(ctx, buttons) },
-      { name: "network", tasks: networkTasks(ctx) },
+      // DHCP only when neither the config nor ip= configured an interface (a stock cmdline).
+      { name: "network", tasks: [...networkTasks(ctx), dhcpFallbackTask(ctx, { onlyInMaintenance: false })] },
     ],
   };
 }
