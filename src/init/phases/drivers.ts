@@ -12,6 +12,8 @@ import { deviceModaliases } from "../mechanisms/modalias.ts";
 import { loadedModules as parseModules } from "../mechanisms/udev.ts";
 import type { PowerButtonWatch } from "../mechanisms/power-watch.ts";
 import { runCaptured } from "../mechanisms/run.ts";
+import { loadModulesDirectly } from "../mechanisms/kmod.ts";
+import { errText } from "../mechanisms/log.ts";
 import { SequenceAborted, skipped, type Task } from "../sequences/sequencer.ts";
 import { powerButtonTask } from "./power-button.ts";
 
@@ -20,7 +22,8 @@ const MODPROBE = "/sbin/modprobe";
  * The ACPI power button's driver and the input layer's character devices,
  * loaded before everything else: the kernel drops a press made before a
  * handler is installed (ACPICA clears the event when the handler is
- * installed), and the full pass takes seconds under TCG.
+ * installed), and the full pass takes seconds under TCG. They are loaded with
+ * finit_module(2) from init itself (no modprobe process to start).
  */
 export const POWER_BUTTON_MODULES = ["button", "evdev"];
 const MAX_PASSES = 4;
@@ -33,10 +36,17 @@ export function driverTasks(ctx: NodeContext, watch: PowerButtonWatch): Task[] {
       name: "load the power button's drivers",
       run: async (signal) => {
         if (ctx.sandbox) return skipped("sandbox: the devices and modules are the host's");
-        if (!existsSync(MODPROBE)) return skipped(`${MODPROBE} is not in the rootfs`);
-        const r = await runCaptured(ctx.reaper, [MODPROBE, "-a", "-q", ...POWER_BUTTON_MODULES], { timeoutMs: PASS_TIMEOUT_MS, signal });
-        if (signal.aborted) throw new SequenceAborted("driver load cut: the boot was taken over");
-        if (r.code !== 0) ctx.log.warn(`  modprobe ${POWER_BUTTON_MODULES.join(" ")}: exit ${r.code}: ${r.output.trim()}`);
+        try {
+          // finit_module from init itself: spawning modprobe takes up to seconds under TCG on a busy host.
+          const loaded = loadModulesDirectly(POWER_BUTTON_MODULES);
+          ctx.log.info(`  loaded ${loaded.join(" ") || "nothing new"} (finit_module)`);
+        } catch (e) {
+          if (!existsSync(MODPROBE)) return skipped(`${errText(e)}; ${MODPROBE} is not in the rootfs`);
+          ctx.log.info(`  ${errText(e)}: modprobe instead`);
+          const r = await runCaptured(ctx.reaper, [MODPROBE, "-a", "-q", ...POWER_BUTTON_MODULES], { timeoutMs: PASS_TIMEOUT_MS, signal });
+          if (signal.aborted) throw new SequenceAborted("driver load cut: the boot was taken over");
+          if (r.code !== 0) ctx.log.warn(`  modprobe ${POWER_BUTTON_MODULES.join(" ")}: exit ${r.code}: ${r.output.trim()}`);
+        }
         const buttons = watch.scan();
         if (buttons.length === 0) return skipped("no input device reports KEY_POWER (yet)");
         ctx.log.info(`  watching ${buttons.join(", ")} (power button)`);
