@@ -49,6 +49,10 @@ export const NODE_MODULES = [
   "ipt_REJECT",
   "ip6t_REJECT",
   "xfs",
+  // libcrc32c (xfs needs it) only soft-depends on a crc32c implementation, which the
+  // dependency walk does not follow: without one its init fails and xfs cannot load.
+  "crc32c_generic",
+  "crc32c_intel",
   "dm_mod",
   "button",
   "evdev",

@@ -31,6 +31,9 @@ export function layoutRootfs(root: string, binary: string, links: string[]): { l
     mkdirSync(dirname(join(root, l)), { recursive: true });
     linkSync(init, join(root, l));
   }
+  // The kernel's default rdinit: an initramfs boot with a stock cmdline runs /init. A symlink, not a
+  // hard link, so the binary keeps its five names; argv0 is still "/init", which dispatches to init.
+  symlinkSync("sbin/init", join(root, "init"));
   const libs = installLibs(root, lddPaths(binary));
   // The boot shim: a regular file where procfs will later be mounted.
   mkdirSync(join(root, "proc/self"), { recursive: true });

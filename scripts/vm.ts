@@ -50,6 +50,15 @@ export interface VmOptions {
   initrd?: string;
   /** Appended to BASE_APPEND and NET_APPEND (e.g. "minos.config=/bad.yaml", or "-- --check-runtime" for init's argv). */
   append?: string;
+  /** The whole kernel cmdline instead of BASE_APPEND + NET_APPEND + append (a stock boot: "console=ttyS0"). */
+  cmdline?: string;
+  /** Raw disk images attached as virtio disks (vda, vdb, … in order). */
+  disks?: string[];
+  /**
+   * Guest connections to addr:port run `cmd` on the host with the connection as its stdin and
+   * stdout (QEMU's guestfwd …-cmd:, one process per connection; no commas in cmd).
+   */
+  guestfwds?: { addr: string; port: number; cmd: string }[];
   /** Host port forwarded to the guest's API port; 0 = pick a free one (default); bun run boot uses 50000. */
   hostPort?: number;
   memoryMb?: number;
@@ -77,6 +86,8 @@ export interface LogLine {
 
 export interface Vm {
   argv: string[];
+  /** QEMU's pid (a test that simulates a power cut SIGKILLs it). */
+  pid: number;
   hostPort: number;
   kvm: boolean;
   /** Serial console lines so far (CR stripped). */
@@ -216,7 +227,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
   const accel = opts.accel ?? "auto";
   const kvm = accel === "auto" ? await kvmWorks(kernel) : accel === "kvm";
   const qmpSock = join(dir, "qmp.sock");
-  const append = [BASE_APPEND, opts.staticIp === false ? "" : NET_APPEND, opts.append ?? ""].filter(Boolean).join(" ").trim();
+  const append = opts.cmdline ?? [BASE_APPEND, opts.staticIp === false ? "" : NET_APPEND, opts.append ?? ""].filter(Boolean).join(" ").trim();
   const argv = [
     "qemu-system-x86_64",
     "-cpu",
@@ -236,13 +247,14 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
     "-append",
     append,
     "-netdev",
-    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}`,
+    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}${(opts.guestfwds ?? []).map((g) => `,guestfwd=tcp:${g.addr}:${g.port}-cmd:${g.cmd}`).join("")}`,
     "-device",
     "virtio-net-pci,netdev=n0",
     "-device",
     "virtio-rng-pci",
     "-qmp",
     `unix:${qmpSock},server=on,wait=off`,
+    ...(opts.disks ?? []).flatMap((d, i) => ["-drive", `file=${d},format=raw,if=virtio,cache=unsafe,id=disk${i}`]),
   ];
   const t0 = performance.now();
   const proc = Bun.spawn(argv, {
@@ -367,6 +379,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
 
   return {
     argv,
+    pid: proc.pid,
     hostPort,
     kvm,
     lines,

@@ -33,6 +33,7 @@ const REQUIRED: Record<string, Role> = {
   "/machine.MachineService/NetworkDeviceStats": "os:reader",
   "/machine.MachineService/DiskStats": "os:reader",
   "/minos.machine.MinosService/ScheduledShutdown": "os:reader",
+  "/storage.StorageService/Disks": "os:reader",
   // Every role reads the config, non-admins with its secrets redacted
   // (handlers/minos.ts), as the dashboard needs only a reader.
   "/minos.machine.MinosService/GetConfiguration": "os:reader",
@@ -67,6 +68,7 @@ const REQUIRED: Record<string, Role> = {
   // and /proc/<pid>/environ of a service holds machine.env's proxy passwords.
   // authorizeRead below stays as a second wall should this ever be widened.
   "/machine.MachineService/Read": "os:admin",
+  "/machine.MachineService/Reset": "os:admin",
 };
 
 /** The role listed for a method path, undefined when it is not listed (tests check the list is complete). */

@@ -6,7 +6,7 @@
 //   const c = connect({ endpoint: "unix:/system/run/machined/machine.sock" });
 //   const { version } = await c.version();
 //   for await (const line of c.logs("containerd", { follow: true })) ...
-import type { Services, machine, minos, common, google } from "./gen/types.ts";
+import type { Services, machine, minos, common, google, storage } from "./gen/types.ts";
 import { anyTypeName, decode, encode, fromTimestamp, methodInfo, toTimestamp, type ServiceName } from "./schema.ts";
 import { ApiError, Transport, parseEndpoint, type CallOptions, type TlsOptions } from "./transport.ts";
 import type { Msg } from "./wire.ts";
@@ -21,6 +21,8 @@ export interface ConnectOptions {
   /** "unix:/path" (full access) or "host:port" (mutual TLS; needs tls). */
   endpoint: string;
   tls?: TlsOptions;
+  /** Maintenance mode: TLS without verifying the node's certificate, no client certificate (tls is ignored). */
+  insecure?: boolean;
   /** Deadline applied to unary calls (streams run until cancelled). */
   timeoutMs?: number;
   /** gRPC metadata for every call: `node` (one target) or `nodes` (several) make the endpoint forward (src/api/forward.ts). */
@@ -152,6 +154,26 @@ export class MachineClient {
     return first(await this.machine("Reboot", { mode: opts.mode ?? "DEFAULT" }), "Reboot");
   }
 
+  /** Reset (Talos's): wipe system partitions (default STATE and EPHEMERAL), then reboot or power off. */
+  async reset(opts: { graceful?: boolean; reboot?: boolean; labels?: string[] } = {}): Promise<machine.Reset> {
+    const parts = (opts.labels ?? []).map((label) => ({ label, wipe: true }));
+    return first(
+      await this.machine("Reset", {
+        graceful: opts.graceful ?? true,
+        reboot: opts.reboot ?? false,
+        system_partitions_to_wipe: parts,
+        user_disks_to_wipe: [],
+        mode: "SYSTEM_DISK",
+      }),
+      "Reset",
+    );
+  }
+
+  /** storage.StorageService/Disks: the node's block devices. */
+  async disks(): Promise<storage.Disks> {
+    return first(await this.call("storage.StorageService", "Disks", {}), "Disks");
+  }
+
   async applyConfiguration(opts: {
     data: string | Uint8Array;
     mode?: ApplyMode;
@@ -244,7 +266,7 @@ export class MachineClient {
 }
 
 export function connect(opts: ConnectOptions): MachineClient {
-  return new MachineClient(new Transport(parseEndpoint(opts.endpoint), opts.tls, opts.metadata), opts.timeoutMs);
+  return new MachineClient(new Transport(parseEndpoint(opts.endpoint), opts.insecure ? "insecure" : opts.tls, opts.metadata), opts.timeoutMs);
 }
 
-export type { machine, minos, common, google };
+export type { machine, minos, common, google, storage };

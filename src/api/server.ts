@@ -20,6 +20,7 @@ import { createForwarder, impersonatedRole, withForwarding, type Forwarder } fro
 import { healthService } from "./handlers/health.ts";
 import { machineService } from "./handlers/machine.ts";
 import { minosService } from "./handlers/minos.ts";
+import { storageService } from "./handlers/storage.ts";
 import { reflectionV1, reflectionV1alpha } from "./handlers/reflection.ts";
 import { timeService } from "./handlers/time.ts";
 import { issueServerCert, type CertAndKey } from "./pki/certs.ts";
@@ -394,6 +395,7 @@ function safeHostname(hostname: () => string): string {
 export const SERVED_SERVICES = [
   "machine.MachineService",
   "minos.machine.MinosService",
+  "storage.StorageService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
@@ -405,6 +407,7 @@ function buildServer(backend: MachineBackend, roleOf: RoleOf, ownerOf: OwnerOf, 
   const impls: { [S in (typeof SERVED_SERVICES)[number]]: Impl } = {
     "machine.MachineService": machineService(backend, { stateDir }) as unknown as Impl,
     "minos.machine.MinosService": minosService(backend) as unknown as Impl,
+    "storage.StorageService": storageService(backend) as unknown as Impl,
     "grpc.health.v1.Health": healthService() as unknown as Impl,
     "grpc.reflection.v1.ServerReflection": reflectionV1() as unknown as Impl,
     "grpc.reflection.v1alpha.ServerReflection": reflectionV1alpha() as unknown as Impl,

@@ -100,12 +100,20 @@ export class Transport {
 
   constructor(
     readonly endpoint: Endpoint,
-    tlsOptions?: TlsOptions,
+    tlsOptions?: TlsOptions | "insecure",
     /** gRPC metadata sent with every call (Talos's `node`/`nodes`: which nodes the endpoint forwards to). */
     private readonly metadata: Readonly<Record<string, string | readonly string[]>> = {},
   ) {
     if (endpoint.kind === "unix") {
       this.session = http2.connect("http://localhost", { createConnection: () => net.connect(endpoint.path) });
+    } else if (tlsOptions === "insecure") {
+      // A node in maintenance mode (talosctl --insecure): TLS without verifying its self-signed
+      // certificate and without a client certificate; it answers only ApplyConfiguration, Version, Disks.
+      const host = endpoint.host;
+      this.session = http2.connect(`https://${net.isIP(host) === 6 ? `[${host}]` : host}:${endpoint.port}`, {
+        rejectUnauthorized: false,
+        ...(net.isIP(host) ? { servername: "" } : { servername: host }),
+      });
     } else {
       if (!tlsOptions)
         throw new ApiError(Code.UNAUTHENTICATED, `${endpoint.host}:${endpoint.port}: TCP needs a client certificate (mutual TLS); configure ca/crt/key`);

@@ -265,25 +265,33 @@ const network = obj({
 });
 
 const install = obj({
-  disk: accepted(str()),
-  diskSelector: accepted(
+  disk: applied(
+    str({
+      check: (v) => (/^\/dev\/[^\s]+$/.test(v) && !v.split("/").includes("..") ? undefined : `"${v}" must be a device path under /dev`),
+      label: "device path",
+    }),
+    {
+      note: "partitioned (GPT: STATE, EPHEMERAL, room for a bootloader), formatted, state persisted",
+    },
+  ),
+  diskSelector: applied(
     obj({
-      size: accepted(intOrString(sizeCondition, 'size condition (">= 1TB") or int', { min: 0 })),
-      name: accepted(str()),
-      model: accepted(str()),
-      serial: accepted(str()),
-      modalias: accepted(str()),
-      uuid: accepted(str()),
-      wwid: accepted(str()),
-      type: accepted(oneOf(["ssd", "hdd", "nvme", "sd"])),
-      busPath: accepted(str()),
+      size: applied(intOrString(sizeCondition, 'size condition (">= 1TB") or int', { min: 0 })),
+      name: applied(str()),
+      model: applied(str()),
+      serial: applied(str()),
+      modalias: applied(str()),
+      uuid: applied(str()),
+      wwid: applied(str()),
+      type: applied(oneOf(["ssd", "hdd", "nvme", "sd"])),
+      busPath: applied(str()),
     }),
   ),
   extraKernelArgs: accepted(strings()),
   image: accepted(str()),
   extensions: accepted(list(obj({ image: acceptedRequired(str()) }))),
   bootloader: accepted(bool(), { note: "deprecated in Talos" }),
-  wipe: accepted(bool()),
+  wipe: appliedDefault(bool(), () => false),
   legacyBIOSSupport: accepted(bool()),
 });
 
@@ -354,7 +362,7 @@ const machine = obj({
       }),
     ),
   ),
-  install: accepted(install),
+  install: section(install),
   files: appliedDefault(
     list(
       obj({

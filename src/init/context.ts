@@ -4,12 +4,15 @@
 // name their provider when read too early.
 import type { MachineApi } from "../api/server.ts";
 import type { PowerAction } from "../node/power.ts";
+import type { WipeableLabel } from "../node/storage.ts";
 import { Slot } from "../lib/slot.ts";
 import type { LoadedConfig } from "./config/store.ts";
 import { EventBus } from "./events.ts";
 import type { Faults } from "./faults.ts";
 import type { CgroupTree } from "./mechanisms/cgroups.ts";
 import type { NetworkRuntime } from "./mechanisms/network-runtime.ts";
+import { ramStatus, type StorageStatus } from "./mechanisms/system-disk.ts";
+import type { FallbackDhcp } from "./mechanisms/dhcp-fallback.ts";
 import { readCmdline, type Cmdline } from "./mechanisms/cmdline.ts";
 import { errText, NodeLog } from "./mechanisms/log.ts";
 import { Power } from "./power.ts";
@@ -43,6 +46,18 @@ export class NodeContext {
   readonly time = new Slot<{ sync: TimeSync; servers: string[]; clock: Clock }>("time sync", "boot phase time");
   /** DHCP clients, resolvers, hostname, the network status the API reports. */
   readonly network = new Slot<NetworkRuntime>("the network runtime", "boot phase network");
+  /** Where /system/state and /var live (boot phase state; an install changes it). */
+  storage: StorageStatus = ramStatus("the system disk was not looked for yet");
+  /** Why the node is in maintenance mode (no config yet), while it is; undefined otherwise. */
+  maintenance: string | undefined;
+  /** minos.config=http(s)://…: fetched in phase "maintenance" once the network is up (no stored config). */
+  configUrl: string | undefined;
+  /** Partitions a Reset asked to wipe: the teardown wipes them once they are unmounted. */
+  pendingWipe: WipeableLabel[] = [];
+  /** Set when maintenance mode configured the network from ip=: the network phase leaves it be. */
+  networkFromCmdline = false;
+  /** The DHCP client started when nothing configures the network (maintenance mode or phase "network"). */
+  dhcp: FallbackDhcp | undefined;
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
   private readonly env: Readonly<Record<string, string | undefined>>;

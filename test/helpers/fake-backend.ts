@@ -3,6 +3,7 @@
 // actions recorded instead of performed, and a YAML config with validation
 // (unknown keys and bad YAML -> InvalidArgumentError, stored config
 // unchanged). dashboardBackend() presets it with what the dashboard shows.
+import type { DiskInfo, ResetOptions } from "../../src/node/storage.ts";
 import { parse, stringify } from "yaml";
 import type { ApplyMode, ApplyResult } from "../../src/node/config.ts";
 import type { MachineBackend } from "../../src/init/backend/contract.ts";
@@ -137,6 +138,18 @@ export class FakeBackend implements MachineBackend {
     if (!this.timeAnswer) throw new FailedPreconditionError("no time server");
     return { ...this.timeAnswer, server: server || this.timeAnswer.server };
   }
+  resets: ResetOptions[] = [];
+  fakeDisks: DiskInfo[] = [];
+
+  reset(opts: ResetOptions): void {
+    if (this.busy) throw new FailedPreconditionError("sequence shutdown is running");
+    this.resets.push(opts);
+  }
+
+  async disks(): Promise<DiskInfo[]> {
+    return this.fakeDisks;
+  }
+
   async applyConfiguration(data: string | Uint8Array, mode: ApplyMode, _tryTimeoutMs?: number): Promise<ApplyResult> {
     const yaml = typeof data === "string" ? data : Buffer.from(data).toString("utf8");
     let doc: unknown;

@@ -189,6 +189,25 @@ export namespace machine {
   export interface RebootResponse {
     messages: machine.Reboot[];
   }
+  export interface ResetPartitionSpec {
+    label: string;
+    wipe: boolean;
+  }
+  export interface ResetRequest {
+    graceful: boolean;
+    reboot: boolean;
+    system_partitions_to_wipe: machine.ResetPartitionSpec[];
+    user_disks_to_wipe: string[];
+    mode: machine.ResetRequest_WipeMode;
+  }
+  export type ResetRequest_WipeMode = "ALL" | "SYSTEM_DISK" | "USER_DISKS";
+  export interface Reset {
+    metadata: common.Metadata | null;
+    actor_id: string;
+  }
+  export interface ResetResponse {
+    messages: machine.Reset[];
+  }
   export interface ShutdownRequest {
     force: boolean;
   }
@@ -628,6 +647,7 @@ export interface machine_MachineService_Methods {
   Processes: { req: google.protobuf.Empty; res: machine.ProcessesResponse; clientStream: false; serverStream: false };
   Read: { req: machine.ReadRequest; res: common.Data; clientStream: false; serverStream: true };
   Reboot: { req: machine.RebootRequest; res: machine.RebootResponse; clientStream: false; serverStream: false };
+  Reset: { req: machine.ResetRequest; res: machine.ResetResponse; clientStream: false; serverStream: false };
   ServiceList: { req: google.protobuf.Empty; res: machine.ServiceListResponse; clientStream: false; serverStream: false };
   ServiceRestart: { req: machine.ServiceRestartRequest; res: machine.ServiceRestartResponse; clientStream: false; serverStream: false };
   ServiceStart: { req: machine.ServiceStartRequest; res: machine.ServiceStartResponse; clientStream: false; serverStream: false };
@@ -770,6 +790,36 @@ export interface minos_machine_MinosService_Methods {
   DhcpLeases: { req: google.protobuf.Empty; res: minos.machine.DhcpLeasesResponse; clientStream: false; serverStream: false };
 }
 
+export namespace storage {
+  export interface Disk {
+    size: number;
+    model: string;
+    device_name: string;
+    name: string;
+    serial: string;
+    modalias: string;
+    uuid: string;
+    wwid: string;
+    type: storage.Disk_DiskType;
+    bus_path: string;
+    system_disk: boolean;
+    subsystem: string;
+    readonly: boolean;
+  }
+  export type Disk_DiskType = "UNKNOWN" | "SSD" | "HDD" | "NVME" | "SD" | "CD";
+  export interface Disks {
+    metadata: common.Metadata | null;
+    disks: storage.Disk[];
+  }
+  export interface DisksResponse {
+    messages: storage.Disks[];
+  }
+}
+
+export interface storage_StorageService_Methods {
+  Disks: { req: google.protobuf.Empty; res: storage.DisksResponse; clientStream: false; serverStream: false };
+}
+
 export namespace time {
   export interface TimeRequest {
     server: string;
@@ -797,5 +847,6 @@ export interface Services {
   "grpc.reflection.v1alpha.ServerReflection": grpc_reflection_v1alpha_ServerReflection_Methods;
   "machine.MachineService": machine_MachineService_Methods;
   "minos.machine.MinosService": minos_machine_MinosService_Methods;
+  "storage.StorageService": storage_StorageService_Methods;
   "time.TimeService": time_TimeService_Methods;
 }

@@ -14,6 +14,7 @@ import { InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
 import type { Msg } from "../wire.ts";
 import type { common } from "../gen/types.ts";
 import { healthMsg, replay, toEventMsg } from "./events.ts";
+import { resetHandler } from "./reset.ts";
 import { cpuInfo } from "../procfs/cpuinfo.ts";
 import { diskStats } from "../procfs/diskstats.ts";
 import { list, read } from "../files.ts";
@@ -177,6 +178,8 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
       backend.powerAction("poweroff", ctx.actorId);
       return { messages: [{ metadata: meta(ctx), actor_id: ctx.actorId ?? "" }] };
     },
+
+    Reset: resetHandler(backend),
 
     async Reboot(_req, ctx) {
       // DEFAULT and POWERCYCLE both mean a full reboot here: minos has no kexec path.

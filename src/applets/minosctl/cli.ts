@@ -73,6 +73,11 @@ export const GLOBAL_FLAGS: FlagDoc[] = [
   { name: "minosconfig", value: "FILE", help: "the same as --talosconfig" },
   { name: "context", value: "NAME", help: "context of the client config to use (default: its current one)" },
   { name: "output", short: "o", value: "FORMAT", help: "table (default), json or yaml" },
+  {
+    name: "insecure",
+    short: "i",
+    help: "maintenance mode: TLS without verifying the node, no client certificate (such a node answers only apply-config, version, disks)",
+  },
   { name: "timeout", value: "SECONDS", help: "deadline of each call in seconds (default 10; not for -f streams)" },
   { name: "help", short: "h", help: "describe the command and its flags" },
   { name: "version", help: "print minosctl's version and exit" },

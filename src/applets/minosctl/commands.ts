@@ -522,9 +522,54 @@ export const NODE_COMMANDS: Command[] = [
 
   {
     name: "disks",
-    summary: "the node's disks (talosctl's storage Disks call): not available on minos nodes yet",
-    async run() {
-      throw new UsageError("disks: the storage Disks call is not available on this node yet (block device I/O counters: minosctl diskstats)");
+    summary: "the node's disks (as talosctl disks; works in maintenance mode)",
+    async run(ctx) {
+      const r = await ctx.client().disks();
+      emit(ctx, r, () =>
+        table(
+          ["NODE", "DEV", "MODEL", "SERIAL", "TYPE", "UUID", "WWID", "MODALIAS", "NAME", "SIZE", "BUS_PATH", "SYSTEM_DISK"],
+          r.disks.map((d) => [
+            r.metadata?.hostname ?? "",
+            `/dev/${d.device_name}`,
+            d.model || "-",
+            d.serial || "-",
+            d.type,
+            d.uuid || "-",
+            d.wwid || "-",
+            d.modalias || "-",
+            d.name || "-",
+            humanBytes(d.size),
+            d.bus_path || "-",
+            d.system_disk ? "*" : "",
+          ]),
+        ),
+      );
+      return 0;
+    },
+  },
+
+  {
+    name: "reset",
+    summary: "wipe the node's state, then power off (or reboot)",
+    flags: [
+      { name: "graceful", help: "stop the services in order first (default true; --graceful=false skips it)" },
+      { name: "reboot", help: "reboot afterwards instead of powering off" },
+      { name: "system-labels-to-wipe", value: "LABELS", repeat: true, help: "partitions to wipe, comma-separated (default STATE,EPHEMERAL)" },
+    ],
+    async run(ctx) {
+      const raw = ctx.flags["system-labels-to-wipe"];
+      const labels = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw])
+        .flatMap((v) => String(v).split(","))
+        .map((v) => v.trim())
+        .filter(Boolean);
+      const r = await ctx.client().reset({ graceful: ctx.flags.graceful !== false, reboot: ctx.flags.reboot === true, labels });
+      emit(
+        ctx,
+        r,
+        () =>
+          `${r.metadata?.hostname ?? "node"}: reset started (wipe ${labels.join(", ") || "STATE, EPHEMERAL"}, then ${ctx.flags.reboot === true ? "reboot" : "power off"})\n`,
+      );
+      return 0;
     },
   },
 

@@ -218,7 +218,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       },
       client() {
         const t = resolve();
-        if (!client) client = connect({ endpoint: t.endpoints[endpointIndex]!, tls, timeoutMs, metadata: t.metadata });
+        if (!client) client = connect({ endpoint: t.endpoints[endpointIndex]!, tls, timeoutMs, metadata: t.metadata, insecure: flags.insecure === true });
         return client;
       },
       failed(node, error) {

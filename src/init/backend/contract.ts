@@ -18,6 +18,7 @@ export interface NetworkBackend {
   resolvers(): ResolverStatus;
   dhcpLeases(): DhcpLeaseStatus[];
 }
+import type { DiskInfo, ResetOptions } from "../../node/storage.ts";
 
 export interface MachineBackend {
   hostname(): string;
@@ -69,4 +70,9 @@ export interface MachineBackend {
 
   /** The network (absent in backends without one: the calls then answer UNIMPLEMENTED). */
   network?: NetworkBackend;
+
+  /** Reset: stop, wipe the system partitions named, then reboot or power off (FailedPreconditionError like powerAction). */
+  reset(opts: ResetOptions): void;
+  /** The node's block devices (storage.StorageService/Disks). */
+  disks(): Promise<DiskInfo[]>;
 }

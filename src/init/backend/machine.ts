@@ -19,6 +19,8 @@ import { decodeConfigText } from "../../config/yaml.ts";
 import { checkMachineFiles, parseMachineConfig, type MachineConfig } from "../config/machine.ts";
 import { storeValidated, STORED_CONFIG, type LoadedConfig } from "../config/store.ts";
 import { applySysctls } from "../phases/kernel.ts";
+import { installForApply, listDisks, resetNode } from "./install.ts";
+import type { ResetOptions } from "../../node/storage.ts";
 import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
 import pkg from "../../../package.json";
@@ -111,6 +113,8 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     eventHistory: (): NodeEvent[] => ctx.events.all(),
     subscribeEvents: (fn): Unsubscribe => ctx.events.subscribe(fn),
     powerAction: (action: PowerAction, actorId?: string) => ctx.power.request(action, "machine API", actorId),
+    reset: (opts: ResetOptions) => resetNode(ctx, opts),
+    disks: () => listDisks(ctx),
     scheduleShutdown: (s: ScheduledShutdown) => ctx.power.schedule(s),
     cancelScheduledShutdown: () => ctx.power.cancel(),
     scheduledShutdown: () => ctx.power.current(),
@@ -193,6 +197,8 @@ export function createBackend(ctx: NodeContext): MachineBackend {
         ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
         return { mode, details: `applied until ${new Date(until).toISOString()}, not stored`, needsReboot, warnings };
       }
+      // machine.install: partition the disk and mount its STATE first, so the config is stored there.
+      const installed = await installForApply(ctx, next, mode, false);
       // Throws with the stored file as it was (ResourceExhaustedError when the disk is full): nothing below runs then.
       storeValidated(yaml);
       // Stored: this is now what a revert would go back to, so a pending try has nothing left to undo.
@@ -203,11 +209,11 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
       if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
         ctx.power.request("reboot", "config applied");
-        return { mode, details: `stored in ${STORED_CONFIG}; rebooting`, needsReboot, warnings };
+        return { mode, details: `${installed ? `${installed}; ` : ""}stored in ${STORED_CONFIG}; rebooting`, needsReboot, warnings };
       }
       return {
         mode,
-        details: needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied",
+        details: `${installed ? `${installed}; ` : ""}${needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied"}${ctx.storage.mode === "ram" ? " (state in RAM: no install disk, lost at reboot)" : ""}`,
         needsReboot,
         warnings,
       };

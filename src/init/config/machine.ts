@@ -36,6 +36,8 @@
 //           backoff: { initialMs: 250, maxMs: 30000 }, stopGraceMs: 10000, env: {}, console: false }
 import { stringify } from "yaml";
 import { parseConfigDocuments } from "../../config/parse.ts";
+import { checkInstall, type InstallConfig } from "./install.ts";
+import { InvalidArgumentError } from "../../lib/errors.ts";
 
 export interface KernelModule {
   name: string;
@@ -130,6 +132,8 @@ export interface MachineConfig {
     logging: { destinations: LoggingDestination[] };
     /** Talos's machine.time: SNTP servers (default time.cloudflare.com), off switch, how long the boot waits. */
     time?: { disabled?: boolean; servers?: string[]; bootTimeout?: string };
+    /** Talos's machine.install (config/install.ts): the system disk. */
+    install?: InstallConfig;
   };
   minos: { services: ExtraService[] };
 }
@@ -150,7 +154,14 @@ export interface ParsedMachineConfig {
  */
 export function parseMachineConfig(text: string | Uint8Array): ParsedMachineConfig {
   const r = parseConfigDocuments(text);
-  return { config: r.config, warnings: r.warnings };
+  const errors: string[] = [];
+  // Talos takes a selector size as a number of bytes too: the disks layer reads text.
+  const sel = r.config.machine.install?.diskSelector;
+  if (sel && typeof sel.size === "number") sel.size = String(sel.size);
+  // A disk selector's size syntax is the disks layer's to judge.
+  checkInstall(r.config.machine.install as InstallConfig | undefined, errors);
+  if (errors.length) throw new InvalidArgumentError(`invalid machine config:\n  ${errors.join("\n  ")}`);
+  return { config: r.config as MachineConfig, warnings: r.warnings };
 }
 
 export function parseConfig(text: string | Uint8Array): MachineConfig {

@@ -20,7 +20,10 @@ export function configTasks(ctx: NodeContext): Task[] {
     {
       name: "load machine config",
       run: () => {
-        const path = ctx.cmdline.params.get("minos.config");
+        const given = ctx.cmdline.params.get("minos.config");
+        // A URL is fetched later, once the network is up (phase "maintenance"), and only when no config is stored.
+        const url = given !== undefined && /^https?:\/\//.test(given) ? given : undefined;
+        const path = url ? undefined : given;
         const loaded = loadConfig(path);
         // One line per rejection, so the console and Dmesg show the reason beside the file.
         for (const r of loaded.rejected) {
@@ -29,6 +32,13 @@ export function configTasks(ctx: NodeContext): Task[] {
         }
         ctx.config.set(loaded);
         ctx.log.info(`  using the ${loaded.source} config${loaded.source === "cmdline" ? ` (${path})` : ""}`);
+        // Maintenance mode (phase "maintenance"): a kernel boot with nothing to go on waits for a config.
+        if (ctx.storage.unusable) ctx.maintenance = `the system disk's state cannot be used: ${ctx.storage.unusable}`;
+        else if (url && loaded.source === "default") {
+          ctx.configUrl = url;
+          ctx.maintenance = `no stored config; fetching minos.config=${url}`;
+        } else if (url) ctx.log.info(`  minos.config=${url} not fetched: the ${loaded.source} config is used (as Talos, a stored config wins)`);
+        else if (loaded.source === "default" && !ctx.sandbox) ctx.maintenance = "no machine config (none stored, none from minos.config=)";
         // A valid config from the cmdline becomes the stored one (never an invalid one: it was rejected above).
         if (loaded.source === "cmdline" && readOr(STORED_CONFIG) !== loaded.text) {
           writeAtomically(STORED_CONFIG, loaded.text);

@@ -18,6 +18,7 @@ export function kmsgTasks(ctx: NodeContext): Task[] {
         // With the default "ratelimit" the kernel silently drops a burst of
         // writes (the boot writes hundreds). printk.devkmsg= on the cmdline
         // locks the setting: the write then fails and the cmdline's value stands.
+        // The sysctl handler wants the trailing newline: "on" alone is EINVAL.
         const r = setPrintkDevkmsg("on");
         if (r !== "on") return skipped(r);
       },
@@ -38,7 +39,7 @@ export function kmsgTasks(ctx: NodeContext): Task[] {
 function setPrintkDevkmsg(value: string): string {
   const path = "/proc/sys/kernel/printk_devkmsg";
   try {
-    writeFileSync(path, value);
+    writeFileSync(path, `${value}\n`);
     return value;
   } catch (e) {
     const now = existsSync(path) ? readFileSync(path, "utf8").trim() : "absent";

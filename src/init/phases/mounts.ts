@@ -7,6 +7,7 @@ import { fstatSync, openSync } from "node:fs";
 import { dup2 } from "../../sys/process.ts";
 import { earlyMounts, mountOne, populateDev, type MountSpec } from "../mechanisms/mounts.ts";
 import type { NodeContext } from "../context.ts";
+import { EPHEMERAL_DIR, isMountPoint } from "../mechanisms/system-disk.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
 /** What the kernel log and the console need: everything else is mounted after kmsg is attached. */
@@ -16,6 +17,8 @@ function mountTask(m: MountSpec): Task {
   return {
     name: `mount ${m.target} (${m.fstype})`,
     run: () => {
+      // EPHEMERAL (phase "state") is /var on an installed node: no tmpfs over it.
+      if (m.target === EPHEMERAL_DIR && isMountPoint(m.target)) return skipped("EPHEMERAL is mounted there");
       mountOne(m);
     },
   };

@@ -71,6 +71,13 @@ export function networkTasks(ctx: NodeContext): Task[] {
       run: async (signal) => {
         const rt = runtime();
         const net = ctx.config.get().config.machine.network;
+        if (net.interfaces.length === 0 && ctx.networkFromCmdline) return skipped("ip= was applied in maintenance mode");
+        // Maintenance mode's DHCP client hands over to the network runtime's (which also writes resolvers and the hostname).
+        if (ctx.dhcp) {
+          await ctx.dhcp.handle.stop(false);
+          ctx.log.info(`  ${ctx.dhcp.ifname}: maintenance mode's DHCP client stopped; the network runtime takes over`);
+          ctx.dhcp = undefined;
+        }
         const plan = networkPlan(net.interfaces, ctx.cmdline.params.get("ip"));
         for (const n of plan.notes) ctx.log.info(`  ${n}`);
         rt.setStableDefaultHostname(stableDefaultHostname(listLinks()));

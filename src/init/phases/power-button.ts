@@ -1,24 +1,34 @@
-// Boot phase "powerButton": watch every input device that reports KEY_POWER
-// (QEMU's and a cloud's "shut down"); a press powers the node off in order.
+// The power button: every input device that reports KEY_POWER (QEMU's and a
+// cloud's "shut down"); a press powers the node off in order. Watched from the
+// "drivers" phase on (right after /dev, once the button's modules are loaded)
+// and scanned again after the udev coldplug; a press during the boot takes the
+// boot over (power.request, as a shutdown from the API may).
 import { FailedPreconditionError } from "../../lib/errors.ts";
 import { errText } from "../mechanisms/log.ts";
 import type { NodeContext } from "../context.ts";
-import { powerButtons, watchPowerButton } from "../mechanisms/power-button.ts";
+import { PowerButtonWatch } from "../mechanisms/power-watch.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
-export function powerButtonTasks(ctx: NodeContext): Task[] {
-  return [
-    {
-      name: "watch the power button",
-      run: () => {
-        if (ctx.sandbox) return skipped("sandbox: no input devices; the host's power button is the host's");
-        const devices = powerButtons();
-        if (devices.length === 0) return skipped("no input device reports KEY_POWER");
-        for (const d of devices) void watchPowerButton(d, () => pressed(ctx, d));
-        ctx.log.info(`  watching ${devices.join(", ")}`);
-      },
+/** One watch per boot, shared by the early scan and the one after the coldplug. */
+export function powerButtonWatch(ctx: NodeContext): PowerButtonWatch {
+  return new PowerButtonWatch((d) => pressed(ctx, d));
+}
+
+/** The scan task: `when` says which one it is in the log ("early", "after coldplug"). */
+export function powerButtonTask(ctx: NodeContext, watch: PowerButtonWatch, when: string): Task {
+  return {
+    name: `watch the power button (${when})`,
+    run: () => {
+      if (ctx.sandbox) return skipped("sandbox: no input devices; the host's power button is the host's");
+      const fresh = watch.scan();
+      if (fresh.length === 0) return skipped(watch.devices.length ? `already watching ${watch.devices.join(", ")}` : "no input device reports KEY_POWER (yet)");
+      ctx.log.info(`  watching ${fresh.join(", ")}`);
     },
-  ];
+  };
+}
+
+export function powerButtonTasks(ctx: NodeContext, watch: PowerButtonWatch): Task[] {
+  return [powerButtonTask(ctx, watch, "after coldplug")];
 }
 
 /**

@@ -7,6 +7,7 @@ import { MS, mount } from "../../sys/mount.ts";
 import { sync } from "../../sys/reboot.ts";
 import type { NodeContext } from "../context.ts";
 import { mountTable, unmountAll, unmountOne } from "../mechanisms/mounts.ts";
+import { openForWipe, wipeOpened, type OpenedPartition } from "../mechanisms/system-disk.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
 /** kill(-1, sig): every process but PID 1 (in a PID namespace, only the node's). Waits for them to be reaped. */
@@ -67,4 +68,35 @@ export function remountRootTask(ctx: NodeContext): Task {
 
 export function syncTask(): Task {
   return { name: "sync", run: () => sync() };
+}
+
+/**
+ * A Reset's wipe, in two tasks: the partitions ctx.pendingWipe names are
+ * opened before the unmount (their devices are gone once /dev is), and wiped
+ * after it, when nothing can write them any more.
+ */
+export function wipeTasks(ctx: NodeContext): { open: Task; wipe: Task } {
+  let opened: OpenedPartition[] = [];
+  return {
+    open: {
+      name: "open partitions to wipe",
+      run: async () => {
+        if (ctx.pendingWipe.length === 0) return skipped("no reset");
+        if (ctx.sandbox) return skipped("sandbox: the disks are the host's");
+        opened = await openForWipe(ctx.pendingWipe, (l) => ctx.log.info(`  ${l}`));
+        const missing = ctx.pendingWipe.filter((l) => !opened.some((o) => o.label === l));
+        if (missing.length) ctx.log.info(`  no ${missing.join(", ")} partition: nothing to wipe there (state in RAM)`);
+      },
+    },
+    wipe: {
+      name: "wipe system partitions",
+      run: () => {
+        if (opened.length === 0) return skipped("nothing to wipe");
+        for (const p of opened) {
+          wipeOpened(p);
+          ctx.log.info(`  wiped ${p.label} (${p.device})`);
+        }
+      },
+    },
+  };
 }

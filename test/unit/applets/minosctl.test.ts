@@ -119,6 +119,7 @@ describe("minosctl over the node socket", () => {
     expect((await ctl(...node, "systemstat")).out).toMatch(/BOOT TIME/);
     expect((await ctl(...node, "cpuinfo")).out).toMatch(/PROCESSOR/);
     expect((await ctl(...node, "netdev")).out).toMatch(/\slo\s/);
+    expect((await ctl(...node, "disks")).code).toBe(0);
     expect((await ctl(...node, "diskstats")).code).toBe(0);
     expect((await ctl(...node, "hostname")).out).toBe("fake-node\n");
     const y = parse((await ctl(...node, "-o", "yaml", "memory")).out) as { memtotal: number };
@@ -140,6 +141,40 @@ describe("minosctl over the node socket", () => {
     expect(ok.code).toBe(0);
     expect(ok.out).toContain("Applied configuration (mode no-reboot)");
     expect(f.backend.config).toContain("sysctls");
+  });
+
+  test("reset: Talos's flags reach the backend; disks lists what storage.Disks says", async () => {
+    f.backend.resets.length = 0;
+    expect((await ctl(...node, "reset")).out).toBe("fake-node: reset started (wipe STATE, EPHEMERAL, then power off)\n");
+    expect((await ctl(...node, "reset", "--reboot", "--graceful=false", "--system-labels-to-wipe", "STATE")).code).toBe(0);
+    expect(f.backend.resets).toEqual([
+      { graceful: true, reboot: false, labels: ["STATE", "EPHEMERAL"] },
+      { graceful: false, reboot: true, labels: ["STATE"] },
+    ]);
+    const bad = await ctl(...node, "reset", "--system-labels-to-wipe", "BOOT");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('"BOOT" cannot be wiped');
+    f.backend.fakeDisks = [
+      {
+        size: 10 * 2 ** 30,
+        model: "QEMU HARDDISK",
+        deviceName: "vda",
+        name: "",
+        serial: "s1",
+        modalias: "virtio:d00000002v00001AF4",
+        uuid: "",
+        wwid: "",
+        type: "HDD",
+        busPath: "/pci0000:00/0000:00:04.0",
+        systemDisk: true,
+        subsystem: "/sys/class/block",
+        readonly: false,
+      },
+    ];
+    const d = await ctl(...node, "disks");
+    f.backend.fakeDisks = [];
+    expect(d.out).toMatch(/^NODE\s+DEV\s+MODEL/);
+    expect(d.out).toMatch(/\/dev\/vda\s+QEMU HARDDISK\s+s1\s+HDD/);
   });
 
   test("shutdown and reboot", async () => {

@@ -75,7 +75,7 @@ describe("the applied subset parses to exactly today's value", () => {
       const after = parseConfigDocuments(Buffer.from(text));
       expect(after.config as unknown).toStrictEqual(before);
       // The new config is usable wherever today's type is (checked by tsc).
-      const typed: today.MachineConfig = after.config;
+      const typed = after.config as today.MachineConfig;
       expect(typed.machine.network.hostname).toBe(before.machine.network.hostname);
       expect(after.warnings).toEqual([]);
       expect(after.documents).toEqual([]);

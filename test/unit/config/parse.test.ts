@@ -33,7 +33,7 @@ describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => 
     "machine.certSANs",
     "machine.kubelet.defaultRuntimeSeccompProfileEnabled",
     "machine.kubelet.disableManifestsDirectory",
-    "machine.install",
+    "machine.install.image",
     "machine.features",
   );
   const cases: { file: string; type: string; warnings: string[] }[] = [
@@ -418,7 +418,7 @@ test("a patched worker with two more documents: applied keys typed, accepted one
   expect(r.warnings).toEqual([
     ...warn("debug", "persist", "machine.type", "machine.token", "machine.certSANs"),
     ...warn("machine.kubelet.defaultRuntimeSeccompProfileEnabled", "machine.kubelet.nodeIP", "machine.kubelet.disableManifestsDirectory"),
-    ...warn("machine.install", "machine.registries", "machine.features"),
+    ...warn("machine.install.image", "machine.install.extensions", "machine.registries", "machine.features"),
     ...warn(...["id", "secret", "controlPlane", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
     `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,
     `document[2] (WatchdogTimerConfig): ${NA}`,

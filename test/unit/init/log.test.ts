@@ -106,8 +106,18 @@ describe("boot order", () => {
     expect(tasks.slice(dev + 1, at("kmsg/attach /dev/kmsg"))).toEqual(["earlyMounts/populate /dev", "earlyMounts/console", "kmsg/unlimited /dev/kmsg"]);
     // udevd runs (services) before the coldplug, which comes before the power button and the network.
     expect(at("services/start services")).toBeLessThan(at("udev/coldplug"));
-    expect(at("udev/coldplug")).toBeLessThan(at("powerButton/watch the power button"));
+    expect(at("udev/coldplug")).toBeLessThan(at("powerButton/watch the power button (after coldplug)"));
     expect(at("udev/coldplug")).toBeLessThan(at("network/interfaces"));
+    // The power button is watched right after kmsg (a press during the boot counts), then again as
+    // soon as the present devices' drivers are loaded; the system disk is mounted before the config
+    // is read, and the maintenance wait comes before anything that needs a config.
+    expect(tasks[at("kmsg/attach /dev/kmsg") + 1]).toBe("drivers/watch the power button (at start)");
+    expect(at("drivers/load drivers of present devices")).toBeLessThan(at("state/mount the system disk"));
+    expect(at("state/mount the system disk")).toBeLessThan(at("config/load machine config"));
+    expect(at("state/mount the system disk")).toBeLessThan(at("mounts/mount /var (tmpfs)"));
+    expect(at("config/load machine config")).toBeLessThan(at("maintenance/wait for a config (maintenance API)"));
+    expect(at("maintenance/wait for a config (maintenance API)")).toBeLessThan(at("logging/" + tasks.find((t) => t.startsWith("logging/"))!.slice(8)));
+    expect(at("maintenance/wait for a config (maintenance API)")).toBeLessThan(at("services/start services"));
   });
 
   test("constructing the node reads no cmdline (a kernel boot has no /proc yet)", () => {

@@ -1,0 +1,115 @@
+// The maintenance API (Talos's maintenance service): what a node with no
+// config serves on TCP 50000 so an operator can give it one. TLS with a
+// self-signed certificate made at start (the client skips verification:
+// `minosctl apply-config --insecure`), no client certificates, and only the
+// calls Talos's maintenance service takes: ApplyConfiguration, Version and
+// storage's Disks. Everything else is
+// UNIMPLEMENTED. init closes it when a config was applied and starts the
+// real API (mutual TLS with the config's machine.ca).
+import * as grpc from "@grpc/grpc-js";
+import { X509Certificate } from "node:crypto";
+import { networkInterfaces } from "node:os";
+import type { MachineBackend } from "../init/backend/contract.ts";
+import type { CallContext } from "./handler.ts";
+import { machineService } from "./handlers/machine.ts";
+import { storageService } from "./handlers/storage.ts";
+import { generateCa, issueServerCert } from "./pki/certs.ts";
+import { decode, encode, serviceMethods, type ServiceName } from "./schema.ts";
+import { toStatus } from "./status.ts";
+
+/** What the maintenance server answers, by service: Talos's maintenance set. */
+export const MAINTENANCE_METHODS: Partial<Record<ServiceName, string[]>> = {
+  "machine.MachineService": ["ApplyConfiguration", "Version"],
+  "storage.StorageService": ["Disks"],
+};
+
+export interface MaintenanceApi {
+  readonly tcpPort: number;
+  /** SHA-256 fingerprint of the serving certificate ("AB:CD:…"), for the console. */
+  readonly fingerprint: string;
+  readonly certPem: string;
+  close(): Promise<void>;
+}
+
+export interface MaintenanceOptions {
+  port: number;
+  host?: string;
+}
+
+type Unary = (req: unknown, ctx: CallContext) => Promise<unknown>;
+
+/** The node's addresses (v4 and v6, no loopback), for the console and the certificate. */
+
+/** host:port as a client dials it ("[v6]:port"). */
+export function hostPort(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export function nodeAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.internal) out.push(a.address.replace(/%.*$/, ""));
+  return out;
+}
+
+export async function startMaintenanceApi(backend: MachineBackend, opts: MaintenanceOptions): Promise<MaintenanceApi> {
+  const ca = generateCa("minos maintenance");
+  const addresses = ["127.0.0.1", ...nodeAddresses()];
+  const serving = issueServerCert(ca, ["localhost"], addresses);
+  const fingerprint = new X509Certificate(serving.cert).fingerprint256;
+  const server = new grpc.Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024, "grpc.enable_channelz": 0 });
+  const impls: Partial<Record<ServiceName, Record<string, unknown>>> = {
+    "machine.MachineService": machineService(backend) as unknown as Record<string, unknown>,
+    "storage.StorageService": storageService(backend) as unknown as Record<string, unknown>,
+  };
+  for (const [service, names] of Object.entries(MAINTENANCE_METHODS) as [ServiceName, string[]][]) {
+    const def: Record<string, grpc.MethodDefinition<object, object>> = {};
+    const handlers: grpc.UntypedServiceImplementation = {};
+    for (const m of serviceMethods(service).filter((x) => names.includes(x.name))) {
+      def[m.name] = {
+        path: m.path,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (v: object) => Buffer.from(encode(m.requestType, v)),
+        requestDeserialize: (b: Buffer) => decode<object>(m.requestType, b),
+        responseSerialize: (v: object) => Buffer.from(encode(m.responseType, v)),
+        responseDeserialize: (b: Buffer) => decode<object>(m.responseType, b),
+      };
+      const handler = impls[service]![m.name] as Unary;
+      handlers[m.name] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        // Every caller is admin here, as in Talos's maintenance service: the config it applies is what decides.
+        (async () => handler(call.request, { role: "os:admin", hostname: safe(() => backend.hostname()) }))().then(
+          (res) => callback(null, res),
+          (e) => callback(toStatus(e)),
+        );
+      };
+    }
+    server.addService(def as grpc.ServiceDefinition, handlers);
+  }
+  const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(serving.cert), private_key: Buffer.from(serving.key) }], false);
+  const host = opts.host ?? "0.0.0.0";
+  const tcpPort = await new Promise<number>((res, rej) => server.bindAsync(`${host}:${opts.port}`, creds, (e, port) => (e ? rej(e) : res(port))));
+  return {
+    tcpPort,
+    fingerprint,
+    certPem: serving.cert,
+    close: () =>
+      new Promise<void>((res) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          res();
+        }, 1000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          res();
+        });
+      }),
+  };
+}
+
+function safe(f: () => string): string {
+  try {
+    return f();
+  } catch {
+    return "";
+  }
+}
