@@ -73,6 +73,14 @@ export interface VmOptions {
   accel?: "auto" | "kvm" | "tcg";
   /** false: no NET_APPEND (no ip=): the node's default DHCP gets 10.0.2.15 from QEMU's built-in server. */
   staticIp?: boolean;
+  /** QEMU's -rtc base= (the guest's clock at power-on, e.g. "2020-01-01"). */
+  rtcBase?: string;
+  /**
+   * false: QEMU user networking without restrict=on, so the guest can reach 10.0.2.2 (the host's
+   * loopback) over UDP — the time test's NTP responder, which guestfwd (TCP only) cannot carry.
+   * The test must configure the guest to address nothing else.
+   */
+  restrict?: boolean;
 }
 
 /** File content (mode 0644), or content with a mode (0755 for a program). */
@@ -247,13 +255,14 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
     "-append",
     append,
     "-netdev",
-    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}${(opts.guestfwds ?? []).map((g) => `,guestfwd=tcp:${g.addr}:${g.port}-cmd:${g.cmd}`).join("")}`,
+    `user,id=n0,restrict=${opts.restrict === false ? "off" : "on"},hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}${(opts.guestfwds ?? []).map((g) => `,guestfwd=tcp:${g.addr}:${g.port}-cmd:${g.cmd}`).join("")}`,
     "-device",
     "virtio-net-pci,netdev=n0",
     "-device",
     "virtio-rng-pci",
     "-qmp",
     `unix:${qmpSock},server=on,wait=off`,
+    ...(opts.rtcBase ? ["-rtc", `base=${opts.rtcBase}`] : []),
     ...(opts.disks ?? []).flatMap((d, i) => ["-drive", `file=${d},format=raw,if=virtio,cache=unsafe,id=disk${i}`]),
   ];
   const t0 = performance.now();
