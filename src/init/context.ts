@@ -42,7 +42,8 @@ export class NodeContext {
   readonly time = new Slot<{ sync: TimeSync; servers: string[]; clock: Clock }>("time sync", "boot phase time");
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
-  private readonly env: Readonly<Record<string, string | undefined>>;
+  /** init's environment (the sandbox's stand-ins: MINOS_CMDLINE, MINOS_ETCD_BINARY). */
+  readonly env: Readonly<Record<string, string | undefined>>;
   private cmdlineRead: Cmdline | undefined;
 
   constructor(opts: ContextOptions) {

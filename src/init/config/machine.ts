@@ -84,6 +84,19 @@ export interface MachineConfig {
     logging: { destinations: LoggingDestination[] };
     /** Talos's machine.time: SNTP servers (default time.cloudflare.com), off switch, how long the boot waits. */
     time?: { disabled?: boolean; servers?: string[]; bootTimeout?: string };
+    /** Talos's machine type: controlplane (or its legacy alias init) runs etcd; absent or worker does not. */
+    type?: "init" | "controlplane" | "worker";
+  };
+  /** Talos's cluster section: the keys minos applies (etcd on control-plane nodes; docs/etcd.md). */
+  cluster?: {
+    controlPlane?: { endpoint?: string };
+    etcd?: {
+      image?: string;
+      ca?: { crt: string; key: string };
+      extraArgs?: Record<string, string>;
+      advertisedSubnets?: string[];
+      listenSubnets?: string[];
+    };
   };
   minos: { services: ExtraService[] };
 }
@@ -144,6 +157,11 @@ export function defaultConfig(): MachineConfig {
 
 export function configToYaml(cfg: MachineConfig): string {
   return stringify(cfg);
+}
+
+/** controlplane, or Talos's legacy alias init: the nodes that run etcd. */
+export function isControlPlane(cfg: MachineConfig): boolean {
+  return cfg.machine.type === "controlplane" || cfg.machine.type === "init";
 }
 
 /** The CA as the API server wants it: PEM text (Talos stores base64 in the YAML). */
