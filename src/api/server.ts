@@ -343,6 +343,26 @@ function adapt(m: MethodInfo, handler: AnyHandler, served: Served): grpc.Untyped
     authorize(role, m.path);
     return { role, hostname: safeHostname(served.hostname) };
   };
+  if (!m.serverStream && m.clientStream) {
+    // A stream of requests, one reply (EtcdRecover's upload).
+    return (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const gone = new AbortController();
+      call.on("cancelled", () => gone.abort());
+      (async () => {
+        const ctx = context(call);
+        const requests = (async function* () {
+          for await (const r of requestsOf(call as unknown as grpc.ServerDuplexStream<unknown, unknown>, gone.signal)) {
+            assertKnownEnums(m.requestType, r);
+            yield r;
+          }
+        })();
+        return (handler as (r: AsyncIterable<unknown>, c: CallContext) => unknown)(requests, { ...ctx, signal: gone.signal });
+      })().then(
+        (res) => callback(null, res),
+        (e) => callback(toStatus(e)),
+      );
+    };
+  }
   if (!m.serverStream) {
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       // grpc-js emits "cancelled" for a client's RST_STREAM and for a passed deadline alike.

@@ -88,6 +88,20 @@ export class EtcdMember {
     this.wake?.();
   }
 
+  /** Checks Bootstrap's preconditions without changing anything (a recover runs its restore in between). */
+  checkBootstrap(): void {
+    if (this.bootstrapRequested) throw new FailedPreconditionError("etcd is already bootstrapped on this node");
+    if (this.hasData())
+      throw new FailedPreconditionError(`etcd data directory ${this.dataDir} is not empty: this node is (or was) a member; Bootstrap is once per cluster`);
+    if (this.left) throw new FailedPreconditionError("this node left the etcd cluster; reboot it to join again");
+  }
+
+  /** Data was restored into the data directory: wake the waiting start. */
+  restored(): void {
+    this.bootstrapRequested = true;
+    this.wake?.();
+  }
+
   /** Admin TLS for this node's own etcd client. */
   tls(): { ca: string; cert: string; key: string } {
     const c = this.issue();
@@ -148,6 +162,11 @@ export class EtcdMember {
     }
     let attempt = 0;
     for (;;) {
+      if (this.hasData()) {
+        // Restored from a snapshot while waiting (Bootstrap with recover_etcd).
+        this.deps.log("etcd: starting from the restored data directory");
+        return spec("existing");
+      }
       if (this.left) ctx.waiting("left the etcd cluster; reboot the node to join again");
       else if (this.bootstrapRequested) {
         this.deps.log(`etcd: bootstrapping a one-member cluster as ${self.name} at ${self.peerURL}`);

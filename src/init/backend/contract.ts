@@ -9,6 +9,7 @@ import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import type { TimeAnswer, TimeSyncInfo } from "../../node/time.ts";
 import type { VersionInfo } from "../../node/version.ts";
+import type { EtcdBackend } from "./etcd-contract.ts";
 
 export interface MachineBackend {
   hostname(): string;
@@ -49,4 +50,7 @@ export interface MachineBackend {
    * Once `signal` aborted (the client is gone) nothing is stored or applied.
    */
   applyConfiguration(data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs?: number, signal?: AbortSignal): Promise<ApplyResult>;
+
+  /** The Etcd calls; absent: this backend has no etcd (every Etcd call answers FAILED_PRECONDITION). */
+  etcd?: EtcdBackend;
 }

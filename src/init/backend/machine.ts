@@ -21,6 +21,7 @@ import { applySysctls } from "../phases/kernel.ts";
 import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
 import pkg from "../../../package.json";
+import { etcdBackend } from "../etcd/backend.ts";
 
 /** The client of a call went away (cancelled, deadline passed) before it changed anything. */
 export class ClientGoneError extends Error {
@@ -55,6 +56,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
   };
 
   return {
+    etcd: etcdBackend(ctx),
     hostname: () => hostname(),
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,

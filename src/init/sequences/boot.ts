@@ -9,6 +9,7 @@ import { configTasks } from "../phases/config.ts";
 import { kernelTasks } from "../phases/kernel.ts";
 import { kmsgTasks } from "../phases/kmsg.ts";
 import { loggingTasks } from "../phases/logging.ts";
+import { etcdTasks } from "../phases/etcd.ts";
 import { earlyMountTasks, mountTasks } from "../phases/mounts.ts";
 import { networkTasks } from "../phases/network.ts";
 import { powerButtonTasks } from "../phases/power-button.ts";
@@ -37,6 +38,7 @@ export function bootSequence(ctx: NodeContext): Sequence {
       { name: "powerButton", tasks: powerButtonTasks(ctx) },
       { name: "network", tasks: networkTasks(ctx) },
       { name: "time", tasks: timeTasks(ctx) },
+      { name: "etcd", tasks: etcdTasks(ctx) },
     ],
   };
 }
