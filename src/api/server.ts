@@ -40,6 +40,8 @@ export interface MachineApiOptions {
   ca?: { cert: string; key: string };
   /** Names the serving certificate carries besides localhost and the node's addresses. */
   certNames?: string[];
+  /** Addresses it carries besides those the node has now (static ones the network phase configures after the API starts). */
+  certIps?: string[];
   /** Where the node keeps its secrets, closed to non-admin Read ("/system/state"; tests point it elsewhere). */
   stateDir?: string;
   /** Stream bounds (streams.ts STREAM_LIMITS on a node; tests make them small). */
@@ -485,7 +487,7 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     if (opts.tcpPort !== undefined) {
       if (!opts.ca) throw new Error("machine API: a TCP listener needs the node CA (machine.ca)");
       const hostnames = ["localhost", safeHostname(() => backend.hostname()), ...(opts.certNames ?? [])].filter(Boolean);
-      const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], localAddresses());
+      const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], [...new Set([...localAddresses(), ...(opts.certIps ?? [])])]);
       const remote = buildServer(backend, certRole, certOwner, gate, stateDir, forwarder);
       servers.push(remote);
       guard.watch(remote);
