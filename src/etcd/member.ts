@@ -46,6 +46,22 @@ export interface PrepareContext {
   waiting(reason: string): void;
 }
 
+/** How long a membership change waits out etcd's "unhealthy cluster" (a member that restarted counts again after 5 s connected). */
+const UNHEALTHY_WAIT_MS = 20_000;
+
+/** Retries `fn` while etcd refuses a reconfiguration as unsafe right now (strict reconfig check); other errors at once. */
+async function whileUnhealthy<T>(fn: () => Promise<T>): Promise<T> {
+  const until = Date.now() + UNHEALTHY_WAIT_MS;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!/unhealthy cluster/.test((e as Error).message) || Date.now() > until) throw e;
+      await sleep(500);
+    }
+  }
+}
+
 /** Join retries: 1 s doubling to 30 s. */
 const JOIN_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 const PROMOTE_EVERY_MS = 1000;
@@ -275,7 +291,7 @@ export class EtcdMember {
       const { members } = await c.memberList();
       if (!members.some((m) => m.ID === id)) throw new NotFoundError(`etcd member ${id} not found`);
       if (members.length === 1) throw new FailedPreconditionError("refusing to remove the last etcd member");
-      await c.memberRemove(id);
+      await whileUnhealthy(() => c.memberRemove(id));
     } finally {
       c.close();
     }
@@ -301,7 +317,7 @@ export class EtcdMember {
       }
       const c = new EtcdClient({ endpoints: others.flatMap((m) => m.clientURLs), tls: this.tls() });
       try {
-        await c.memberRemove(me.ID);
+        await whileUnhealthy(() => c.memberRemove(me.ID));
       } finally {
         c.close();
       }

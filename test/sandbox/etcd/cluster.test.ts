@@ -28,7 +28,12 @@ const nodes: Record<string, Sandbox> = {};
 let etcdctl: string;
 
 async function run(cmd: string[], opts: { stdin?: string } = {}): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn(cmd, { stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore", stdout: "pipe", stderr: "pipe", env: { HOME: work, PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ETCDCTL_API: "3" } });
+  const p = Bun.spawn(cmd, {
+    stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { HOME: work, PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ETCDCTL_API: "3" },
+  });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
 }
@@ -252,7 +257,9 @@ describe("etcd on three control-plane sandboxes", () => {
 async function inNsTxn(ops: string): Promise<string> {
   const s = join(nodes.a!.rootfs, "system/secrets/etcd");
   return must(
-    inNs([etcdctl, `--endpoints=https://${IP.a}:2379`, `--cacert=${s}/ca.crt`, `--cert=${s}/admin.crt`, `--key=${s}/admin.key`, "txn"], { stdin: `\n${ops}\n\n\n` }),
+    inNs([etcdctl, `--endpoints=https://${IP.a}:2379`, `--cacert=${s}/ca.crt`, `--cert=${s}/admin.crt`, `--key=${s}/admin.key`, "txn"], {
+      stdin: `\n${ops}\n\n\n`,
+    }),
     "txn",
   );
 }
