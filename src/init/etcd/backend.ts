@@ -34,7 +34,7 @@ export function etcdBackend(ctx: NodeContext): EtcdBackend {
   const running = (): EtcdMember => {
     const m = member();
     const svc = ctx.services.peek()?.find("etcd");
-    if (!svc || svc.state !== "Running") {
+    if (svc?.state !== "Running") {
       const last = svc?.info().events.at(-1)?.msg;
       throw new FailedPreconditionError(`etcd is not running on this node (${svc?.state ?? "not declared"}${last ? `: ${last}` : ""})`);
     }
