@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { fetchDebs } from "../../build/debs.ts";
 import type { SandboxFile } from "../../scripts/sandbox.ts";
 
-/** Where a sandbox's etcd service finds the binary. */
+/** Where a sandbox's etcd service finds the binary... */
 export const ETCD_IN_SANDBOX = "/test/etcd";
+/** ...and the restore step's etcdctl (Bootstrap with recover_etcd). */
+export const ETCDCTL_IN_SANDBOX = "/test/etcdctl";
 
 function binary(pkg: string, rel: string): string {
   const deb = fetchDebs([pkg]).get(pkg)!;
@@ -23,4 +25,8 @@ export const etcdctlPath = () => binary("etcd-client", "usr/bin/etcdctl");
 
 export function etcdFile(): SandboxFile {
   return { path: ETCD_IN_SANDBOX, from: etcdPath(), mode: 0o755 };
+}
+
+export function etcdctlFile(): SandboxFile {
+  return { path: ETCDCTL_IN_SANDBOX, from: etcdctlPath(), mode: 0o755 };
 }

@@ -1,7 +1,8 @@
 // A three-node etcd cluster run by minos: three control-plane sandboxes (each
 // its own network namespace) joined by veth pairs to a bridge inside a network
 // namespace this test creates, static 10.77.x addresses only inside those
-// namespaces; a worker sandbox for the worker refusal. Debian's etcd-server is
+// namespaces; a fourth control plane (D, a cluster of its own) that recovers
+// from A's snapshot, and a worker sandbox for the worker refusal. Debian's etcd-server is
 // the etcd binary (/test/etcd in each sandbox's private rootfs copy),
 // Debian's etcd-client's etcdctl drives the cluster from the test namespace
 // with the admin certificate node A issued.
@@ -10,18 +11,18 @@
 // container runner is not in this tree yet), so a sandbox runs exactly what a
 // VM would, in a fraction of the time; each still has its own network stack.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootSandbox, type Sandbox } from "../../../scripts/sandbox.ts";
 import { applyPatches, loadPatch } from "../../../src/config/patch.ts";
 import { snapshotProblem } from "../../../src/etcd/snapshot.ts";
-import { etcdctlPath, etcdFile, ETCD_IN_SANDBOX } from "../../helpers/etcd.ts";
+import { etcdctlFile, etcdctlPath, etcdFile, ETCD_IN_SANDBOX, ETCDCTL_IN_SANDBOX } from "../../helpers/etcd.ts";
 import { namespacePids } from "../../helpers/node.ts";
 
 const NS = `etcdt${process.pid}`;
 const NET = "10.77.0";
-const IP = { a: `${NET}.11`, b: `${NET}.12`, c: `${NET}.13` };
+const IP = { a: `${NET}.11`, b: `${NET}.12`, c: `${NET}.13`, d: `${NET}.14` };
 let work: string;
 let talosconfig: string;
 const nodes: Record<string, Sandbox> = {};
@@ -104,8 +105,15 @@ beforeAll(async () => {
   await must(inNs(["ip", "link", "set", "lo", "up"]), "lo up");
   const env = { MINOS_ETCD_BINARY: ETCD_IN_SANDBOX };
   const echo = process.env.MINOS_TEST_ECHO ? true : undefined;
-  const boot = async (name: "a" | "b" | "c") => {
-    const sb = await bootSandbox({ config: applyPatches(cp, [patch(`node-${name}`, IP[name])]), env, files: [etcdFile()], echo });
+  // D is a control plane of a cluster of its own (its endpoint names only itself): the fresh node that recovers from A's snapshot.
+  const alone = loadPatch(`cluster:\n  controlPlane:\n    endpoint: https://${IP.d}:6443\n`);
+  const boot = async (name: "a" | "b" | "c" | "d") => {
+    const sb = await bootSandbox({
+      config: applyPatches(cp, [patch(`node-${name}`, IP[name]), ...(name === "d" ? [alone] : [])]),
+      env: name === "d" ? { ...env, MINOS_ETCDCTL_BINARY: ETCDCTL_IN_SANDBOX } : env,
+      files: name === "d" ? [etcdFile(), etcdctlFile()] : [etcdFile()],
+      echo,
+    });
     nodes[name] = sb;
     // eth0 appears in the node's namespace while its network phase waits for it (up to 10 s).
     const veth = `v${name}${process.pid}`.slice(0, 15);
@@ -116,6 +124,7 @@ beforeAll(async () => {
     boot("a"),
     boot("b"),
     boot("c"),
+    boot("d"),
     bootSandbox({ config: applyPatches(worker, [patch("node-w")]), env, files: [etcdFile()], echo }).then((sb) => (nodes.w = sb)),
   ]);
   await Promise.all(Object.values(nodes).map((n) => n.waitForLine(/all services healthy/, 90_000)));
@@ -209,7 +218,7 @@ describe("etcd on three control-plane sandboxes", () => {
     expect(r.code).toBe(0);
     const rows = r.out.trim().split("\n").slice(1);
     expect(rows.length).toBe(9);
-    for (const ip of Object.values(IP)) expect(rows.filter((l) => l.startsWith(ip)).length).toBe(3);
+    for (const ip of [IP.a, IP.b, IP.c]) expect(rows.filter((l) => l.startsWith(ip)).length).toBe(3);
     expect(rows.every((l) => / node-[abc] /.test(l) && /false$/.test(l))).toBe(true);
   }, 30_000);
 
@@ -228,6 +237,30 @@ describe("etcd on three control-plane sandboxes", () => {
     const st = JSON.parse(await must(run([etcdctl, "snapshot", "status", file, "-w", "json"]), "snapshot status"));
     expect(st.totalKey).toBeGreaterThanOrEqual(1000);
   }, 30_000);
+
+  test("a fresh node recovers from A's snapshot: a corrupt one is refused first, nothing stored; then every key is back", async () => {
+    const d = nodes.d!;
+    const good = join(work, "snap.db");
+    const bad = join(work, "corrupt.db");
+    const data = readFileSync(good);
+    const corrupt = Buffer.from(data);
+    corrupt[2000] = corrupt[2000]! ^ 0xff;
+    writeFileSync(bad, corrupt);
+    const refused = await ctl(d, "bootstrap", "--recover-from", bad);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/invalid argument: EtcdRecover: snapshot integrity check failed.*nothing stored/);
+    expect(existsSync(join(d.rootfs, "var/lib/etcd.snapshot"))).toBe(false);
+    expect(existsSync(join(d.rootfs, "var/lib/etcd/member"))).toBe(false);
+    const ok = await ctl(d, "bootstrap", "--recover-from", good);
+    expect(ok.err).toBe("");
+    expect(ok.code).toBe(0);
+    const count = await until("D serves the recovered keys", 30_000, async () => {
+      const r = await ctlEtcd(IP.d, "get", "/k/", "--prefix", "--keys-only", "-w", "json");
+      return r.code === 0 ? JSON.parse(r.out).count : undefined;
+    });
+    expect(count).toBe(1000);
+    expect((await members(d)).map((m) => m.hostname)).toEqual(["node-d"]);
+  }, 60_000);
 
   test("status, alarms and defrag answer on A", async () => {
     const s = await ctl(nodes.a!, "etcd", "status");
