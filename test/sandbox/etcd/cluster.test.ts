@@ -284,6 +284,22 @@ describe("etcd on three control-plane sandboxes", () => {
     expect(existsSync(join(nodes.c!.rootfs, "var/lib/etcd"))).toBe(false);
     expect(JSON.parse(await must(ctlEtcd(IP.b, "get", "/k/", "--prefix", "--keys-only", "-w", "json"), "count")).count).toBe(1000);
   }, 40_000);
+
+  test("a graceful power-off of B leaves the cluster first; the last member cannot be removed or leave", async () => {
+    const exit = await nodes.b!.stop("SIGTERM", 60_000);
+    expect(exit.initSignal).toBe("SIGINT");
+    expect(nodes.b!.lines.some((l) => /leaveEtcd\/leave etcd: ok/.test(l))).toBe(true);
+    const m = await members(nodes.a!);
+    expect(m.map((x) => x.hostname)).toEqual(["node-a"]);
+    const id = BigInt(m[0]!.id).toString(16);
+    const remove = await ctl(nodes.a!, "etcd", "remove-member", id);
+    expect(remove.code).toBe(1);
+    expect(remove.err).toMatch(/failed precondition: refusing to remove the last etcd member/);
+    const leave = await ctl(nodes.a!, "etcd", "leave");
+    expect(leave.code).toBe(1);
+    expect(leave.err).toMatch(/failed precondition: refusing to leave: this node is the last etcd member/);
+    expect(JSON.parse(await must(ctlEtcd(IP.a, "get", "/k/", "--prefix", "--keys-only", "-w", "json"), "count")).count).toBe(1000);
+  }, 90_000);
 });
 
 /** One transaction of puts through A (etcdctl txn reads compares, success ops, failure ops from stdin). */
