@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse, stringify } from "yaml";
 import { bootSandbox, type Sandbox } from "../../../scripts/sandbox.ts";
 import { applyPatches, loadPatch } from "../../../src/config/patch.ts";
 import { snapshotProblem } from "../../../src/etcd/snapshot.ts";
@@ -236,6 +237,29 @@ describe("etcd on three control-plane sandboxes", () => {
     // etcd's own tool agrees it is a snapshot holding the keys.
     const st = JSON.parse(await must(run([etcdctl, "snapshot", "status", file, "-w", "json"]), "snapshot status"));
     expect(st.totalKey).toBeGreaterThanOrEqual(1000);
+  }, 30_000);
+
+  test("os:etcd:backup over mutual TLS: EtcdSnapshot works, nothing else does", async () => {
+    await must(
+      run(["sh", "-c", `cd ${work} && ${process.cwd()}/dist/minos ctl gen client --role os:etcd:backup --from-config controlplane.yaml`]),
+      "gen client",
+    );
+    const cfg = parse(readFileSync(talosconfig, "utf8")) as { context: string; contexts: Record<string, { crt: string; key: string }> };
+    const context = cfg.contexts[cfg.context]!;
+    context.crt = readFileSync(join(work, "etcd:backup.crt")).toString("base64");
+    context.key = readFileSync(join(work, "etcd:backup.key")).toString("base64");
+    const backupConfig = join(work, "backup-talosconfig");
+    writeFileSync(backupConfig, stringify(cfg));
+    const as = (...args: string[]) => inNs(["dist/minos", "ctl", "--talosconfig", backupConfig, "-e", IP.a, ...args]);
+    const snap = await as("etcd", "snapshot", join(work, "backup.db"));
+    expect(snap.err).toBe("");
+    expect(snapshotProblem(readFileSync(join(work, "backup.db")))).toBeUndefined();
+    for (const args of [["version"], ["etcd", "members"], ["etcd", "leave"], ["bootstrap"]]) {
+      const r = await as(...args);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/permission denied: .*role os:etcd:backup is not allowed/);
+    }
+    expect((await members(nodes.a!)).length).toBe(3);
   }, 30_000);
 
   test("a fresh node recovers from A's snapshot: a corrupt one is refused first, nothing stored; then every key is back", async () => {
