@@ -1,13 +1,14 @@
 // init's side of the Etcd calls (backend/etcd-contract.ts): Bootstrap, the
 // member list and maintenance through this node's own etcd, leaving the
 // cluster (etcd stopped, data wiped), snapshots out and in.
-import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { FailedPreconditionError, InvalidArgumentError } from "../../lib/errors.ts";
 import type { EtcdMember } from "../../etcd/member.ts";
 import { snapshotProblem } from "../../etcd/snapshot.ts";
 import type { EtcdBackend, EtcdMemberInfo } from "../backend/etcd-contract.ts";
 import type { NodeContext } from "../context.ts";
+import { describeExit, type ExitStatus } from "../supervisor/reaper.ts";
 
 /** Where EtcdRecover keeps the uploaded snapshot until Bootstrap recovers from it (Talos's path). */
 export const RECOVER_SNAPSHOT = "/var/lib/etcd.snapshot";
@@ -58,24 +59,32 @@ export function etcdBackend(ctx: NodeContext): EtcdBackend {
     const name = m.settings.hostname;
     const staging = `${m.dataDir}.restoring`;
     rmSync(staging, { recursive: true, force: true });
-    const p = Bun.spawn(
-      [
-        tool,
-        "snapshot",
-        "restore",
-        RECOVER_SNAPSHOT,
-        `--name=${name}`,
-        `--initial-cluster=${name}=${peer}`,
-        `--initial-advertise-peer-urls=${peer}`,
-        `--data-dir=${staging}`,
-        ...(skipHashCheck ? ["--skip-hash-check=true"] : []),
-      ],
-      { env: { ETCDCTL_API: "3" }, stdout: "pipe", stderr: "pipe" },
-    );
-    const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
-    if (code !== 0) {
+    // Through init's reaper: PID 1 reaps every child, and only the reaper may take their exit statuses.
+    const logFile = `${m.dataDir}.restore.log`;
+    const fd = openSync(logFile, "w", 0o600);
+    const argv = [
+      tool,
+      "snapshot",
+      "restore",
+      RECOVER_SNAPSHOT,
+      `--name=${name}`,
+      `--initial-cluster=${name}=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--data-dir=${staging}`,
+      ...(skipHashCheck ? ["--skip-hash-check=true"] : []),
+    ];
+    let exited: Promise<ExitStatus>;
+    try {
+      ({ exited } = ctx.reaper.spawn({ path: tool, argv, env: ["ETCDCTL_API=3", "PATH=/sbin:/bin"], stdin: "null", stdout: fd, stderr: fd, setsid: true }));
+    } finally {
+      closeSync(fd);
+    }
+    const status = await exited;
+    const output = readFileSync(logFile, "utf8").trim();
+    rmSync(logFile, { force: true });
+    if (status.code !== 0) {
       rmSync(staging, { recursive: true, force: true });
-      throw new FailedPreconditionError(`snapshot restore failed (exit ${code}): ${err.trim().split("\n").at(-1)}`);
+      throw new FailedPreconditionError(`snapshot restore failed (${describeExit(status)}): ${output.split("\n").at(-1)}`);
     }
     rmSync(m.dataDir, { recursive: true, force: true });
     renameSync(staging, m.dataDir);

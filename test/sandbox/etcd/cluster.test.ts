@@ -17,8 +17,9 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { bootSandbox, type Sandbox } from "../../../scripts/sandbox.ts";
 import { applyPatches, loadPatch } from "../../../src/config/patch.ts";
+import { asProcess, etcdRunSpec } from "../../../src/etcd/service.ts";
 import { snapshotProblem } from "../../../src/etcd/snapshot.ts";
-import { etcdctlFile, etcdctlPath, etcdFile, ETCD_IN_SANDBOX, ETCDCTL_IN_SANDBOX } from "../../helpers/etcd.ts";
+import { etcdctlFile, etcdctlPath, etcdFile, etcdPath, ETCD_IN_SANDBOX, ETCDCTL_IN_SANDBOX } from "../../helpers/etcd.ts";
 import { namespacePids } from "../../helpers/node.ts";
 
 const NS = `etcdt${process.pid}`;
@@ -49,10 +50,17 @@ async function must(r: Promise<{ code: number; out: string; err: string }>, what
 /** minosctl against a node's own socket (full access). */
 const ctl = (sb: Sandbox, ...args: string[]) => run(["dist/minos", "ctl", "-e", `unix:${sb.socketPath}`, ...args]);
 
-/** etcdctl in the test namespace with node A's admin certificate. */
+/** etcdctl in the test namespace with node A's admin certificate (endpoint: an address, port 2379, or address:port). */
 function ctlEtcd(endpoint: string, ...args: string[]) {
   const s = join(nodes.a!.rootfs, "system/secrets/etcd");
-  return inNs([etcdctl, `--endpoints=https://${endpoint}:2379`, `--cacert=${s}/ca.crt`, `--cert=${s}/admin.crt`, `--key=${s}/admin.key`, ...args]);
+  return inNs([
+    etcdctl,
+    `--endpoints=https://${endpoint.includes(":") ? endpoint : `${endpoint}:2379`}`,
+    `--cacert=${s}/ca.crt`,
+    `--cert=${s}/admin.crt`,
+    `--key=${s}/admin.key`,
+    ...args,
+  ]);
 }
 
 async function members(sb: Sandbox): Promise<Array<{ hostname: string; is_learner: boolean; id: number | string }>> {
@@ -195,6 +203,119 @@ describe("etcd on three control-plane sandboxes", () => {
       expect((await must(ctlEtcd(ip, "get", "/k/0777", "--print-value-only"), "get")).trim()).toBe("v777");
     }
   }, 60_000);
+
+  test("benchmark: put p50/p99 and throughput, minos-run cluster vs the same etcd run directly with the same flags on the same network", async () => {
+    // The direct cluster: the same binary, flags and certificates, started by the test in each node's network namespace on ports 3379/3380.
+    const direct: Array<{ kill(): void }> = [];
+    try {
+      const spec = async (n: "a" | "b" | "c") => {
+        const secrets = join(nodes[n]!.rootfs, "system/secrets/etcd");
+        // The node's own /var (seen through its init's root, its mounts included): the same filesystem the minos-run member writes to.
+        const dataDir = `/proc/${await nodes[n]!.initPid()}/root/var/lib/etcd-direct`;
+        return etcdRunSpec({
+          name: `direct-${n}`,
+          addresses: { advertised: [IP[n]], listen: ["0.0.0.0"] },
+          initialCluster: (["a", "b", "c"] as const).map((m) => ({ name: `direct-${m}`, peerURL: `https://${IP[m]}:3380` })),
+          state: "new",
+          image: "unused",
+          extraArgs: {
+            "listen-peer-urls": "https://0.0.0.0:3380",
+            "listen-client-urls": "https://0.0.0.0:3379",
+            "initial-advertise-peer-urls": `https://${IP[n]}:3380`,
+            "advertise-client-urls": `https://${IP[n]}:3379`,
+          },
+          secretsDir: secrets,
+          dataDir,
+        });
+      };
+      for (const n of ["a", "b", "c"] as const) {
+        const s = await spec(n);
+        direct.push(
+          Bun.spawn(["nsenter", `--net=/proc/${await nodes[n]!.initPid()}/ns/net`, ...asProcess(s, etcdPath())], { stdout: "ignore", stderr: "ignore" }),
+        );
+      }
+      const secrets = join(nodes.a!.rootfs, "system/secrets/etcd");
+      const bench = async (endpoint: string, prefix: string) => {
+        const arg = JSON.stringify({
+          endpoint,
+          ca: `${secrets}/ca.crt`,
+          cert: `${secrets}/admin.crt`,
+          key: `${secrets}/admin.key`,
+          sequential: 300,
+          workers: 16,
+          perWorker: 50,
+          prefix,
+        });
+        return JSON.parse(await must(inNs([process.execPath, "test/helpers/etcd-bench.ts", arg]), `bench ${endpoint}`)) as {
+          p50: number;
+          p99: number;
+          throughput: number;
+        };
+      };
+      await until("the direct cluster is up", 30_000, async () => ((await ctlEtcd(`${IP.a}:3379`, "endpoint", "health")).code === 0 ? true : undefined));
+      // Both clusters led by A (a put through a follower costs a hop to the leader).
+      const leadByA = async (port: number) => {
+        const eps = [IP.a, IP.b, IP.c].map((ip) => `${ip}:${port}`).join(",");
+        const st = JSON.parse(
+          await must(
+            ctlEtcd(
+              eps.split(",")[0]!,
+              `--endpoints=${eps
+                .split(",")
+                .map((e) => `https://${e}`)
+                .join(",")}`,
+              "endpoint",
+              "status",
+              "-w",
+              "json",
+            ),
+            "status",
+          ),
+        ) as Array<{
+          Endpoint: string;
+          Status: { header: { member_id: number | string }; leader: number | string };
+        }>;
+        const a = st.find((x) => x.Endpoint.includes(IP.a))!;
+        const aId = BigInt(a.Status.header.member_id);
+        if (BigInt(a.Status.leader) !== aId)
+          await must(
+            ctlEtcd(
+              IP.a,
+              `--endpoints=${eps
+                .split(",")
+                .map((e) => `https://${e}`)
+                .join(",")}`,
+              "move-leader",
+              aId.toString(16),
+            ),
+            "move-leader",
+          );
+      };
+      await until("A leads the direct cluster", 20_000, async () => await leadByA(3379).then(() => true));
+      await until("A leads the minos-run cluster", 20_000, async () => await leadByA(2379).then(() => true));
+      // Interleaved rounds (the machine is shared): the better of two for each.
+      type R = { p50: number; p99: number; throughput: number };
+      const best = (a: R, b: R): R => ({ p50: Math.min(a.p50, b.p50), p99: Math.min(a.p99, b.p99), throughput: Math.max(a.throughput, b.throughput) });
+      const m1 = await bench(`https://${IP.a}:2379`, "/bench/minos/1/");
+      const d1 = await bench(`https://${IP.a}:3379`, "/bench/direct/1/");
+      const d2 = await bench(`https://${IP.a}:3379`, "/bench/direct/2/");
+      const m2 = await bench(`https://${IP.a}:2379`, "/bench/minos/2/");
+      const viaMinos = best(m1, m2);
+      const directly = best(d1, d2);
+      const f = (x: number) => x.toFixed(2);
+      console.log(
+        `etcd put, 3 members, through A — minos-run: p50 ${f(viaMinos.p50)} ms, p99 ${f(viaMinos.p99)} ms, ${viaMinos.throughput.toFixed(0)} puts/s; ` +
+          `direct: p50 ${f(directly.p50)} ms, p99 ${f(directly.p99)} ms, ${directly.throughput.toFixed(0)} puts/s; ` +
+          `ratio p50 ${(viaMinos.p50 / directly.p50).toFixed(2)}, throughput ${(viaMinos.throughput / directly.throughput).toFixed(2)}`,
+      );
+      for (const r of [viaMinos, directly]) {
+        expect(r.p50).toBeGreaterThan(0);
+        expect(r.throughput).toBeGreaterThan(0);
+      }
+    } finally {
+      for (const p of direct) p.kill();
+    }
+  }, 90_000);
 
   test("kill -9 of B's etcd: the supervisor restarts it and it has every key", async () => {
     const init = await nodes.b!.initPid();
