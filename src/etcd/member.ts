@@ -62,8 +62,8 @@ async function whileUnhealthy<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Join retries: 1 s doubling to 30 s. */
-const JOIN_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
+/** Join retries: 1 s doubling to 10 s (a Bootstrap elsewhere is found within 10 s). */
+const JOIN_BACKOFF = { initialMs: 1000, maxMs: 10_000 };
 const PROMOTE_EVERY_MS = 1000;
 
 export class EtcdMember {
