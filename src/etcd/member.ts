@@ -75,6 +75,8 @@ export class EtcdMember {
   /** Members to promote through (the ones this node joined through). */
   private joinedThrough: string[] = [];
   private promoting: AbortController | undefined;
+  /** The last join attempt reached a member (it failed after that). */
+  private clusterSeen = false;
   readonly dataDir: string;
 
   constructor(
@@ -194,7 +196,8 @@ export class EtcdMember {
           return spec("existing", joined);
         }
       }
-      attempt++;
+      // A cluster that answered but could not take this node yet (another learner is catching up) is asked again soon.
+      attempt = this.clusterSeen ? 1 : attempt + 1;
       const delay = Math.min(JOIN_BACKOFF.maxMs, JOIN_BACKOFF.initialMs * 2 ** Math.min(attempt - 1, 10));
       const woken = new Promise<void>((r) => (this.wake = r));
       const slept = await Promise.race([sleep(delay, ctx.signal), woken.then(() => true)]);
@@ -218,9 +221,11 @@ export class EtcdMember {
       return undefined;
     }
     const c = new EtcdClient({ endpoints, tls: this.tls() });
+    this.clusterSeen = false;
     try {
       const peerURL = peerUrlOf(this.addrs!);
       let { members } = await c.memberList();
+      this.clusterSeen = true;
       let me: Member | undefined = members.find((m) => m.peerURLs.includes(peerURL));
       if (me?.name) {
         // A member with this node's URL that has run, while this node has no data: it is a leftover (a wiped node). Replace it.

@@ -50,17 +50,11 @@ async function must(r: Promise<{ code: number; out: string; err: string }>, what
 /** minosctl against a node's own socket (full access). */
 const ctl = (sb: Sandbox, ...args: string[]) => run(["dist/minos", "ctl", "-e", `unix:${sb.socketPath}`, ...args]);
 
-/** etcdctl in the test namespace with node A's admin certificate (endpoint: an address, port 2379, or address:port). */
-function ctlEtcd(endpoint: string, ...args: string[]) {
+/** etcdctl in the test namespace with node A's admin certificate (endpoints: addresses, port 2379, or address:port, comma-separated). */
+function ctlEtcd(endpoints: string, ...args: string[]) {
   const s = join(nodes.a!.rootfs, "system/secrets/etcd");
-  return inNs([
-    etcdctl,
-    `--endpoints=https://${endpoint.includes(":") ? endpoint : `${endpoint}:2379`}`,
-    `--cacert=${s}/ca.crt`,
-    `--cert=${s}/admin.crt`,
-    `--key=${s}/admin.key`,
-    ...args,
-  ]);
+  const urls = endpoints.split(",").map((e) => `https://${e.includes(":") ? e : `${e}:2379`}`);
+  return inNs([etcdctl, `--endpoints=${urls.join(",")}`, `--cacert=${s}/ca.crt`, `--cert=${s}/admin.crt`, `--key=${s}/admin.key`, ...args]);
 }
 
 async function members(sb: Sandbox): Promise<Array<{ hostname: string; is_learner: boolean; id: number | string }>> {
@@ -256,40 +250,10 @@ describe("etcd on three control-plane sandboxes", () => {
       // Both clusters led by A (a put through a follower costs a hop to the leader).
       const leadByA = async (port: number) => {
         const eps = [IP.a, IP.b, IP.c].map((ip) => `${ip}:${port}`).join(",");
-        const st = JSON.parse(
-          await must(
-            ctlEtcd(
-              eps.split(",")[0]!,
-              `--endpoints=${eps
-                .split(",")
-                .map((e) => `https://${e}`)
-                .join(",")}`,
-              "endpoint",
-              "status",
-              "-w",
-              "json",
-            ),
-            "status",
-          ),
-        ) as Array<{
-          Endpoint: string;
-          Status: { header: { member_id: number | string }; leader: number | string };
-        }>;
-        const a = st.find((x) => x.Endpoint.includes(IP.a))!;
-        const aId = BigInt(a.Status.header.member_id);
-        if (BigInt(a.Status.leader) !== aId)
-          await must(
-            ctlEtcd(
-              IP.a,
-              `--endpoints=${eps
-                .split(",")
-                .map((e) => `https://${e}`)
-                .join(",")}`,
-              "move-leader",
-              aId.toString(16),
-            ),
-            "move-leader",
-          );
+        // `-w simple`: endpoint, ID (hex: JSON's numbers would round these uint64s), version, db size, is leader, ...
+        const lines = (await must(ctlEtcd(eps, "endpoint", "status", "-w", "simple"), "status")).trim().split("\n");
+        const a = lines.map((l) => l.split(", ")).find((f) => f[0]!.includes(IP.a))!;
+        if (a[4] !== "true") await must(ctlEtcd(eps, "move-leader", a[1]!), "move-leader");
       };
       await until("A leads the direct cluster", 20_000, async () => await leadByA(3379).then(() => true));
       await until("A leads the minos-run cluster", 20_000, async () => await leadByA(2379).then(() => true));
