@@ -148,8 +148,3 @@ export function decodeResponse<T>(m: MethodName, bytes: Uint8Array): T {
   const t = type(METHODS[m][2]);
   return t.toObject(t.decode(bytes), OBJECT_OPTIONS) as T;
 }
-
-/** Member ids as etcd prints them (etcdctl member list): lower-case hex. */
-export function hexId(id: string): string {
-  return BigInt(id).toString(16);
-}
