@@ -4,10 +4,16 @@ import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { PermissionDeniedError } from "../lib/errors.ts";
 
-export type Role = "os:admin" | "os:operator" | "os:reader";
+export type Role = "os:admin" | "os:operator" | "os:reader" | "os:etcd:backup";
 
-export const ROLES: readonly Role[] = ["os:reader", "os:operator", "os:admin"];
-const RANK: Record<Role, number> = { "os:reader": 0, "os:operator": 1, "os:admin": 2 };
+export const ROLES: readonly Role[] = ["os:reader", "os:operator", "os:admin", "os:etcd:backup"];
+/** os:etcd:backup ranks below every other role: it may call what ALSO_ALLOWED names for it, and nothing else. */
+const RANK: Record<Role, number> = { "os:etcd:backup": -1, "os:reader": 0, "os:operator": 1, "os:admin": 2 };
+
+/** Talos's os:etcd:backup: a role for backup jobs, allowed EtcdSnapshot alone (no other call, reading or writing). */
+const ALSO_ALLOWED: Record<string, readonly Role[]> = {
+  "/machine.MachineService/EtcdSnapshot": ["os:etcd:backup"],
+};
 
 /**
  * The least role each method needs. Every method the server serves is listed
@@ -69,6 +75,21 @@ const REQUIRED: Record<string, Role> = {
   // authorizeRead below stays as a second wall should this ever be widened.
   "/machine.MachineService/Read": "os:admin",
   "/machine.MachineService/Reset": "os:admin",
+
+  // etcd (Talos's rules): reading its state is for readers; the snapshot holds
+  // every Kubernetes secret, so operators (and os:etcd:backup) only; changing
+  // the membership or the data is for admins.
+  "/machine.MachineService/EtcdMemberList": "os:reader",
+  "/machine.MachineService/EtcdStatus": "os:reader",
+  "/machine.MachineService/EtcdAlarmList": "os:reader",
+  "/machine.MachineService/EtcdSnapshot": "os:operator",
+  "/machine.MachineService/EtcdForfeitLeadership": "os:operator",
+  "/machine.MachineService/EtcdDefragment": "os:operator",
+  "/machine.MachineService/EtcdAlarmDisarm": "os:operator",
+  "/machine.MachineService/Bootstrap": "os:admin",
+  "/machine.MachineService/EtcdRemoveMemberByID": "os:admin",
+  "/machine.MachineService/EtcdLeaveCluster": "os:admin",
+  "/machine.MachineService/EtcdRecover": "os:admin",
 };
 
 /** The role listed for a method path, undefined when it is not listed (tests check the list is complete). */
@@ -86,6 +107,7 @@ export function allows(role: Role, need: Role): boolean {
 
 export function authorize(role: Role, path: string): void {
   const need = requiredRole(path);
+  if (ALSO_ALLOWED[path]?.includes(role)) return;
   if (!allows(role, need)) throw new PermissionDeniedError(`${path.slice(path.lastIndexOf("/") + 1)}: role ${role} is not allowed (needs ${need})`);
 }
 

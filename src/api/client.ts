@@ -82,6 +82,22 @@ export class MachineClient {
     return decode<Res<S, M>>(m.responseType, bytes);
   }
 
+  /** Any client-streaming method: every request, one reply. */
+  async clientStream<S extends ServiceName, M extends keyof Services[S] & string>(
+    service: S,
+    method: M,
+    reqs: Msg<Req<S, M>>[],
+    opts: CallOptions = {},
+  ): Promise<Res<S, M>> {
+    const m = methodInfo(service, method);
+    const bytes = await this.transport.clientStream(
+      m.path,
+      reqs.map((r) => encode(m.requestType, r)),
+      { timeoutMs: opts.timeoutMs ?? this.timeoutMs },
+    );
+    return decode<Res<S, M>>(m.responseType, bytes);
+  }
+
   /** Any server-streaming method, raw messages. */
   stream<S extends ServiceName, M extends keyof Services[S] & string>(service: S, method: M, req: Msg<Req<S, M>>): Stream<Res<S, M>> {
     const m = methodInfo(service, method);

@@ -82,6 +82,8 @@ export function impersonatedRole(orgs: string | string[] | undefined, md: grpc.M
 export interface Forwarder {
   /** Forwards one unary call to every target; resolves to the reply with each target's messages. */
   unary(m: MethodInfo, request: unknown, targets: string[], role: Role, timeoutMs: number): Promise<{ messages: unknown[] }>;
+  /** Forwards one client stream (its requests, collected) to one target; resolves to its reply, tagged. */
+  clientStream(m: MethodInfo, requests: unknown[], target: string, role: Role, timeoutMs: number): Promise<{ messages: unknown[] }>;
   /** Forwards one server stream to every target, in turn; each message goes to push (tagged). */
   stream(m: MethodInfo, request: unknown, targets: string[], role: Role, push: (msg: unknown) => boolean, signal: AbortSignal): Promise<void>;
 }
@@ -118,6 +120,18 @@ export function createForwarder(ca: CertAndKey, hostname: () => string): Forward
         }),
       );
       return { messages: replies.flat() };
+    },
+    async clientStream(m, requests, target, role, timeoutMs) {
+      const t = transportTo(target, role);
+      try {
+        const bodies = requests.map((r) => encode(m.requestType, r as object));
+        const res = decode<{ messages?: unknown[] }>(m.responseType, await t.clientStream(m.path, bodies, { timeoutMs }));
+        return { messages: (res.messages ?? []).map((msg) => tag(msg, target)) };
+      } catch (e) {
+        return { messages: [failure(target, e)] };
+      } finally {
+        t.close();
+      }
     },
     async stream(m, request, targets, role, push, signal) {
       const body = encode(m.requestType, request as object);
@@ -159,7 +173,7 @@ function remainingMs(call: Call): number {
  * refused, never silently answered by this node.
  */
 export function withForwarding(m: MethodInfo, local: grpc.UntypedHandleCall, roleOf: RoleOf, forwarder: Forwarder | undefined): grpc.UntypedHandleCall {
-  if (m.clientStream) return local;
+  if (m.clientStream && m.serverStream) return local;
   const route = (call: Call): { targets: string[]; role: Role } | undefined => {
     const t = forwardTargets(call.metadata);
     if (!t) return undefined;
@@ -169,6 +183,30 @@ export function withForwarding(m: MethodInfo, local: grpc.UntypedHandleCall, rol
     authorize(role, m.path);
     return { targets: t.targets, role };
   };
+  if (m.clientStream) {
+    // A stream of requests for one node (EtcdRecover's upload): collected here, then sent on whole.
+    return (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      let r: ReturnType<typeof route>;
+      try {
+        r = route(call);
+        if (r && r.targets.length !== 1) throw new StatusError(Code.INVALID_ARGUMENT, `${m.name} goes to one node; ${r.targets.length} were named`);
+      } catch (e) {
+        callback(toStatus(e));
+        return;
+      }
+      if (!r) return (local as grpc.handleClientStreamingCall<unknown, unknown>)(call, callback);
+      const { targets, role } = r;
+      const requests: unknown[] = [];
+      call.on("data", (msg) => requests.push(msg));
+      call.on("error", (e) => callback(toStatus(e)));
+      call.on("end", () => {
+        forwarder!.clientStream(m, requests, targets[0]!, role, remainingMs(call)).then(
+          (res) => callback(null, res),
+          (e) => callback(toStatus(e)),
+        );
+      });
+    };
+  }
   if (!m.serverStream) {
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       let r: ReturnType<typeof route>;

@@ -33,6 +33,7 @@ export interface Sink<T> {
 
 export type Unary<Req, Res> = (req: Req, ctx: CallContext) => Promise<Msg<Res>> | Msg<Res>;
 export type ServerStream<Req, Res> = (req: Req, ctx: CallContext, sink: Sink<Res>) => Promise<void>;
+export type ClientStream<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<Msg<Res>>;
 export type BidiStream<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext, sink: Sink<Res>) => Promise<void>;
 
 type Impl<M> = M extends { req: infer Q; res: infer R; clientStream: false; serverStream: false }
@@ -41,7 +42,9 @@ type Impl<M> = M extends { req: infer Q; res: infer R; clientStream: false; serv
     ? ServerStream<Q, R>
     : M extends { req: infer Q; res: infer R; clientStream: true; serverStream: true }
       ? BidiStream<Q, R>
-      : never;
+      : M extends { req: infer Q; res: infer R; clientStream: true; serverStream: false }
+        ? ClientStream<Q, R>
+        : never;
 
 /** An implementation of every method of a generated service. */
 export type ServiceImpl<S extends keyof Services> = { [M in keyof Services[S]]: Impl<Services[S][M]> };

@@ -9,8 +9,44 @@ import type { Services, google } from "./gen/types.ts";
 const root = protobuf.Root.fromJSON(SCHEMA);
 root.resolveAll();
 
-/** How decoded messages look: snake_case keys, enums by name, 64-bit ints as numbers, defaults filled in. */
+/**
+ * How decoded messages look: snake_case keys, enums by name, defaults filled
+ * in, 64-bit ints as numbers while exact; past 2^53 (etcd member ids are
+ * random uint64s) as decimal strings, so a value is never silently rounded.
+ */
 const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, oneofs: true };
+const EXACT_OPTIONS: protobuf.IConversionOptions = { ...OBJECT_OPTIONS, longs: String };
+const LONG_TYPES = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
+
+/** Whether a message type has a 64-bit field anywhere below it (the etcd ones do); cached. */
+const longsBelow = new Map<protobuf.Type, boolean>();
+function hasLongs(t: protobuf.Type, seen = new Set<protobuf.Type>()): boolean {
+  const hit = longsBelow.get(t);
+  if (hit !== undefined) return hit;
+  if (seen.has(t)) return false;
+  seen.add(t);
+  const r = t.fieldsArray.some((f) => {
+    const rt = f.resolve().resolvedType;
+    return LONG_TYPES.has(f.type) || (rt instanceof protobuf.Type && hasLongs(rt, seen));
+  });
+  longsBelow.set(t, r);
+  return r;
+}
+
+/** Turns decimal-string longs back into numbers where that is exact. */
+function numbersWhereExact(t: protobuf.Type, obj: Record<string, unknown>): void {
+  for (const f of t.fieldsArray) {
+    const v = obj[f.name];
+    if (v === null || v === undefined) continue;
+    const one = (x: unknown): unknown => {
+      if (LONG_TYPES.has(f.type) && typeof x === "string") return Number.isSafeInteger(Number(x)) ? Number(x) : x;
+      if (f.resolvedType instanceof protobuf.Type && typeof x === "object" && x !== null && hasLongs(f.resolvedType))
+        numbersWhereExact(f.resolvedType, x as Record<string, unknown>);
+      return x;
+    };
+    obj[f.name] = Array.isArray(v) ? v.map(one) : one(v);
+  }
+}
 
 const typeCache = new Map<string, protobuf.Type>();
 
@@ -31,7 +67,10 @@ export function encode(typeName: string, value: object): Uint8Array {
 
 export function decode<T>(typeName: string, bytes: Uint8Array): T {
   const t = messageType(typeName);
-  return t.toObject(t.decode(bytes), OBJECT_OPTIONS) as T;
+  if (!hasLongs(t)) return t.toObject(t.decode(bytes), OBJECT_OPTIONS) as T;
+  const obj = t.toObject(t.decode(bytes), EXACT_OPTIONS);
+  numbersWhereExact(t, obj);
+  return obj as T;
 }
 
 export interface MethodInfo {

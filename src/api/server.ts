@@ -42,6 +42,8 @@ export interface MachineApiOptions {
   ca?: { cert: string; key: string };
   /** Names the serving certificate carries besides localhost and the node's addresses. */
   certNames?: string[];
+  /** Addresses it carries besides those the node has now (static ones the network phase configures after the API starts). */
+  certIps?: string[];
   /** Where the node keeps its secrets, closed to non-admin Read ("/system/state"; tests point it elsewhere). */
   stateDir?: string;
   /** Stream bounds (streams.ts STREAM_LIMITS on a node; tests make them small). */
@@ -345,6 +347,26 @@ function adapt(m: MethodInfo, handler: AnyHandler, served: Served): grpc.Untyped
     authorize(role, m.path);
     return { role, hostname: safeHostname(served.hostname), actorId: randomUUID() };
   };
+  if (!m.serverStream && m.clientStream) {
+    // A stream of requests, one reply (EtcdRecover's upload).
+    return (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const gone = new AbortController();
+      call.on("cancelled", () => gone.abort());
+      (async () => {
+        const ctx = context(call);
+        const requests = (async function* () {
+          for await (const r of requestsOf(call as unknown as grpc.ServerDuplexStream<unknown, unknown>, gone.signal)) {
+            assertKnownEnums(m.requestType, r);
+            yield r;
+          }
+        })();
+        return (handler as (r: AsyncIterable<unknown>, c: CallContext) => unknown)(requests, { ...ctx, signal: gone.signal });
+      })().then(
+        (res) => callback(null, res),
+        (e) => callback(toStatus(e)),
+      );
+    };
+  }
   if (!m.serverStream) {
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       // grpc-js emits "cancelled" for a client's RST_STREAM and for a passed deadline alike.
@@ -469,7 +491,7 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     if (opts.tcpPort !== undefined) {
       if (!opts.ca) throw new Error("machine API: a TCP listener needs the node CA (machine.ca)");
       const hostnames = ["localhost", safeHostname(() => backend.hostname()), ...(opts.certNames ?? [])].filter(Boolean);
-      const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], localAddresses());
+      const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], [...new Set([...localAddresses(), ...(opts.certIps ?? [])])]);
       const remote = buildServer(backend, certRole, certOwner, gate, stateDir, forwarder);
       servers.push(remote);
       guard.watch(remote);

@@ -135,7 +135,7 @@ export class Transport {
     this.session.unref();
   }
 
-  private request(path: string, body: Uint8Array, opts: CallOptions): http2.ClientHttp2Stream {
+  private request(path: string, body: Uint8Array | readonly Uint8Array[], opts: CallOptions): http2.ClientHttp2Stream {
     if (this.sessionError) throw transportError(this.sessionError, this.endpoint);
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
@@ -148,14 +148,18 @@ export class Transport {
     for (const [k, v] of Object.entries(this.metadata)) headers[k] = typeof v === "string" ? v : [...v];
     if (opts.timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
     const stream = this.session.request(headers);
-    stream.end(frame(body));
+    // Several bodies: a client stream (EtcdRecover's upload), written in order, then half-closed.
+    if (Array.isArray(body)) {
+      for (const b of body as readonly Uint8Array[]) stream.write(frame(b));
+      stream.end();
+    } else stream.end(frame(body as Uint8Array));
     return stream;
   }
 
   /** Runs one call; onMessage sees each reply as it arrives; resolves at an OK status. */
   private run(
     path: string,
-    body: Uint8Array,
+    body: Uint8Array | readonly Uint8Array[],
     opts: CallOptions,
     onMessage: (m: Uint8Array) => void,
     onStream?: (s: http2.ClientHttp2Stream) => void,
@@ -221,6 +225,14 @@ export class Transport {
         } else finish(status);
       });
     });
+  }
+
+  /** A client-streaming call: every request, then one reply. */
+  async clientStream(path: string, bodies: readonly Uint8Array[], opts: CallOptions = {}): Promise<Uint8Array> {
+    const replies: Uint8Array[] = [];
+    await this.run(path, bodies, opts, (m) => replies.push(m));
+    if (replies.length !== 1) throw new ApiError(Code.INTERNAL, `${path}: expected one reply, got ${replies.length}`);
+    return replies[0]!;
   }
 
   async unary(path: string, body: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {

@@ -340,7 +340,7 @@ const features = obj({
 });
 
 const machine = obj({
-  type: accepted(oneOf(["init", "controlplane", "worker"])),
+  type: applied(oneOf(["init", "controlplane", "worker"]), { note: "controlplane (init: its legacy alias) runs etcd; absent: worker" }),
   token: accepted(str()),
   ca: applied(
     obj({ crt: appliedRequired(str({ check: base64Pem, label: "base64 PEM" })), key: appliedRequired(str({ check: base64PemOrEmpty, label: "base64 PEM" })) }),
@@ -417,7 +417,14 @@ const resources = () => obj({ requests: accepted(map(any())), limits: accepted(m
 const cluster = obj({
   id: accepted(str()),
   secret: accepted(str()),
-  controlPlane: accepted(obj({ endpoint: accepted(str({ check: url, label: "URL" })), localAPIServerPort: accepted(int({ min: 0, max: 65535 })) })),
+  controlPlane: section(
+    obj({
+      endpoint: applied(str({ check: url, label: "URL" }), {
+        note: "its host's addresses are where a joining etcd member looks for the cluster (docs/etcd.md)",
+      }),
+      localAPIServerPort: accepted(int({ min: 0, max: 65535 })),
+    }),
+  ),
   clusterName: accepted(str()),
   network: accepted(
     obj({
@@ -484,14 +491,20 @@ const cluster = obj({
       ),
     }),
   ),
-  etcd: accepted(
+  etcd: section(
     obj({
-      image: accepted(str()),
-      ca: accepted(pemPair()),
-      extraArgs: accepted(stringMap()),
+      image: applied(str(), { note: "the etcd container image; until the container runner lands a process runs the same spec (docs/etcd.md)" }),
+      ca: applied(
+        obj({
+          crt: appliedRequired(str({ check: base64Pem, label: "base64 PEM" })),
+          key: appliedRequired(str({ check: base64PemOrEmpty, label: "base64 PEM" })),
+        }),
+        { note: "control-plane nodes issue etcd's peer, server and admin certificates from it" },
+      ),
+      extraArgs: applied(stringMap()),
       subnet: accepted(str(), { note: "deprecated in Talos: use advertisedSubnets" }),
-      advertisedSubnets: accepted(strings()),
-      listenSubnets: accepted(strings()),
+      advertisedSubnets: applied(strings()),
+      listenSubnets: applied(strings()),
     }),
   ),
   coreDNS: accepted(obj({ disabled: accepted(bool()), image: accepted(str()) })),

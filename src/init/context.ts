@@ -18,6 +18,7 @@ import { errText, NodeLog } from "./mechanisms/log.ts";
 import { Power } from "./power.ts";
 import { Sequencer } from "./sequences/sequencer.ts";
 import type { ServiceRegistry } from "./supervisor/registry.ts";
+import type { EtcdMember } from "../etcd/member.ts";
 import type { Clock, TimeSync } from "../time/index.ts";
 import { Reaper } from "./supervisor/reaper.ts";
 
@@ -43,6 +44,8 @@ export class NodeContext {
   readonly cgroups = new Slot<CgroupTree>("the cgroup tree", "boot phase cgroups");
   readonly services = new Slot<ServiceRegistry>("the service registry", "boot phase services");
   readonly api = new Slot<MachineApi>("the machine API server", "boot phase api");
+  /** A control-plane node's etcd membership (absent on workers). */
+  readonly etcd = new Slot<EtcdMember>("etcd", "boot phase etcd");
   readonly time = new Slot<{ sync: TimeSync; servers: string[]; clock: Clock }>("time sync", "boot phase time");
   /** DHCP clients, resolvers, hostname, the network status the API reports. */
   readonly network = new Slot<NetworkRuntime>("the network runtime", "boot phase network");
@@ -60,7 +63,8 @@ export class NodeContext {
   dhcp: FallbackDhcp | undefined;
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
-  private readonly env: Readonly<Record<string, string | undefined>>;
+  /** init's environment (the sandbox's stand-ins: MINOS_CMDLINE, MINOS_ETCD_BINARY). */
+  readonly env: Readonly<Record<string, string | undefined>>;
   private cmdlineRead: Cmdline | undefined;
 
   constructor(opts: ContextOptions) {

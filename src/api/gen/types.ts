@@ -629,6 +629,113 @@ export namespace machine {
   export interface DiskStatsResponse {
     messages: machine.DiskStats[];
   }
+  export interface BootstrapRequest {
+    recover_etcd: boolean;
+    recover_skip_hash_check: boolean;
+  }
+  export interface Bootstrap {
+    metadata: common.Metadata | null;
+  }
+  export interface BootstrapResponse {
+    messages: machine.Bootstrap[];
+  }
+  export interface EtcdLeaveClusterRequest {
+  }
+  export interface EtcdLeaveCluster {
+    metadata: common.Metadata | null;
+  }
+  export interface EtcdLeaveClusterResponse {
+    messages: machine.EtcdLeaveCluster[];
+  }
+  export interface EtcdRemoveMemberByIDRequest {
+    member_id: number;
+  }
+  export interface EtcdRemoveMemberByID {
+    metadata: common.Metadata | null;
+  }
+  export interface EtcdRemoveMemberByIDResponse {
+    messages: machine.EtcdRemoveMemberByID[];
+  }
+  export interface EtcdForfeitLeadershipRequest {
+  }
+  export interface EtcdForfeitLeadership {
+    metadata: common.Metadata | null;
+    member: string;
+  }
+  export interface EtcdForfeitLeadershipResponse {
+    messages: machine.EtcdForfeitLeadership[];
+  }
+  export interface EtcdMemberListRequest {
+    query_local: boolean;
+  }
+  export interface EtcdMember {
+    id: number;
+    hostname: string;
+    peer_urls: string[];
+    client_urls: string[];
+    is_learner: boolean;
+  }
+  export interface EtcdMembers {
+    metadata: common.Metadata | null;
+    legacy_members: string[];
+    members: machine.EtcdMember[];
+  }
+  export interface EtcdMemberListResponse {
+    messages: machine.EtcdMembers[];
+  }
+  export interface EtcdSnapshotRequest {
+  }
+  export interface EtcdRecover {
+    metadata: common.Metadata | null;
+  }
+  export interface EtcdRecoverResponse {
+    messages: machine.EtcdRecover[];
+  }
+  export interface EtcdAlarmListResponse {
+    messages: machine.EtcdAlarm[];
+  }
+  export interface EtcdAlarm {
+    metadata: common.Metadata | null;
+    member_alarms: machine.EtcdMemberAlarm[];
+  }
+  export interface EtcdMemberAlarm {
+    member_id: number;
+    alarm: machine.EtcdMemberAlarm_AlarmType;
+  }
+  export type EtcdMemberAlarm_AlarmType = "NONE" | "NOSPACE" | "CORRUPT";
+  export interface EtcdAlarmDisarmResponse {
+    messages: machine.EtcdAlarmDisarm[];
+  }
+  export interface EtcdAlarmDisarm {
+    metadata: common.Metadata | null;
+    member_alarms: machine.EtcdMemberAlarm[];
+  }
+  export interface EtcdDefragmentResponse {
+    messages: machine.EtcdDefragment[];
+  }
+  export interface EtcdDefragment {
+    metadata: common.Metadata | null;
+  }
+  export interface EtcdStatusResponse {
+    messages: machine.EtcdStatus[];
+  }
+  export interface EtcdStatus {
+    metadata: common.Metadata | null;
+    member_status: machine.EtcdMemberStatus | null;
+  }
+  export interface EtcdMemberStatus {
+    storage_version: string;
+    member_id: number;
+    protocol_version: string;
+    db_size: number;
+    db_size_in_use: number;
+    leader: number;
+    raft_index: number;
+    raft_term: number;
+    raft_applied_index: number;
+    errors: string[];
+    is_learner: boolean;
+  }
 }
 
 export interface machine_MachineService_Methods {
@@ -655,6 +762,17 @@ export interface machine_MachineService_Methods {
   Shutdown: { req: machine.ShutdownRequest; res: machine.ShutdownResponse; clientStream: false; serverStream: false };
   SystemStat: { req: google.protobuf.Empty; res: machine.SystemStatResponse; clientStream: false; serverStream: false };
   Version: { req: google.protobuf.Empty; res: machine.VersionResponse; clientStream: false; serverStream: false };
+  Bootstrap: { req: machine.BootstrapRequest; res: machine.BootstrapResponse; clientStream: false; serverStream: false };
+  EtcdMemberList: { req: machine.EtcdMemberListRequest; res: machine.EtcdMemberListResponse; clientStream: false; serverStream: false };
+  EtcdRemoveMemberByID: { req: machine.EtcdRemoveMemberByIDRequest; res: machine.EtcdRemoveMemberByIDResponse; clientStream: false; serverStream: false };
+  EtcdLeaveCluster: { req: machine.EtcdLeaveClusterRequest; res: machine.EtcdLeaveClusterResponse; clientStream: false; serverStream: false };
+  EtcdForfeitLeadership: { req: machine.EtcdForfeitLeadershipRequest; res: machine.EtcdForfeitLeadershipResponse; clientStream: false; serverStream: false };
+  EtcdRecover: { req: common.Data; res: machine.EtcdRecoverResponse; clientStream: true; serverStream: false };
+  EtcdSnapshot: { req: machine.EtcdSnapshotRequest; res: common.Data; clientStream: false; serverStream: true };
+  EtcdAlarmList: { req: google.protobuf.Empty; res: machine.EtcdAlarmListResponse; clientStream: false; serverStream: false };
+  EtcdAlarmDisarm: { req: google.protobuf.Empty; res: machine.EtcdAlarmDisarmResponse; clientStream: false; serverStream: false };
+  EtcdDefragment: { req: google.protobuf.Empty; res: machine.EtcdDefragmentResponse; clientStream: false; serverStream: false };
+  EtcdStatus: { req: google.protobuf.Empty; res: machine.EtcdStatusResponse; clientStream: false; serverStream: false };
 }
 
 export namespace minos.machine {

@@ -15,6 +15,7 @@ import type { Msg } from "../wire.ts";
 import type { common } from "../gen/types.ts";
 import { healthMsg, replay, toEventMsg } from "./events.ts";
 import { resetHandler } from "./reset.ts";
+import { etcdHandlers } from "./etcd.ts";
 import { cpuInfo } from "../procfs/cpuinfo.ts";
 import { diskStats } from "../procfs/diskstats.ts";
 import { list, read } from "../files.ts";
@@ -93,6 +94,7 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
   let kernel = "";
   const release = () => (kernel ||= kernelRelease());
   return {
+    ...etcdHandlers(backend),
     async Version(_req, ctx) {
       const v = backend.version();
       return {

@@ -184,3 +184,22 @@ export function issueServerCert(ca: CertAndKey, dnsNames: string[], ips: string[
     key: k.pem,
   };
 }
+
+/** What a leaf certificate is for: its names, its uses, its key type. */
+export interface LeafOptions {
+  commonName: string;
+  organizations?: string[];
+  serverAuth?: boolean;
+  clientAuth?: boolean;
+  dnsNames?: string[];
+  ips?: string[];
+  days?: number;
+  algorithm?: KeyAlgorithm;
+}
+
+/** A leaf certificate signed by `ca` (the etcd peer, server and client certificates: ECDSA P-256 as Talos's). */
+export function issueLeafCert(ca: CertAndKey, o: LeafOptions): CertAndKey {
+  const k = newKey(o.algorithm ?? "ecdsa-p256");
+  const opts: IssueOptions = { ...o, days: o.days ?? 365 };
+  return { cert: build(opts, k.publicKey, issuerOf(ca)), key: k.pem };
+}

@@ -20,7 +20,7 @@ type Tagged = { metadata: common.Metadata | null };
  * from. A message whose metadata has an error is that node's failure (as
  * Talos's apid reports it): reported, not returned.
  */
-function replies<T extends Tagged>(ctx: CommandContext, res: { messages: T[] }, what: string): Array<{ host: string; msg: T }> {
+export function replies<T extends Tagged>(ctx: CommandContext, res: { messages: T[] }, what: string): Array<{ host: string; msg: T }> {
   if (res.messages.length === 0) throw new Error(`${what}: empty reply`);
   const out: Array<{ host: string; msg: T }> = [];
   for (const msg of res.messages) {
@@ -32,16 +32,16 @@ function replies<T extends Tagged>(ctx: CommandContext, res: { messages: T[] }, 
 }
 
 /** One message as itself (the shape a single node always had), several as a list. */
-function single<T>(all: T[]): T | T[] {
+export function single<T>(all: T[]): T | T[] {
   return all.length === 1 ? all[0]! : all;
 }
 
 /** Prints structured output when asked for it; otherwise calls human(). */
-function emit(ctx: CommandContext, value: unknown, human: () => string): void {
+export function emit(ctx: CommandContext, value: unknown, human: () => string): void {
   ctx.io.stdout(ctx.output === "table" ? human() : structured(value, ctx.output));
 }
 
-function need(ctx: CommandContext, n: number, what: string): string {
+export function need(ctx: CommandContext, n: number, what: string): string {
   const v = ctx.positional[n];
   if (v === undefined) throw new UsageError(`missing ${what}`);
   return v;

@@ -17,6 +17,7 @@ import type { MachineClient } from "../../api/client.ts";
 import { version as packageVersion } from "../../../package.json";
 import { GLOBAL_FLAGS, lastOf, listFlag, specOf, valueFlagSpellings, type Command, type CommandContext } from "./cli.ts";
 import { NODE_COMMANDS } from "./commands.ts";
+import { ETCD_COMMANDS } from "./etcd.ts";
 import { currentContext, defaultConfigPath, loadConfig, tlsOf } from "./config.ts";
 import { outputFormat } from "./format.ts";
 import { bashCompletion, commandHelp, fishCompletion, markdownDocs, usage, zshCompletion } from "./help.ts";
@@ -83,10 +84,12 @@ const META_COMMANDS: Command[] = [
   },
 ];
 
-export const COMMANDS: Command[] = [...NODE_COMMANDS, ...LOCAL_COMMANDS, ...META_COMMANDS];
+export const COMMANDS: Command[] = [...NODE_COMMANDS, ...ETCD_COMMANDS, ...LOCAL_COMMANDS, ...META_COMMANDS];
 
-/** The command named by the first one or two positional words ("gen config"), and how many words it took. */
+/** The command named by the first one, two or three positional words ("gen config", "etcd alarm list"), and how many words it took. */
 function findCommand(words: readonly string[]): { command: Command; used: number } | undefined {
+  const three = words.length >= 3 ? COMMANDS.find((c) => c.name === words.slice(0, 3).join(" ")) : undefined;
+  if (three) return { command: three, used: 3 };
   const two = words.length >= 2 ? COMMANDS.find((c) => c.name === `${words[0]} ${words[1]}`) : undefined;
   if (two) return { command: two, used: 2 };
   const one = COMMANDS.find((c) => c.name === words[0]);
@@ -101,8 +104,9 @@ function splitCommand(argv: string[]): { before: string[]; words: string[]; afte
     const a = argv[i]!;
     if (a === "--") break;
     if (!a.startsWith("-")) {
-      const next = argv[i + 1];
-      const words = next !== undefined && !next.startsWith("-") ? [a, next] : [a];
+      // Up to three words may name the command ("etcd alarm list"); findCommand takes what it needs.
+      const words = [a];
+      for (let j = i + 1; j < argv.length && words.length < 3 && !argv[j]!.startsWith("-"); j++) words.push(argv[j]!);
       return { before: argv.slice(0, i), words, after: argv.slice(i + 1) };
     }
     if (GLOBAL_VALUE_FLAGS.has(a)) i++;
@@ -151,7 +155,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       // A group (gen, config, patch) without a known subcommand: list its subcommands.
       const group = COMMANDS.filter((c) => c.name.startsWith(`${words[0]} `));
       if (group.length === 0) throw new UsageError(`unknown command "${words[0]}"`);
-      const list = group.map((c) => `  ${c.name.padEnd(22)}${c.summary}`).join("\n");
+      const list = group.map((c) => `  ${c.name.padEnd(25)}${c.summary}`).join("\n");
       if (rest.includes("--help") || rest.includes("-h")) {
         io.stdout(`usage: minosctl ${words[0]} COMMAND [flags]\n\n${list}\n`);
         return 0;

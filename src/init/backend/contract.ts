@@ -19,6 +19,7 @@ export interface NetworkBackend {
   dhcpLeases(): DhcpLeaseStatus[];
 }
 import type { DiskInfo, ResetOptions } from "../../node/storage.ts";
+import type { EtcdBackend } from "./etcd-contract.ts";
 
 export interface MachineBackend {
   hostname(): string;
@@ -75,4 +76,7 @@ export interface MachineBackend {
   reset(opts: ResetOptions): void;
   /** The node's block devices (storage.StorageService/Disks). */
   disks(): Promise<DiskInfo[]>;
+
+  /** The Etcd calls; absent: this backend has no etcd (every Etcd call answers FAILED_PRECONDITION). */
+  etcd?: EtcdBackend;
 }

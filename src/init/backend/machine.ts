@@ -24,6 +24,7 @@ import type { ResetOptions } from "../../node/storage.ts";
 import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
 import pkg from "../../../package.json";
+import { etcdBackend } from "../etcd/backend.ts";
 
 /** The client of a call went away (cancelled, deadline passed) before it changed anything. */
 export class ClientGoneError extends Error {
@@ -81,6 +82,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
 
   return {
     network: networkBackend(ctx),
+    etcd: etcdBackend(ctx),
     hostname: () => hostname(),
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,

@@ -134,6 +134,19 @@ export interface MachineConfig {
     time?: { disabled?: boolean; servers?: string[]; bootTimeout?: string };
     /** Talos's machine.install (config/install.ts): the system disk. */
     install?: InstallConfig;
+    /** Talos's machine type: controlplane (or its legacy alias init) runs etcd; absent or worker does not. */
+    type?: "init" | "controlplane" | "worker";
+  };
+  /** Talos's cluster section: the keys minos applies (etcd on control-plane nodes; docs/etcd.md). */
+  cluster?: {
+    controlPlane?: { endpoint?: string };
+    etcd?: {
+      image?: string;
+      ca?: { crt: string; key: string };
+      extraArgs?: Record<string, string>;
+      advertisedSubnets?: string[];
+      listenSubnets?: string[];
+    };
   };
   minos: { services: ExtraService[] };
 }
@@ -201,6 +214,11 @@ export function defaultConfig(): MachineConfig {
 
 export function configToYaml(cfg: MachineConfig): string {
   return stringify(cfg);
+}
+
+/** controlplane, or Talos's legacy alias init: the nodes that run etcd. */
+export function isControlPlane(cfg: MachineConfig): boolean {
+  return cfg.machine.type === "controlplane" || cfg.machine.type === "init";
 }
 
 /** The CA as the API server wants it: PEM text (Talos stores base64 in the YAML). */

@@ -16,8 +16,11 @@ export function apiTasks(ctx: NodeContext): Task[] {
       run: async () => {
         mkdirSync(dirname(API_SOCKET), { recursive: true, mode: 0o700 });
         if (existsSync(API_SOCKET)) unlinkSync(API_SOCKET); // a previous boot's socket
-        const ca = caPem(ctx.config.get().config);
-        ctx.api.set(await startMachineApi(createBackend(ctx), { socketPath: API_SOCKET, ...(ca ? { ca, tcpPort: API_TCP_PORT } : {}) }));
+        const cfg = ctx.config.get().config;
+        const ca = caPem(cfg);
+        // The static addresses the network phase sets later: peers (a joining etcd member, -n forwarding) dial the node by them.
+        const certIps = cfg.machine.network.interfaces.flatMap((i) => i.addresses.map((a) => a.split("/")[0]!));
+        ctx.api.set(await startMachineApi(createBackend(ctx), { socketPath: API_SOCKET, ...(ca ? { ca, tcpPort: API_TCP_PORT, certIps } : {}) }));
         ctx.log.info(`  listening on ${API_SOCKET}${ca ? ` and TCP ${API_TCP_PORT} (mutual TLS)` : " (no machine.ca: no TCP listener)"}`);
       },
     },

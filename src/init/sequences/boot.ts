@@ -11,6 +11,7 @@ import { configTasks } from "../phases/config.ts";
 import { kernelTasks } from "../phases/kernel.ts";
 import { kmsgTasks } from "../phases/kmsg.ts";
 import { loggingTasks } from "../phases/logging.ts";
+import { etcdTasks } from "../phases/etcd.ts";
 import { earlyMountTasks, mountTasks } from "../phases/mounts.ts";
 import { networkTasks } from "../phases/network.ts";
 import { powerButtonTasks, powerButtonWatch } from "../phases/power-button.ts";
@@ -47,6 +48,7 @@ export function bootSequence(ctx: NodeContext): Sequence {
       { name: "powerButton", tasks: powerButtonTasks(ctx, buttons) },
       { name: "network", tasks: networkTasks(ctx) },
       { name: "time", tasks: timeTasks(ctx) },
+      { name: "etcd", tasks: etcdTasks(ctx) },
     ],
   };
 }

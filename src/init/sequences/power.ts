@@ -5,6 +5,7 @@
 // (restart): the sandbox's exit.
 import { POWER, type PowerAction } from "../../node/power.ts";
 import type { NodeContext } from "../context.ts";
+import { leaveEtcdTask } from "../phases/etcd-leave.ts";
 import { releaseLeasesTask, stopApiTask, stopServicesTask } from "../phases/stop.ts";
 import type { Sequence } from "./sequencer.ts";
 
@@ -18,6 +19,7 @@ export function powerSequence(ctx: NodeContext, action: PowerAction): Sequence {
     name: sequence,
     onTaskError: "continue",
     phases: [
+      ...(action === "reboot" ? [] : [{ name: "leaveEtcd", tasks: [leaveEtcdTask(ctx)] }]),
       { name: "stopServices", tasks: [stopServicesTask(ctx)] },
       { name: "stopApi", tasks: [stopApiTask(ctx)] },
       // After the API: a client watching the shutdown keeps its connection to the leased address until here.

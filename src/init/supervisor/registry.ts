@@ -113,8 +113,14 @@ export class ServiceRegistry {
     await Promise.all(this.all().map((s) => stopOne(s.id)));
   }
 
-  /** Every service is settled for good: up, skipped, or finished successfully. */
+  /**
+   * Every service is settled for good: up, skipped, finished successfully, or
+   * waiting in its prepare step for something outside the node (etcd before
+   * its Bootstrap: the boot is done, the cluster is the operator's move).
+   */
   allHealthy(): boolean {
-    return this.all().every((s) => s.up || s.state === "Skipped" || (s.state === "Finished" && !s.info().events.some((e) => e.state === "Stopping")));
+    return this.all().every(
+      (s) => s.up || s.state === "Skipped" || s.preparing || (s.state === "Finished" && !s.info().events.some((e) => e.state === "Stopping")),
+    );
   }
 }

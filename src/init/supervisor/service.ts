@@ -93,6 +93,7 @@ export class Service {
     }
     let attempt = 0;
     while (!signal.aborted) {
+      if (this.spec.prepare && !(await this.prepare(signal))) return;
       const t0 = Date.now();
       let run: Run;
       try {
@@ -127,6 +128,31 @@ export class Service {
       this.setState("Waiting", `exited: ${describeExit(status)}; restart ${this.restarts} in ${delay} ms`);
       if (!(await sleep(delay, signal))) return;
     }
+  }
+
+  /** Waiting in the spec's prepare step (for an operator or a peer, not for a process). */
+  preparing = false;
+
+  /** Runs the spec's prepare step; false when the start is over (stopped, or prepare failed). */
+  private async prepare(signal: AbortSignal): Promise<boolean> {
+    this.preparing = true;
+    let last = "";
+    try {
+      await this.spec.prepare!({
+        signal,
+        waiting: (reason) => {
+          if (signal.aborted || (reason === last && this.state === "Waiting")) return;
+          last = reason;
+          this.setState("Waiting", reason);
+        },
+      });
+    } catch (e) {
+      if (!signal.aborted) this.setState("Failed", `cannot start: ${errText(e)}`);
+      return false;
+    } finally {
+      this.preparing = false;
+    }
+    return !signal.aborted;
   }
 
   private shouldRestart(s: ExitStatus): boolean {

@@ -41,6 +41,13 @@ export interface ServiceSpec {
   health?: HealthCheck;
   /** Mirror the service's output lines on the node console. */
   console: boolean;
+  /**
+   * Talos's PreFunc: runs before every launch, after the dependencies are up.
+   * It may wait (etcd waits for a Bootstrap or a member to join through),
+   * telling why through `waiting` (the service shows Waiting with it), and may
+   * set `command` for this launch. Throwing fails the start.
+   */
+  prepare?(ctx: { signal: AbortSignal; waiting(reason: string): void }): Promise<void>;
 }
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;

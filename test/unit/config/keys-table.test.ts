@@ -19,6 +19,7 @@ describe("docs/config-keys.md", () => {
       .map((r) => r.path);
     expect(applied).toEqual([
       "version",
+      "machine.type",
       "machine.ca",
       "machine.ca.crt",
       "machine.ca.key",
@@ -79,6 +80,14 @@ describe("docs/config-keys.md", () => {
       "machine.kernel.modules[]",
       "machine.kernel.modules[].name",
       "machine.kernel.modules[].parameters[]",
+      "cluster.controlPlane.endpoint",
+      "cluster.etcd.image",
+      "cluster.etcd.ca",
+      "cluster.etcd.ca.crt",
+      "cluster.etcd.ca.key",
+      "cluster.etcd.extraArgs.*",
+      "cluster.etcd.advertisedSubnets[]",
+      "cluster.etcd.listenSubnets[]",
       "minos.services[]",
       "minos.services[].id",
       "minos.services[].command[]",

@@ -28,7 +28,6 @@ describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => 
   const COMMON_MACHINE = warn(
     "debug",
     "persist",
-    "machine.type",
     "machine.token",
     "machine.certSANs",
     "machine.kubelet.defaultRuntimeSeccompProfileEnabled",
@@ -43,27 +42,17 @@ describe("configs as talosctl gen config writes them (Talos 1.7 shapes)", () => 
       warnings: [
         ...COMMON_MACHINE,
         ...warn(
-          ...[
-            "id",
-            "secret",
-            "controlPlane",
-            "clusterName",
-            "network",
-            "token",
-            "secretboxEncryptionSecret",
-            "ca",
-            "aggregatorCA",
-            "serviceAccount",
-            "apiServer",
-          ].map((k) => `cluster.${k}`),
-          ...["controllerManager", "proxy", "scheduler", "discovery", "etcd", "extraManifests", "inlineManifests"].map((k) => `cluster.${k}`),
+          ...["id", "secret", "clusterName", "network", "token", "secretboxEncryptionSecret", "ca", "aggregatorCA", "serviceAccount", "apiServer"].map(
+            (k) => `cluster.${k}`,
+          ),
+          ...["controllerManager", "proxy", "scheduler", "discovery", "extraManifests", "inlineManifests"].map((k) => `cluster.${k}`),
         ),
       ],
     },
     {
       file: "worker.yaml",
       type: "worker",
-      warnings: [...COMMON_MACHINE, ...warn(...["id", "secret", "controlPlane", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`))],
+      warnings: [...COMMON_MACHINE, ...warn(...["id", "secret", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`))],
     },
   ];
   for (const c of cases) {
@@ -416,10 +405,10 @@ test("a patched worker with two more documents: applied keys typed, accepted one
   expect(r.config.machine.registries?.mirrors?.["docker.io"]?.endpoints).toEqual(["http://10.5.0.1:5000"]);
   expect(r.documents.map((d) => d.kind)).toEqual(["ExtensionServiceConfig", "WatchdogTimerConfig"]);
   expect(r.warnings).toEqual([
-    ...warn("debug", "persist", "machine.type", "machine.token", "machine.certSANs"),
+    ...warn("debug", "persist", "machine.token", "machine.certSANs"),
     ...warn("machine.kubelet.defaultRuntimeSeccompProfileEnabled", "machine.kubelet.nodeIP", "machine.kubelet.disableManifestsDirectory"),
     ...warn("machine.install.image", "machine.install.extensions", "machine.registries", "machine.features"),
-    ...warn(...["id", "secret", "controlPlane", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
+    ...warn(...["id", "secret", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
     `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,
     `document[2] (WatchdogTimerConfig): ${NA}`,
   ]);

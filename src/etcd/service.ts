@@ -1,0 +1,97 @@
+// The etcd service as data: the flags, environment, data directory, network
+// mode and mounts of one etcd member, built from the machine config and the
+// node's addresses. One spec, two ways to run it:
+//  - today, asProcess(): a supervised process of an etcd binary the node is
+//    given (tests extract Debian's etcd-server on the host and place it in the
+//    sandbox's copy of the rootfs; never in the product rootfs, which keeps its
+//    twelve binaries);
+//  - once the container runner lands (issue 15), a container of
+//    cluster.etcd.image with exactly these args, env, host network and mounts.
+import { CERT_FILES, ETCD_SECRETS_DIR } from "./certs.ts";
+import { CLIENT_PORT, PEER_PORT, url, type EtcdAddresses } from "./addresses.ts";
+import { join } from "node:path";
+
+/** Talos 1.7's default etcd image. */
+export const DEFAULT_ETCD_IMAGE = "gcr.io/etcd-development/etcd:v3.5.13";
+/** Data on the node (EPHEMERAL's /var once the disk layout mounts it). */
+export const ETCD_DATA_DIR = "/var/lib/etcd";
+
+export interface EtcdRunSpec {
+  /** cluster.etcd.image: what the container runner will run. */
+  image: string;
+  args: string[];
+  env: Record<string, string>;
+  dataDir: string;
+  /** etcd shares the node's network namespace (peer 2380, client 2379 on the node's addresses). */
+  hostNetwork: true;
+  mounts: Array<{ source: string; destination: string; readonly: boolean }>;
+}
+
+export interface EtcdSpecInput {
+  /** The member name: the node's hostname, as Talos. */
+  name: string;
+  addresses: EtcdAddresses;
+  /** name=peerURL pairs, this member included. */
+  initialCluster: Array<{ name: string; peerURL: string }>;
+  state: "new" | "existing";
+  image: string;
+  /** cluster.etcd.extraArgs: override the defaults flag by flag (as Talos, without the leading dashes). */
+  extraArgs: Record<string, string>;
+  secretsDir?: string;
+  dataDir?: string;
+}
+
+export function peerUrlOf(addresses: EtcdAddresses): string {
+  return url(addresses.advertised[0]!, PEER_PORT);
+}
+
+export function clientUrlsOf(addresses: EtcdAddresses): string[] {
+  return addresses.advertised.map((ip) => url(ip, CLIENT_PORT));
+}
+
+export function etcdRunSpec(i: EtcdSpecInput): EtcdRunSpec {
+  const secrets = i.secretsDir ?? ETCD_SECRETS_DIR;
+  const dataDir = i.dataDir ?? ETCD_DATA_DIR;
+  const f = (name: string) => join(secrets, name);
+  const listenClient = [
+    ...new Set([...i.addresses.listen.map((ip) => url(ip, CLIENT_PORT)), ...(i.addresses.listen.includes("0.0.0.0") ? [] : [url("127.0.0.1", CLIENT_PORT)])]),
+  ];
+  const flags: Record<string, string> = {
+    name: i.name,
+    "data-dir": dataDir,
+    "listen-peer-urls": i.addresses.listen.map((ip) => url(ip, PEER_PORT)).join(","),
+    "listen-client-urls": listenClient.join(","),
+    "initial-advertise-peer-urls": peerUrlOf(i.addresses),
+    "advertise-client-urls": clientUrlsOf(i.addresses).join(","),
+    "initial-cluster": i.initialCluster.map((m) => `${m.name}=${m.peerURL}`).join(","),
+    "initial-cluster-state": i.state,
+    "auto-tls": "false",
+    "peer-auto-tls": "false",
+    "client-cert-auth": "true",
+    "peer-client-cert-auth": "true",
+    "trusted-ca-file": f(CERT_FILES.ca),
+    "cert-file": f(CERT_FILES.serverCert),
+    "key-file": f(CERT_FILES.serverKey),
+    "peer-trusted-ca-file": f(CERT_FILES.ca),
+    "peer-cert-file": f(CERT_FILES.peerCert),
+    "peer-key-file": f(CERT_FILES.peerKey),
+    "experimental-initial-corrupt-check": "true",
+  };
+  for (const [k, v] of Object.entries(i.extraArgs)) flags[k.replace(/^-+/, "")] = v;
+  return {
+    image: i.image,
+    args: Object.entries(flags).map(([k, v]) => `--${k}=${v}`),
+    env: {},
+    dataDir,
+    hostNetwork: true,
+    mounts: [
+      { source: dataDir, destination: dataDir, readonly: false },
+      { source: secrets, destination: secrets, readonly: true },
+    ],
+  };
+}
+
+/** The command line of the spec run as a process of `binary` (the seam the container runner replaces). */
+export function asProcess(spec: EtcdRunSpec, binary: string): string[] {
+  return [binary, ...spec.args];
+}

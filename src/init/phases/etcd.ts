@@ -1,0 +1,64 @@
+// Boot phase "etcd" (after the network: etcd advertises the node's
+// addresses): on a control-plane node, issue etcd's certificates from
+// cluster.etcd.ca and start the etcd service, which waits in its prepare step
+// for a Bootstrap, a member to join through, or its own data. Workers skip.
+import { networkInterfaces } from "node:os";
+import { EtcdMember } from "../../etcd/member.ts";
+import { DEFAULT_ETCD_IMAGE } from "../../etcd/service.ts";
+import { isControlPlane } from "../config/machine.ts";
+import type { NodeContext } from "../context.ts";
+import { DEFAULT_ETCD_BINARY, etcdServiceSpec } from "../etcd/service.ts";
+import { memberFinder } from "../etcd/peers.ts";
+import { skipped, type Task } from "../sequences/sequencer.ts";
+
+/** The node's IPv4 addresses, in interface order (the configured primary first). */
+export function nodeAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => a.family === "IPv4" && !a.internal)
+    .map((a) => a.address);
+}
+
+const b64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
+
+export function etcdTasks(ctx: NodeContext): Task[] {
+  return [
+    {
+      name: "etcd",
+      run: () => {
+        const cfg = ctx.config.get().config;
+        if (!isControlPlane(cfg)) return skipped(`machine.type ${cfg.machine.type ?? "worker"}: etcd runs on control-plane nodes only`);
+        const etcd = cfg.cluster?.etcd;
+        if (!etcd?.ca?.key) return skipped("no cluster.etcd.ca with its key: a control-plane node issues etcd's certificates from it");
+        const machineCa = cfg.machine.ca;
+        const member = new EtcdMember(
+          {
+            hostname: cfg.machine.network.hostname,
+            ca: { cert: b64(etcd.ca.crt), key: b64(etcd.ca.key) },
+            image: etcd.image ?? DEFAULT_ETCD_IMAGE,
+            extraArgs: etcd.extraArgs ?? {},
+            advertisedSubnets: etcd.advertisedSubnets ?? [],
+            listenSubnets: etcd.listenSubnets ?? [],
+          },
+          {
+            addresses: nodeAddresses,
+            findMembers: machineCa?.key
+              ? memberFinder({
+                  endpoint: cfg.cluster?.controlPlane?.endpoint,
+                  machineCa: { cert: b64(machineCa.crt), key: b64(machineCa.key) },
+                  ownAddresses: nodeAddresses,
+                })
+              : async () => ({ reason: "no machine.ca key: cannot authenticate to the other control-plane nodes" }),
+            log: (m) => ctx.log.info(m),
+          },
+        );
+        ctx.etcd.set(member);
+        const binary = ctx.env.MINOS_ETCD_BINARY || DEFAULT_ETCD_BINARY;
+        const reg = ctx.services.get();
+        const svc = reg.declare(etcdServiceSpec(member, binary, etcd.image ?? DEFAULT_ETCD_IMAGE));
+        svc.start();
+        ctx.log.info(`  etcd service started (${binary}; data ${member.dataDir})`);
+      },
+    },
+  ];
+}
