@@ -49,6 +49,8 @@ export interface YamlDocument {
   value: unknown;
   /** Duplicate keys and limits crossed, with paths inside the document. */
   errors: string[];
+  /** The composed document: its nodes carry source ranges (redaction rewrites the text by them, see redact.ts). */
+  node: Document.Parsed;
 }
 
 /** UTF-8 bytes or already-decoded text into text, refusing oversized or invalid input. */
@@ -202,7 +204,7 @@ export function parseYamlDocuments(text: string, limits: ConfigLimits = CONFIG_L
     } catch (e) {
       if (!(e instanceof StopConversion)) throw e; // the limit's message is in `errors` already
     }
-    return { index, value, errors: conv.errors };
+    return { index, value, errors: conv.errors, node: doc };
   });
 }
 

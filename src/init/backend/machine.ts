@@ -14,8 +14,10 @@ import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from 
 import { afterMs, type Alarm } from "../../lib/timers.ts";
 import { MAX_TRY_MS } from "../../node/config.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
-import { decodeConfigText } from "../../config/yaml.ts";
-import { checkMachineFiles, parseMachineConfig, type MachineConfig } from "../config/machine.ts";
+import { ValidationAbortedError } from "../../config/offthread.ts";
+import { readerText, RedactionError, redactConfigText, type Redaction } from "../../config/redact.ts";
+import type { ValidatedConfig } from "../../config/validate.ts";
+import { checkMachineFiles, type MachineConfig } from "../config/machine.ts";
 import { storeValidated, STORED_CONFIG, type LoadedConfig } from "../config/store.ts";
 import { applySysctls } from "../phases/kernel.ts";
 import { sethostname } from "../../sys/process.ts";
@@ -43,6 +45,12 @@ export function createBackend(ctx: NodeContext): MachineBackend {
   // again after a restart's stop, since the shutdown may begin while it waits.
   const refuseWhenGoingDown = (what: string) => {
     if (ctx.sequencer.goingDown) throw new FailedPreconditionError(`${what}: the node is going down (sequence ${ctx.sequencer.running})`);
+  };
+
+  /** Logged: nobody is left to read the reply, and an operator may wonder why the config did not change. */
+  const clientGone = (why: string) => {
+    ctx.log.info(why);
+    return new ClientGoneError(why);
   };
 
   /** Applies what can change live; returns the keys that need a reboot. */
@@ -113,18 +121,32 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       return { server: target, localNs: r.localNs, remoteNs: r.remoteNs };
     },
     configYaml: () => ctx.config.peek()?.text ?? "",
+    redactedConfigYaml: () => {
+      const c = ctx.config.peek();
+      if (!c) return "";
+      // Made at validation for every config the worker saw; a config loaded inline is redacted here, once.
+      c.redaction ??= redactInline(c.text);
+      return readerText(c.redaction);
+    },
     applyConfiguration: async (data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs = 60_000, signal?: AbortSignal): Promise<ApplyResult> => {
       if (mode === "try" && !(Number.isInteger(tryTimeoutMs) && tryTimeoutMs > 0 && tryTimeoutMs <= MAX_TRY_MS)) {
         throw new InvalidArgumentError(`try_mode_timeout: ${tryTimeoutMs} ms is out of range (1 ms to ${MAX_TRY_MS / 3_600_000} h)`);
       }
-      // Validation first, and the only parse: an invalid config (or invalid UTF-8) throws InvalidArgumentError here and touches nothing.
-      const yaml = decodeConfigText(data);
-      const { config: next, warnings } = parseMachineConfig(yaml);
+      // Validation first, and the only parse, in the config worker (the loop keeps serving): an invalid config (or invalid
+      // UTF-8) throws InvalidArgumentError here and touches nothing; one that takes over 10 s is stopped (RESOURCE_EXHAUSTED).
+      let validated: ValidatedConfig;
+      try {
+        validated = await ctx.configValidator.validate(data, signal ? { signal } : {});
+      } catch (e) {
+        if (e instanceof ValidationAbortedError) throw clientGone("config: the client went away during validation; nothing changed");
+        throw e;
+      }
+      const { config: next, warnings, text: yaml, redaction } = validated;
       const fileProblems = checkMachineFiles(next);
       if (fileProblems.length) throw new InvalidArgumentError(`invalid machine config:\n  ${fileProblems.join("\n  ")}`);
-      // A long parse may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
+      // The validation may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
       await new Promise((r) => setImmediate(r));
-      if (signal?.aborted) throw new ClientGoneError("config: the client went away before the config was applied; nothing changed");
+      if (signal?.aborted) throw clientGone("config: the client went away before the config was applied; nothing changed");
       if (warnings.length > 0) {
         ctx.log.warn(`config: ${warnings.length} key(s) accepted, not applied: ${warnings.join("; ")}`);
         ctx.events.emit({ kind: "config", message: `accepted, not applied: ${warnings.join("; ")}` });
@@ -135,7 +157,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
         tryRevert?.alarm.cancel();
         tryRevert = undefined;
         const needsReboot = applyLive(next);
-        const current: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [] };
+        const current: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [], redaction };
         ctx.config.set(current);
         const until = Date.now() + tryTimeoutMs;
         if (before) {
@@ -161,7 +183,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       tryRevert?.alarm.cancel();
       tryRevert = undefined;
       const needsReboot = mode === "reboot" ? [] : applyLive(next);
-      ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
+      ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [], redaction });
       ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
       if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
         ctx.power.request("reboot", "config applied");
@@ -175,6 +197,15 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       };
     },
   };
+}
+
+function redactInline(text: string): Redaction {
+  try {
+    return { text: redactConfigText(text) };
+  } catch (e) {
+    if (e instanceof RedactionError) return { error: e.message };
+    throw e;
+  }
 }
 
 /** Which top-level sections changed ("machine.sysctls", "minos.services", ...). */
