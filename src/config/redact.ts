@@ -33,6 +33,9 @@ export function secretsOf(values: readonly unknown[]): Set<string> {
       if (value === undefined || value === null || value === "") continue;
       if (typeof value !== "string") throw new RedactionError(`config: ${path.join(".")} is not a string; refusing to show it unredacted`);
       secrets.add(value);
+      // A block scalar's value ends with its line break; a copy of the key elsewhere need not.
+      const bare = value.trim();
+      if (bare !== "") secrets.add(bare);
     }
   }
   return secrets;

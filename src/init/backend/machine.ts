@@ -19,9 +19,10 @@ import { readerText, RedactionError, redactConfigText, type Redaction } from "..
 import type { ValidatedConfig } from "../../config/validate.ts";
 import { checkMachineFiles, type MachineConfig } from "../config/machine.ts";
 import { storeValidated, STORED_CONFIG, type LoadedConfig } from "../config/store.ts";
-import { applySysctls } from "../phases/kernel.ts";
+import { applySysctlsPaced } from "../phases/kernel.ts";
 import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
+import { errText } from "../mechanisms/log.ts";
 import pkg from "../../../package.json";
 
 /** The client of a call went away (cancelled, deadline passed) before it changed anything. */
@@ -53,13 +54,25 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     return new ClientGoneError(why);
   };
 
-  /** Applies what can change live; returns the keys that need a reboot. */
-  const applyLive = (next: MachineConfig): string[] => {
+  /** Applies what can change live; returns the keys that need a reboot. Paced: 10,000 sysctls are 10,000 writes. */
+  const applyLive = async (next: MachineConfig): Promise<string[]> => {
     const prev = ctx.config.peek()?.config;
     const changed = prev ? diffKeys(prev, next) : [];
     if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) sethostname(next.machine.network.hostname);
-    if (changed.includes("machine.sysctls")) applySysctls(next.machine.sysctls, ctx.sandbox);
+    if (changed.includes("machine.sysctls")) await applySysctlsPaced(next.machine.sysctls, ctx.sandbox);
     return changed.filter((k) => !LIVE.includes(k));
+  };
+
+  /**
+   * Config changes one at a time: applying live yields to the event loop now,
+   * and two applies (or an apply and a try's revert) must not interleave
+   * between "stored" and "in force".
+   */
+  let configChanges: Promise<unknown> = Promise.resolve();
+  const oneConfigChange = <T>(change: () => Promise<T>): Promise<T> => {
+    const run = configChanges.then(change, change);
+    configChanges = run.catch(() => {});
+    return run;
   };
 
   return {
@@ -144,57 +157,62 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       const { config: next, warnings, text: yaml, redaction } = validated;
       const fileProblems = checkMachineFiles(next);
       if (fileProblems.length) throw new InvalidArgumentError(`invalid machine config:\n  ${fileProblems.join("\n  ")}`);
-      // The validation may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
-      await new Promise((r) => setImmediate(r));
-      if (signal?.aborted) throw clientGone("config: the client went away before the config was applied; nothing changed");
-      if (warnings.length > 0) {
-        ctx.log.warn(`config: ${warnings.length} key(s) accepted, not applied: ${warnings.join("; ")}`);
-        ctx.events.emit({ kind: "config", message: `accepted, not applied: ${warnings.join("; ")}` });
-      }
-      if (mode === "try") {
-        // The revert goes back to what was in force before the first try, never to another try's config.
-        const before = tryRevert?.to ?? ctx.config.peek();
+      return oneConfigChange(async () => {
+        // The validation may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
+        await new Promise((r) => setImmediate(r));
+        if (signal?.aborted) throw clientGone("config: the client went away before the config was applied; nothing changed");
+        if (warnings.length > 0) {
+          ctx.log.warn(`config: ${warnings.length} key(s) accepted, not applied: ${warnings.join("; ")}`);
+          ctx.events.emit({ kind: "config", message: `accepted, not applied: ${warnings.join("; ")}` });
+        }
+        if (mode === "try") {
+          // The revert goes back to what was in force before the first try, never to another try's config.
+          const before = tryRevert?.to ?? ctx.config.peek();
+          tryRevert?.alarm.cancel();
+          tryRevert = undefined;
+          const needsReboot = await applyLive(next);
+          const current: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [], redaction };
+          ctx.config.set(current);
+          const until = Date.now() + tryTimeoutMs;
+          if (before) {
+            const revert = {
+              to: before,
+              alarm: afterMs(tryTimeoutMs, () => {
+                void oneConfigChange(async () => {
+                  // An apply queued before this turn may have stored a config meanwhile: then there is nothing to undo.
+                  if (tryRevert !== revert) return;
+                  tryRevert = undefined;
+                  await applyLive(before.config);
+                  ctx.config.set(before);
+                  ctx.log.info("config: try period over, back to the stored config");
+                  ctx.events.emit({ kind: "config", message: "try period over: back to the stored config" });
+                }).catch((e: unknown) => ctx.log.error(`config: reverting the try failed: ${errText(e)}`));
+              }),
+            };
+            tryRevert = revert;
+          }
+          ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
+          return { mode, details: `applied until ${new Date(until).toISOString()}, not stored`, needsReboot, warnings };
+        }
+        // Throws with the stored file as it was (ResourceExhaustedError when the disk is full): nothing below runs then.
+        storeValidated(yaml);
+        // Stored: this is now what a revert would go back to, so a pending try has nothing left to undo.
         tryRevert?.alarm.cancel();
         tryRevert = undefined;
-        const needsReboot = applyLive(next);
-        const current: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [], redaction };
-        ctx.config.set(current);
-        const until = Date.now() + tryTimeoutMs;
-        if (before) {
-          const revert = {
-            to: before,
-            alarm: afterMs(tryTimeoutMs, () => {
-              if (tryRevert !== revert) return;
-              tryRevert = undefined;
-              applyLive(before.config);
-              ctx.config.set(before);
-              ctx.log.info("config: try period over, back to the stored config");
-              ctx.events.emit({ kind: "config", message: "try period over: back to the stored config" });
-            }),
-          };
-          tryRevert = revert;
+        const needsReboot = mode === "reboot" ? [] : await applyLive(next);
+        ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [], redaction });
+        ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
+        if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
+          ctx.power.request("reboot", "config applied");
+          return { mode, details: `stored in ${STORED_CONFIG}; rebooting`, needsReboot, warnings };
         }
-        ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
-        return { mode, details: `applied until ${new Date(until).toISOString()}, not stored`, needsReboot, warnings };
-      }
-      // Throws with the stored file as it was (ResourceExhaustedError when the disk is full): nothing below runs then.
-      storeValidated(yaml);
-      // Stored: this is now what a revert would go back to, so a pending try has nothing left to undo.
-      tryRevert?.alarm.cancel();
-      tryRevert = undefined;
-      const needsReboot = mode === "reboot" ? [] : applyLive(next);
-      ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [], redaction });
-      ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
-      if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
-        ctx.power.request("reboot", "config applied");
-        return { mode, details: `stored in ${STORED_CONFIG}; rebooting`, needsReboot, warnings };
-      }
-      return {
-        mode,
-        details: needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied",
-        needsReboot,
-        warnings,
-      };
+        return {
+          mode,
+          details: needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied",
+          needsReboot,
+          warnings,
+        };
+      });
     },
   };
 }

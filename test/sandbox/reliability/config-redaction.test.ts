@@ -5,7 +5,7 @@
 // within 100 ms during the apply, during the first reader call and after, and
 // every reader gets the config with the CA key hidden. Needs root and `bun run build`.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
@@ -65,11 +65,18 @@ describe("GetConfiguration for a reader of a 30,000-key config", () => {
     sb = await bootSandbox({ config: SMALL });
     await sb.waitForLine(/all services healthy/, 60_000);
     const node = sb;
+    const initPid = await node.initPid();
+    // The boot validated the stored config in the worker too: let that one end first.
+    await workerGone(initPid, 20_000);
+    const rssBefore = rssMiB(initPid);
+    // Connected only now: the node closes a connection that sends no request for a few seconds.
     const admin = connect({ endpoint: `unix:${node.socketPath}`, timeoutMs: 300_000 });
     const applyWait = await worstVersionWait(node.socketPath, async () => {
       await admin.applyConfiguration({ data: BIG, mode: "no_reboot" });
     });
     admin.close();
+    const resident = workerThreads(initPid);
+    const rssResident = rssMiB(initPid);
     const readerCert = issueClientCert(ca, "os:reader");
     // One reader client, started once inside the node's network namespace (TCP 50000, mutual TLS as os:reader):
     // each line on its stdin is one GetConfiguration, answered with the text's length and what it shows.
@@ -113,12 +120,46 @@ describe("GetConfiguration for a reader of a 30,000-key config", () => {
       `[figure] Version worst wait: during the 30k-key apply ${applyWait.toFixed(0)} ms, during the first reader GetConfiguration ${firstWait.toFixed(0)} ms, during 5 more ${laterWait.toFixed(0)} ms`,
     );
     reader.stdin.end();
+    // Started for the apply, ended once idle (10 s): PID 1 carries no second JS heap while nothing is validated.
+    const goneAfterMs = await workerGone(initPid, 30_000);
+    const rssAfter = rssMiB(initPid);
+    console.log(
+      `[figure] PID 1 RSS: ${rssBefore} MiB before the apply, ${rssResident} MiB with the config worker resident after it (${resident} worker thread), ${rssAfter} MiB once the worker ended (${(goneAfterMs / 1000).toFixed(1)} s later)`,
+    );
+    expect(resident).toBe(1);
+    expect(workerThreads(initPid)).toBe(0);
     for (const out of [first, ...outs]) expect(out).toBe(`ok redacted=true key=false last-flag=true`);
     expect(applyWait).toBeLessThan(100);
     expect(firstWait).toBeLessThan(100);
     expect(laterWait).toBeLessThan(100);
   }, 300_000);
 });
+
+/** Threads of `pid` that are Bun Workers (the config worker is the only one init starts). */
+function workerThreads(pid: number): number {
+  let n = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() === "Worker") n++;
+    } catch {}
+  }
+  return n;
+}
+
+/** Waits until `pid` has no Worker thread; returns how long that took (fails after `limitMs`). */
+async function workerGone(pid: number, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  while (workerThreads(pid) > 0) {
+    if (performance.now() - t0 > limitMs) throw new Error(`init still has a Worker thread after ${limitMs} ms`);
+    await Bun.sleep(100);
+  }
+  return performance.now() - t0;
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Math.round(Number(m[1]) / 1024) : Number.NaN;
+}
 
 function file(name: string, text: string): string {
   const p = join(work, name);
