@@ -5,9 +5,10 @@
 // rename, fsync of the directory) so a power cut leaves the old or the new file.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { ResourceExhaustedError } from "../../lib/errors.ts";
+import { InvalidArgumentError, ResourceExhaustedError } from "../../lib/errors.ts";
 import type { ConfigValidator } from "../../config/offthread.ts";
 import type { Redaction } from "../../config/redact.ts";
+import { validateConfig, type ValidatedConfig } from "../../config/validate.ts";
 import { errText } from "../mechanisms/log.ts";
 import { defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
 
@@ -67,8 +68,23 @@ export const BOOT_VALIDATION_TIMEOUT_MS = 300_000;
  * loadConfig, with every source validated in the config worker (the event loop
  * keeps reaping meanwhile) and each redacted for readers at the same time.
  */
-export async function loadConfigOffThread(validator: ConfigValidator, cmdlinePath: string | undefined, storedPath = STORED_CONFIG): Promise<LoadedConfig> {
+export async function loadConfigOffThread(
+  validator: ConfigValidator,
+  cmdlinePath: string | undefined,
+  storedPath = STORED_CONFIG,
+  onWorkerFailure: (why: string) => void = () => {},
+): Promise<LoadedConfig> {
   const rejected: string[] = [];
+  // A worker that cannot run must not cost the node its stored config (and CA): the boot parses inline then.
+  const validate = async (bytes: Uint8Array): Promise<ValidatedConfig> => {
+    try {
+      return await validator.validate(bytes, { timeoutMs: BOOT_VALIDATION_TIMEOUT_MS });
+    } catch (e) {
+      if (e instanceof InvalidArgumentError || e instanceof ResourceExhaustedError) throw e;
+      onWorkerFailure(`config worker failed (${errText(e)}); validating on the main thread`);
+      return validateConfig(bytes);
+    }
+  };
   const attempt = async (path: string, label: string): Promise<Pick<LoadedConfig, "config" | "text" | "redaction"> | undefined> => {
     let bytes: Uint8Array;
     try {
@@ -78,7 +94,7 @@ export async function loadConfigOffThread(validator: ConfigValidator, cmdlinePat
       return undefined;
     }
     try {
-      const v = await validator.validate(bytes, { timeoutMs: BOOT_VALIDATION_TIMEOUT_MS });
+      const v = await validate(bytes);
       return { config: v.config, text: v.text, redaction: v.redaction };
     } catch (e) {
       rejected.push(`${label} ${path}: ${errText(e)}`);

@@ -22,7 +22,7 @@ export function configTasks(ctx: NodeContext): Task[] {
       run: async () => {
         const path = ctx.cmdline.params.get("minos.config");
         // In the config worker, as an apply is: a big stored config neither stalls reaping nor, later, a reader's GetConfiguration.
-        const loaded = await loadConfigOffThread(ctx.configValidator, path);
+        const loaded = await loadConfigOffThread(ctx.configValidator, path, undefined, (why) => ctx.log.warn(`  ${why}`));
         // One line per rejection, so the console and Dmesg show the reason beside the file.
         for (const r of loaded.rejected) ctx.log.warn(`  rejected ${r.replace(/\n\s*/g, " ")}`);
         ctx.config.set(loaded);
