@@ -14,7 +14,8 @@ import type { Redaction } from "./redact.ts";
 import { TapeDecoder } from "./transfer.ts";
 import type { V1Alpha1Config } from "./v1alpha1.ts";
 import type { ValidatedConfig } from "./validate.ts";
-import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+import { WORKER_NICE, type FromWorker, type ToWorker } from "./worker-protocol.ts";
+import { withThreadNice } from "../sys/sched.ts";
 
 /** The worker's entry as build/compile.ts embeds it (an entrypoint's path below src/, the entrypoints' common root). */
 export const WORKER_ENTRY = "config/worker.ts";
@@ -144,7 +145,10 @@ export class ConfigValidator {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(this.entry ?? workerEntry());
+    // Created below the loop's priority: the thread (and the engine threads it starts) inherit it while the
+    // engine boots and loads the module, before the worker's own code could lower it (a cold start at nice 0
+    // kept PID 1 waiting for a CPU 250-500 ms on a busy host).
+    const w = withThreadNice(WORKER_NICE, () => new Worker(this.entry ?? workerEntry()));
     this.started++;
     // The worker must not keep a process alive (minosctl, tests); PID 1 never exits anyway.
     w.unref();
