@@ -12,7 +12,9 @@ export interface CompileOptions {
 export async function compile(opts: CompileOptions): Promise<{ bytes: number; ms: number }> {
   const t0 = performance.now();
   const result = await Bun.build({
-    entrypoints: ["src/main.ts"],
+    // The config worker (src/config/offthread.ts) is a second entrypoint: Bun embeds each entrypoint
+    // by its path below the entrypoints' common root (src/), so it is /$bunfs/root/config/worker.js inside.
+    entrypoints: ["src/main.ts", "src/config/worker.ts"],
     target: "bun",
     format: "esm",
     minify: opts.minify,

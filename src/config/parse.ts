@@ -5,6 +5,7 @@
 // the v1alpha1 document are bare (`machine.sysctls.foo`), as init has always
 // printed them; paths in other documents start with `document[i]`.
 
+import type { Document } from "yaml";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import { isKindName, KINDS, documentName, type KindDocument } from "./kinds.ts";
 import { typeName, validate, NOT_APPLIED, type Findings } from "./schema.ts";
@@ -18,6 +19,8 @@ export interface ParsedConfig {
   warnings: string[];
   /** The other documents, in input order, each type-checked with its kind's schema. */
   documents: KindDocument[];
+  /** The YAML documents as composed, with source ranges: what redaction rewrites without parsing again. */
+  sources: Document.Parsed[];
 }
 
 /** The header of every refusal; the problems follow, one per line. */
@@ -33,7 +36,7 @@ export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigL
   const text = decodeConfigText(input, limits);
   const parsed = parseYamlDocuments(text, limits);
   // Empty input is one empty document, refused as init always did ("(document): expected map, got null").
-  const yamlDocs = parsed.length > 0 ? parsed : [{ index: 0, value: null, errors: [] }];
+  const yamlDocs: { index: number; value: unknown; errors: string[] }[] = parsed.length > 0 ? parsed : [{ index: 0, value: null, errors: [] }];
   const errors: string[] = [];
   const warnings: string[] = [];
   const documents: KindDocument[] = [];
@@ -93,7 +96,7 @@ export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigL
     if (errors.length > MAX_LISTED) listed.push(`… and ${errors.length - MAX_LISTED} more`);
     throw new InvalidArgumentError(`${INVALID_CONFIG}\n  ${listed.join("\n  ")}`);
   }
-  return { config, warnings, documents };
+  return { config, warnings, documents, sources: parsed.map((d) => d.node) };
 }
 
 /** undefined: the v1alpha1 document (no `kind` key); otherwise the `kind` value as given. */

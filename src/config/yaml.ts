@@ -49,6 +49,8 @@ export interface YamlDocument {
   value: unknown;
   /** Duplicate keys and limits crossed, with paths inside the document. */
   errors: string[];
+  /** The composed document: its nodes carry source ranges (redaction rewrites the text by them, see redact.ts). */
+  node: Document.Parsed;
 }
 
 /** UTF-8 bytes or already-decoded text into text, refusing oversized or invalid input. */
@@ -97,6 +99,11 @@ export function* limitedTokens(text: string, limits: ConfigLimits = CONFIG_LIMIT
   let documents = 1;
   let content = false;
   const levels: number[] = [];
+  // Per open level: block entries seen so far (keys, and `- ` items of a compact list at the same indent)
+  // and where the first one was: a 40,000-key map is refused here, a quarter of the way into it,
+  // instead of after the parser built its whole syntax tree.
+  const counts: { keys: number; items: number; at: string }[] = [];
+  let line = 1;
   for (const tok of new Lexer().lex(text)) {
     yield tok;
     if (scalarNext) {
@@ -106,6 +113,7 @@ export function* limitedTokens(text: string, limits: ConfigLimits = CONFIG_LIMIT
     const type = CST.tokenType(tok);
     switch (type) {
       case "newline":
+        line++;
         lineStart = true;
         indent = 0;
         indicators = 0;
@@ -122,17 +130,26 @@ export function* limitedTokens(text: string, limits: ConfigLimits = CONFIG_LIMIT
         if (content && ++documents > limits.maxDocuments) refuse(`more than ${limits.maxDocuments} YAML documents`);
         content = false;
         levels.length = 0;
+        counts.length = 0;
         flow = 0;
         continue;
       case "doc-end":
         levels.length = 0;
+        counts.length = 0;
         flow = 0;
         continue;
     }
     content = true;
     if (lineStart && flow === 0) {
-      while (levels.length > 0 && levels[levels.length - 1]! >= indent) levels.pop();
-      levels.push(indent);
+      while (levels.length > 0 && levels[levels.length - 1]! > indent) {
+        levels.pop();
+        counts.pop();
+      }
+      if (levels[levels.length - 1] !== indent) {
+        levels.push(indent);
+        counts.push({ keys: 0, items: 0, at: `line ${line}, column ${indent + 1}` });
+      }
+      countEntry(counts[counts.length - 1]!, type, limits);
     }
     lineStart = false;
     switch (type) {
@@ -159,6 +176,26 @@ export function* limitedTokens(text: string, limits: ConfigLimits = CONFIG_LIMIT
     // The bound over-counts by at most two (a line's own level and a scalar's `:`), hence the slack.
     if (levels.length + indicators + flow > limits.maxDepth + 2) refuse(`nesting deeper than ${limits.maxDepth} levels`);
   }
+}
+
+/**
+ * Over-counts by at most a line or two per collection (a line holding only an
+ * anchor, a tag, an alias or a flow value), never under the real entry count's
+ * excess: hence the slack, and checkCollections stays the exact check.
+ */
+const ENTRY_SLACK = 2;
+
+/** One line's first token at an open level: a key, a compact list's `- ` item, or neither. */
+function countEntry(c: { keys: number; items: number; at: string }, type: string | null | undefined, limits: ConfigLimits): void {
+  if (type === "seq-item-ind") c.items++;
+  else if (type === "map-value-ind" || type === "anchor" || type === "tag")
+    return; // an explicit key's value; a node's properties
+  else {
+    c.keys++;
+    c.items = 0; // a compact list under a key ends at the next key
+  }
+  if (Math.max(c.keys, c.items) > limits.maxEntries + ENTRY_SLACK)
+    refuse(`more than ${limits.maxEntries} entries in one map or list at ${c.at} (the limit is ${limits.maxEntries})`);
 }
 
 function refuse(what: string): never {
@@ -202,7 +239,7 @@ export function parseYamlDocuments(text: string, limits: ConfigLimits = CONFIG_L
     } catch (e) {
       if (!(e instanceof StopConversion)) throw e; // the limit's message is in `errors` already
     }
-    return { index, value, errors: conv.errors };
+    return { index, value, errors: conv.errors, node: doc };
   });
 }
 

@@ -3,6 +3,7 @@
 // values a boot phase provides (config, cgroups, services, API) are Slots that
 // name their provider when read too early.
 import type { MachineApi } from "../api/server.ts";
+import { ConfigValidator } from "../config/offthread.ts";
 import type { PowerAction } from "../node/power.ts";
 import type { WipeableLabel } from "../node/storage.ts";
 import { Slot } from "../lib/slot.ts";
@@ -41,6 +42,8 @@ export class NodeContext {
   readonly sequencer: Sequencer;
   readonly power: Power;
   readonly config = new Slot<LoadedConfig>("the machine config", "boot phase config");
+  /** Validates configs off the event loop (boot load, ApplyConfiguration); its worker runs only while it has work. */
+  readonly configValidator = new ConfigValidator();
   readonly cgroups = new Slot<CgroupTree>("the cgroup tree", "boot phase cgroups");
   readonly services = new Slot<ServiceRegistry>("the service registry", "boot phase services");
   readonly api = new Slot<MachineApi>("the machine API server", "boot phase api");

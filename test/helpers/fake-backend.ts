@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { FILE_DESCRIPTOR_SET } from "../../src/api/gen/schema.ts";
 import { generateCa, issueClientCert, type CertAndKey } from "../../src/api/pki/certs.ts";
 import { startMachineApi, type MachineApi } from "../../src/api/server.ts";
+import { redactConfig } from "../../src/api/redact.ts";
 
 const KNOWN_KEYS: Record<string, string[]> = { machine: ["hostname", "sysctls", "env", "ca", "install"], version: [] };
 
@@ -126,6 +127,9 @@ export class FakeBackend implements MachineBackend {
   }
   configYaml(): string {
     return this.config;
+  }
+  redactedConfigYaml(): string {
+    return redactConfig(this.config);
   }
   /** What Time answers: the node's clock and the server's, as set by a test. */
   timeAnswer: TimeAnswer | undefined;

@@ -5,7 +5,6 @@ import type { MachineBackend } from "../../init/backend/contract.ts";
 import { POWER, powerActionFromWire } from "../../node/power.ts";
 import { meta, type ServiceImpl } from "../handler.ts";
 import { allows } from "../auth.ts";
-import { redactConfig } from "../redact.ts";
 import { fromTimestamp, toTimestamp } from "../schema.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
 import { networkHandlers } from "./network.ts";
@@ -36,8 +35,7 @@ export function minosService(backend: MachineBackend): ServiceImpl<"minos.machin
 
     async GetConfiguration(_req, ctx) {
       // Every role may read the config (the dashboard shows it to readers); only admins see its secrets.
-      const yaml = backend.configYaml();
-      const text = allows(ctx.role, "os:admin") ? yaml : redactConfig(yaml);
+      const text = allows(ctx.role, "os:admin") ? backend.configYaml() : backend.redactedConfigYaml();
       return { messages: [{ metadata: meta(ctx), data: Buffer.from(text) }] };
     },
   };

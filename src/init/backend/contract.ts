@@ -53,6 +53,12 @@ export interface MachineBackend {
   /** The effective machine config as YAML text. */
   configYaml(): string;
   /**
+   * The same text as a non-admin may see it: every secret (machine.ca.key)
+   * replaced by REDACTED. Made when the config was validated, so a call is a
+   * lookup; throws (INTERNAL) when the text could not be redacted safely.
+   */
+  redactedConfigYaml(): string;
+  /**
    * Validate and apply (InvalidArgumentError with the validation message; stored config untouched).
    * Bytes are decoded as strict UTF-8: what is stored is exactly what was validated.
    * A try period over MAX_TRY_MS is InvalidArgumentError; a store that fails is

@@ -15,14 +15,17 @@ import { afterMs, type Alarm } from "../../lib/timers.ts";
 import { MAX_TRY_MS } from "../../node/config.ts";
 import { networkBackend } from "./network.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
-import { decodeConfigText } from "../../config/yaml.ts";
-import { checkMachineFiles, parseMachineConfig, type MachineConfig } from "../config/machine.ts";
+import { asMachineConfig, checkMachineFiles, type MachineConfig } from "../config/machine.ts";
 import { storeValidated, STORED_CONFIG, type LoadedConfig } from "../config/store.ts";
-import { applySysctls } from "../phases/kernel.ts";
+import { applySysctlsPaced } from "../phases/kernel.ts";
+import { ValidationAbortedError } from "../../config/offthread.ts";
+import { readerText, RedactionError, redactConfigText, type Redaction } from "../../config/redact.ts";
+import type { ValidatedConfig } from "../../config/validate.ts";
 import { installForApply, listDisks, resetNode } from "./install.ts";
 import type { ResetOptions } from "../../node/storage.ts";
 import { sethostname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
+import { errText } from "../mechanisms/log.ts";
 import pkg from "../../../package.json";
 import { etcdBackend } from "../etcd/backend.ts";
 
@@ -51,22 +54,45 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     if (ctx.sequencer.goingDown) throw new FailedPreconditionError(`${what}: the node is going down (sequence ${ctx.sequencer.running})`);
   };
 
-  /** Decodes and validates; a refusal is also a ConfigValidationError event. */
-  const validated = (data: string | Uint8Array, actorId?: string): { yaml: string; next: MachineConfig; warnings: string[] } => {
+  /** Logged: nobody is left to read the reply, and an operator may wonder why the config did not change. */
+  const clientGone = (why: string) => {
+    ctx.log.info(why);
+    return new ClientGoneError(why);
+  };
+
+  /**
+   * Validates in the config worker (the loop keeps serving): an invalid config (or invalid UTF-8) is
+   * InvalidArgumentError and touches nothing, also sent as a ConfigValidationError event; one that
+   * takes over 10 s is stopped (RESOURCE_EXHAUSTED).
+   */
+  const validated = async (data: string | Uint8Array, signal: AbortSignal | undefined, actorId?: string): Promise<ValidatedConfig> => {
     try {
-      const yaml = decodeConfigText(data);
-      const { config: next, warnings } = parseMachineConfig(yaml);
-      const fileProblems = checkMachineFiles(next);
+      const v = await ctx.configValidator.validate(data, signal ? { signal } : {});
+      const config = asMachineConfig(v.config);
+      const fileProblems = checkMachineFiles(config);
       if (fileProblems.length) throw new InvalidArgumentError(`invalid machine config:\n  ${fileProblems.join("\n  ")}`);
-      return { yaml, next, warnings };
+      return v;
     } catch (e) {
+      if (e instanceof ValidationAbortedError) throw clientGone("config: the client went away during validation; nothing changed");
       if (e instanceof InvalidArgumentError) ctx.events.emit({ kind: "config-validation-error", error: e.message, ...(actorId ? { actorId } : {}) });
       throw e;
     }
   };
 
-  /** Applies what can change live; returns the keys that need a reboot. */
-  const applyLive = (next: MachineConfig): string[] => {
+  /**
+   * Config changes one at a time: applying live yields to the event loop now,
+   * and two applies (or an apply and a try's revert) must not interleave
+   * between "stored" and "in force".
+   */
+  let configChanges: Promise<unknown> = Promise.resolve();
+  const oneConfigChange = <T>(change: () => Promise<T>): Promise<T> => {
+    const run = configChanges.then(change, change);
+    configChanges = run.catch(() => {});
+    return run;
+  };
+
+  /** Applies what can change live; returns the keys that need a reboot. Paced: 10,000 sysctls are 10,000 writes. */
+  const applyLive = async (next: MachineConfig): Promise<string[]> => {
     const prev = ctx.config.peek()?.config;
     const changed = prev ? diffKeys(prev, next) : [];
     // An empty hostname means "from DHCP or the default" (mechanisms/network-runtime.ts decides it).
@@ -76,7 +102,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     // resolv.conf, hosts and the hostname from the new config: after the caller set it (a microtask later).
     if (changed.some((k) => k.startsWith("machine.network.") && k !== "machine.network.interfaces"))
       queueMicrotask(() => ctx.network.peek()?.refresh("config"));
-    if (changed.includes("machine.sysctls")) applySysctls(next.machine.sysctls, ctx.sandbox);
+    if (changed.includes("machine.sysctls")) await applySysctlsPaced(next.machine.sysctls, ctx.sandbox);
     return changed.filter((k) => !LIVE.includes(k));
   };
 
@@ -143,6 +169,13 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       return { server: target, localNs: r.localNs, remoteNs: r.remoteNs };
     },
     configYaml: () => ctx.config.peek()?.text ?? "",
+    redactedConfigYaml: () => {
+      const c = ctx.config.peek();
+      if (!c) return "";
+      // Made at validation for every config the worker saw; a config loaded inline is redacted here, once.
+      c.redaction ??= redactInline(c.text);
+      return readerText(c.redaction);
+    },
     applyConfiguration: async (
       data: string | Uint8Array,
       mode: ApplyMode,
@@ -154,73 +187,91 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       if (mode === "try" && !(Number.isInteger(tryTimeoutMs) && tryTimeoutMs > 0 && tryTimeoutMs <= MAX_TRY_MS)) {
         throw new InvalidArgumentError(`try_mode_timeout: ${tryTimeoutMs} ms is out of range (1 ms to ${MAX_TRY_MS / 3_600_000} h)`);
       }
-      // Validation first, and the only parse: an invalid config (or invalid UTF-8) throws InvalidArgumentError here and touches nothing.
-      const { yaml, next, warnings } = validated(data, actorId);
-      // A long parse may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
-      await new Promise((r) => setImmediate(r));
-      if (signal?.aborted) throw new ClientGoneError("config: the client went away before the config was applied; nothing changed");
+      // Validation first, and the only parse, off the event loop.
+      const v = await validated(data, signal, actorId);
+      const next = asMachineConfig(v.config);
+      const { warnings, text: yaml, redaction } = v;
       if (dryRun) return dryRunResult(ctx.config.peek(), next, yaml, mode, warnings);
-      if (warnings.length > 0) {
-        ctx.log.warn(`config: ${warnings.length} key(s) accepted, not applied: ${warnings.join("; ")}`);
-        ctx.events.emit({ kind: "config", message: `accepted, not applied: ${warnings.join("; ")}` });
-      }
-      if (mode === "staged") {
-        // Stored for the next boot, which loads the stored config; nothing changes now.
-        storeValidated(yaml);
-        tryRevert?.alarm.cancel();
-        tryRevert = undefined;
-        ctx.events.emit({ kind: "config", message: "config staged: applied at the next boot" });
-        const prev = ctx.config.peek()?.config;
-        return { mode, details: `staged in ${STORED_CONFIG}; applied at the next boot`, needsReboot: prev ? diffKeys(prev, next) : [], warnings };
-      }
-      if (mode === "try") {
-        // The revert goes back to what was in force before the first try, never to another try's config.
-        const before = tryRevert?.to ?? ctx.config.peek();
-        tryRevert?.alarm.cancel();
-        tryRevert = undefined;
-        const needsReboot = applyLive(next);
-        const current: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [] };
-        ctx.config.set(current);
-        const until = Date.now() + tryTimeoutMs;
-        if (before) {
-          const revert = {
-            to: before,
-            alarm: afterMs(tryTimeoutMs, () => {
+      return oneConfigChange(() => change(next, yaml, redaction, warnings, mode, tryTimeoutMs, signal));
+    },
+  };
+
+  /** The change an apply makes, once validated: one at a time (oneConfigChange). */
+  async function change(
+    next: MachineConfig,
+    yaml: string,
+    redaction: Redaction,
+    warnings: string[],
+    mode: ApplyMode,
+    tryTimeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<ApplyResult> {
+    // The validation may have outlived the client: let the loop deliver its cancel or deadline, then change nothing for nobody.
+    await new Promise((r) => setImmediate(r));
+    if (signal?.aborted) throw clientGone("config: the client went away before the config was applied; nothing changed");
+    if (warnings.length > 0) {
+      ctx.log.warn(`config: ${warnings.length} key(s) accepted, not applied: ${warnings.join("; ")}`);
+      ctx.events.emit({ kind: "config", message: `accepted, not applied: ${warnings.join("; ")}` });
+    }
+    if (mode === "staged") {
+      // Stored for the next boot, which loads the stored config; nothing changes now.
+      storeValidated(yaml);
+      tryRevert?.alarm.cancel();
+      tryRevert = undefined;
+      ctx.events.emit({ kind: "config", message: "config staged: applied at the next boot" });
+      const prev = ctx.config.peek()?.config;
+      return { mode, details: `staged in ${STORED_CONFIG}; applied at the next boot`, needsReboot: prev ? diffKeys(prev, next) : [], warnings };
+    }
+    if (mode === "try") {
+      // The revert goes back to what was in force before the first try, never to another try's config.
+      const before = tryRevert?.to ?? ctx.config.peek();
+      tryRevert?.alarm.cancel();
+      tryRevert = undefined;
+      const needsReboot = await applyLive(next);
+      const current: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [], redaction };
+      ctx.config.set(current);
+      const until = Date.now() + tryTimeoutMs;
+      if (before) {
+        const revert = {
+          to: before,
+          alarm: afterMs(tryTimeoutMs, () => {
+            void oneConfigChange(async () => {
+              // An apply queued before this turn may have stored a config meanwhile: then there is nothing to undo.
               if (tryRevert !== revert) return;
               tryRevert = undefined;
-              applyLive(before.config);
+              await applyLive(before.config);
               ctx.config.set(before);
               ctx.log.info("config: try period over, back to the stored config");
               ctx.events.emit({ kind: "config", message: "try period over: back to the stored config" });
-            }),
-          };
-          tryRevert = revert;
-        }
-        ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
-        return { mode, details: `applied until ${new Date(until).toISOString()}, not stored`, needsReboot, warnings };
+            }).catch((e: unknown) => ctx.log.error(`config: reverting the try failed: ${errText(e)}`));
+          }),
+        };
+        tryRevert = revert;
       }
-      // machine.install: partition the disk and mount its STATE first, so the config is stored there.
-      const installed = await installForApply(ctx, next, mode, false);
-      // Throws with the stored file as it was (ResourceExhaustedError when the disk is full): nothing below runs then.
-      storeValidated(yaml);
-      // Stored: this is now what a revert would go back to, so a pending try has nothing left to undo.
-      tryRevert?.alarm.cancel();
-      tryRevert = undefined;
-      const needsReboot = mode === "reboot" ? [] : applyLive(next);
-      ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [] });
-      ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
-      if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
-        ctx.power.request("reboot", "config applied");
-        return { mode, details: `${installed ? `${installed}; ` : ""}stored in ${STORED_CONFIG}; rebooting`, needsReboot, warnings };
-      }
-      return {
-        mode,
-        details: `${installed ? `${installed}; ` : ""}${needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied"}${ctx.storage.mode === "ram" ? " (state in RAM: no install disk, lost at reboot)" : ""}`,
-        needsReboot,
-        warnings,
-      };
-    },
-  };
+      ctx.events.emit({ kind: "config", message: `config applied for ${tryTimeoutMs} ms (try)` });
+      return { mode, details: `applied until ${new Date(until).toISOString()}, not stored`, needsReboot, warnings };
+    }
+    // machine.install: partition the disk and mount its STATE first, so the config is stored there.
+    const installed = await installForApply(ctx, next, mode, false);
+    // Throws with the stored file as it was (ResourceExhaustedError when the disk is full): nothing below runs then.
+    storeValidated(yaml);
+    // Stored: this is now what a revert would go back to, so a pending try has nothing left to undo.
+    tryRevert?.alarm.cancel();
+    tryRevert = undefined;
+    const needsReboot = mode === "reboot" ? [] : await applyLive(next);
+    ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [], redaction });
+    ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
+    if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
+      ctx.power.request("reboot", "config applied");
+      return { mode, details: `${installed ? `${installed}; ` : ""}stored in ${STORED_CONFIG}; rebooting`, needsReboot, warnings };
+    }
+    return {
+      mode,
+      details: `${installed ? `${installed}; ` : ""}${needsReboot.length ? `stored; applied live except ${needsReboot.join(", ")} (next boot)` : "stored and applied"}${ctx.storage.mode === "ram" ? " (state in RAM: no install disk, lost at reboot)" : ""}`,
+      needsReboot,
+      warnings,
+    };
+  }
 }
 
 /** A dry run: what would change (keys and the lines of the YAML), what the mode would do; nothing is stored or applied. */
@@ -275,4 +326,13 @@ export function diffKeys(a: MachineConfig, b: MachineConfig): string[] {
   for (const k of NETWORK_LIVE_KEYS) if (JSON.stringify(a.machine.network[k]) !== JSON.stringify(b.machine.network[k])) keys.push(`machine.network.${k}`);
   if (JSON.stringify(a.minos) !== JSON.stringify(b.minos)) keys.push("minos.services");
   return keys;
+}
+
+function redactInline(text: string): Redaction {
+  try {
+    return { text: redactConfigText(text) };
+  } catch (e) {
+    if (e instanceof RedactionError) return { error: e.message };
+    throw e;
+  }
 }

@@ -36,6 +36,7 @@
 //           backoff: { initialMs: 250, maxMs: 30000 }, stopGraceMs: 10000, env: {}, console: false }
 import { stringify } from "yaml";
 import { parseConfigDocuments } from "../../config/parse.ts";
+import type { V1Alpha1Config } from "../../config/v1alpha1.ts";
 import { checkInstall, type InstallConfig } from "./install.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
 
@@ -167,14 +168,22 @@ export interface ParsedMachineConfig {
  */
 export function parseMachineConfig(text: string | Uint8Array): ParsedMachineConfig {
   const r = parseConfigDocuments(text);
+  return { config: asMachineConfig(r.config), warnings: r.warnings };
+}
+
+/**
+ * The schema's typed config as init uses it: what only init's layers can
+ * judge (a disk selector's size syntax is the disks layer's) checked on top.
+ * InvalidArgumentError with the path otherwise.
+ */
+export function asMachineConfig(config: V1Alpha1Config): MachineConfig {
   const errors: string[] = [];
   // Talos takes a selector size as a number of bytes too: the disks layer reads text.
-  const sel = r.config.machine.install?.diskSelector;
+  const sel = config.machine.install?.diskSelector;
   if (sel && typeof sel.size === "number") sel.size = String(sel.size);
-  // A disk selector's size syntax is the disks layer's to judge.
-  checkInstall(r.config.machine.install as InstallConfig | undefined, errors);
+  checkInstall(config.machine.install as InstallConfig | undefined, errors);
   if (errors.length) throw new InvalidArgumentError(`invalid machine config:\n  ${errors.join("\n  ")}`);
-  return { config: r.config as MachineConfig, warnings: r.warnings };
+  return config as MachineConfig;
 }
 
 export function parseConfig(text: string | Uint8Array): MachineConfig {

@@ -5,9 +5,12 @@
 // rename, fsync of the directory) so a power cut leaves the old or the new file.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { ResourceExhaustedError } from "../../lib/errors.ts";
+import { InvalidArgumentError, ResourceExhaustedError } from "../../lib/errors.ts";
+import type { ConfigValidator } from "../../config/offthread.ts";
+import type { Redaction } from "../../config/redact.ts";
+import { validateConfig, type ValidatedConfig } from "../../config/validate.ts";
 import { errText } from "../mechanisms/log.ts";
-import { defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
+import { asMachineConfig, defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
 
 import { STORED_CONFIG } from "../../node/paths.ts";
 
@@ -20,6 +23,12 @@ export interface LoadedConfig {
   source: "cmdline" | "stored" | "default";
   /** Why earlier sources were passed over (invalid, unreadable). */
   rejected: string[];
+  /**
+   * `text` as a non-admin may see it, made when the config was validated (off
+   * PID 1's loop); absent for a config loaded inline (loadConfig), which is
+   * then redacted on first use.
+   */
+  redaction?: Redaction;
 }
 
 /** Picks the first valid source. `cmdlinePath` is minos.config= (undefined when absent). */
@@ -50,6 +59,58 @@ export function loadConfig(cmdlinePath: string | undefined, storedPath = STORED_
   }
   const text = "version: v1alpha1\n";
   return { config: defaultConfig(), text, source: "default", rejected };
+}
+
+/** What the boot allows for validating one config: a 1 MiB config on a slow (TCG) VM must still load. */
+export const BOOT_VALIDATION_TIMEOUT_MS = 300_000;
+
+/**
+ * loadConfig, with every source validated in the config worker (the event loop
+ * keeps reaping meanwhile) and each redacted for readers at the same time.
+ */
+export async function loadConfigOffThread(
+  validator: ConfigValidator,
+  cmdlinePath: string | undefined,
+  storedPath = STORED_CONFIG,
+  onWorkerFailure: (why: string) => void = () => {},
+): Promise<LoadedConfig> {
+  const rejected: string[] = [];
+  // A worker that cannot run must not cost the node its stored config (and CA): the boot parses inline then.
+  const validate = async (bytes: Uint8Array): Promise<ValidatedConfig> => {
+    try {
+      return await validator.validate(bytes, { timeoutMs: BOOT_VALIDATION_TIMEOUT_MS });
+    } catch (e) {
+      if (e instanceof InvalidArgumentError || e instanceof ResourceExhaustedError) throw e;
+      onWorkerFailure(`config worker failed (${errText(e)}); validating on the main thread`);
+      return validateConfig(bytes);
+    }
+  };
+  const attempt = async (path: string, label: string): Promise<Pick<LoadedConfig, "config" | "text" | "redaction"> | undefined> => {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      rejected.push(`${label} ${path}: ${errText(e)}`);
+      return undefined;
+    }
+    try {
+      const v = await validate(bytes);
+      return { config: asMachineConfig(v.config), text: v.text, redaction: v.redaction };
+    } catch (e) {
+      rejected.push(`${label} ${path}: ${errText(e)}`);
+      return undefined;
+    }
+  };
+  if (cmdlinePath !== undefined) {
+    const c = await attempt(cmdlinePath, "minos.config=");
+    if (c) return { ...c, source: "cmdline", rejected };
+  }
+  if (existsSync(storedPath)) {
+    const s = await attempt(storedPath, "stored config");
+    if (s) return { ...s, source: "stored", rejected };
+  }
+  const text = "version: v1alpha1\n";
+  return { config: defaultConfig(), text, source: "default", rejected, redaction: { text } };
 }
 
 /**

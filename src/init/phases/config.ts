@@ -3,7 +3,7 @@
 // default — and a valid cmdline config becomes the stored one.
 import { readFileSync } from "node:fs";
 import { STORED_CONFIG } from "../../node/paths.ts";
-import { loadConfig, writeAtomically } from "../config/store.ts";
+import { loadConfigOffThread, writeAtomically } from "../config/store.ts";
 import type { NodeContext } from "../context.ts";
 import type { Task } from "../sequences/sequencer.ts";
 
@@ -19,12 +19,13 @@ export function configTasks(ctx: NodeContext): Task[] {
     },
     {
       name: "load machine config",
-      run: () => {
+      run: async () => {
         const given = ctx.cmdline.params.get("minos.config");
         // A URL is fetched later, once the network is up (phase "maintenance"), and only when no config is stored.
         const url = given !== undefined && /^https?:\/\//.test(given) ? given : undefined;
         const path = url ? undefined : given;
-        const loaded = loadConfig(path);
+        // In the config worker, as an apply is: a big stored config neither stalls reaping nor, later, a reader's GetConfiguration.
+        const loaded = await loadConfigOffThread(ctx.configValidator, path, undefined, (why) => ctx.log.warn(`  ${why}`));
         // One line per rejection, so the console and Dmesg show the reason beside the file.
         for (const r of loaded.rejected) {
           ctx.log.warn(`  rejected ${r.replace(/\n\s*/g, " ")}`);

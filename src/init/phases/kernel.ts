@@ -55,24 +55,47 @@ export interface SysctlReport {
 /** Defaults first, machine.sysctls last (the config wins). */
 export function applySysctls(wanted: Record<string, string>, sandbox: boolean): SysctlReport {
   const r: SysctlReport = { applied: [], absent: [], skipped: [], failed: [] };
+  for (const [key, value] of Object.entries(wanted)) applySysctl(key, value, sandbox, r);
+  return r;
+}
+
+/** How long applySysctlsPaced works before it lets the event loop run (a stat and a write per key: 10,000 keys took ~100 ms). */
+export const SYSCTL_SLICE_MS = 10;
+
+/**
+ * applySysctls in slices of SYSCTL_SLICE_MS with a turn of the event loop
+ * between them: a config may carry 10,000 sysctls, and PID 1 must keep
+ * answering (and reaping) while they are written.
+ */
+export async function applySysctlsPaced(wanted: Record<string, string>, sandbox: boolean): Promise<SysctlReport> {
+  const r: SysctlReport = { applied: [], absent: [], skipped: [], failed: [] };
+  let sliceStart = performance.now();
   for (const [key, value] of Object.entries(wanted)) {
-    if (sandbox && !namespaced(key)) {
-      r.skipped.push(key);
-      continue;
-    }
-    const path = sysctlPath(key);
-    if (!existsSync(path)) {
-      r.absent.push(key);
-      continue;
-    }
-    try {
-      writeFileSync(path, value);
-      r.applied.push(`${key}=${value}`);
-    } catch (e) {
-      r.failed.push(`${key}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    applySysctl(key, value, sandbox, r);
+    if (performance.now() - sliceStart > SYSCTL_SLICE_MS) {
+      await new Promise((res) => setImmediate(res));
+      sliceStart = performance.now();
     }
   }
   return r;
+}
+
+function applySysctl(key: string, value: string, sandbox: boolean, r: SysctlReport): void {
+  if (sandbox && !namespaced(key)) {
+    r.skipped.push(key);
+    return;
+  }
+  const path = sysctlPath(key);
+  if (!existsSync(path)) {
+    r.absent.push(key);
+    return;
+  }
+  try {
+    writeFileSync(path, value);
+    r.applied.push(`${key}=${value}`);
+  } catch (e) {
+    r.failed.push(`${key}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
 }
 
 export function kernelTasks(ctx: NodeContext): Task[] {
@@ -87,9 +110,9 @@ export function kernelTasks(ctx: NodeContext): Task[] {
     },
     {
       name: "sysctls",
-      run: () => {
+      run: async () => {
         const cfg = ctx.config.get().config;
-        const r = applySysctls({ ...KUBERNETES_SYSCTLS, ...HARDENING_SYSCTLS, ...cfg.machine.sysctls }, ctx.sandbox);
+        const r = await applySysctlsPaced({ ...KUBERNETES_SYSCTLS, ...HARDENING_SYSCTLS, ...cfg.machine.sysctls }, ctx.sandbox);
         ctx.log.info(`  applied ${r.applied.length}: ${r.applied.join(" ") || "-"}`);
         if (r.absent.length) ctx.log.info(`  not in this kernel: ${r.absent.join(" ")}`);
         if (r.skipped.length) ctx.log.info(`  skipped (sandbox: global, would change the host): ${r.skipped.join(" ")}`);
