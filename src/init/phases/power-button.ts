@@ -1,17 +1,18 @@
 // Boot phase "powerButton": watch every input device that reports KEY_POWER
 // (QEMU's and a cloud's "shut down"); a press powers the node off in order.
+// The evdev watcher loads only on a kernel boot.
 import { FailedPreconditionError } from "../../lib/errors.ts";
 import { errText } from "../mechanisms/log.ts";
 import type { NodeContext } from "../context.ts";
-import { powerButtons, watchPowerButton } from "../mechanisms/power-button.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
 export function powerButtonTasks(ctx: NodeContext): Task[] {
   return [
     {
       name: "watch the power button",
-      run: () => {
+      run: async () => {
         if (ctx.sandbox) return skipped("sandbox: no input devices; the host's power button is the host's");
+        const { powerButtons, watchPowerButton } = await import("../mechanisms/power-button.ts");
         const devices = powerButtons();
         if (devices.length === 0) return skipped("no input device reports KEY_POWER");
         for (const d of devices) void watchPowerButton(d, () => pressed(ctx, d));
