@@ -15,6 +15,7 @@ import { bootOnce, busyboxFirstAction, busyboxRespawn, idleRss, respawnOnce, rss
 import { stormUnderBusybox, stormUnderTini, type StormResult } from "./rows/reaping.ts";
 import { busyboxShutdown, minosShutdown } from "./rows/shutdown.ts";
 import { sizes } from "./rows/size.ts";
+import { apiClientFloorRss, responderRound, type ResponderSide } from "./rows/transport.ts";
 import { rowCells, summarizeRow, type RoundRow } from "./rounds.ts";
 import { summarize } from "./stats.ts";
 import { bunHello, cProgram, peers } from "./tools.ts";
@@ -59,7 +60,8 @@ const mib = (kib: number) => kib / 1024;
 
 // 2–4, 8: one booted node per round.
 const boot = { apiMs: [] as number[], healthyMs: [] as number[], healthySelfMs: [] as number[], bbFirst: [] as number[] };
-const mem = { bootKiB: [] as number[], helloKiB: [] as number[], tiniKiB: [] as number[], dashboardKiB: [] as number[] };
+const mem = { bootKiB: [] as number[], helloKiB: [] as number[], tiniKiB: [] as number[], dashboardKiB: [] as number[], clientFloorKiB: [] as number[] };
+const responders: { grpcjs: ResponderSide; h2: ResponderSide }[] = [];
 const api: ApiRound[] = [];
 let growth: { calls: number; kib: number }[] = [];
 const respawn: number[] = [];
@@ -89,7 +91,9 @@ for (let r = 0; r < ROUNDS; r++) {
     log(
       `round ${r + 1}/${ROUNDS}: API p50 ${a.minos.latencyUs.p50.toFixed(0)}/${a.containerd.latencyUs.p50.toFixed(0)} p99 ${a.minos.latencyUs.p99.toFixed(0)}/${a.containerd.latencyUs.p99.toFixed(0)} µs, ${a.minos.rps.toFixed(0)}/${a.containerd.rps.toFixed(0)} calls/s`,
     );
+    responders.push(await responderRound(r, LATENCY_N, 8, THROUGHPUT_MS));
     mem.dashboardKiB.push(await dashboardRss("dist/minos", sb.socketPath, quick ? 2000 : 3500));
+    mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, quick ? 2000 : 3500));
     if (r === ROUNDS - 1) {
       for (let k = 0; k < (quick ? 1 : 3); k++) {
         respawn.push(await respawnOnce(init, "containerd"));
@@ -105,6 +109,7 @@ for (let r = 0; r < ROUNDS; r++) {
 results.boot = boot;
 results.memory = { ...mem, growth };
 results.api = api;
+results.responders = responders;
 rows.push({
   name: "2 boot: exec → API answering",
   unit: "ms",
@@ -173,8 +178,45 @@ rows.push({
   unit: "MiB",
   digits: 1,
   minos: mem.dashboardKiB.map(mib),
-  peer: { name: "Bun hello", values: mem.helloKiB.map(mib) },
+  peer: { name: "API client floor", values: mem.clientFloorKiB.map(mib) },
+  others: [{ name: "Bun hello", values: mem.helloKiB.map(mib) }],
   target: { of: "minos", op: "<=", value: 62 * 0.7, text: "≤ 43.4 MiB (0.7× 62)" },
+  note: "API client floor: bench/peers/api-client.ts",
+});
+// 4b: bench-only prototypes (bench/peers/), grpc-js in the minos column, a bare node:http2 responder as the peer.
+const g = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.grpcjs));
+const h = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.h2));
+rows.push({
+  name: "4b Version p50, grpc-js responder vs bare node:http2 (bench-only)",
+  unit: "µs",
+  digits: 0,
+  minos: g((s) => s.latencyUs.p50),
+  peer: { name: "node:http2", values: h((s) => s.latencyUs.p50) },
+});
+rows.push({
+  name: "4b Version p99, grpc-js responder vs bare node:http2 (bench-only)",
+  unit: "µs",
+  digits: 0,
+  minos: g((s) => s.latencyUs.p99),
+  peer: { name: "node:http2", values: h((s) => s.latencyUs.p99) },
+});
+rows.push({
+  name: "4b throughput, grpc-js responder vs bare node:http2 (bench-only)",
+  unit: "calls/s",
+  digits: 0,
+  minos: g((s) => s.rps),
+  peer: { name: "node:http2", values: h((s) => s.rps) },
+});
+rows.push({
+  name: "4b RSS at start, grpc-js responder vs bare node:http2 (bench-only)",
+  unit: "MiB",
+  digits: 1,
+  minos: g((s) => mib(s.rssStartKiB)),
+  peer: { name: "node:http2", values: h((s) => mib(s.rssStartKiB)) },
+  others: [
+    { name: "after the calls: grpc-js", values: g((s) => mib(s.rssAfterKiB)) },
+    { name: "node:http2", values: h((s) => mib(s.rssAfterKiB)) },
+  ],
 });
 {
   const m = summarize(respawn);
