@@ -15,8 +15,9 @@ import { bootOnce, busyboxFirstAction, busyboxRespawn, idleRss, respawnOnce, rss
 import { stormUnderBusybox, stormUnderTini, type StormResult } from "./rows/reaping.ts";
 import { busyboxShutdown, minosShutdown } from "./rows/shutdown.ts";
 import { sizes } from "./rows/size.ts";
+import { DASHBOARD_ENV } from "../src/init/supervisor/builtin.ts";
 import { apiClientFloorRss, responderRound, type ResponderSide } from "./rows/transport.ts";
-import { rowCells, summarizeRow, type RoundRow } from "./rounds.ts";
+import { pair, rowCells, summarizeRow, type RoundRow } from "./rounds.ts";
 import { summarize } from "./stats.ts";
 import { bunHello, cProgram, peers } from "./tools.ts";
 
@@ -60,7 +61,16 @@ const mib = (kib: number) => kib / 1024;
 
 // 2–4, 8: one booted node per round.
 const boot = { apiMs: [] as number[], healthyMs: [] as number[], healthySelfMs: [] as number[], bbFirst: [] as number[] };
-const mem = { bootKiB: [] as number[], helloKiB: [] as number[], tiniKiB: [] as number[], dashboardKiB: [] as number[], clientFloorKiB: [] as number[] };
+const mem = {
+  bootKiB: [] as number[],
+  helloKiB: [] as number[],
+  tiniKiB: [] as number[],
+  dashboardKiB: [] as number[],
+  dashboardJitKiB: [] as number[],
+  clientFloorKiB: [] as number[],
+};
+// The dashboard as init runs it (JSC options from DASHBOARD_ENV; TERM is the pty's).
+const dashJsc = Object.fromEntries(Object.entries(DASHBOARD_ENV).filter(([k]) => k.startsWith("BUN_JSC_")));
 const responders: { grpcjs: ResponderSide; h2: ResponderSide }[] = [];
 const api: ApiRound[] = [];
 let growth: { calls: number; kib: number }[] = [];
@@ -92,8 +102,15 @@ for (let r = 0; r < ROUNDS; r++) {
       `round ${r + 1}/${ROUNDS}: API p50 ${a.minos.latencyUs.p50.toFixed(0)}/${a.containerd.latencyUs.p50.toFixed(0)} p99 ${a.minos.latencyUs.p99.toFixed(0)}/${a.containerd.latencyUs.p99.toFixed(0)} µs, ${a.minos.rps.toFixed(0)}/${a.containerd.rps.toFixed(0)} calls/s`,
     );
     responders.push(await responderRound(r, LATENCY_N, 8, THROUGHPUT_MS));
-    mem.dashboardKiB.push(await dashboardRss("dist/minos", sb.socketPath, quick ? 2000 : 3500));
-    mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, quick ? 2000 : 3500));
+    const settle = quick ? 2000 : 3500;
+    const [d, dj] = await pair(
+      r,
+      () => dashboardRss("dist/minos", sb.socketPath, settle, dashJsc),
+      () => dashboardRss("dist/minos", sb.socketPath, settle),
+    );
+    mem.dashboardKiB.push(d);
+    mem.dashboardJitKiB.push(dj);
+    mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, settle, dashJsc));
     if (r === ROUNDS - 1) {
       for (let k = 0; k < (quick ? 1 : 3); k++) {
         respawn.push(await respawnOnce(init, "containerd"));
@@ -174,14 +191,16 @@ rows.push({
   target: { of: "ratio", op: ">=", value: 0.9, text: "≥ 0.9× containerd" },
 });
 rows.push({
-  name: "8 dashboard RSS (pty, against the node)",
+  name: "8 dashboard RSS (pty, against the node, as init runs it: no JIT)",
   unit: "MiB",
   digits: 1,
   minos: mem.dashboardKiB.map(mib),
   peer: { name: "API client floor", values: mem.clientFloorKiB.map(mib) },
-  others: [{ name: "Bun hello", values: mem.helloKiB.map(mib) }],
+  others: [
+    { name: "the same dashboard with the JIT", values: mem.dashboardJitKiB.map(mib) },
+    { name: "Bun hello", values: mem.helloKiB.map(mib) },
+  ],
   target: { of: "minos", op: "<=", value: 62 * 0.7, text: "≤ 43.4 MiB (0.7× 62)" },
-  note: "API client floor: bench/peers/api-client.ts",
 });
 // 4b: bench-only prototypes (bench/peers/), grpc-js in the minos column, a bare node:http2 responder as the peer.
 const g = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.grpcjs));

@@ -56,8 +56,8 @@ export async function responderRound(round: number, n: number, clients: number, 
 }
 
 /** RSS of the bench-only API client floor (bench/peers/api-client.ts) once it has called Version a few times. */
-export async function apiClientFloorRss(socketPath: string, settleMs: number): Promise<number> {
-  const p = Bun.spawn([await benchProgram("api-client"), socketPath], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+export async function apiClientFloorRss(socketPath: string, settleMs: number, env: Record<string, string> = {}): Promise<number> {
+  const p = Bun.spawn([await benchProgram("api-client"), socketPath], { stdin: "ignore", stdout: "pipe", stderr: "inherit", env: { ...process.env, ...env } });
   try {
     const reader = p.stdout.getReader();
     await reader.read();
