@@ -15,7 +15,7 @@ import { bootOnce, busyboxFirstAction, busyboxRespawn, idleRss, respawnOnce, rss
 import { stormUnderBusybox, stormUnderTini, type StormResult } from "./rows/reaping.ts";
 import { busyboxShutdown, minosShutdown } from "./rows/shutdown.ts";
 import { sizes } from "./rows/size.ts";
-import { DASHBOARD_ENV } from "../src/init/supervisor/builtin.ts";
+import { NO_JIT_ENV } from "../src/applets/dashboard/nojit.ts";
 import { apiClientFloorRss, responderRound, type ResponderSide } from "./rows/transport.ts";
 import { pair, rowCells, summarizeRow, type RoundRow } from "./rounds.ts";
 import { summarize } from "./stats.ts";
@@ -69,8 +69,7 @@ const mem = {
   dashboardJitKiB: [] as number[],
   clientFloorKiB: [] as number[],
 };
-// The dashboard as init runs it (JSC options from DASHBOARD_ENV; TERM is the pty's).
-const dashJsc = Object.fromEntries(Object.entries(DASHBOARD_ENV).filter(([k]) => k.startsWith("BUN_JSC_")));
+// The dashboard as init runs it (--console: it re-executes itself without the JIT) and, to show what that buys, with the JIT kept.
 const responders: { grpcjs: ResponderSide; h2: ResponderSide }[] = [];
 const api: ApiRound[] = [];
 let growth: { calls: number; kib: number }[] = [];
@@ -105,12 +104,12 @@ for (let r = 0; r < ROUNDS; r++) {
     const settle = quick ? 2000 : 3500;
     const [d, dj] = await pair(
       r,
-      () => dashboardRss("dist/minos", sb.socketPath, settle, dashJsc),
       () => dashboardRss("dist/minos", sb.socketPath, settle),
+      () => dashboardRss("dist/minos", sb.socketPath, settle, { BUN_JSC_useJIT: "1" }),
     );
     mem.dashboardKiB.push(d);
     mem.dashboardJitKiB.push(dj);
-    mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, settle, dashJsc));
+    mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, settle, NO_JIT_ENV));
     if (r === ROUNDS - 1) {
       for (let k = 0; k < (quick ? 1 : 3); k++) {
         respawn.push(await respawnOnce(init, "containerd"));

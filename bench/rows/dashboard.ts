@@ -2,14 +2,15 @@
 // tty2, a second Bun process beside PID 1; here the same applet runs on a
 // pseudo-terminal against the sandbox node's socket, and its RSS is read once
 // it has drawn its first screens (several refreshes, so the API client, the
-// renderer and their JIT code are all in). `env` is the service's environment
-// (DASHBOARD_ENV: JSC's interpreter only) or, to show what that buys, the JIT on.
+// renderer and their JIT code are all in). It runs with --console, as init runs
+// it (it then re-executes itself without the JIT, src/applets/dashboard/nojit.ts);
+// `env` BUN_JSC_useJIT=1 keeps the JIT, to show what that buys.
 import { rssKiB } from "./node.ts";
 
 export async function dashboardRss(binary: string, socketPath: string, settleMs = 3500, env: Record<string, string> = {}): Promise<number> {
   let bytes = 0;
   let screen = "";
-  const p = Bun.spawn([binary, "dashboard", "-e", `unix:${socketPath}`, "--interval", "1000"], {
+  const p = Bun.spawn([binary, "dashboard", "--console", "-e", `unix:${socketPath}`, "--interval", "1000"], {
     env: { TERM: "xterm-256color", PATH: "/usr/bin:/bin", ...env },
     terminal: {
       cols: 120,

@@ -9,13 +9,6 @@ import { serviceSpec, type ServiceSpec } from "./spec.ts";
 export const CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
 export const UDEVD_CONTROL = "/run/udev/control";
 export const DASHBOARD_TTY = "/dev/tty2";
-/**
- * The dashboard runs on JSC's interpreter alone (no JIT tiers): it redraws every
- * 1.5 s, so compiled code buys it nothing, while the JIT's code and compiler
- * memory were a quarter of its RSS. Measured on a pty against a node (bench row
- * 8): 70 → 54 MiB, the same CPU per refresh (170–230 ms per 15 s either way).
- */
-export const DASHBOARD_ENV: Readonly<Record<string, string>> = { TERM: "linux", BUN_JSC_useJIT: "0" };
 
 /** A binary the rootfs must carry: the reason to skip when it does not. */
 const missing = (path: string) => (existsSync(path) ? undefined : `${path} is not in the rootfs`);
@@ -49,7 +42,7 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
       dependsOn: [],
       precondition: () => (existsSync(DASHBOARD_TTY) ? undefined : `no console: ${DASHBOARD_TTY} does not exist${sandbox ? " in the sandbox" : ""}`),
       command: ["/sbin/dashboard", "--console"],
-      env: { ...DASHBOARD_ENV },
+      env: { TERM: "linux" },
       droppedCaps: ["CAP_SYS_BOOT", "CAP_SYS_MODULE", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"],
       cgroup: "system/dashboard",
       oomScore: -400,
