@@ -1,182 +1,332 @@
 // bun run bench: minos beside the peers a user would otherwise pick (BusyBox,
-// tini) and lower bounds, measured interleaved in one run on one machine.
-// Prints a table of medians (p10–p90) and ratios; writes bench/results.json.
-import { cpus, totalmem } from "node:os";
+// tini, containerd's Go gRPC server) and lower bounds (a static C program, a
+// Bun hello binary), measured in interleaved rounds in one run on one machine.
+//   --rounds N   rounds per row (default 5; --quick: 2)
+//   --quick      fewer rounds and samples (a smoke run)
+// Each row prints the median of its round values (min–max), the median of the
+// per-round ratios (min–max) and whether its target held in every round
+// (bench/rounds.ts). Writes bench/results.json.
+import { cpus, loadavg, totalmem } from "node:os";
 import { writeFileSync } from "node:fs";
-import { apiRow } from "./rows/api.ts";
+import { apiRound, rssGrowth, type ApiRound } from "./rows/api.ts";
 import { coldStart } from "./rows/coldstart.ts";
+import { dashboardRss } from "./rows/dashboard.ts";
 import { bootOnce, busyboxFirstAction, busyboxRespawn, idleRss, respawnOnce, rssKiB } from "./rows/node.ts";
-import { stormUnderBusybox, stormUnderTini, summarizeStorms, type StormResult } from "./rows/reaping.ts";
+import { stormUnderBusybox, stormUnderTini, type StormResult } from "./rows/reaping.ts";
 import { busyboxShutdown, minosShutdown } from "./rows/shutdown.ts";
 import { sizes } from "./rows/size.ts";
-import { fmt, ratio, summarize } from "./stats.ts";
+import { NO_JIT_ENV } from "../src/applets/dashboard/nojit.ts";
+import { apiClientFloorRss, responderRound, type ResponderSide } from "./rows/transport.ts";
+import { pair, rowCells, summarizeRow, type RoundRow } from "./rounds.ts";
+import { summarize } from "./stats.ts";
 import { bunHello, cProgram, peers } from "./tools.ts";
-import { connect } from "../src/api/client.ts";
 
 const quick = process.argv.includes("--quick");
+const roundsArg = process.argv.indexOf("--rounds");
+const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : quick ? 2 : 5;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error("bench: --rounds needs a positive integer");
+/** Sequential calls per round and side: enough for a p99 of 50 tail samples. */
+const LATENCY_N = quick ? 1000 : 5000;
+const THROUGHPUT_MS = quick ? 1000 : 2000;
+const GROWTH_CALLS = quick ? 20_000 : 100_000;
+const ORPHANS = quick ? 2000 : 10_000;
+
 const t0 = performance.now();
+const load0 = loadavg()[0]!;
 const p = peers();
-const results: Record<string, unknown> = {};
-const table: string[][] = [["row", "minos", "peer / bound", "ratio"]];
-const row = (...cells: string[]) => {
-  table.push(cells);
-  console.error(`bench: ${cells.join(" | ")}`);
+const rows: RoundRow[] = [];
+const extra: string[][] = [];
+const results: Record<string, unknown> = { rounds: ROUNDS };
+const log = (m: string) => console.error(`bench: ${m}`);
+const mib = (kib: number) => kib / 1024;
+
+// 1. Cold start: each round 10 interleaved execs of each; the round value is their median.
+{
+  const r = await coldStart(p, ROUNDS, quick ? 6 : 12);
+  results.coldStart = r;
+  rows.push({
+    name: "1 cold start `poweroff --help`",
+    unit: "ms",
+    digits: 1,
+    minos: r.map((x) => x.minos),
+    peer: { name: "Bun hello", values: r.map((x) => x.bunHello) },
+    others: [
+      { name: "busybox", values: r.map((x) => x.busybox), digits: 2 },
+      { name: "C", values: r.map((x) => x.c), digits: 2 },
+    ],
+    target: { of: "ratio", op: "<=", value: 1.15, text: "≤ 1.15× Bun hello" },
+  });
+  log(rowCells(rows.at(-1)!).join(" | "));
+}
+
+// 2–4, 8: one booted node per round.
+const boot = { apiMs: [] as number[], healthyMs: [] as number[], healthySelfMs: [] as number[], bbFirst: [] as number[] };
+const mem = {
+  bootKiB: [] as number[],
+  helloKiB: [] as number[],
+  tiniKiB: [] as number[],
+  dashboardKiB: [] as number[],
+  dashboardJitKiB: [] as number[],
+  clientFloorKiB: [] as number[],
 };
-
-// 1. Cold start
-const cold = await coldStart(p, quick ? 15 : 40);
-results.coldStart = cold;
-row(
-  "1 cold start `poweroff --help`",
-  fmt(cold.minos, "ms"),
-  `Bun hello ${fmt(cold.bunHello, "ms")}; busybox ${fmt(cold.busybox, "ms", 2)}; C ${fmt(cold.c, "ms", 2)}`,
-  `${ratio(cold.minos.median, cold.bunHello.median)} Bun hello, ${ratio(cold.minos.median, cold.busybox.median)} busybox`,
-);
-
-// 2. Boot, 3. memory, 4. API, 5. reaping (minos), 6. supervision — on booted nodes.
-const bootRounds = quick ? 2 : 4;
-const boots = [];
-const bbFirst: number[] = [];
-for (let i = 0; i < bootRounds; i++) {
+// The dashboard as init runs it (--console: it re-executes itself without the JIT) and, to show what that buys, with the JIT kept.
+const responders: { grpcjs: ResponderSide; h2: ResponderSide }[] = [];
+const api: ApiRound[] = [];
+let growth: { calls: number; kib: number }[] = [];
+const respawn: number[] = [];
+let bbRespawn: number[] = [];
+const hello = await bunHello();
+for (let r = 0; r < ROUNDS; r++) {
+  // ABBA: busybox's boot is timed before minos's in odd rounds.
+  if (r % 2 === 1) boot.bbFirst.push(await busyboxFirstAction(p.busybox));
   const { sb, sample } = await bootOnce();
-  boots.push(sample);
-  bbFirst.push(await busyboxFirstAction(p.busybox));
-  if (i < bootRounds - 1) {
-    await sb.stop();
-    await sb.cleanup();
-    continue;
-  }
-  // The last node stays up for the rows that need a running node.
+  if (r % 2 === 0) boot.bbFirst.push(await busyboxFirstAction(p.busybox));
   try {
+    boot.apiMs.push(sample.apiMs);
+    boot.healthyMs.push(sample.healthyMs);
+    boot.healthySelfMs.push(sample.healthySelfMs);
     const init = await sb.initPid();
-    const rssBoot = rssKiB(init);
-    const c = connect({ endpoint: `unix:${sb.socketPath}` });
-    for (let k = 0; k < 10_000; k++) await c.version();
-    const rssAfter = rssKiB(init);
-    const helloRss = await idleRss([await bunHello(), "--stay"]);
-    const tiniRss = await idleRss([p.tini, "-s", "--", p.busybox, "sleep", "60"]);
-    results.memory = { rssBootKiB: rssBoot, rssAfter10kCallsKiB: rssAfter, bunHelloKiB: helloRss, tiniKiB: tiniRss };
-    row(
-      "3 PID 1 RSS after boot",
-      `${(rssBoot / 1024).toFixed(1)} MiB`,
-      `Bun hello ${(helloRss / 1024).toFixed(1)} MiB; tini ${(tiniRss / 1024).toFixed(2)} MiB`,
-      `${ratio(rssBoot, helloRss)} Bun hello`,
-    );
-    row(
-      "3 PID 1 RSS after 10,000 API calls",
-      `${(rssAfter / 1024).toFixed(1)} MiB (${rssAfter >= rssBoot ? "+" : ""}${((rssAfter - rssBoot) / 1024).toFixed(1)} MiB)`,
-      "—",
-      `${ratio(rssAfter, rssBoot)} after boot`,
-    );
-
-    const api = await apiRow(sb.socketPath, init, quick ? 500 : 2000, 8, quick ? 1000 : 3000);
-    results.api = api;
-    row(
-      "4 API Version p50 / p99 (unix socket)",
-      `${api.minos.latencyUs.p50.toFixed(0)} / ${api.minos.latencyUs.p99.toFixed(0)} µs`,
-      `containerd Version ${api.containerd.latencyUs.p50.toFixed(0)} / ${api.containerd.latencyUs.p99.toFixed(0)} µs`,
-      `${ratio(api.minos.latencyUs.p50, api.containerd.latencyUs.p50)} p50`,
-    );
-    row(
-      "4 API throughput, 8 clients",
-      `${api.minos.rps.toFixed(0)} calls/s`,
-      `containerd ${api.containerd.rps.toFixed(0)} calls/s`,
-      `${ratio(api.minos.rps, api.containerd.rps)}`,
-    );
-
-    const respawn: number[] = [];
-    for (let k = 0; k < (quick ? 1 : 3); k++) {
-      respawn.push(await respawnOnce(init, "containerd"));
-      await sb.waitForLine(/containerd.*(healthy|Running)/, 60_000, sb.lines.length);
+    await Bun.sleep(300); // let the boot's last tasks settle
+    mem.bootKiB.push(rssKiB(init));
+    mem.helloKiB.push(await idleRss([hello, "--stay"]));
+    mem.tiniKiB.push(await idleRss([p.tini, "-s", "--", p.busybox, "sleep", "60"]));
+    // The growth row needs a node that has answered nothing yet: the first round's.
+    if (r === 0) {
+      growth = await rssGrowth(sb.socketPath, () => rssKiB(init), GROWTH_CALLS, GROWTH_CALLS / 10);
+      log(`RSS growth: ${growth.map((g) => `${g.calls / 1000}k ${mib(g.kib).toFixed(1)}`).join(", ")} MiB`);
     }
-    const bbRespawn = await busyboxRespawn(p.busybox, quick ? 3 : 5);
-    results.respawn = { minos: summarize(respawn), busybox: summarize(bbRespawn) };
-    row(
-      "6 kill -9 of a service -> running again",
-      fmt(summarize(respawn), "ms"),
-      `busybox respawn ${fmt(summarize(bbRespawn), "ms")}`,
-      ratio(summarize(respawn).median, summarize(bbRespawn).median),
+    api.push(await apiRound(r, sb.socketPath, init, LATENCY_N, 8, THROUGHPUT_MS));
+    const a = api.at(-1)!;
+    log(
+      `round ${r + 1}/${ROUNDS}: API p50 ${a.minos.latencyUs.p50.toFixed(0)}/${a.containerd.latencyUs.p50.toFixed(0)} p99 ${a.minos.latencyUs.p99.toFixed(0)}/${a.containerd.latencyUs.p99.toFixed(0)} µs, ${a.minos.rps.toFixed(0)}/${a.containerd.rps.toFixed(0)} calls/s`,
     );
+    responders.push(await responderRound(r, LATENCY_N, 8, THROUGHPUT_MS));
+    const settle = quick ? 2000 : 3500;
+    const [d, dj] = await pair(
+      r,
+      () => dashboardRss("dist/minos", sb.socketPath, settle),
+      () => dashboardRss("dist/minos", sb.socketPath, settle, { BUN_JSC_useJIT: "1" }),
+    );
+    mem.dashboardKiB.push(d);
+    mem.dashboardJitKiB.push(dj);
+    mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, settle, NO_JIT_ENV));
+    if (r === ROUNDS - 1) {
+      for (let k = 0; k < (quick ? 1 : 3); k++) {
+        respawn.push(await respawnOnce(init, "containerd"));
+        await sb.waitForLine(/containerd.*(healthy|Running)/, 60_000, sb.lines.length);
+      }
+      bbRespawn = await busyboxRespawn(p.busybox, quick ? 3 : 5);
+    }
   } finally {
     await sb.stop().catch(() => {});
     await sb.cleanup();
   }
 }
-const apiS = summarize(boots.map((b) => b.apiMs));
-const healthyS = summarize(boots.map((b) => b.healthyMs));
-const bbS = summarize(bbFirst);
-results.boot = { boots, busyboxFirstActionMs: bbFirst };
-row("2 boot: exec -> API answering", fmt(apiS, "ms", 0), `busybox init first action ${fmt(bbS, "ms", 1)}`, ratio(apiS.median, bbS.median));
-row("2 boot: exec -> all services healthy", fmt(healthyS, "ms", 0), `(init's own count: ${fmt(summarize(boots.map((b) => b.healthySelfMs)), "ms", 0)})`, "—");
-
-// 5. Reaping: the same orphan storm under each PID 1.
-const N = quick ? 2000 : 10_000;
-const orphans = cProgram("orphans");
-const storms: Record<"minos" | "tini" | "busybox", StormResult[]> = { minos: [], tini: [], busybox: [] };
+results.boot = boot;
+results.memory = { ...mem, growth };
+results.api = api;
+results.responders = responders;
+rows.push({
+  name: "2 boot: exec → API answering",
+  unit: "ms",
+  digits: 0,
+  minos: boot.apiMs,
+  peer: { name: "busybox init first action", values: boot.bbFirst },
+  target: { of: "minos", op: "<=", value: 60, text: "≤ 60 ms" },
+});
+rows.push({
+  name: "2 boot: exec → all services healthy (real containerd)",
+  unit: "ms",
+  digits: 0,
+  minos: boot.healthyMs,
+  others: [{ name: "init's own count", values: boot.healthySelfMs }],
+});
+rows.push({
+  name: "3 PID 1 RSS after boot",
+  unit: "MiB",
+  digits: 1,
+  minos: mem.bootKiB.map(mib),
+  peer: { name: "Bun hello", values: mem.helloKiB.map(mib) },
+  others: [{ name: "tini", values: mem.tiniKiB.map(mib), digits: 2 }],
+  target: { of: "ratio", op: "<=", value: 2.0, text: "≤ 2.0× Bun hello" },
+});
 {
+  // One series (100,000 calls take long): growth from boot, and from 20k on.
+  const at = (calls: number) => growth.find((g) => g.calls === calls)?.kib ?? Number.NaN;
+  const total = growth.at(-1)!;
+  const from20 = mib(total.kib - at(GROWTH_CALLS / 5));
+  const grew = mib(total.kib - growth[0]!.kib);
+  rows.push({
+    name: `3 PID 1 RSS growth over ${total.calls.toLocaleString("en")} API calls`,
+    unit: "MiB",
+    digits: 1,
+    minos: [grew],
+    note: `every ${(GROWTH_CALLS / 10 / 1000).toFixed(0)}k: ${growth.map((g) => mib(g.kib).toFixed(1)).join(" ")} MiB; from ${GROWTH_CALLS / 5000}k on ${from20 >= 0 ? "+" : ""}${from20.toFixed(1)} MiB`,
+    target: { of: "minos", op: "<=", value: 8, text: "≤ +8 MiB" },
+  });
+  extra.push([`flat from ${GROWTH_CALLS / 5000}k on (≤ +2 MiB from there to the end)`, from20 <= 2 ? "met" : "NOT met"]);
+}
+rows.push({
+  name: "4 API Version p50 (unix socket, 1 client)",
+  unit: "µs",
+  digits: 0,
+  minos: api.map((a) => a.minos.latencyUs.p50),
+  peer: { name: "containerd", values: api.map((a) => a.containerd.latencyUs.p50) },
+});
+rows.push({
+  name: `4 API Version p99 (unix socket, 1 client, ${LATENCY_N} calls/round)`,
+  unit: "µs",
+  digits: 0,
+  minos: api.map((a) => a.minos.latencyUs.p99),
+  peer: { name: "containerd", values: api.map((a) => a.containerd.latencyUs.p99) },
+  target: { of: "ratio", op: "<=", value: 1.5, text: "≤ 1.5× containerd" },
+});
+rows.push({
+  name: "4 API throughput, 8 clients",
+  unit: "calls/s",
+  digits: 0,
+  minos: api.map((a) => a.minos.rps),
+  peer: { name: "containerd", values: api.map((a) => a.containerd.rps) },
+  target: { of: "ratio", op: ">=", value: 0.9, text: "≥ 0.9× containerd" },
+});
+rows.push({
+  name: "8 dashboard RSS (pty, against the node, as init runs it: no JIT)",
+  unit: "MiB",
+  digits: 1,
+  minos: mem.dashboardKiB.map(mib),
+  peer: { name: "API client floor", values: mem.clientFloorKiB.map(mib) },
+  others: [
+    { name: "the same dashboard with the JIT", values: mem.dashboardJitKiB.map(mib) },
+    { name: "Bun hello", values: mem.helloKiB.map(mib) },
+  ],
+  target: { of: "minos", op: "<=", value: 62 * 0.7, text: "≤ 43.4 MiB (0.7× 62)" },
+});
+// 4b: bench-only prototypes (bench/peers/), grpc-js in the minos column, a bare node:http2 responder as the peer.
+const g = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.grpcjs));
+const h = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.h2));
+rows.push({
+  name: "4b Version p50, grpc-js responder vs bare node:http2 (bench-only)",
+  unit: "µs",
+  digits: 0,
+  minos: g((s) => s.latencyUs.p50),
+  peer: { name: "node:http2", values: h((s) => s.latencyUs.p50) },
+});
+rows.push({
+  name: "4b Version p99, grpc-js responder vs bare node:http2 (bench-only)",
+  unit: "µs",
+  digits: 0,
+  minos: g((s) => s.latencyUs.p99),
+  peer: { name: "node:http2", values: h((s) => s.latencyUs.p99) },
+});
+rows.push({
+  name: "4b throughput, grpc-js responder vs bare node:http2 (bench-only)",
+  unit: "calls/s",
+  digits: 0,
+  minos: g((s) => s.rps),
+  peer: { name: "node:http2", values: h((s) => s.rps) },
+});
+rows.push({
+  name: "4b RSS at start, grpc-js responder vs bare node:http2 (bench-only)",
+  unit: "MiB",
+  digits: 1,
+  minos: g((s) => mib(s.rssStartKiB)),
+  peer: { name: "node:http2", values: h((s) => mib(s.rssStartKiB)) },
+  others: [
+    { name: "after the calls: grpc-js", values: g((s) => mib(s.rssAfterKiB)) },
+    { name: "node:http2", values: h((s) => mib(s.rssAfterKiB)) },
+  ],
+});
+{
+  const m = summarize(respawn);
+  const b = summarize(bbRespawn);
+  results.respawn = { minos: respawn, busybox: bbRespawn };
+  extra.push(["6 kill -9 of a service → running again", `${m.median.toFixed(0)} ms (busybox respawn ${b.median.toFixed(0)} ms)`]);
+}
+
+// 5. Reaping: the same orphan storm under each PID 1, one round = minos, tini, busybox.
+{
+  const orphans = cProgram("orphans");
+  const storms: Record<"minos" | "tini" | "busybox", StormResult[]> = { minos: [], tini: [], busybox: [] };
   const { bootSandbox } = await import("../scripts/sandbox.ts");
   const sb = await bootSandbox({ files: [{ path: "/test/orphans", from: orphans, mode: 0o755 }] });
   try {
     await sb.waitForLine(/all services healthy in/, 60_000);
     const init = await sb.initPid();
-    for (let r = 0; r < (quick ? 1 : 3); r++) {
-      const out = Bun.spawnSync(["nsenter", "-t", String(init), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "/test/orphans", String(N)], { stderr: "pipe" });
+    const underMinos = () => {
+      const out = Bun.spawnSync(["nsenter", "-t", String(init), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "/test/orphans", String(ORPHANS)], {
+        stderr: "pipe",
+      });
       if (out.exitCode !== 0) throw new Error(`bench: orphan storm in minos failed: ${out.stderr.toString()}`);
-      storms.minos.push(JSON.parse(out.stdout.toString()) as StormResult);
-      storms.tini.push(stormUnderTini(p.tini, N));
-      storms.busybox.push(await stormUnderBusybox(p.busybox, N));
+      return JSON.parse(out.stdout.toString()) as StormResult;
+    };
+    for (let r = 0; r < ROUNDS; r++) {
+      if (r % 2 === 1) storms.tini.push(stormUnderTini(p.tini, ORPHANS));
+      storms.minos.push(underMinos());
+      if (r % 2 === 0) storms.tini.push(stormUnderTini(p.tini, ORPHANS));
+      storms.busybox.push(await stormUnderBusybox(p.busybox, ORPHANS));
     }
   } finally {
     await sb.stop().catch(() => {});
     await sb.cleanup();
   }
+  results.reaping = { orphans: ORPHANS, ...storms };
+  const n = ORPHANS.toLocaleString("en");
+  rows.push({
+    name: `5 reap ${n} orphans: wall`,
+    unit: "ms",
+    digits: 0,
+    minos: storms.minos.map((s) => s.total_ms),
+    peer: { name: "tini", values: storms.tini.map((s) => s.total_ms) },
+    others: [{ name: "busybox", values: storms.busybox.map((s) => s.total_ms) }],
+  });
+  rows.push({
+    name: `5 reap ${n} orphans: PID 1 CPU`,
+    unit: "ms",
+    digits: 0,
+    minos: storms.minos.map((s) => s.init_cpu_ms),
+    peer: { name: "tini", values: storms.tini.map((s) => s.init_cpu_ms) },
+    others: [{ name: "busybox", values: storms.busybox.map((s) => s.init_cpu_ms) }],
+    target: { of: "ratio", op: "<=", value: 1.5, text: "≤ 1.5× tini" },
+  });
 }
-const st = { minos: summarizeStorms(storms.minos), tini: summarizeStorms(storms.tini), busybox: summarizeStorms(storms.busybox) };
-results.reaping = { orphans: N, ...st };
-row(
-  `5 reap ${N} orphans: wall`,
-  fmt(st.minos.total, "ms", 0),
-  `tini ${fmt(st.tini.total, "ms", 0)}; busybox ${fmt(st.busybox.total, "ms", 0)}`,
-  `${ratio(st.minos.total.median, st.tini.total.median)} tini`,
-);
-row(
-  `5 reap ${N} orphans: PID 1 CPU`,
-  fmt(st.minos.initCpu, "ms", 0),
-  `tini ${fmt(st.tini.initCpu, "ms", 0)}; busybox ${fmt(st.busybox.initCpu, "ms", 0)}`,
-  `${ratio(st.minos.initCpu.median, st.tini.initCpu.median)} tini`,
-);
 
-// 6b. Shutdown with 10 services.
-const downs = { minos: [] as number[], busybox: [] as number[] };
-for (let r = 0; r < (quick ? 1 : 3); r++) {
-  downs.minos.push(await minosShutdown(p.busybox));
-  downs.busybox.push(await busyboxShutdown(p.busybox));
+// 6. Shutdown with 10 services.
+{
+  const downs = { minos: [] as number[], busybox: [] as number[] };
+  for (let r = 0; r < Math.min(ROUNDS, 3); r++) {
+    downs.minos.push(await minosShutdown(p.busybox));
+    downs.busybox.push(await busyboxShutdown(p.busybox));
+  }
+  results.shutdown = downs;
+  rows.push({ name: "6 shutdown with 10 services", unit: "ms", digits: 0, minos: downs.minos, peer: { name: "busybox init", values: downs.busybox } });
 }
-const dm = summarize(downs.minos);
-const db = summarize(downs.busybox);
-results.shutdown = { minos: dm, busybox: db };
-row("6 shutdown with 10 services", fmt(dm, "ms", 0), `busybox init ${fmt(db, "ms", 0)}`, ratio(dm.median, db.median));
 
 // 7. Sizes.
 const sz = sizes(p);
 results.sizes = sz;
-const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-row("7 size: binary", mib(sz.minos), `busybox ${mib(sz.busybox)}; tini ${mib(sz.tini)}`, `${ratio(sz.minos, sz.busybox)} busybox`);
-row("7 size: rootfs / initramfs", `${mib(sz.rootfs)} / ${sz.initramfs === null ? "not built (bun run image)" : mib(sz.initramfs)}`, "—", "—");
+const mb = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+extra.push(["7 size: binary", `${mb(sz.minos)} (busybox ${mb(sz.busybox)}; tini ${mb(sz.tini)})`]);
+extra.push(["7 size: rootfs / initramfs", `${mb(sz.rootfs)} / ${sz.initramfs === null ? "not built (bun run image)" : mb(sz.initramfs)}`]);
 
 const machine = `${cpus().length}× ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${(await Bun.file("/proc/sys/kernel/osrelease").text()).trim()}, Bun ${Bun.version}`;
-results.machine = machine;
 const seconds = (performance.now() - t0) / 1000;
+const load = `load average ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`;
+results.machine = machine;
+results.load = load;
 results.seconds = seconds;
+results.rows = rows.map((r) => ({ ...r, summary: summarizeRow(r) }));
 writeFileSync("bench/results.json", JSON.stringify(results, null, 2) + "\n");
 
-// Rows are measured in the order that shares booted nodes; print them by row number.
-const [header, ...body] = table;
-table.splice(0, table.length, header!, ...body.sort((a, b) => Number.parseInt(a[0]!, 10) - Number.parseInt(b[0]!, 10)));
+const table = [
+  ["row", "minos", "peer / bound", "ratio", "target"],
+  ...rows.map(rowCells).sort((a, b) => Number.parseInt(a[0]!, 10) - Number.parseInt(b[0]!, 10)),
+];
 const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
 const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-console.log(`\nminos benchmark — ${machine}\n`);
+console.log(`\nminos benchmark — ${machine}; ${ROUNDS} rounds; ${load}\n`);
 console.log(line(table[0]!));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const r of table.slice(1)) console.log(line(r));
-console.log(`\n(median, p10–p90 in parentheses; ${seconds.toFixed(0)} s; bench/results.json)`);
+console.log("");
+for (const [k, v] of extra) console.log(`${k}: ${v}`);
+console.log(`\n(median of the rounds, min–max in parentheses; ratio = median of per-round ratios; ${seconds.toFixed(0)} s; bench/results.json)`);

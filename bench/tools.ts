@@ -49,3 +49,27 @@ export async function bunHello(): Promise<string> {
   }
   return bin;
 }
+
+/**
+ * A bench-only program from bench/peers/<name>.ts compiled like minos (bytecode,
+ * minified, one file), into dist/bench/ — rebuilt once per bench run, since it
+ * loads minos's own modules (the schema, the client).
+ */
+const built = new Map<string, string>();
+export async function benchProgram(name: string): Promise<string> {
+  const done = built.get(name);
+  if (done) return done;
+  const out = resolve(`dist/bench/${name}`);
+  mkdirSync(resolve("dist/bench"), { recursive: true });
+  const r = await Bun.build({
+    entrypoints: [resolve(`bench/peers/${name}.ts`)],
+    target: "bun",
+    format: "esm",
+    minify: true,
+    bytecode: true,
+    compile: { outfile: out, autoloadDotenv: false, autoloadBunfig: false },
+  });
+  if (!r.success) throw new Error(`bench: compiling bench/peers/${name}.ts failed: ${r.logs.map(String).join("\n")}`);
+  built.set(name, out);
+  return out;
+}

@@ -7,6 +7,8 @@ export interface CompileOptions {
   minify: boolean;
   /** One chunk per applet (default on); off only to measure the difference. */
   splitting?: boolean;
+  /** Runtime flags baked into the executable (e.g. ["--smol"]); see README "Benchmarks" for what was measured. */
+  execArgv?: string[];
 }
 
 export async function compile(opts: CompileOptions): Promise<{ bytes: number; ms: number }> {
@@ -35,6 +37,7 @@ export async function compile(opts: CompileOptions): Promise<{ bytes: number; ms
       // A node's init must not pick up stray config files from the filesystem.
       autoloadDotenv: false,
       autoloadBunfig: false,
+      ...(opts.execArgv?.length ? { execArgv: opts.execArgv } : {}),
     },
   });
   if (!result.success) {

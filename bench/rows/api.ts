@@ -1,32 +1,35 @@
 // Row 4: machine API latency and throughput over the unix socket. The peer is
 // containerd's own gRPC Version call (Go gRPC, in the same node), reached
 // through the node's mount namespace (/proc/<init>/root/...) with the very
-// same client transport, so the difference is the server side alone.
+// same client transport, so the difference is the server side alone. Each
+// round measures both, the order swapped every round (bench/rounds.ts).
 import { connect } from "../../src/api/client.ts";
 import { Transport, parseEndpoint } from "../../src/api/transport.ts";
-import { summarize, type Summary } from "../stats.ts";
+import { quantile } from "../stats.ts";
+import { pair } from "../rounds.ts";
 
 export interface Latency {
   p50: number;
   p99: number;
-  all: Summary;
+  n: number;
 }
 
-async function latency(call: () => Promise<unknown>, n: number): Promise<Latency> {
-  for (let i = 0; i < 50; i++) await call(); // warm: JIT, session
-  const samples: number[] = [];
+type Call = () => Promise<unknown>;
+
+async function latency(call: Call, n: number): Promise<Latency> {
+  for (let i = 0; i < 200; i++) await call(); // warm: JIT, session
+  const samples = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     await call();
-    samples.push((performance.now() - t0) * 1000);
+    samples[i] = (performance.now() - t0) * 1000;
   }
-  const all = summarize(samples);
-  const sorted = samples.sort((a, b) => a - b);
-  return { p50: all.median, p99: sorted[Math.floor(sorted.length * 0.99)]!, all };
+  const sorted = Array.from(samples).sort((a, b) => a - b);
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), n };
 }
 
 /** Calls per second with `clients` connections each calling back to back for `ms`. */
-async function throughput(makeCall: () => () => Promise<unknown>, clients: number, ms: number): Promise<number> {
+async function throughput(makeCall: () => Call, clients: number, ms: number): Promise<number> {
   const calls = Array.from({ length: clients }, makeCall);
   for (const c of calls) await c();
   let count = 0;
@@ -42,34 +45,94 @@ async function throughput(makeCall: () => () => Promise<unknown>, clients: numbe
   return count / (ms / 1000);
 }
 
-export interface ApiRow {
-  minos: { latencyUs: Latency; rps: number };
-  containerd: { latencyUs: Latency; rps: number };
+export interface ApiSide {
+  latencyUs: Latency;
+  rps: number;
+}
+
+export interface ApiRound {
+  minos: ApiSide;
+  containerd: ApiSide;
 }
 
 const CONTAINERD_VERSION = "/containerd.services.version.v1.Version/Version";
 
-export async function apiRow(socketPath: string, initHostPid: number, n = 2000, clients = 8, ms = 3000): Promise<ApiRow> {
-  // Every client opened is closed at the end: an open session keeps its
-  // connection (and the server's per-connection state) alive after the row.
-  const opened: Array<{ close(): void }> = [];
-  const minosCall = () => {
+/** Opens clients that are all closed by close(): an open session keeps the server's per-connection state alive. */
+export class Clients {
+  private opened: Array<{ close(): void }> = [];
+  minos(socketPath: string): Call {
     const c = connect({ endpoint: `unix:${socketPath}` });
-    opened.push(c);
+    this.opened.push(c);
     return () => c.version();
-  };
-  const ctrSock = `/proc/${initHostPid}/root/run/containerd/containerd.sock`;
-  const ctrCall = () => {
-    const t = new Transport(parseEndpoint(`unix:${ctrSock}`));
-    opened.push(t);
+  }
+  containerd(initHostPid: number): Call {
+    const t = new Transport(parseEndpoint(`unix:/proc/${initHostPid}/root/run/containerd/containerd.sock`));
+    this.opened.push(t);
     return () => t.unary(CONTAINERD_VERSION, new Uint8Array(0));
-  };
+  }
+  /** A gRPC endpoint that answers the containerd Version path (bench/proto-server.ts). */
+  raw(socketPath: string, path: string): Call {
+    const t = new Transport(parseEndpoint(`unix:${socketPath}`));
+    this.opened.push(t);
+    return () => t.unary(path, new Uint8Array(0));
+  }
+  close(): void {
+    for (const c of this.opened) c.close();
+    this.opened = [];
+  }
+}
+
+async function side(makeCall: () => Call, n: number, clients: number, ms: number): Promise<ApiSide> {
+  return { latencyUs: await latency(makeCall(), n), rps: await throughput(makeCall, clients, ms) };
+}
+
+/** One round: minos and containerd, latency (n sequential calls) then throughput (`clients` for `ms`). */
+export async function apiRound(round: number, socketPath: string, initHostPid: number, n: number, clients = 8, ms = 2000): Promise<ApiRound> {
+  const cl = new Clients();
   try {
-    return {
-      minos: { latencyUs: await latency(minosCall(), n), rps: await throughput(minosCall, clients, ms) },
-      containerd: { latencyUs: await latency(ctrCall(), n), rps: await throughput(ctrCall, clients, ms) },
-    };
+    const [minos, containerd] = await pair(
+      round,
+      () => side(() => cl.minos(socketPath), n, clients, ms),
+      () => side(() => cl.containerd(initHostPid), n, clients, ms),
+    );
+    return { minos, containerd };
   } finally {
-    for (const c of opened) c.close();
+    cl.close();
+  }
+}
+
+/** Any two endpoints side by side (the bench-only server prototype against minos). */
+export async function sideBySide(round: number, a: () => Call, b: () => Call, n: number, clients = 8, ms = 2000): Promise<[ApiSide, ApiSide]> {
+  return pair(
+    round,
+    () => side(a, n, clients, ms),
+    () => side(b, n, clients, ms),
+  );
+}
+
+/**
+ * PID 1's RSS every `step` calls up to `total`, `clients` connections calling
+ * Version back to back (RSS is read between batches, from the host).
+ */
+export async function rssGrowth(socketPath: string, rss: () => number, total: number, step: number, clients = 8): Promise<{ calls: number; kib: number }[]> {
+  const cl = new Clients();
+  try {
+    const calls = Array.from({ length: clients }, () => cl.minos(socketPath));
+    const out = [{ calls: 0, kib: rss() }];
+    for (let done = 0; done < total; done += step) {
+      let left = step;
+      await Promise.all(
+        calls.map(async (c) => {
+          while (left > 0) {
+            left--;
+            await c();
+          }
+        }),
+      );
+      out.push({ calls: done + step, kib: rss() });
+    }
+    return out;
+  } finally {
+    cl.close();
   }
 }

@@ -1,7 +1,7 @@
 // Row 1: applet cold start — exec to exit of `poweroff --help`, beside busybox,
 // a static C program (the OS floor) and a Bun "hello" compiled like minos (the
 // runtime's floor): minos minus hello is our own start-up cost.
-import { interleaved, type Summary } from "../stats.ts";
+import { interleaved } from "../stats.ts";
 import { bunHello, cProgram, type Peers } from "../tools.ts";
 
 function timeExec(argv: string[]): () => number {
@@ -14,15 +14,23 @@ function timeExec(argv: string[]): () => number {
   };
 }
 
-export async function coldStart(p: Peers, rounds = 40): Promise<Record<"minos" | "busybox" | "c" | "bunHello", Summary>> {
+export type ColdRound = Record<"minos" | "busybox" | "c" | "bunHello", number>;
+
+/** `rounds` rounds of `perRound` interleaved execs of each; a round's value is its median. */
+export async function coldStart(p: Peers, rounds = 5, perRound = 12, minos = "dist/rootfs/sbin/poweroff"): Promise<ColdRound[]> {
   const c = cProgram("usage");
   const hello = await bunHello();
   const run = {
-    minos: timeExec(["dist/rootfs/sbin/poweroff", "--help"]),
+    minos: timeExec([minos, "--help"]),
     busybox: timeExec([p.busybox, "poweroff", "--help"]),
     c: timeExec([c]),
     bunHello: timeExec([hello]),
   };
   for (const f of Object.values(run)) f(); // warm the page cache
-  return interleaved(rounds, run);
+  const out: ColdRound[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const s = interleaved(perRound, run);
+    out.push({ minos: s.minos.median, busybox: s.busybox.median, c: s.c.median, bunHello: s.bunHello.median });
+  }
+  return out;
 }

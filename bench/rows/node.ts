@@ -5,7 +5,7 @@
 // and the peers they stand beside (busybox init's first action and respawn,
 // a Bun "hello" binary's RSS, tini's RSS).
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { bootSandbox, type Sandbox } from "../../scripts/sandbox.ts";
+import { bootSandbox, type Sandbox, type SandboxOptions } from "../../scripts/sandbox.ts";
 import { connect } from "../../src/api/client.ts";
 
 export function rssKiB(pid: number): number {
@@ -45,8 +45,8 @@ export interface BootSample {
 }
 
 /** Boots a private sandbox and times it; returns the node still running. */
-export async function bootOnce(): Promise<{ sb: Sandbox; sample: BootSample }> {
-  const sb = await bootSandbox({});
+export async function bootOnce(opts: SandboxOptions = {}): Promise<{ sb: Sandbox; sample: BootSample }> {
+  const sb = await bootSandbox(opts);
   const t0 = performance.now(); // bootSandbox spawns synchronously just before it returns
   const apiMs = await until("the API", 30_000, async () => {
     if (!existsSync(sb.socketPath)) return undefined;

@@ -76,6 +76,20 @@ export function waitpid(pid: number, options = 0): { pid: number; status: ExitSt
   return { pid: r, status: decodeWaitStatus(waitStatus[0]!) };
 }
 
+/**
+ * waitpid(2) without allocating: the pid whose status was taken (0 when
+ * WNOHANG and nothing is ready), its raw status left for lastWaitStatus().
+ * For PID 1's reaper, whose orphans' statuses are never looked at.
+ */
+export function waitpidRaw(pid: number, options = 0): number {
+  return check(sym().waitpid(pid, ptr(waitStatus), options), "waitpid");
+}
+
+/** The status of the last waitpidRaw() that returned a pid. */
+export function lastWaitStatus(): ExitStatus {
+  return decodeWaitStatus(waitStatus[0]!);
+}
+
 /** waitid(2) (siginfo_t: si_pid at offset 16, si_status at 24, si_code at 8). */
 export function waitid(idtype: number, id: number, options: number): { pid: number; code: number; status: number } | null {
   const info = new Int32Array(32); // siginfo_t is 128 bytes

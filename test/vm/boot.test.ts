@@ -127,6 +127,13 @@ describe("a real-kernel boot", () => {
           expect(s?.state).toBe("Running");
           expect(s?.health?.healthy).toBe(true);
         }
+        // The dashboard on tty2 runs (re-executed without the JIT: src/applets/dashboard/nojit.ts); its RSS and PID 1's on a real kernel.
+        expect(services.find((x) => x.id === "dashboard")?.state).toBe("Running");
+        const procs = await c.processes();
+        const rss = (pid: number) => ((procs.find((p) => p.pid === pid)?.resident_memory ?? 0) / 1048576).toFixed(1);
+        const dash = procs.find((p) => p.args.includes("dashboard") && p.args.includes("--console"));
+        expect(dash).toBeDefined();
+        console.log(`vm-boot: RSS PID 1 ${rss(1)} MiB, dashboard ${rss(dash!.pid)} MiB`);
         for (const dir of ["/bin", "/sbin"]) {
           const entries = (await collect(c.list(dir))).filter((f) => f.name !== dir && !f.is_dir);
           const unique = new Set(entries.filter((f) => !f.link).map((f) => f.inode)).size;

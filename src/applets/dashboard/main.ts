@@ -3,6 +3,7 @@
 // dashboard`) against a node's socket or its TLS endpoint.
 import type { Io } from "../../lib/io.ts";
 import { parseFlags, UsageError } from "../../lib/args.ts";
+import { noJitExec, reexec } from "./nojit.ts";
 
 export const DEFAULT_ENDPOINT = "unix:/system/run/machined/machine.sock";
 
@@ -71,6 +72,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stderr("dashboard: stdout is not a terminal\n");
     return 1;
   }
+  // In a compiled binary process.argv is ["bun", <entry>, ...args] and argv0 the invoked name (src/main.ts).
+  const noJit = noJitExec(flags.console, io.env, process.execPath, process.argv0, process.argv.slice(2));
+  if (noJit) await reexec(noJit);
   const [{ runDashboard }, { ttyTerminal }, { sourceFactory }] = await Promise.all([import("./app.ts"), import("./terminal.ts"), import("./connect.ts")]);
   const terminal = ttyTerminal(io.env);
   const stop = new AbortController();

@@ -1,10 +1,10 @@
 // Boot phase "udev": once udevd runs, replay the "add" uevents of the devices
 // the kernel found before it (coldplug), and wait for udevd to work through
-// them: that is what loads the NIC, power button and input drivers.
+// them: that is what loads the NIC, power button and input drivers. The
+// coldplug mechanism loads only on a kernel boot.
 import { readFileSync } from "node:fs";
 import type { NodeContext } from "../context.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
-import { coldplugTargets, loadedModules, settle, trigger } from "../mechanisms/udev.ts";
 
 /** udevd's own start (exec to control socket) takes well under a second; TCG is slow. */
 const UDEVD_WAIT_MS = 30_000;
@@ -19,8 +19,10 @@ export function udevTasks(ctx: NodeContext): Task[] {
       run: async (signal) => {
         // Writing a uevent file in the sandbox would replay the *host's* devices to the host's udev.
         if (ctx.sandbox) return skipped("sandbox: the devices and their uevents are the host's");
+        const { coldplugTargets, loadedModules, settle, trigger } = await import("../mechanisms/udev.ts");
         const why = await udevdUp(ctx, signal);
         if (why) return skipped(why);
+        const modules = () => moduleSet(loadedModules);
         const before = modules();
         const t0 = performance.now();
         const { subsystems, devices } = coldplugTargets();
@@ -38,7 +40,7 @@ export function udevTasks(ctx: NodeContext): Task[] {
   ];
 }
 
-function modules(): Set<string> {
+function moduleSet(loadedModules: (procModules: string) => Set<string>): Set<string> {
   try {
     return loadedModules(readFileSync("/proc/modules", "utf8"));
   } catch {
