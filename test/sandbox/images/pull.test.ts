@@ -39,7 +39,7 @@ function trueImage(arch: string, layers: ReturnType<typeof blob>[]): TestImage {
   const base = imageFor(arch, layers);
   const cfg = JSON.parse(new TextDecoder().decode(base.config.bytes));
   cfg.rootfs.diff_ids = layers.map((l) => {
-    const tar = l.mediaType.endsWith("+gzip") ? Bun.gunzipSync(l.bytes) : l.bytes;
+    const tar = l.mediaType.endsWith("+gzip") ? Bun.gunzipSync(new Uint8Array(l.bytes)) : l.bytes;
     return `sha256:${new Bun.CryptoHasher("sha256").update(new Uint8Array(tar)).digest("hex")}`;
   });
   const config = blob(base.config.mediaType, new TextEncoder().encode(JSON.stringify(cfg)));
