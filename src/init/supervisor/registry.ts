@@ -115,6 +115,9 @@ export class ServiceRegistry {
 
   /** Every service is settled for good: up, skipped, or finished successfully. */
   allHealthy(): boolean {
-    return this.all().every((s) => s.up || s.state === "Skipped" || (s.state === "Finished" && !s.info().events.some((e) => e.state === "Stopping")));
+    return this.all().every(
+      (s) =>
+        s.spec.awaitedAtBoot === false || s.up || s.state === "Skipped" || (s.state === "Finished" && !s.info().events.some((e) => e.state === "Stopping")),
+    );
   }
 }

@@ -12,6 +12,7 @@ import { describeExit, type ExitStatus } from "./reaper.ts";
 import { escalateStop, STOP_TIMING, type StopTarget, type StopTiming } from "./stop.ts";
 import { launch, type LaunchContext, type Run } from "./launch.ts";
 import { backoffDelay, type ServiceSpec } from "./spec.ts";
+import { ContainerStartError } from "./container-runner.ts";
 
 export const MAX_EVENTS = 100;
 
@@ -96,9 +97,22 @@ export class Service {
       const t0 = Date.now();
       let run: Run;
       try {
-        run = launch(this.spec, this.host.launchContext, this.host.nodeEnv(), (line) => this.output(line));
+        run = this.spec.container ? await this.startContainer() : launch(this.spec, this.host.launchContext, this.host.nodeEnv(), (line) => this.output(line));
       } catch (e) {
-        this.setState("Failed", `cannot start: ${errText(e)}`);
+        if (!(e instanceof ContainerStartError && e.retry) || this.spec.restart === "never") {
+          this.setState("Failed", `cannot start: ${errText(e)}`);
+          return;
+        }
+        // The image cannot be had right now: Waiting with the registry's error, then again with the backoff.
+        attempt++;
+        const delay = backoffDelay(attempt, this.spec.backoff);
+        this.setState("Waiting", `${errText(e)}; retry in ${delay} ms`);
+        if (!(await sleep(delay, signal))) return;
+        continue;
+      }
+      if (signal.aborted) {
+        // stop() came while the container was being made: it is not ours to keep.
+        await escalateStop(run, this.stopTarget());
         return;
       }
       this.run = run;
@@ -127,6 +141,16 @@ export class Service {
       this.setState("Waiting", `exited: ${describeExit(status)}; restart ${this.restarts} in ${delay} ms`);
       if (!(await sleep(delay, signal))) return;
     }
+  }
+
+  private startContainer(): Promise<Run> {
+    const launcher = this.host.launchContext.containers;
+    if (!launcher) return Promise.reject(new Error("no container runtime on this node"));
+    return launcher.start(
+      this.spec,
+      (line) => this.output(line),
+      (msg) => this.setState("Preparing", msg),
+    );
   }
 
   private shouldRestart(s: ExitStatus): boolean {

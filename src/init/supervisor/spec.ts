@@ -4,6 +4,7 @@
 // policy with capped exponential backoff, an optional health check and a stop
 // grace period.
 import type { RestartPolicy } from "../config/machine.ts";
+import type { ContainerRunSpec } from "./oci-spec.ts";
 
 export type { RestartPolicy };
 
@@ -41,6 +42,10 @@ export interface ServiceSpec {
   health?: HealthCheck;
   /** Mirror the service's output lines on the node console. */
   console: boolean;
+  /** Run as a containerd task of an image (container-runner.ts) instead of `command` through wrapperd. */
+  container?: ContainerRunSpec;
+  /** false: the boot's "all services healthy" does not wait for this one (the kubelet, as in Talos). */
+  awaitedAtBoot?: boolean;
 }
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;

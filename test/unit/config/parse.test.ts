@@ -409,7 +409,7 @@ test("a patched worker with two more documents: applied keys typed, accepted one
       "machine.kubelet.disableManifestsDirectory",
       "machine.network.nameservers",
     ),
-    ...warn("machine.install", "machine.registries", "machine.features"),
+    ...warn("machine.install", "machine.features"),
     ...warn(...["id", "secret", "controlPlane", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
     `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,
     `document[2] (WatchdogTimerConfig): ${NA}`,
