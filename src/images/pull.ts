@@ -124,7 +124,7 @@ export async function pullImage(ctd: ContainerdClient, registry: RegistryClient,
   await ns.leases.create(leaseId, { "containerd.io/gc.expire": new Date(Date.now() + LEASE_EXPIRY_MS).toISOString() });
   const leased = ns.withLease(leaseId);
   try {
-    const out = await pullLeased(leased, registry, image, name, snapshotter, log, opts.onProgress);
+    const out = await pullLeased(leased, leaseId, registry, image, name, snapshotter, log, opts.onProgress);
     log(`image ${name}: pulled ${out.target.digest} (${image.layers.length} layers, ${out.fetchedBytes} bytes) in ${Math.round(performance.now() - t0)} ms`);
     return out;
   } finally {
@@ -134,6 +134,7 @@ export async function pullImage(ctd: ContainerdClient, registry: RegistryClient,
 
 async function pullLeased(
   ns: NamespaceClient,
+  leaseId: string,
   registry: RegistryClient,
   image: ResolvedImage,
   name: string,
@@ -172,7 +173,7 @@ async function pullLeased(
       log(`${what}: in the content store already`);
     } else {
       // An earlier broken session under the same ref is overwritten from offset 0 by writeBlob.
-      const written = await writeLayer(ns, layer, chunks);
+      const written = await writeLayer(ns, `${leaseId}-${layer.digest}`, layer, chunks);
       fetched += written;
     }
     const unpacked = await unpackInto(ns, layer, parent, diffIds[i]!, snapshotter);
@@ -182,9 +183,9 @@ async function pullLeased(
   const chainId = image.layers.length ? chainIDs(diffIds).at(-1)! : "";
   // The config keeps the unpacked chain alive (containerd's convention), the manifest its config and layers, the index its manifest.
   const configLabels: Record<string, string> = chainId ? { [`containerd.io/gc.ref.snapshot.${snapshotter}`]: chainId } : {};
-  await writeSmall(ns, image.config, configBytes, configLabels);
-  await writeSmall(ns, image.manifestDescriptor, image.manifest, { "containerd.io/gc.ref.content.config": image.config.digest, ...layerLabels });
-  if (image.index) await writeSmall(ns, image.target, image.index, { "containerd.io/gc.ref.content.m.0": image.manifestDescriptor.digest });
+  await writeSmall(ns, leaseId, image.config, configBytes, configLabels);
+  await writeSmall(ns, leaseId, image.manifestDescriptor, image.manifest, { "containerd.io/gc.ref.content.config": image.config.digest, ...layerLabels });
+  if (image.index) await writeSmall(ns, leaseId, image.target, image.index, { "containerd.io/gc.ref.content.m.0": image.manifestDescriptor.digest });
   await putImageRecord(ns, name, image.target);
   return {
     name,
@@ -196,13 +197,14 @@ async function pullLeased(
   };
 }
 
-async function writeLayer(ns: NamespaceClient, layer: Descriptor, chunks: AsyncIterable<Uint8Array>): Promise<number> {
-  const r = await writeBlob(ns, `pull-${layer.digest}`, layer.digest, layer.size, chunks);
+async function writeLayer(ns: NamespaceClient, ref: string, layer: Descriptor, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  const r = await writeBlob(ns, ref, layer.digest, layer.size, chunks);
   return r.existed ? 0 : r.size;
 }
 
-async function writeSmall(ns: NamespaceClient, d: Descriptor, bytes: Uint8Array, labels: Record<string, string>): Promise<void> {
-  const r = await writeBlob(ns, `pull-${d.digest}`, d.digest, d.size, [bytes], { labels });
+async function writeSmall(ns: NamespaceClient, leaseId: string, d: Descriptor, bytes: Uint8Array, labels: Record<string, string>): Promise<void> {
+  // A write ref of this pull alone: two pulls of images sharing a blob must not wait on each other's ingest lock.
+  const r = await writeBlob(ns, `${leaseId}-${d.digest}`, d.digest, d.size, [bytes], { labels });
   // A blob stored by an earlier pull keeps its labels; make sure ours are on it.
   if (r.existed && Object.keys(labels).length > 0) {
     await ns.call("containerd.services.content.v1.Content", "Update", {

@@ -1,6 +1,6 @@
 // Boot phase "services": declare the built-in and configured services and
 // start them in dependency order, through wrapperd where it exists.
-import { capBit, capget, capNumber } from "../../sys/caps.ts";
+import { capBit, capget, capNames, capNumber } from "../../sys/caps.ts";
 import type { NodeContext } from "../context.ts";
 import type { Task } from "../sequences/sequencer.ts";
 import { builtinServices, extraServices } from "../supervisor/builtin.ts";
@@ -35,6 +35,11 @@ export function serviceTasks(ctx: NodeContext): Task[] {
           registry: () => new RegistryClient(registriesConfig(ctx.config.get().config.machine.registries)),
           cgroups: ctx.cgroups.get(),
           oomScore: (spec) => oomScoreFor(spec, { canLowerOomScore }),
+          // containerd's bounding set: init's, less what wrapperd drops for containerd.
+          grantableCaps: () => {
+            const dropped = builtinServices(cfg, ctx.sandbox).find((s) => s.id === "containerd")?.droppedCaps ?? [];
+            return capNames(capget().permitted).filter((c) => !dropped.includes(c));
+          },
           log: (m) => ctx.log.info(m),
         });
         const registry = new ServiceRegistry({

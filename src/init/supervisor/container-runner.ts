@@ -18,9 +18,8 @@ import { Code } from "../../api/status.ts";
 import { pullImage, type PulledImage } from "../../images/pull.ts";
 import type { RegistryClient } from "../../registry/client.ts";
 import { InvalidReferenceError } from "../../registry/reference.ts";
-import { DigestMismatchError, ManifestError, RegistryError } from "../../registry/errors.ts";
+import { DigestMismatchError, ManifestError, PlatformNotFoundError, RegistryError } from "../../registry/errors.ts";
 import { mkfifo } from "../../sys/fifo.ts";
-import { kernelLastCap } from "../../sys/caps.ts";
 import { errText } from "../mechanisms/log.ts";
 import type { CgroupTree } from "../mechanisms/cgroups.ts";
 import type { ExitStatus } from "./reaper.ts";
@@ -57,6 +56,8 @@ export interface ContainerRunnerOptions {
   registry(): RegistryClient;
   cgroups: CgroupTree;
   oomScore(spec: ServiceSpec): number | undefined;
+  /** Capability names containerd can grant ("all" in a container spec). */
+  grantableCaps(): string[];
   log(msg: string): void;
   fifoDir?: string;
 }
@@ -67,9 +68,8 @@ function isCode(e: unknown, code: number): boolean {
 
 function retryable(e: unknown): boolean {
   if (e instanceof InvalidReferenceError) return false;
-  return (
-    e instanceof RegistryError || e instanceof DigestMismatchError || e instanceof ManifestError || isCode(e, Code.UNAVAILABLE) || isCode(e, Code.NOT_FOUND)
-  );
+  if (e instanceof RegistryError || e instanceof DigestMismatchError || e instanceof ManifestError || e instanceof PlatformNotFoundError) return true;
+  return isCode(e, Code.UNAVAILABLE) || isCode(e, Code.NOT_FOUND);
 }
 
 /** The three controllers runc would write limits to; said once per runner when the hierarchy lacks them. */
@@ -162,7 +162,7 @@ export class ContainerRunner implements ContainerLauncher {
         id,
         cgroupsPath: this.o.cgroups.path(spec.cgroup),
         oomScore: this.o.oomScore(spec),
-        lastCap: kernelLastCap(),
+        grantable: this.o.grantableCaps(),
       });
     } catch (e) {
       throw new ContainerStartError(errText(e), false);
@@ -175,8 +175,17 @@ export class ContainerRunner implements ContainerLauncher {
     const fifoDir = join(this.o.fifoDir ?? CONTAINER_FIFO_DIR, `${c.namespace}-${id}`);
     let fds: number[] = [];
     try {
-      const rootfs = await ns.snapshots.prepare(id, image.chainId);
-      await ns.containers.create({ id, spec: ociSpec, image: image.name, snapshotter: "overlayfs", snapshotKey: id, labels: { "minos.service": id } });
+      // The active snapshot is leased until the container refers to it: containerd's garbage
+      // collector (run after any other pull drops its lease) would otherwise take it in between.
+      const lease = `minos-create-${id}-${Date.now()}`;
+      await ns.leases.create(lease, { "containerd.io/gc.expire": new Date(Date.now() + 10 * 60_000).toISOString() });
+      let rootfs: Awaited<ReturnType<NamespaceClient["snapshots"]["prepare"]>>;
+      try {
+        rootfs = await ns.withLease(lease).snapshots.prepare(id, image.chainId);
+        await ns.containers.create({ id, spec: ociSpec, image: image.name, snapshotter: "overlayfs", snapshotKey: id, labels: { "minos.service": id } });
+      } finally {
+        await ns.leases.delete(lease).catch(() => {});
+      }
       rmSync(fifoDir, { recursive: true, force: true });
       mkdirSync(fifoDir, { recursive: true, mode: 0o700 });
       const stdout = join(fifoDir, "stdout");

@@ -5,7 +5,6 @@
 // namespaces, capabilities, cgroup path inside minos's tree and oom score on
 // top. What containerd's client does with oci.SpecOpts, as data: one
 // function, pure, unit-tested.
-import { CAPABILITIES } from "../../sys/caps.ts";
 import type { ImageProcessConfig } from "../../images/pull.ts";
 
 export type HostNamespace = "network" | "pid" | "ipc" | "uts";
@@ -41,7 +40,7 @@ export interface ContainerRunSpec {
   user?: string;
   mounts: OciMount[];
   hostNamespaces: HostNamespace[];
-  /** Capability names; "all": every one the kernel knows (Talos's AllGrantableCapabilities). Absent: containerd's default set. */
+  /** Capability names; "all": every one containerd can grant (Talos's AllGrantableCapabilities). Absent: containerd's default set. */
   capabilities?: string[] | "all";
   rlimits?: Rlimit[];
   noNewPrivileges: boolean;
@@ -124,15 +123,15 @@ export interface SpecContext {
   cgroupsPath: string;
   /** Undefined: leave the process's oom_score_adj as inherited. */
   oomScore?: number;
-  /** The kernel's cap_last_cap, for "all". */
-  lastCap: number;
+  /** What "all" means: the capabilities in containerd's bounding set (it cannot grant others). */
+  grantable: string[];
 }
 
 /** The OCI runtime spec object for containerd's Containers.Create. */
 export function runtimeSpec(c: ContainerRunSpec, image: ImageProcessConfig, ctx: SpecContext): Record<string, unknown> {
   const args = c.args ?? [...(c.entrypoint ?? image.entrypoint), ...(c.entrypoint ? [] : image.cmd)];
   if (args.length === 0) throw new Error(`container ${ctx.id}: no command (the image ${c.image} has no entrypoint or cmd, and the service gives none)`);
-  const caps = c.capabilities === "all" ? CAPABILITIES.slice(0, ctx.lastCap + 1) : (c.capabilities ?? DEFAULT_CAPS);
+  const caps = c.capabilities === "all" ? ctx.grantable : (c.capabilities ?? DEFAULT_CAPS);
   const privileged = c.privileged === true;
   const user = parseUser(c.user ?? image.user);
   const hostNs = new Set(c.hostNamespaces);

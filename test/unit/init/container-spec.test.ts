@@ -5,11 +5,10 @@ import { DEFAULT_CAPS, mergeEnv, parseUser, runtimeSpec, type ContainerRunSpec }
 import { kubeletArgs, kubeletContainer, KUBELET_CGROUP, KUBELET_OOM_SCORE } from "../../../src/init/supervisor/kubelet.ts";
 import { builtinServices, extraServices, EXTENSION_OOM_SCORE } from "../../../src/init/supervisor/builtin.ts";
 import { parseConfig } from "../../../src/init/config/machine.ts";
-import { CAPABILITIES } from "../../../src/sys/caps.ts";
 
 const IMAGE = { entrypoint: ["/bin/busybox"], cmd: ["sh"], env: ["PATH=/bin", "A=image"], workingDir: "/work", user: "" };
 const base: ContainerRunSpec = { image: "r/x:1", namespace: "system", env: ["A=svc", "B=2"], mounts: [], hostNamespaces: [], noNewPrivileges: true };
-const ctx = { id: "svc", cgroupsPath: "/system/extra/svc", oomScore: -600, lastCap: 40 };
+const ctx = { id: "svc", cgroupsPath: "/system/extra/svc", oomScore: -600, grantable: ["CAP_CHOWN", "CAP_SYS_ADMIN"] };
 type Spec = {
   process: {
     args: string[];
@@ -48,12 +47,12 @@ describe("runtimeSpec", () => {
     expect(s.mounts.map((m) => m.destination)).toEqual(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run"]);
   });
 
-  test("args replace entrypoint+cmd; an entrypoint override drops cmd; host namespaces left out; 'all' caps up to cap_last_cap", () => {
+  test("args replace entrypoint+cmd; an entrypoint override drops cmd; host namespaces left out; 'all' caps: what containerd can grant", () => {
     expect((runtimeSpec({ ...base, args: ["/x", "-y"] }, IMAGE, ctx) as unknown as Spec).process.args).toEqual(["/x", "-y"]);
     expect((runtimeSpec({ ...base, entrypoint: ["/e"] }, IMAGE, ctx) as unknown as Spec).process.args).toEqual(["/e"]);
-    const s = runtimeSpec({ ...base, hostNamespaces: ["network", "pid"], capabilities: "all" }, IMAGE, { ...ctx, lastCap: 37 }) as unknown as Spec;
+    const s = runtimeSpec({ ...base, hostNamespaces: ["network", "pid"], capabilities: "all" }, IMAGE, ctx) as unknown as Spec;
     expect(s.linux.namespaces.map((n) => n.type)).toEqual(["ipc", "uts", "mount"]);
-    expect(s.process.capabilities.bounding).toEqual(CAPABILITIES.slice(0, 38));
+    expect(s.process.capabilities.bounding).toEqual(["CAP_CHOWN", "CAP_SYS_ADMIN"]);
   });
 
   test("no command anywhere: refused naming the image; a name user refused", () => {
