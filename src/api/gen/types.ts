@@ -25,6 +25,7 @@ export namespace common {
   export interface EmptyResponse {
     messages: common.Empty[];
   }
+  export type ContainerdNamespace = "NS_UNKNOWN" | "NS_SYSTEM" | "NS_CRI";
   export type ContainerDriver = "CONTAINERD" | "CRI";
 }
 
@@ -587,6 +588,26 @@ export namespace machine {
   export interface DiskStatsResponse {
     messages: machine.DiskStats[];
   }
+  export interface ImageListRequest {
+    namespace: common.ContainerdNamespace;
+  }
+  export interface ImageListResponse {
+    metadata: common.Metadata | null;
+    name: string;
+    digest: string;
+    size: number;
+    created_at: google.protobuf.Timestamp | null;
+  }
+  export interface ImagePullRequest {
+    namespace: common.ContainerdNamespace;
+    reference: string;
+  }
+  export interface ImagePull {
+    metadata: common.Metadata | null;
+  }
+  export interface ImagePullResponse {
+    messages: machine.ImagePull[];
+  }
 }
 
 export interface machine_MachineService_Methods {
@@ -596,6 +617,8 @@ export interface machine_MachineService_Methods {
   Dmesg: { req: machine.DmesgRequest; res: common.Data; clientStream: false; serverStream: true };
   Events: { req: machine.EventsRequest; res: machine.Event; clientStream: false; serverStream: true };
   Hostname: { req: google.protobuf.Empty; res: machine.HostnameResponse; clientStream: false; serverStream: false };
+  ImageList: { req: machine.ImageListRequest; res: machine.ImageListResponse; clientStream: false; serverStream: true };
+  ImagePull: { req: machine.ImagePullRequest; res: machine.ImagePullResponse; clientStream: false; serverStream: false };
   List: { req: machine.ListRequest; res: machine.FileInfo; clientStream: false; serverStream: true };
   LoadAvg: { req: google.protobuf.Empty; res: machine.LoadAvgResponse; clientStream: false; serverStream: false };
   Logs: { req: machine.LogsRequest; res: common.Data; clientStream: false; serverStream: true };

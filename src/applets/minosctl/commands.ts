@@ -205,6 +205,49 @@ export const NODE_COMMANDS: Command[] = [
   },
 
   {
+    name: "image",
+    args: "list | pull REF",
+    summary: "images in the node's containerd (talosctl image list / pull)",
+    flags: [{ name: "namespace", value: "NS", help: "cri (Kubernetes' k8s.io, the default) or system (minos's own containers)" }],
+    async run(ctx) {
+      const nsFlag = typeof ctx.flags.namespace === "string" ? ctx.flags.namespace : "cri";
+      const namespace = ({ cri: "NS_CRI", system: "NS_SYSTEM" } as const)[nsFlag as "cri"];
+      if (namespace === undefined) throw new UsageError(`--namespace "${nsFlag}": want cri or system`);
+      const action = ctx.positional[0] ?? "list";
+      if (action === "pull") {
+        const reference = need(ctx, 1, "image reference");
+        const all = replies(ctx, await ctx.client().call("machine.MachineService", "ImagePull", { namespace, reference }), "ImagePull");
+        emit(ctx, single(all.map((r) => ({ node: r.host, reference }))), () =>
+          all.map((r) => `${ctx.nodes.length > 1 ? `${r.host}: ` : ""}pulled ${reference}\n`).join(""),
+        );
+        return 0;
+      }
+      if (action !== "list") throw new UsageError(`image action "${action}": want list or pull`);
+      const rows: machine.ImageListResponse[] = [];
+      for await (const m of ctx.client().stream("machine.MachineService", "ImageList", { namespace })) {
+        if (m.metadata?.error) ctx.failed(m.metadata.hostname, m.metadata.error);
+        else rows.push(m);
+      }
+      emit(
+        ctx,
+        rows.map((r) => ({
+          node: r.metadata?.hostname ?? "",
+          name: r.name,
+          digest: r.digest,
+          size: r.size,
+          created: fromTimestamp(r.created_at)?.toISOString() ?? "",
+        })),
+        () =>
+          table(
+            ["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"],
+            rows.map((r) => [r.metadata?.hostname ?? "", r.name, r.digest, humanBytes(r.size), fromTimestamp(r.created_at)?.toISOString() ?? ""]),
+          ),
+      );
+      return 0;
+    },
+  },
+
+  {
     name: "time",
     summary: "the node's clock next to its time server's (talosctl time)",
     flags: [{ name: "check", short: "c", value: "SERVER", help: "ask this NTP server instead of the one the node uses (needs os:operator)" }],

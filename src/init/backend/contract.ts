@@ -10,6 +10,23 @@ import type { ServiceInfo } from "../../node/services.ts";
 import type { TimeAnswer, TimeSyncInfo } from "../../node/time.ts";
 import type { VersionInfo } from "../../node/version.ts";
 
+/** An image in one of containerd's namespaces (Talos's ImageList entry). */
+export interface ImageInfo {
+  name: string;
+  digest: string;
+  size: number;
+  createdAt?: Date;
+}
+
+/** containerd's namespaces the image RPCs address: Talos's NS_SYSTEM and NS_CRI. */
+export type ImageNamespace = "system" | "k8s.io";
+
+export interface ImageBackend {
+  list(namespace: ImageNamespace): Promise<ImageInfo[]>;
+  /** Pulls `ref` (InvalidArgumentError for a malformed one, UnavailableError / NotFoundError naming the registry's answer). */
+  pull(namespace: ImageNamespace, ref: string): Promise<{ name: string; digest: string }>;
+}
+
 export interface MachineBackend {
   hostname(): string;
   version(): VersionInfo;
@@ -46,4 +63,7 @@ export interface MachineBackend {
    * Bytes are decoded as strict UTF-8: what is stored is exactly what was validated.
    */
   applyConfiguration(data: string | Uint8Array, mode: ApplyMode, tryTimeoutMs?: number): Promise<ApplyResult>;
+
+  /** Images in containerd (absent where there is no containerd: the RPCs answer FAILED_PRECONDITION). */
+  images?: ImageBackend;
 }

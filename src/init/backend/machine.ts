@@ -10,6 +10,7 @@ import type { TimeAnswer, TimeSyncInfo } from "../../node/time.ts";
 import type { VersionInfo } from "../../node/version.ts";
 import { queryServer, systemClock } from "../../time/index.ts";
 import type { MachineBackend } from "./contract.ts";
+import { nodeImages } from "./images.ts";
 import { FailedPreconditionError, UnavailableError } from "../../lib/errors.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { decodeConfigText } from "../../config/yaml.ts";
@@ -41,6 +42,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
   };
 
   return {
+    images: nodeImages(ctx),
     hostname: () => hostname(),
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,

@@ -23,6 +23,7 @@ import type { Sandbox } from "../../../scripts/sandbox.ts";
 import { connect, type MachineClient } from "../../../src/api/client.ts";
 import { main } from "../../../src/applets/minosctl/main.ts";
 import { captureIo } from "../../../src/lib/io.ts";
+import { Code } from "../../../src/api/status.ts";
 import { withNode } from "../../helpers/node.ts";
 import { DEFAULT_HOSTNAME } from "../../../src/config/v1alpha1.ts";
 import { busyboxPath } from "../../helpers/busybox.ts";
@@ -273,6 +274,30 @@ describe("containers on a sandbox node", () => {
         expect(args).toBe(
           `KUBELET-ARGS --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubeconfig --cert-dir=/var/lib/kubelet/pki --config=/etc/kubernetes/kubelet.yaml --hostname-override=${DEFAULT_HOSTNAME} --kubeconfig=/etc/kubernetes/kubeconfig-kubelet --v=2`,
         );
+        // 8. The image API: ImageList per namespace, ImagePull into the CRI's, a malformed reference refused naming it.
+        const sys: { name: string; size: number }[] = [];
+        for await (const m of c.stream("machine.MachineService", "ImageList", { namespace: "NS_SYSTEM" })) sys.push(m);
+        const names = sys.map((m) => m.name);
+        expect(names).toContain(`${TLS_HOST}/test/ext:v1`);
+        expect(names).toContain(`${MIRRORED}/test/ext:v1`);
+        expect(sys.find((m) => m.name === `${TLS_HOST}/test/ext:v1`)!.size).toBeGreaterThan(1_000_000);
+        const pulled = await c.call("machine.MachineService", "ImagePull", { namespace: "NS_CRI", reference: `${MIRRORED}/test/ext:v1` });
+        expect(pulled.messages).toHaveLength(1);
+        const io2 = captureIo({ HOME: tmp });
+        expect(await main(["-n", `unix:${sb.socketPath}`, "image", "list"], io2)).toBe(0);
+        expect(io2.out).toMatch(new RegExp(`${MIRRORED}/test/ext:v1\\s+sha256:[a-f0-9]{64}`));
+        const bad = await c.call("machine.MachineService", "ImagePull", { namespace: "NS_CRI", reference: "Bad Ref::1" }).then(
+          () => undefined,
+          (e: { code: number; details: string }) => e,
+        );
+        expect(bad?.code).toBe(Code.INVALID_ARGUMENT);
+        expect(bad?.details).toContain("Bad Ref::1");
+        const missing = await c.call("machine.MachineService", "ImagePull", { namespace: "NS_SYSTEM", reference: `${TLS_HOST}/test/missing:v1` }).then(
+          () => undefined,
+          (e: { code: number; details: string }) => e,
+        );
+        expect(missing?.code).toBe(Code.UNAVAILABLE);
+        expect(missing?.details).toMatch(/404 Not Found: MANIFEST_UNKNOWN/);
       } catch (e) {
         // containerd's own account of what went wrong, for the failure message.
         const tail: string[] = [];
