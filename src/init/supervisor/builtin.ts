@@ -38,6 +38,8 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
       cgroup: "system/runtime",
       oomScore: -999,
       stopGraceMs: 10_000,
+      // The runc shims live in this cgroup: a containerd crash must not take the running containers with it.
+      killCgroupOnExit: false,
       health: grpcHealth(CONTAINERD_SOCKET),
     }),
     serviceSpec({

@@ -129,7 +129,7 @@ export class Service {
       this.setHealth(true, false, `exited: ${describeExit(status)}`, false);
       if (signal.aborted) return; // stop() owns the state from here
       // A run that exits leaves no stray child behind (a daemonised grandchild would escape supervision).
-      await this.killCgroup();
+      if (this.spec.killCgroupOnExit !== false) await this.killCgroup();
       if (!this.shouldRestart(status)) {
         const ok = status.code === 0;
         this.setState(ok ? "Finished" : "Failed", `exited: ${describeExit(status)}`);

@@ -44,6 +44,12 @@ export interface ServiceSpec {
   console: boolean;
   /** Run as a containerd task of an image (container-runner.ts) instead of `command` through wrapperd. */
   container?: ContainerRunSpec;
+  /**
+   * false: an exit leaves the rest of the cgroup alone (containerd: its shims,
+   * and so the containers, outlive a containerd crash and are picked up again
+   * by the restarted one). A stop still kills the whole cgroup.
+   */
+  killCgroupOnExit?: boolean;
   /** false: the boot's "all services healthy" does not wait for this one (the kubelet, as in Talos). */
   awaitedAtBoot?: boolean;
 }

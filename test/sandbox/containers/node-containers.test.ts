@@ -24,7 +24,7 @@ import { connect, type MachineClient } from "../../../src/api/client.ts";
 import { main } from "../../../src/applets/minosctl/main.ts";
 import { captureIo } from "../../../src/lib/io.ts";
 import { Code } from "../../../src/api/status.ts";
-import { withNode } from "../../helpers/node.ts";
+import { namespacePids, withNode } from "../../helpers/node.ts";
 import { DEFAULT_HOSTNAME } from "../../../src/config/v1alpha1.ts";
 import { busyboxPath } from "../../helpers/busybox.ts";
 import { blob, imageFor, pushImage, pushIndex, type Blob, type TestImage } from "../../fixtures/registry/image.ts";
@@ -210,6 +210,7 @@ describe("containers on a sandbox node", () => {
         const lines: string[] = [];
         for await (const l of c.logs("ext")) lines.push(l);
         expect(lines).toContain(`hello from ext ${MARK} pid 1`);
+        await sb.waitForLine(/\[ext-mirror\] hello through the mirror$/, 30_000);
         const io = captureIo({ HOME: tmp });
         expect(await main(["-n", `unix:${sb.socketPath}`, "logs", "ext-mirror"], io)).toBe(0);
         expect(io.out).toContain("hello through the mirror");
@@ -225,6 +226,19 @@ describe("containers on a sandbox node", () => {
         await sb.waitForLine(/service ext: Running: started, pid \d+/, 30_000, running);
         const second = await until("the restarted ext process", () => pidsWith(`hello from ext ${MARK}`).find((p) => !procsBefore.includes(p)));
         expect(second).not.toBe(first);
+        // 4b. containerd dies under the running container (kill -9): the supervisor restarts it, the shim
+        // and the container live on, and the runner waits on the same task again: no restart, no duplicate.
+        const initPid0 = await sb.initPid();
+        const nodePids = new Set(namespacePids(initPid0));
+        const ctdPid = pidsWith("/etc/containerd/config.toml").find((p) => nodePids.has(p))!;
+        expect(ctdPid).toBeGreaterThan(0);
+        const mark = sb.lines.length;
+        process.kill(ctdPid, "SIGKILL");
+        await sb.waitForLine(/service containerd: Running: started, pid \d+/, 30_000, mark);
+        await sb.waitForLine(/container ext: containerd answers again; task pid \d+ still RUNNING/, 30_000, mark);
+        expect(pidsWith(`hello from ext ${MARK}`)).toContain(second);
+        expect(pidsWith(`hello from ext ${MARK}`)).toHaveLength(1);
+        expect(sb.lines.slice(mark).filter((l) => /service ext: (Waiting|Preparing)/.test(l))).toEqual([]);
         // 5. ServiceStop: SIGTERM, the trap exits well within the 5 s grace; no process left.
         const t0 = performance.now();
         expect(await c.serviceStop("ext")).toMatch(/service ext stopped/);
