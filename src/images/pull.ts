@@ -38,6 +38,12 @@ export const CRI_NAMESPACE = "k8s.io";
 
 /** A pull lease outlives a crashed pull by at most this long (containerd then collects what it held). */
 const LEASE_EXPIRY_MS = 60 * 60 * 1000;
+/**
+ * Layers are fetched in ranges of this size: Bun's fetch buffers a body ahead
+ * of a slower consumer without bound (the containerd upload is paced), so a
+ * range is the most a pull holds in memory per layer.
+ */
+export const PULL_RANGE_BYTES = 4 << 20;
 /** Progress lines per layer: one per this many ms at most (plus the first and the last). */
 const PROGRESS_LOG_MS = 1000;
 
@@ -155,8 +161,17 @@ async function pullLeased(
   for (const [i, layer] of image.layers.entries()) {
     const what = `image ${name}: layer ${i + 1}/${image.layers.length} ${layer.digest.slice(0, 19)}`;
     let lastLog = 0;
+    let lastGc = 0;
     const chunks = registry.fetchBlob(image, layer, {
+      rangeBytes: PULL_RANGE_BYTES,
       onProgress: (p) => {
+        // Streaming leaves garbage at the rate of the transfer (HTTP/2 frames, protobuf copies); left to
+        // the engine's heuristics PID 1's RSS rose with the layer size (+62 MiB for 16 MiB, +117 MiB
+        // for 96 MiB); a collection per range keeps it flat (+35 / +47 MiB, sandbox test).
+        if (p.received - lastGc >= PULL_RANGE_BYTES) {
+          lastGc = p.received;
+          Bun.gc(true);
+        }
         onProgress?.({ image: name, layer: i + 1, layers: image.layers.length, digest: layer.digest, received: p.received, total: p.total });
         const now = performance.now();
         if (p.received === 0 || p.received === p.total || now - lastLog >= PROGRESS_LOG_MS) {

@@ -3,7 +3,8 @@
 // loopback (HTTPS with a test CA): the image record, the content graph with
 // its gc.ref labels, the unpacked snapshot chain under the right chain IDs,
 // progress, a second pull that skips, and refusals that leave nothing behind.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ContainerdClient, chainIDs, type NamespaceClient } from "../../../src/containerd/index.ts";
 import { listImages, pullImage, type LayerProgress } from "../../../src/images/pull.ts";
@@ -179,4 +180,51 @@ describe("pullImage", () => {
     expect(await other.images.list()).toEqual([]);
     expect(await other.leases.list()).toEqual([]);
   }, 30_000);
+});
+
+describe("large images: memory and time, minos vs ctr images pull", () => {
+  test("RSS does not grow with the layer size (16 vs 64 MiB: the difference stays far below 48 MiB); both pulls timed", async () => {
+    const plain = await startRegistry();
+    try {
+      const client = new RegistryClient({ mirrors: { [plain.host]: { endpoints: [plain.url] } } });
+      const pullBig = async (mib: number) => {
+        // Random bytes do not compress: the layer's wire size is its size.
+        const dir = `${daemon.dir}/stage-big-${mib}`;
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(`${dir}/blob`, randomBytes(mib << 20));
+        const tar = new Uint8Array(Bun.spawnSync(["tar", "--owner=0", "--group=0", "--mtime=@0", "-C", dir, "-cf", "-", "."], { stdout: "pipe" }).stdout);
+        rmSync(dir, { recursive: true, force: true });
+        const big = trueImage("amd64", [blob("application/vnd.oci.image.layer.v1.tar", tar), fileLayer(`big-top-${mib}`, "top\n")]);
+        await pushImage({ url: plain.url }, `test/big${mib}`, big, "v1");
+        const ref = `${plain.host}/test/big${mib}:v1`;
+        Bun.gc(true);
+        const before = process.memoryUsage().rss;
+        let peak = before;
+        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+        const t0 = performance.now();
+        await pullImage(ctd, client, ref, { namespace: "bench-minos" });
+        const minosMs = performance.now() - t0;
+        clearInterval(sampler);
+        const top = chainIDs(diffIdsOf(big))[1]!;
+        expect((await ctd.withNamespace("bench-minos").snapshots.stat(top)).name).toBe(top);
+        const t1 = performance.now();
+        const r = Bun.spawnSync([`${daemon.bins.pathDirs[0]}/ctr`, "-a", daemon.socket, "-n", "bench-ctr", "images", "pull", "--plain-http", ref], {
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const ctrMs = performance.now() - t1;
+        expect(r.exitCode).toBe(0);
+        const grew = (peak - before) / (1 << 20);
+        console.log(
+          `pull ${mib} MiB layer: minos ${minosMs.toFixed(0)} ms, ctr images pull ${ctrMs.toFixed(0)} ms (ratio ${(minosMs / ctrMs).toFixed(2)}); RSS +${grew.toFixed(1)} MiB`,
+        );
+        return grew;
+      };
+      const small = await pullBig(16);
+      const large = await pullBig(64);
+      expect(large - small).toBeLessThan(24);
+    } finally {
+      await plain.stop();
+    }
+  }, 180_000);
 });
