@@ -64,6 +64,8 @@ export interface PullOptions {
   /** Lines for the node's log: what is fetched, progress, the result. */
   log?: (line: string) => void;
   onProgress?: (p: LayerProgress) => void;
+  /** Like onProgress, at the log's rate (a layer's start, about once a second, its end): for the node's events. */
+  onProgressStep?: (p: LayerProgress) => void;
   /** An image record of this name whose snapshot chain is present is used as is, without asking the registry (Talos's WithSkipIfAlreadyPulled). */
   skipIfPresent?: boolean;
 }
@@ -130,7 +132,7 @@ export async function pullImage(ctd: ContainerdClient, registry: RegistryClient,
   await ns.leases.create(leaseId, { "containerd.io/gc.expire": new Date(Date.now() + LEASE_EXPIRY_MS).toISOString() });
   const leased = ns.withLease(leaseId);
   try {
-    const out = await pullLeased(leased, leaseId, registry, image, name, snapshotter, log, opts.onProgress);
+    const out = await pullLeased(leased, leaseId, registry, image, name, snapshotter, log, opts.onProgress, opts.onProgressStep);
     log(`image ${name}: pulled ${out.target.digest} (${image.layers.length} layers, ${out.fetchedBytes} bytes) in ${Math.round(performance.now() - t0)} ms`);
     return out;
   } finally {
@@ -147,6 +149,7 @@ async function pullLeased(
   snapshotter: string,
   log: (line: string) => void,
   onProgress: PullOptions["onProgress"],
+  onProgressStep: PullOptions["onProgressStep"],
 ): Promise<PulledImage> {
   const configBytes = await registry.readBlob(image, image.config);
   const doc = JSON.parse(new TextDecoder().decode(configBytes)) as ImageConfigDoc;
@@ -172,11 +175,13 @@ async function pullLeased(
           lastGc = p.received;
           Bun.gc(true);
         }
-        onProgress?.({ image: name, layer: i + 1, layers: image.layers.length, digest: layer.digest, received: p.received, total: p.total });
+        const step = { image: name, layer: i + 1, layers: image.layers.length, digest: layer.digest, received: p.received, total: p.total };
+        onProgress?.(step);
         const now = performance.now();
         if (p.received === 0 || p.received === p.total || now - lastLog >= PROGRESS_LOG_MS) {
           lastLog = now;
           log(`${what}: ${p.received}/${p.total} bytes`);
+          onProgressStep?.(step);
         }
       },
     });

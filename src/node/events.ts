@@ -13,7 +13,9 @@ export type NodeEvent =
   | { kind: "task"; id: string; ts: Date; task: string; action: "start" | "stop"; error?: string }
   | { kind: "shutdown-scheduled"; id: string; ts: Date; action: PowerAction; at: Date; message: string }
   | { kind: "shutdown-cancelled"; id: string; ts: Date; message: string }
-  | { kind: "config"; id: string; ts: Date; message: string };
+  | { kind: "config"; id: string; ts: Date; message: string }
+  /** Pull progress of one layer (at the log's rate: start, about once a second, end). */
+  | { kind: "image-pull"; id: string; ts: Date; image: string; layer: number; layers: number; digest: string; received: number; total: number };
 
 type Distribute<T> = T extends unknown ? Omit<T, "id" | "ts"> : never;
 /** An event before the bus gives it an id and a time. */

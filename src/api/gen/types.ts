@@ -687,6 +687,14 @@ export namespace minos.machine {
   export interface ConfigEvent {
     message: string;
   }
+  export interface ImagePullProgressEvent {
+    image: string;
+    layer: number;
+    layers: number;
+    digest: string;
+    received: number;
+    total: number;
+  }
 }
 
 export interface minos_machine_MinosService_Methods {

@@ -37,6 +37,11 @@ export function eventPayload(e: NodeEvent): { typeName: string; value: object } 
       return { typeName: "minos.machine.ShutdownCancelledEvent", value: { message: e.message } };
     case "config":
       return { typeName: "minos.machine.ConfigEvent", value: { message: e.message } };
+    case "image-pull":
+      return {
+        typeName: "minos.machine.ImagePullProgressEvent",
+        value: { image: e.image, layer: e.layer, layers: e.layers, digest: e.digest, received: e.received, total: e.total },
+      };
   }
 }
 

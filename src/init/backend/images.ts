@@ -34,7 +34,11 @@ export function nodeImages(ctx: NodeContext, socket = CONTAINERD_SOCKET): ImageB
     pull: async (namespace, ref) => {
       const registry = new RegistryClient(registriesConfig(ctx.config.get().config.machine.registries));
       try {
-        const p = await pullImage(ctd(), registry, ref, { namespace, log: (l) => ctx.log.info(l) });
+        const p = await pullImage(ctd(), registry, ref, {
+          namespace,
+          log: (l) => ctx.log.info(l),
+          onProgressStep: (p) => ctx.events.emit({ kind: "image-pull", ...p }),
+        });
         return { name: p.name, digest: p.target.digest };
       } catch (e) {
         throw mapped(e);

@@ -41,6 +41,7 @@ export function serviceTasks(ctx: NodeContext): Task[] {
             return capNames(capget().permitted).filter((c) => !dropped.includes(c));
           },
           log: (m) => ctx.log.info(m),
+          progress: (p) => ctx.events.emit({ kind: "image-pull", ...p }),
         });
         const registry = new ServiceRegistry({
           launchContext: { reaper: ctx.reaper, cgroups: ctx.cgroups.get(), viaWrapperd: wrapped.use, canLowerOomScore, containers },

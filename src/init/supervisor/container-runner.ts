@@ -15,7 +15,7 @@ import { closeSync, constants as fs, existsSync, mkdirSync, openSync, readFileSy
 import { join } from "node:path";
 import { ApiError, type ContainerdClient, type NamespaceClient } from "../../containerd/index.ts";
 import { Code } from "../../api/status.ts";
-import { pullImage, type PulledImage } from "../../images/pull.ts";
+import { pullImage, type LayerProgress, type PulledImage } from "../../images/pull.ts";
 import type { RegistryClient } from "../../registry/client.ts";
 import { InvalidReferenceError } from "../../registry/reference.ts";
 import { DigestMismatchError, ManifestError, PlatformNotFoundError, RegistryError } from "../../registry/errors.ts";
@@ -59,6 +59,8 @@ export interface ContainerRunnerOptions {
   /** Capability names containerd can grant ("all" in a container spec). */
   grantableCaps(): string[];
   log(msg: string): void;
+  /** Pull progress for the node's events (at the log's rate). */
+  progress?(p: LayerProgress): void;
   fifoDir?: string;
 }
 
@@ -88,7 +90,12 @@ export class ContainerRunner implements ContainerLauncher {
     status(`pulling ${c.image}`);
     let image: PulledImage;
     try {
-      image = await pullImage(ctd, this.o.registry(), c.image, { namespace: c.namespace, skipIfPresent: true, log: (l) => this.o.log(l) });
+      image = await pullImage(ctd, this.o.registry(), c.image, {
+        namespace: c.namespace,
+        skipIfPresent: true,
+        log: (l) => this.o.log(l),
+        ...(this.o.progress ? { onProgressStep: this.o.progress } : {}),
+      });
     } catch (e) {
       throw new ContainerStartError(`image ${c.image}: ${errText(e)}`, retryable(e));
     }

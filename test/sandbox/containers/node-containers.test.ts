@@ -206,6 +206,24 @@ describe("containers on a sandbox node", () => {
         await sb.waitForLine(/service ext: Running: started, pid \d+/, 60_000);
         await sb.waitForLine(/service ext-mirror: Running: started, pid \d+/, 60_000);
         await sb.waitForLine(new RegExp(`\\[ext\\] hello from ext ${MARK} pid 1$`), 30_000);
+        // 2b. Pull progress is on the node's event stream (per layer: 0 .. size; whichever pull fetched the shared busybox layer).
+        const progress: { image: string; received: number; total: number }[] = [];
+        const events = c.events({ tail: -1 });
+        const timer = setTimeout(() => events.cancel(), 10_000);
+        try {
+          for await (const e of events) {
+            if (e.type !== "minos.machine.ImagePullProgressEvent") continue;
+            const p = e.payload as { image: string; received: number; total: number };
+            progress.push(p);
+            if (Number(p.total) > 1_000_000 && Number(p.received) === Number(p.total)) break;
+          }
+        } catch {
+          // cancelled by the timer: the assertions below say what was missing
+        } finally {
+          clearTimeout(timer);
+        }
+        expect(progress.some((p) => Number(p.received) === 0 && Number(p.total) > 1_000_000)).toBe(true);
+        expect(progress.some((p) => Number(p.received) === Number(p.total) && Number(p.total) > 1_000_000)).toBe(true);
         // 3. Its output through the Logs API and minosctl logs.
         const lines: string[] = [];
         for await (const l of c.logs("ext")) lines.push(l);
