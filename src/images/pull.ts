@@ -93,24 +93,24 @@ export interface PulledImage {
   existed: boolean;
 }
 
-interface ImageConfigDoc {
+export interface ImageConfigDoc {
   config?: { Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[] | null; WorkingDir?: string; User?: string };
   rootfs?: { type?: string; diff_ids?: string[] };
 }
 
-function processConfig(doc: ImageConfigDoc): ImageProcessConfig {
+export function processConfig(doc: ImageConfigDoc): ImageProcessConfig {
   const c = doc.config ?? {};
   return { entrypoint: c.Entrypoint ?? [], cmd: c.Cmd ?? [], env: c.Env ?? [], workingDir: c.WorkingDir ?? "", user: c.User ?? "" };
 }
 
-function diffIdsOf(doc: ImageConfigDoc, layers: number, what: string): string[] {
+export function diffIdsOf(doc: ImageConfigDoc, layers: number, what: string): string[] {
   const ids = doc.rootfs?.diff_ids;
   if (!Array.isArray(ids) || ids.length !== layers || !ids.every((d) => typeof d === "string" && /^sha256:[a-f0-9]{64}$/.test(d)))
     throw new ManifestError(`${what}: config's rootfs.diff_ids has ${Array.isArray(ids) ? ids.length : "no"} entries for ${layers} layers`);
   return ids;
 }
 
-function toCtd(d: Descriptor): Msg<containerd.types.Descriptor> & { digest: string } {
+export function toCtd(d: Descriptor): Msg<containerd.types.Descriptor> & { digest: string } {
   return { media_type: d.mediaType, digest: d.digest, size: d.size, annotations: d.annotations ?? {} };
 }
 
@@ -239,7 +239,7 @@ async function unpackInto(ns: NamespaceClient, layer: Descriptor, parent: string
   return r.chainId;
 }
 
-async function putImageRecord(ns: NamespaceClient, name: string, target: Descriptor): Promise<void> {
+export async function putImageRecord(ns: NamespaceClient, name: string, target: Descriptor): Promise<void> {
   const image = { name, labels: {}, target: toCtd(target) };
   try {
     await ns.images.create(image);
@@ -250,7 +250,7 @@ async function putImageRecord(ns: NamespaceClient, name: string, target: Descrip
 }
 
 /** Reads a small blob (manifest, config) of the content store into memory. */
-async function readContent(ns: NamespaceClient, digest: string): Promise<Uint8Array> {
+export async function readContent(ns: NamespaceClient, digest: string): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const c of ns.content.read(digest)) parts.push(c);
   return Buffer.concat(parts);

@@ -8,6 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ContainerdClient, chainIDs, type NamespaceClient } from "../../../src/containerd/index.ts";
 import { listImages, pullImage, type LayerProgress } from "../../../src/images/pull.ts";
+import { importArchive } from "../../../src/images/import.ts";
 import { RegistryClient } from "../../../src/registry/client.ts";
 import { InvalidReferenceError } from "../../../src/registry/reference.ts";
 import { RegistryUnavailableError, DigestMismatchError } from "../../../src/registry/errors.ts";
@@ -227,4 +228,59 @@ describe("large images: memory and time, minos vs ctr images pull", () => {
       await plain.stop();
     }
   }, 180_000);
+});
+
+describe("importArchive (OCI image layout tar)", () => {
+  /** An OCI layout of `img` (index entry tagged `tag`), tarred; `corrupt` flips a byte of that blob's file. */
+  function layoutTar(img: TestImage, tag: string, corrupt?: string): string {
+    const dir = `${daemon.dir}/layout-${tag}-${corrupt ? "bad" : "ok"}`;
+    mkdirSync(`${dir}/blobs/sha256`, { recursive: true });
+    writeFileSync(`${dir}/oci-layout`, JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    for (const b of [img.config, img.manifest, ...img.layers]) {
+      const bytes = new Uint8Array(b.bytes);
+      if (b.digest === corrupt) bytes[bytes.length - 1]! ^= 0xff;
+      writeFileSync(`${dir}/blobs/sha256/${b.digest.slice(7)}`, bytes);
+    }
+    const index = {
+      schemaVersion: 2,
+      manifests: [
+        { mediaType: img.manifest.mediaType, digest: img.manifest.digest, size: img.manifest.size, annotations: { "org.opencontainers.image.ref.name": tag } },
+      ],
+    };
+    writeFileSync(`${dir}/index.json`, JSON.stringify(index));
+    const out = `${dir}.tar`;
+    const r = Bun.spawnSync(["tar", "-C", dir, "-cf", out, "."], { stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+    return out;
+  }
+
+  test("a layout tar streamed in: blobs stored by their path's digest, layers unpacked on the chain, the record named", async () => {
+    const file = layoutTar(twoLayer, "v7");
+    const [img] = await importArchive(ctd, Bun.file(file).stream(), { namespace: "imported", name: "example.com/test/imported" });
+    expect(img!.name).toBe("example.com/test/imported:v7");
+    const imp = ctd.withNamespace("imported");
+    expect((await imp.images.get("example.com/test/imported:v7")).target?.digest).toBe(twoLayer.manifest.digest);
+    const chain = chainIDs(diffIdsOf(twoLayer));
+    expect((await imp.snapshots.stat(chain[1]!)).parent).toBe(chain[0]!);
+    expect((await imp.content.info(twoLayer.manifest.digest)).labels["containerd.io/gc.ref.content.config"]).toBe(twoLayer.config.digest);
+    expect((await imp.leases.list()).filter((l) => l.id.startsWith("minos-import-"))).toEqual([]);
+  }, 60_000);
+
+  test("what `ctr images export` writes imports (containerd's name annotation)", async () => {
+    const file = `${daemon.dir}/ctr-export.tar`;
+    const ref = `${reg.host}/test/two:v1`;
+    const r = Bun.spawnSync([`${daemon.bins.pathDirs[0]}/ctr`, "-a", daemon.socket, "-n", NS, "images", "export", file, ref], { stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    const [img] = await importArchive(ctd, Bun.file(file).stream(), { namespace: "from-ctr" });
+    expect(img!.name).toBe(ref);
+    await ctd.withNamespace("from-ctr").snapshots.stat(img!.chainId);
+  }, 60_000);
+
+  test("a blob whose bytes do not match its path's digest: refused, no image record", async () => {
+    const file = layoutTar(twoLayer, "bad", twoLayer.layers[1]!.digest);
+    const e = await importArchive(ctd, Bun.file(file).stream(), { namespace: "imported-bad", name: "example.com/test/bad" }).catch((x: Error) => x);
+    expect(e).toBeInstanceOf(Error);
+    expect((e as Error).message).toMatch(/unexpected commit digest|digest/);
+    expect(await ctd.withNamespace("imported-bad").images.list()).toEqual([]);
+  }, 60_000);
 });
