@@ -57,6 +57,7 @@ const REQUIRED: Record<string, Role> = {
   "/machine.MachineService/ServiceRestart": "os:operator",
   // A pull makes the node fetch from the registries its config names (Talos: operator).
   "/machine.MachineService/ImagePull": "os:operator",
+  "/minos.machine.MinosService/ImageImport": "os:operator",
   "/minos.machine.MinosService/ScheduleShutdown": "os:operator",
   "/minos.machine.MinosService/CancelShutdown": "os:operator",
 

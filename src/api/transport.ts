@@ -127,7 +127,7 @@ export class Transport {
     this.session.unref();
   }
 
-  private request(path: string, body: Uint8Array, opts: CallOptions): http2.ClientHttp2Stream {
+  private request(path: string, body: Uint8Array | null, opts: CallOptions): http2.ClientHttp2Stream {
     if (this.sessionError) throw transportError(this.sessionError, this.endpoint);
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
@@ -140,14 +140,15 @@ export class Transport {
     for (const [k, v] of Object.entries(this.metadata)) headers[k] = typeof v === "string" ? v : [...v];
     if (opts.timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
     const stream = this.session.request(headers);
-    stream.end(frame(body));
+    // null: a client-streaming call; the caller writes the messages and ends the stream.
+    if (body !== null) stream.end(frame(body));
     return stream;
   }
 
   /** Runs one call; onMessage sees each reply as it arrives; resolves at an OK status. */
   private run(
     path: string,
-    body: Uint8Array,
+    body: Uint8Array | null,
     opts: CallOptions,
     onMessage: (m: Uint8Array) => void,
     onStream?: (s: http2.ClientHttp2Stream) => void,
@@ -213,6 +214,42 @@ export class Transport {
         } else finish(status);
       });
     });
+  }
+
+  /**
+   * A client-streaming (or bidi) call: each message is written as it comes,
+   * waiting for the stream to drain (an upload never queues more than HTTP/2's
+   * window), then the stream is half-closed and the replies collected.
+   */
+  async upload(path: string, messages: AsyncIterable<Uint8Array>, opts: CallOptions = {}): Promise<Uint8Array[]> {
+    const replies: Uint8Array[] = [];
+    let stream: http2.ClientHttp2Stream | undefined;
+    let over = false;
+    const done = this.run(
+      path,
+      null,
+      opts,
+      (m) => replies.push(m),
+      (s) => (stream = s),
+    ).finally(() => (over = true));
+    const pump = (async () => {
+      for await (const m of messages) {
+        if (over || !stream) break;
+        if (!stream.write(frame(m)))
+          await new Promise<void>((r) => {
+            const go = () => {
+              stream!.off("drain", go);
+              stream!.off("close", go);
+              r();
+            };
+            stream!.on("drain", go);
+            stream!.on("close", go);
+          });
+      }
+      if (!over) stream?.end();
+    })();
+    await Promise.all([done, pump]);
+    return replies;
   }
 
   async unary(path: string, body: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {

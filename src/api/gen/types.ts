@@ -638,6 +638,15 @@ export interface machine_MachineService_Methods {
 }
 
 export namespace minos.machine {
+  export interface ImageImportRequest {
+    namespace: common.ContainerdNamespace;
+    name: string;
+    chunk: Uint8Array;
+  }
+  export interface ImageImportResponse {
+    metadata: common.Metadata | null;
+    images: string[];
+  }
   export type PowerAction = "POWEROFF" | "HALT" | "REBOOT";
   export interface ScheduleShutdownRequest {
     at: google.protobuf.Timestamp | null;
@@ -702,6 +711,7 @@ export interface minos_machine_MinosService_Methods {
   CancelShutdown: { req: google.protobuf.Empty; res: minos.machine.CancelShutdownResponse; clientStream: false; serverStream: false };
   ScheduledShutdown: { req: google.protobuf.Empty; res: minos.machine.ScheduledShutdownResponse; clientStream: false; serverStream: false };
   GetConfiguration: { req: google.protobuf.Empty; res: minos.machine.GetConfigurationResponse; clientStream: false; serverStream: false };
+  ImageImport: { req: minos.machine.ImageImportRequest; res: minos.machine.ImageImportResponse; clientStream: true; serverStream: true };
 }
 
 export namespace time {

@@ -7,7 +7,7 @@ import { meta, type ServiceImpl } from "../handler.ts";
 import { allows } from "../auth.ts";
 import { redactConfig } from "../redact.ts";
 import { fromTimestamp, toTimestamp } from "../schema.ts";
-import { InvalidArgumentError } from "../../lib/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../../lib/errors.ts";
 
 export function minosService(backend: MachineBackend): ServiceImpl<"minos.machine.MinosService"> {
   return {
@@ -29,6 +29,22 @@ export function minosService(backend: MachineBackend): ServiceImpl<"minos.machin
       const s = backend.scheduledShutdown();
       if (!s) return { messages: [{ metadata: meta(ctx), scheduled: false }] };
       return { messages: [{ metadata: meta(ctx), scheduled: true, at: toTimestamp(s.at), action: POWER[s.action].wire, message: s.message }] };
+    },
+
+    async ImageImport(requests, ctx, sink) {
+      const images = backend.images;
+      if (!images) throw new FailedPreconditionError("no containerd on this node");
+      const it = requests[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (first.done) throw new InvalidArgumentError("ImageImport: no messages");
+      const ns = first.value.namespace === "NS_SYSTEM" ? "system" : first.value.namespace === "NS_CRI" ? "k8s.io" : undefined;
+      if (!ns) throw new InvalidArgumentError(`containerd namespace ${first.value.namespace}: use NS_SYSTEM or NS_CRI`);
+      async function* chunks(): AsyncGenerator<Uint8Array> {
+        if (first.value!.chunk.length) yield first.value!.chunk;
+        for (let r = await it.next(); !r.done; r = await it.next()) if (r.value.chunk.length) yield r.value.chunk;
+      }
+      const names = await images.import(ns, chunks(), first.value.name || undefined);
+      sink.push({ metadata: meta(ctx), images: names });
     },
 
     async GetConfiguration(_req, ctx) {

@@ -4,7 +4,7 @@
 // one message per node, each naming it in metadata.hostname: tables get a row
 // per node, and a node that failed is reported on stderr (exit 1) while the
 // others are still printed.
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { UsageError } from "../../lib/args.ts";
 import { NotFoundError } from "../../lib/errors.ts";
 import type { common, machine } from "../../api/client.ts";
@@ -206,9 +206,12 @@ export const NODE_COMMANDS: Command[] = [
 
   {
     name: "image",
-    args: "list | pull REF",
-    summary: "images in the node's containerd (talosctl image list / pull)",
-    flags: [{ name: "namespace", value: "NS", help: "cri (Kubernetes' k8s.io, the default) or system (minos's own containers)" }],
+    args: "list | pull REF | import FILE.tar",
+    summary: "images in the node's containerd (talosctl image list / pull; import of an OCI archive: minos)",
+    flags: [
+      { name: "namespace", value: "NS", help: "cri (Kubernetes' k8s.io, the default) or system (minos's own containers)" },
+      { name: "name", value: "REF", help: "import: the name for images the archive does not name" },
+    ],
     async run(ctx) {
       const nsFlag = typeof ctx.flags.namespace === "string" ? ctx.flags.namespace : "cri";
       const namespace = ({ cri: "NS_CRI", system: "NS_SYSTEM" } as const)[nsFlag as "cri"];
@@ -222,7 +225,24 @@ export const NODE_COMMANDS: Command[] = [
         );
         return 0;
       }
-      if (action !== "list") throw new UsageError(`image action "${action}": want list or pull`);
+      if (action === "import") {
+        const file = need(ctx, 1, "archive file");
+        const name = typeof ctx.flags.name === "string" ? ctx.flags.name : "";
+        // 256 KiB messages, read as the upload drains: the archive is never in memory.
+        async function* requests() {
+          let first = true;
+          for await (const chunk of createReadStream(file, { highWaterMark: 256 << 10 })) {
+            yield { namespace, name: first ? name : "", chunk: new Uint8Array(chunk as Buffer) };
+            first = false;
+          }
+          if (first) yield { namespace, name, chunk: new Uint8Array(0) };
+        }
+        const replies = await ctx.client().upload("minos.machine.MinosService", "ImageImport", requests());
+        const all = replies.flatMap((r) => r.images.map((image) => ({ node: r.metadata?.hostname ?? "", image })));
+        emit(ctx, all, () => all.map((r) => `${ctx.nodes.length > 1 ? `${r.node}: ` : ""}imported ${r.image}\n`).join(""));
+        return 0;
+      }
+      if (action !== "list") throw new UsageError(`image action "${action}": want list, pull or import`);
       const rows: machine.ImageListResponse[] = [];
       for await (const m of ctx.client().stream("machine.MachineService", "ImageList", { namespace })) {
         if (m.metadata?.error) ctx.failed(m.metadata.hostname, m.metadata.error);

@@ -25,6 +25,8 @@ export interface ImageBackend {
   list(namespace: ImageNamespace): Promise<ImageInfo[]>;
   /** Pulls `ref` (InvalidArgumentError for a malformed one, UnavailableError / NotFoundError naming the registry's answer). */
   pull(namespace: ImageNamespace, ref: string): Promise<{ name: string; digest: string }>;
+  /** Imports an OCI layout tar read as a stream; `name` names entries without a name annotation. Returns the image names. */
+  import(namespace: ImageNamespace, tar: AsyncIterable<Uint8Array>, name?: string): Promise<string[]>;
 }
 
 export interface MachineBackend {

@@ -4,6 +4,7 @@
 import { ContainerdClient, ApiError } from "../../containerd/index.ts";
 import { Code } from "../../api/status.ts";
 import { listImages, pullImage } from "../../images/pull.ts";
+import { importArchive } from "../../images/import.ts";
 import { RegistryClient } from "../../registry/client.ts";
 import { DigestMismatchError, ManifestError, RegistryError } from "../../registry/errors.ts";
 import { InvalidArgumentError, UnavailableError } from "../../lib/errors.ts";
@@ -40,6 +41,14 @@ export function nodeImages(ctx: NodeContext, socket = CONTAINERD_SOCKET): ImageB
           onProgressStep: (p) => ctx.events.emit({ kind: "image-pull", ...p }),
         });
         return { name: p.name, digest: p.target.digest };
+      } catch (e) {
+        throw mapped(e);
+      }
+    },
+    import: async (namespace, tar, name) => {
+      try {
+        const images = await importArchive(ctd(), tar, { namespace, ...(name ? { name } : {}), log: (l) => ctx.log.info(l) });
+        return images.map((i) => i.name);
       } catch (e) {
         throw mapped(e);
       }

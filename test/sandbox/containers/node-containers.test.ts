@@ -38,6 +38,7 @@ const MIRRORED = "mirror.invalid";
 const MARK = `minos-ext-${process.pid}`;
 
 let tmp = "";
+let archive = "";
 let pki: TestPKI;
 let staging: RunningRegistry;
 const procs: ReturnType<typeof Bun.spawn>[] = [];
@@ -93,6 +94,20 @@ beforeAll(async () => {
   await pushImage(push, "test/ext", ext, "v1");
   await pushImage(push, "test/noentry", image([bb], ["/nonexistent/entrypoint"]), "v1");
   await pushIndex(push, "test/armonly", "v1", [{ image: image([bb], ["/bin/busybox"], "arm64"), os: "linux", architecture: "arm64" }]);
+  // An OCI layout tar of the ext image, for the air-gapped import (tagged "offline").
+  const layout = mkdtempSync(join(tmp, "layout-"));
+  mkdirSync(join(layout, "blobs/sha256"), { recursive: true });
+  writeFileSync(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  for (const b of [ext.config, ext.manifest, ...ext.layers]) writeFileSync(join(layout, "blobs/sha256", b.digest.slice(7)), b.bytes);
+  const entry = {
+    mediaType: ext.manifest.mediaType,
+    digest: ext.manifest.digest,
+    size: ext.manifest.size,
+    annotations: { "org.opencontainers.image.ref.name": "offline" },
+  };
+  writeFileSync(join(layout, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
+  archive = join(tmp, "ext-oci.tar");
+  if (Bun.spawnSync(["tar", "-C", layout, "-cf", archive, "."]).exitCode !== 0) throw new Error("tar of the OCI layout failed");
   const kubelet = layer({ "usr/local/bin/kubelet": KUBELET_SCRIPT });
   await pushImage(push, "test/kubelet", image([bb, kubelet], ["/usr/local/bin/kubelet"]), "v1");
 }, 120_000);
@@ -330,6 +345,15 @@ describe("containers on a sandbox node", () => {
         );
         expect(missing?.code).toBe(Code.UNAVAILABLE);
         expect(missing?.details).toMatch(/404 Not Found: MANIFEST_UNKNOWN/);
+        // 9. Air-gapped: an OCI archive streamed through minosctl image import (a minos extension RPC).
+        const io3 = captureIo({ HOME: tmp });
+        expect(await main(["-n", `unix:${sb.socketPath}`, "image", "import", archive, "--namespace", "system", "--name", "example.com/offline/ext"], io3)).toBe(
+          0,
+        );
+        expect(io3.out).toBe("imported example.com/offline/ext:offline\n");
+        const after: string[] = [];
+        for await (const m of c.stream("machine.MachineService", "ImageList", { namespace: "NS_SYSTEM" })) after.push(m.name);
+        expect(after).toContain("example.com/offline/ext:offline");
       } catch (e) {
         // containerd's own account of what went wrong, for the failure message.
         const tail: string[] = [];
