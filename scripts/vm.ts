@@ -62,6 +62,8 @@ export interface VmOptions {
   onLine?: (line: string) => void;
   /** "auto" (default): KVM when it works here (kvmWorks), else TCG. */
   accel?: "auto" | "kvm" | "tcg";
+  /** Guest TCP address (10.0.2.x:port) -> a command QEMU runs per connection with the connection on its stdio (guestfwd cmd:). */
+  guestfwd?: { guest: string; cmd: string }[];
 }
 
 /** File content (mode 0644), or content with a mode (0755 for a program). */
@@ -234,7 +236,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
     "-append",
     append,
     "-netdev",
-    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}`,
+    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}${(opts.guestfwd ?? []).map((g) => `,guestfwd=tcp:${g.guest}-cmd:${g.cmd}`).join("")}`,
     "-device",
     "virtio-net-pci,netdev=n0",
     "-device",

@@ -13,7 +13,7 @@
 // reaches the container exactly as it reaches a process service.
 import { closeSync, constants as fs, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ApiError, type ContainerdClient, type NamespaceClient } from "../../containerd/index.ts";
+import { ApiError, runcOptions, type ContainerdClient, type NamespaceClient } from "../../containerd/index.ts";
 import { Code } from "../../api/status.ts";
 import { pullImage, type LayerProgress, type PulledImage } from "../../images/pull.ts";
 import type { RegistryClient } from "../../registry/client.ts";
@@ -189,7 +189,15 @@ export class ContainerRunner implements ContainerLauncher {
       let rootfs: Awaited<ReturnType<NamespaceClient["snapshots"]["prepare"]>>;
       try {
         rootfs = await ns.withLease(lease).snapshots.prepare(id, image.chainId);
-        await ns.containers.create({ id, spec: ociSpec, image: image.name, snapshotter: "overlayfs", snapshotKey: id, labels: { "minos.service": id } });
+        await ns.containers.create({
+          id,
+          spec: ociSpec,
+          image: image.name,
+          snapshotter: "overlayfs",
+          snapshotKey: id,
+          labels: { "minos.service": id },
+          ...(rootIsInitramfs() ? { runtimeOptions: runcOptions({ noPivotRoot: true }) } : {}),
+        });
       } finally {
         await ns.leases.delete(lease).catch(() => {});
       }
@@ -251,6 +259,23 @@ export class ContainerRunner implements ContainerLauncher {
       }
     }
   }
+}
+
+let initramfsRoot: boolean | undefined;
+/** The node's / is the kernel's initramfs (rootfs): pivot_root(2) is refused there, runc must not use it. */
+function rootIsInitramfs(): boolean {
+  if (initramfsRoot === undefined) {
+    try {
+      const root = readFileSync("/proc/self/mountinfo", "utf8")
+        .split("\n")
+        .map((l) => l.split(" "))
+        .find((f) => f[4] === "/");
+      initramfsRoot = root !== undefined && root[root.indexOf("-") + 1] === "rootfs";
+    } catch {
+      initramfsRoot = false;
+    }
+  }
+  return initramfsRoot;
 }
 
 /** containerd's exit status: 128+N for a process killed by signal N (as the shim reports it). */

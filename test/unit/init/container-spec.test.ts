@@ -44,7 +44,7 @@ describe("runtimeSpec", () => {
     expect(s.linux.maskedPaths).toContain("/proc/kcore");
     expect(s.root).toEqual({ path: "rootfs", readonly: false });
     expect(s.hostname).toBe("svc");
-    expect(s.mounts.map((m) => m.destination)).toEqual(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run"]);
+    expect(s.mounts.map((m) => m.destination)).toEqual(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/run", "/sys/fs/cgroup"]);
   });
 
   test("args replace entrypoint+cmd; an entrypoint override drops cmd; host namespaces left out; 'all' caps: what containerd can grant", () => {
