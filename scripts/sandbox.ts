@@ -66,6 +66,13 @@ export interface SandboxOptions {
   files?: SandboxFile[];
   /** Mirror the node's console: true prints to stdout, or a function per line. */
   echo?: boolean | ((line: string) => void);
+  /**
+   * Make the node able to run containers (DESIGN fact 9): a cgroup namespace
+   * rooted at the sandbox's cgroup (runc sees the node's tree, not the host's),
+   * and the rootfs bind-mounted on itself before the chroot (runc pivots into
+   * the container's rootfs and needs `/` to be a mount point).
+   */
+  containers?: boolean;
 }
 
 export interface SandboxExit {
@@ -203,9 +210,7 @@ export async function bootSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
     "--uts",
     "--ipc",
     "--net",
-    "chroot",
-    root,
-    "/sbin/init",
+    ...(opts.containers ? ["--cgroup", "/bin/sh", "-c", 'mount --bind "$0" "$0" && exec chroot "$0" /sbin/init', root] : ["chroot", root, "/sbin/init"]),
   ];
   const child = spawn("/bin/sh", argv, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
   live.set(child, { cgroupDir, tmp });

@@ -81,6 +81,8 @@ export interface VmOptions {
    * The test must configure the guest to address nothing else.
    */
   restrict?: boolean;
+  /** Guest TCP address (10.0.2.x:port) -> a command QEMU runs per connection with the connection on its stdio (guestfwd cmd:). */
+  guestfwd?: { guest: string; cmd: string }[];
 }
 
 /** File content (mode 0644), or content with a mode (0755 for a program). */
@@ -255,7 +257,7 @@ export async function bootVm(opts: VmOptions = {}): Promise<Vm> {
     "-append",
     append,
     "-netdev",
-    `user,id=n0,restrict=${opts.restrict === false ? "off" : "on"},hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}${(opts.guestfwds ?? []).map((g) => `,guestfwd=tcp:${g.addr}:${g.port}-cmd:${g.cmd}`).join("")}`,
+    `user,id=n0,restrict=${opts.restrict === false ? "off" : "on"},hostfwd=tcp:127.0.0.1:${hostPort}-:${API_PORT}${(opts.guestfwds ?? []).map((g) => `,guestfwd=tcp:${g.addr}:${g.port}-cmd:${g.cmd}`).join("")}${(opts.guestfwd ?? []).map((g) => `,guestfwd=tcp:${g.guest}-cmd:${g.cmd}`).join("")}`,
     "-device",
     "virtio-net-pci,netdev=n0",
     "-device",

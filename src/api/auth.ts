@@ -38,6 +38,7 @@ const REQUIRED: Record<string, Role> = {
   "/machine.MachineService/Processes": "os:reader",
   "/machine.MachineService/NetworkDeviceStats": "os:reader",
   "/machine.MachineService/DiskStats": "os:reader",
+  "/machine.MachineService/ImageList": "os:reader",
   "/minos.machine.MinosService/ScheduledShutdown": "os:reader",
   "/storage.StorageService/Disks": "os:reader",
   // Every role reads the config, non-admins with its secrets redacted
@@ -63,6 +64,9 @@ const REQUIRED: Record<string, Role> = {
   "/machine.MachineService/ServiceStart": "os:operator",
   "/machine.MachineService/ServiceStop": "os:operator",
   "/machine.MachineService/ServiceRestart": "os:operator",
+  // A pull makes the node fetch from the registries its config names (Talos: operator).
+  "/machine.MachineService/ImagePull": "os:operator",
+  "/minos.machine.MinosService/ImageImport": "os:operator",
   "/minos.machine.MinosService/ScheduleShutdown": "os:operator",
   "/minos.machine.MinosService/CancelShutdown": "os:operator",
 

@@ -99,6 +99,16 @@ export class MachineClient {
   }
 
   /** Any server-streaming method, raw messages. */
+  /** A client-streaming call: the requests as they come, then every reply. */
+  async upload<S extends ServiceName, M extends keyof Services[S] & string>(service: S, method: M, reqs: AsyncIterable<Msg<Req<S, M>>>): Promise<Res<S, M>[]> {
+    const m = methodInfo(service, method);
+    async function* encoded() {
+      for await (const r of reqs) yield encode(m.requestType, r);
+    }
+    const replies = await this.transport.upload(m.path, encoded());
+    return replies.map((b) => decode<Res<S, M>>(m.responseType, b));
+  }
+
   stream<S extends ServiceName, M extends keyof Services[S] & string>(service: S, method: M, req: Msg<Req<S, M>>): Stream<Res<S, M>> {
     const m = methodInfo(service, method);
     const s = this.transport.serverStream(m.path, encode(m.requestType, req));

@@ -273,8 +273,10 @@ async function* requestsOf(call: grpc.ServerDuplexStream<unknown, unknown>, sign
     wake?.();
     wake = undefined;
   };
+  // Backpressure: a client that sends faster than the handler reads (an image upload) waits in TCP, not in this queue.
   call.on("data", (m) => {
     queue.push(m);
+    if (queue.length >= 16) call.pause();
     notify();
   });
   call.on("end", () => {
@@ -286,8 +288,11 @@ async function* requestsOf(call: grpc.ServerDuplexStream<unknown, unknown>, sign
     notify();
   });
   for (;;) {
-    if (queue.length) yield queue.shift();
-    else if (done) return;
+    if (queue.length) {
+      const m = queue.shift();
+      if (queue.length < 4 && call.isPaused()) call.resume();
+      yield m;
+    } else if (done) return;
     else await new Promise<void>((r) => (wake = r));
   }
 }

@@ -135,7 +135,7 @@ export class Transport {
     this.session.unref();
   }
 
-  private request(path: string, body: Uint8Array | readonly Uint8Array[], opts: CallOptions): http2.ClientHttp2Stream {
+  private request(path: string, body: Uint8Array | readonly Uint8Array[] | null, opts: CallOptions): http2.ClientHttp2Stream {
     if (this.sessionError) throw transportError(this.sessionError, this.endpoint);
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
@@ -148,8 +148,11 @@ export class Transport {
     for (const [k, v] of Object.entries(this.metadata)) headers[k] = typeof v === "string" ? v : [...v];
     if (opts.timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
     const stream = this.session.request(headers);
-    // Several bodies: a client stream (EtcdRecover's upload), written in order, then half-closed.
-    if (Array.isArray(body)) {
+    // null: a client-streaming call whose caller writes the messages and ends the stream (upload);
+    // several bodies: a client stream known up front (EtcdRecover's upload), written in order, then half-closed.
+    if (body === null) {
+      // the caller writes
+    } else if (Array.isArray(body)) {
       for (const b of body as readonly Uint8Array[]) stream.write(frame(b));
       stream.end();
     } else stream.end(frame(body as Uint8Array));
@@ -159,7 +162,7 @@ export class Transport {
   /** Runs one call; onMessage sees each reply as it arrives; resolves at an OK status. */
   private run(
     path: string,
-    body: Uint8Array | readonly Uint8Array[],
+    body: Uint8Array | readonly Uint8Array[] | null,
     opts: CallOptions,
     onMessage: (m: Uint8Array) => void,
     onStream?: (s: http2.ClientHttp2Stream) => void,
@@ -233,6 +236,42 @@ export class Transport {
     await this.run(path, bodies, opts, (m) => replies.push(m));
     if (replies.length !== 1) throw new ApiError(Code.INTERNAL, `${path}: expected one reply, got ${replies.length}`);
     return replies[0]!;
+  }
+
+  /**
+   * A client-streaming (or bidi) call: each message is written as it comes,
+   * waiting for the stream to drain (an upload never queues more than HTTP/2's
+   * window), then the stream is half-closed and the replies collected.
+   */
+  async upload(path: string, messages: AsyncIterable<Uint8Array>, opts: CallOptions = {}): Promise<Uint8Array[]> {
+    const replies: Uint8Array[] = [];
+    let stream: http2.ClientHttp2Stream | undefined;
+    let over = false;
+    const done = this.run(
+      path,
+      null,
+      opts,
+      (m) => replies.push(m),
+      (s) => (stream = s),
+    ).finally(() => (over = true));
+    const pump = (async () => {
+      for await (const m of messages) {
+        if (over || !stream) break;
+        if (!stream.write(frame(m)))
+          await new Promise<void>((r) => {
+            const go = () => {
+              stream!.off("drain", go);
+              stream!.off("close", go);
+              r();
+            };
+            stream!.on("drain", go);
+            stream!.on("close", go);
+          });
+      }
+      if (!over) stream?.end();
+    })();
+    await Promise.all([done, pump]);
+    return replies;
   }
 
   async unary(path: string, body: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {

@@ -214,13 +214,13 @@ const kubelet = obj({
   image: appliedDefault(str(), () => DEFAULT_KUBELET_IMAGE),
   clusterDNS: accepted(strings()),
   extraArgs: appliedDefault(stringMap(), () => ({})),
-  extraMounts: accepted(
+  extraMounts: applied(
     list(
       obj({
-        destination: acceptedRequired(str()),
-        type: accepted(str()),
-        source: accepted(str()),
-        options: accepted(strings()),
+        destination: appliedRequired(str()),
+        type: applied(str()),
+        source: applied(str()),
+        options: applied(strings()),
         uidMappings: accepted(list(idMapping())),
         gidMappings: accepted(list(idMapping())),
       }),
@@ -316,16 +316,17 @@ const encryption = () =>
   });
 
 const registries = obj({
-  mirrors: accepted(map(obj({ endpoints: accepted(strings()), overridePath: accepted(bool()) }))),
-  config: accepted(
+  mirrors: applied(map(obj({ endpoints: appliedDefault(strings(), () => []), overridePath: applied(bool()) })), {
+    note: "endpoints tried in order, then the registry itself; http:// is plain HTTP",
+  }),
+  config: applied(
     map(
       obj({
-        tls: accepted(
-          obj({ clientIdentity: accepted(pemPair()), ca: accepted(str({ check: base64, label: "base64" })), insecureSkipVerify: accepted(bool()) }),
-        ),
-        auth: accepted(obj({ username: accepted(str()), password: accepted(str()), auth: accepted(str()), identityToken: accepted(str()) })),
+        tls: applied(obj({ clientIdentity: applied(pemPair()), ca: applied(str({ check: base64, label: "base64" })), insecureSkipVerify: applied(bool()) })),
+        auth: applied(obj({ username: applied(str()), password: applied(str()), auth: applied(str()), identityToken: applied(str()) })),
       }),
     ),
+    { note: "keyed by endpoint host[:port]" },
   ),
 });
 
@@ -380,7 +381,7 @@ const machine = obj({
   }),
   sysctls: appliedDefault(stringMap(), () => ({})),
   sysfs: accepted(stringMap()),
-  registries: accepted(registries),
+  registries: applied(registries, { note: "image pulls (kubelet, container services, ImagePull)" }),
   systemDiskEncryption: accepted(obj({ state: accepted(encryption()), ephemeral: accepted(encryption()) })),
   features: accepted(features),
   udev: accepted(obj({ rules: accepted(strings()) })),
@@ -524,7 +525,20 @@ const minos = obj({
     list(
       obj({
         id: appliedRequired(str({ check: serviceId, label: "service id" })),
-        command: appliedRequired(strings()),
+        command: appliedDefault(strings(), () => [], { note: "required without image; with image, replaces its entrypoint and cmd" }),
+        image: applied(str(), { note: "run as a container of this image (Talos's extension services)" }),
+        mounts: appliedDefault(
+          list(
+            obj({
+              source: appliedRequired(str({ check: absolutePath, label: "absolute path" })),
+              destination: appliedRequired(str({ check: absolutePath, label: "absolute path" })),
+              type: appliedDefault(str(), () => "bind"),
+              options: appliedDefault(strings(), () => ["rbind", "ro"]),
+            }),
+          ),
+          () => [],
+          { note: "container mounts (image services only)" },
+        ),
         dependsOn: appliedDefault(strings(), () => []),
         restart: appliedDefault(oneOf(["always", "on-failure", "never"]), () => "on-failure"),
         backoff: appliedDefault(
@@ -570,7 +584,8 @@ export function checkV1Alpha1(cfg: V1Alpha1Config, errors: string[]): void {
       ids.add(s.id);
     }
     if (!Array.isArray(s.command)) return;
-    if (s.command.length === 0) errors.push(`minos.services[${i}].command: must not be empty`);
+    if (typeof s.image === "string") return; // an image's own entrypoint is a path inside the image
+    if (s.command.length === 0) errors.push(`minos.services[${i}].command: must not be empty (or give an image)`);
     else if (typeof s.command[0] === "string" && !s.command[0].startsWith("/"))
       errors.push(`minos.services[${i}].command[0]: "${s.command[0]}" must be an absolute path`);
   });

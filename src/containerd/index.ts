@@ -4,6 +4,7 @@ export {
   NamespaceClient,
   DEFAULT_RUNTIME,
   DEFAULT_SNAPSHOTTER,
+  runcOptions,
   type ContainerdEvent,
   type ContainerSpec,
   type Duplex,

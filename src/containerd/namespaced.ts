@@ -60,6 +60,8 @@ export interface ContainerSpec {
   spec: object;
   image?: string;
   runtime?: string;
+  /** The runtime's options (for runc: containerd.runc.v1.Options, see runcOptions). */
+  runtimeOptions?: google.protobuf.Any;
   snapshotter?: string;
   snapshotKey?: string;
   labels?: Record<string, string>;
@@ -264,7 +266,7 @@ export class NamespaceClient {
             id: c.id,
             image: c.image ?? "",
             labels: c.labels ?? {},
-            runtime: { name: c.runtime ?? DEFAULT_RUNTIME },
+            runtime: { name: c.runtime ?? DEFAULT_RUNTIME, options: c.runtimeOptions ?? null },
             spec: packJson(OCI_SPEC_TYPE_URL, c.spec),
             snapshotter: c.snapshotter ?? "",
             snapshot_key: c.snapshotKey ?? "",
@@ -341,4 +343,14 @@ export class NamespaceClient {
     plugins: async (filters: string[] = []) => (await this.call("containerd.services.introspection.v1.Introspection", "Plugins", { filters })).plugins,
     server: async () => this.call("containerd.services.introspection.v1.Introspection", "Server", {}),
   };
+}
+
+/**
+ * The runc shim's options as an Any (containerd.runc.v1.Options, written by
+ * hand: field 1 no_pivot_root, a bool). noPivotRoot: runc moves into the
+ * container's root with MS_MOVE + chroot instead of pivot_root(2), which the
+ * kernel refuses when the node's own root is the initramfs (rootfs).
+ */
+export function runcOptions(o: { noPivotRoot?: boolean }): google.protobuf.Any {
+  return { type_url: "containerd.runc.v1.Options", value: o.noPivotRoot ? Uint8Array.of(0x08, 0x01) : new Uint8Array(0) };
 }

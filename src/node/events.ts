@@ -21,7 +21,9 @@ export type NodeEventBody =
   // Talos's AddressEvent: the node's hostname and its addresses, sent when the set changes.
   | { kind: "address"; id: string; ts: Date; hostname: string; addresses: string[] }
   // minos: what the network phase reports beyond addresses (a configured interface that is missing).
-  | { kind: "network"; id: string; ts: Date; message: string };
+  | { kind: "network"; id: string; ts: Date; message: string }
+  /** Pull progress of one layer (at the log's rate: start, about once a second, end). */
+  | { kind: "image-pull"; id: string; ts: Date; image: string; layer: number; layers: number; digest: string; received: number; total: number };
 
 /** Talos's machine stages (MachineStatusEvent). */
 export type MachineStage = "booting" | "maintenance" | "running" | "rebooting" | "shutting_down" | "resetting";

@@ -54,6 +54,15 @@ export interface FetchBlobOptions {
   onProgress?: (p: BlobProgress) => void;
   signal?: AbortSignal;
   idleTimeoutMs?: number;
+  /**
+   * Fetch the blob in HTTP Range requests of at most this many bytes. Bun's
+   * fetch reads a response body ahead of its consumer without bound, so a
+   * consumer slower than the network (a paced upload into containerd) would
+   * otherwise see the whole blob buffered in memory; a range bounds that to
+   * one range. An endpoint that ignores Range (200 to the first request) is
+   * streamed whole, as without this option.
+   */
+  rangeBytes?: number;
 }
 
 export interface ClientOptions {
@@ -143,12 +152,16 @@ export class RegistryClient {
     const abort = new AbortController();
     const signal = opts.signal !== undefined ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
 
+    const ranged = opts.rangeBytes !== undefined && opts.rangeBytes > 0 && desc.size > opts.rangeBytes;
+    const rangeFrom = (from: number) => `bytes=${from}-${Math.min(desc.size, from + opts.rangeBytes!) - 1}`;
     let res: Response | undefined;
     let host = "";
+    let session: EndpointSession | undefined;
     for (const s of sessions) {
       try {
-        res = await s.send("GET", path, { scope: pullScope(image.reference.path), signal });
+        res = await s.send("GET", path, { scope: pullScope(image.reference.path), signal, ...(ranged ? { range: rangeFrom(0) } : {}) });
         host = s.host;
+        session = s;
         break;
       } catch (e) {
         if (e instanceof RegistryError) attempts.push(e);
@@ -159,7 +172,9 @@ export class RegistryClient {
     if (res.body === null) throw new RegistryError(`registry ${host}: GET ${path}: empty body`, host, res.status);
 
     const verify = new Verifier(host, desc);
-    const reader = res.body.getReader();
+    // Ranges only when the endpoint honoured the first one (206); otherwise the one body is the whole blob.
+    const byRanges = ranged && res.status === 206;
+    let reader = res.body.getReader();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
       clearTimeout(timer);
@@ -176,7 +191,18 @@ export class RegistryClient {
           const why = abort.signal.aborted ? String((abort.signal.reason as Error).message) : (e as Error).message;
           throw new RegistryError(`registry ${host}: blob ${desc.digest}: transfer broke off after ${verify.received} of ${desc.size} bytes: ${why}`, host, 0);
         }
-        if (step.done) break;
+        if (step.done) {
+          if (!byRanges || verify.received >= desc.size) break;
+          const next = await session!.send("GET", path, { scope: pullScope(image.reference.path), signal, range: rangeFrom(verify.received) });
+          if (next.status !== 206 || next.body === null)
+            throw new RegistryError(
+              `registry ${host}: blob ${desc.digest}: answered ${next.status} to a range request at byte ${verify.received}`,
+              host,
+              next.status,
+            );
+          reader = next.body.getReader();
+          continue;
+        }
         verify.update(step.value);
         opts.onProgress?.({ digest: desc.digest, received: verify.received, total: desc.size });
         yield step.value;

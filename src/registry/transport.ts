@@ -14,6 +14,8 @@ export interface SendOptions {
   scope: string;
   /** Aborts the request and its body. */
   signal?: AbortSignal;
+  /** A Range header value ("bytes=0-4194303"). */
+  range?: string;
 }
 
 /** Until the status line and headers arrive. A body then has its own idle limit (see blob.ts). */
@@ -97,6 +99,7 @@ export class EndpointSession {
     const headers: Record<string, string> = { "User-Agent": USER_AGENT };
     if (opts.accept !== undefined) headers.Accept = opts.accept.join(", ");
     if (auth !== undefined) headers.Authorization = auth;
+    if (opts.range !== undefined) headers.Range = opts.range;
     return this.rawFetch(`${this.endpoint.api}${path}`, method, headers, opts.signal);
   }
 

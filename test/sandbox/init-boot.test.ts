@@ -22,7 +22,7 @@ describe("init in the sandbox", () => {
       expect(states.containerd).toEqual({ id: "containerd", state: "Running", healthy: true });
       for (const id of ["udevd", "dashboard", "kubelet"]) expect(states[id].state).toBe("Skipped");
       expect(matching(sb, /service udevd: Skipped: sandbox: uevents do not reach a network namespace/)).toHaveLength(1);
-      expect(matching(sb, /service kubelet: Skipped: no kubelet image available offline/)).toHaveLength(1);
+      expect(matching(sb, /service kubelet: Skipped: no cluster section in the machine config/)).toHaveLength(1);
       expect(matching(sb, /through \/sbin\/wrapperd/)).toHaveLength(1);
 
       const init = await sb.initPid();

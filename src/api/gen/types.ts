@@ -25,6 +25,7 @@ export namespace common {
   export interface EmptyResponse {
     messages: common.Empty[];
   }
+  export type ContainerdNamespace = "NS_UNKNOWN" | "NS_SYSTEM" | "NS_CRI";
   export type ContainerDriver = "CONTAINERD" | "CRI";
 }
 
@@ -736,6 +737,26 @@ export namespace machine {
     errors: string[];
     is_learner: boolean;
   }
+  export interface ImageListRequest {
+    namespace: common.ContainerdNamespace;
+  }
+  export interface ImageListResponse {
+    metadata: common.Metadata | null;
+    name: string;
+    digest: string;
+    size: number;
+    created_at: google.protobuf.Timestamp | null;
+  }
+  export interface ImagePullRequest {
+    namespace: common.ContainerdNamespace;
+    reference: string;
+  }
+  export interface ImagePull {
+    metadata: common.Metadata | null;
+  }
+  export interface ImagePullResponse {
+    messages: machine.ImagePull[];
+  }
 }
 
 export interface machine_MachineService_Methods {
@@ -745,6 +766,8 @@ export interface machine_MachineService_Methods {
   Dmesg: { req: machine.DmesgRequest; res: common.Data; clientStream: false; serverStream: true };
   Events: { req: machine.EventsRequest; res: machine.Event; clientStream: false; serverStream: true };
   Hostname: { req: google.protobuf.Empty; res: machine.HostnameResponse; clientStream: false; serverStream: false };
+  ImageList: { req: machine.ImageListRequest; res: machine.ImageListResponse; clientStream: false; serverStream: true };
+  ImagePull: { req: machine.ImagePullRequest; res: machine.ImagePullResponse; clientStream: false; serverStream: false };
   List: { req: machine.ListRequest; res: machine.FileInfo; clientStream: false; serverStream: true };
   LoadAvg: { req: google.protobuf.Empty; res: machine.LoadAvgResponse; clientStream: false; serverStream: false };
   Logs: { req: machine.LogsRequest; res: common.Data; clientStream: false; serverStream: true };
@@ -776,6 +799,15 @@ export interface machine_MachineService_Methods {
 }
 
 export namespace minos.machine {
+  export interface ImageImportRequest {
+    namespace: common.ContainerdNamespace;
+    name: string;
+    chunk: Uint8Array;
+  }
+  export interface ImageImportResponse {
+    metadata: common.Metadata | null;
+    images: string[];
+  }
   export type PowerAction = "POWEROFF" | "HALT" | "REBOOT";
   export interface ScheduleShutdownRequest {
     at: google.protobuf.Timestamp | null;
@@ -895,6 +927,14 @@ export namespace minos.machine {
   export interface DhcpLeasesResponse {
     messages: minos.machine.DhcpLeases[];
   }
+  export interface ImagePullProgressEvent {
+    image: string;
+    layer: number;
+    layers: number;
+    digest: string;
+    received: number;
+    total: number;
+  }
 }
 
 export interface minos_machine_MinosService_Methods {
@@ -906,6 +946,7 @@ export interface minos_machine_MinosService_Methods {
   Routes: { req: google.protobuf.Empty; res: minos.machine.RoutesResponse; clientStream: false; serverStream: false };
   Resolvers: { req: google.protobuf.Empty; res: minos.machine.ResolversResponse; clientStream: false; serverStream: false };
   DhcpLeases: { req: google.protobuf.Empty; res: minos.machine.DhcpLeasesResponse; clientStream: false; serverStream: false };
+  ImageImport: { req: minos.machine.ImageImportRequest; res: minos.machine.ImageImportResponse; clientStream: true; serverStream: true };
 }
 
 export namespace storage {

@@ -50,6 +50,11 @@ export function eventPayload(e: NodeEvent): { typeName: string; value: object } 
       return { typeName: "minos.machine.NetworkEvent", value: { message: e.message } };
     case "address":
       return { typeName: "machine.AddressEvent", value: { hostname: e.hostname, addresses: e.addresses } };
+    case "image-pull":
+      return {
+        typeName: "minos.machine.ImagePullProgressEvent",
+        value: { image: e.image, layer: e.layer, layers: e.layers, digest: e.digest, received: e.received, total: e.total },
+      };
   }
 }
 

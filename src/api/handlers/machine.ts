@@ -3,14 +3,14 @@
 // filesystem directly (src/api/procfs). Replies wrap one message per node,
 // each with metadata naming this node, as Talos's do.
 import type { ApplyMode } from "../../node/config.ts";
-import type { MachineBackend } from "../../init/backend/contract.ts";
+import type { ImageNamespace, MachineBackend } from "../../init/backend/contract.ts";
 import type { NodeEvent } from "../../node/events.ts";
 import type { ServiceInfo } from "../../node/services.ts";
 import { authorizeRead, authorizeReadPath } from "../auth.ts";
 import type { machine } from "../gen/types.ts";
 import { meta, replayThenFollow, type CallContext, type ServiceImpl, type Sink } from "../handler.ts";
 import { toTimestamp } from "../schema.ts";
-import { InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../lib/errors.ts";
 import type { Msg } from "../wire.ts";
 import type { common } from "../gen/types.ts";
 import { healthMsg, replay, toEventMsg } from "./events.ts";
@@ -54,6 +54,13 @@ function serviceInfoMsg(s: ServiceInfo): Msg<machine.ServiceInfo> {
     events: { events: s.events.map((e) => ({ msg: e.msg, state: e.state, ts: toTimestamp(e.ts) })) },
     health: healthMsg(s.health),
   };
+}
+
+/** Talos's ContainerdNamespace: NS_SYSTEM is "system", NS_CRI is "k8s.io"; unset is refused. */
+function imageNamespace(ns: common.ContainerdNamespace): ImageNamespace {
+  if (ns === "NS_SYSTEM") return "system";
+  if (ns === "NS_CRI") return "k8s.io";
+  throw new InvalidArgumentError(`containerd namespace ${ns}: use NS_SYSTEM or NS_CRI`);
 }
 
 function data(ctx: CallContext, bytes: Uint8Array): Msg<common.Data> {
@@ -111,6 +118,23 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
 
     async Hostname(_req, ctx) {
       return { messages: [{ metadata: meta(ctx), hostname: backend.hostname() }] };
+    },
+
+    async ImageList(req, ctx, sink) {
+      const images = backend.images;
+      if (!images) throw new FailedPreconditionError("no containerd on this node");
+      for (const i of await images.list(imageNamespace(req.namespace))) {
+        if (!sink.push({ metadata: meta(ctx), name: i.name, digest: i.digest, size: i.size, created_at: i.createdAt ? toTimestamp(i.createdAt) : null }))
+          return;
+        await sink.ready();
+      }
+    },
+    async ImagePull(req, ctx) {
+      const images = backend.images;
+      if (!images) throw new FailedPreconditionError("no containerd on this node");
+      if (!req.reference) throw new InvalidArgumentError("ImagePull: reference is empty");
+      await images.pull(imageNamespace(req.namespace), req.reference);
+      return { messages: [{ metadata: meta(ctx) }] };
     },
 
     async ServiceList(_req, ctx) {

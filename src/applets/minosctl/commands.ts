@@ -4,7 +4,7 @@
 // one message per node, each naming it in metadata.hostname: tables get a row
 // per node, and a node that failed is reported on stderr (exit 1) while the
 // others are still printed.
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { UsageError } from "../../lib/args.ts";
 import { NotFoundError } from "../../lib/errors.ts";
 import type { common, machine } from "../../api/client.ts";
@@ -201,6 +201,69 @@ export const NODE_COMMANDS: Command[] = [
       const all = replies(ctx, await ctx.client().call("machine.MachineService", method, { id }), method);
       emit(ctx, single(all.map((r) => ({ id, action, resp: r.msg.resp }))), () =>
         all.map((r) => (ctx.nodes.length > 1 ? `${r.host}: ` : "") + r.msg.resp + "\n").join(""),
+      );
+      return 0;
+    },
+  },
+
+  {
+    name: "image",
+    args: "list | pull REF | import FILE.tar",
+    summary: "images in the node's containerd (talosctl image list / pull; import of an OCI archive: minos)",
+    flags: [
+      { name: "namespace", value: "NS", help: "cri (Kubernetes' k8s.io, the default) or system (minos's own containers)" },
+      { name: "name", value: "REF", help: "import: the name for images the archive does not name" },
+    ],
+    async run(ctx) {
+      const nsFlag = typeof ctx.flags.namespace === "string" ? ctx.flags.namespace : "cri";
+      const namespace = ({ cri: "NS_CRI", system: "NS_SYSTEM" } as const)[nsFlag as "cri"];
+      if (namespace === undefined) throw new UsageError(`--namespace "${nsFlag}": want cri or system`);
+      const action = ctx.positional[0] ?? "list";
+      if (action === "pull") {
+        const reference = need(ctx, 1, "image reference");
+        const all = replies(ctx, await ctx.client().call("machine.MachineService", "ImagePull", { namespace, reference }), "ImagePull");
+        emit(ctx, single(all.map((r) => ({ node: r.host, reference }))), () =>
+          all.map((r) => `${ctx.nodes.length > 1 ? `${r.host}: ` : ""}pulled ${reference}\n`).join(""),
+        );
+        return 0;
+      }
+      if (action === "import") {
+        const file = need(ctx, 1, "archive file");
+        const name = typeof ctx.flags.name === "string" ? ctx.flags.name : "";
+        // 256 KiB messages, read as the upload drains: the archive is never in memory.
+        async function* requests() {
+          let first = true;
+          for await (const chunk of createReadStream(file, { highWaterMark: 256 << 10 })) {
+            yield { namespace, name: first ? name : "", chunk: new Uint8Array(chunk as Buffer) };
+            first = false;
+          }
+          if (first) yield { namespace, name, chunk: new Uint8Array(0) };
+        }
+        const replies = await ctx.client().upload("minos.machine.MinosService", "ImageImport", requests());
+        const all = replies.flatMap((r) => r.images.map((image) => ({ node: r.metadata?.hostname ?? "", image })));
+        emit(ctx, all, () => all.map((r) => `${ctx.nodes.length > 1 ? `${r.node}: ` : ""}imported ${r.image}\n`).join(""));
+        return 0;
+      }
+      if (action !== "list") throw new UsageError(`image action "${action}": want list, pull or import`);
+      const rows: machine.ImageListResponse[] = [];
+      for await (const m of ctx.client().stream("machine.MachineService", "ImageList", { namespace })) {
+        if (m.metadata?.error) ctx.failed(m.metadata.hostname, m.metadata.error);
+        else rows.push(m);
+      }
+      emit(
+        ctx,
+        rows.map((r) => ({
+          node: r.metadata?.hostname ?? "",
+          name: r.name,
+          digest: r.digest,
+          size: r.size,
+          created: fromTimestamp(r.created_at)?.toISOString() ?? "",
+        })),
+        () =>
+          table(
+            ["NODE", "IMAGE", "DIGEST", "SIZE", "CREATED"],
+            rows.map((r) => [r.metadata?.hostname ?? "", r.name, r.digest, humanBytes(r.size), fromTimestamp(r.created_at)?.toISOString() ?? ""]),
+          ),
       );
       return 0;
     },

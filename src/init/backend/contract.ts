@@ -21,6 +21,25 @@ export interface NetworkBackend {
 import type { DiskInfo, ResetOptions } from "../../node/storage.ts";
 import type { EtcdBackend } from "./etcd-contract.ts";
 
+/** An image in one of containerd's namespaces (Talos's ImageList entry). */
+export interface ImageInfo {
+  name: string;
+  digest: string;
+  size: number;
+  createdAt?: Date;
+}
+
+/** containerd's namespaces the image RPCs address: Talos's NS_SYSTEM and NS_CRI. */
+export type ImageNamespace = "system" | "k8s.io";
+
+export interface ImageBackend {
+  list(namespace: ImageNamespace): Promise<ImageInfo[]>;
+  /** Pulls `ref` (InvalidArgumentError for a malformed one, UnavailableError / NotFoundError naming the registry's answer). */
+  pull(namespace: ImageNamespace, ref: string): Promise<{ name: string; digest: string }>;
+  /** Imports an OCI layout tar read as a stream; `name` names entries without a name annotation. Returns the image names. */
+  import(namespace: ImageNamespace, tar: AsyncIterable<Uint8Array>, name?: string): Promise<string[]>;
+}
+
 export interface MachineBackend {
   hostname(): string;
   version(): VersionInfo;
@@ -85,4 +104,7 @@ export interface MachineBackend {
 
   /** The Etcd calls; absent: this backend has no etcd (every Etcd call answers FAILED_PRECONDITION). */
   etcd?: EtcdBackend;
+
+  /** Images in containerd (absent where there is no containerd: the RPCs answer FAILED_PRECONDITION). */
+  images?: ImageBackend;
 }

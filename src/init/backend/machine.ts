@@ -14,6 +14,7 @@ import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from 
 import { afterMs, type Alarm } from "../../lib/timers.ts";
 import { MAX_TRY_MS } from "../../node/config.ts";
 import { networkBackend } from "./network.ts";
+import { nodeImages } from "./images.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { asMachineConfig, checkMachineFiles, type MachineConfig } from "../config/machine.ts";
 import { storeValidated, STORED_CONFIG, type LoadedConfig } from "../config/store.ts";
@@ -109,6 +110,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
   return {
     network: networkBackend(ctx),
     etcd: etcdBackend(ctx),
+    images: nodeImages(ctx),
     hostname: () => hostname(),
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,

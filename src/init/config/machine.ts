@@ -34,11 +34,14 @@
 //     services:                                         # extra supervised services (used by tests)
 //       - { id: web, command: [/bin/x, --flag], dependsOn: [containerd], restart: always,
 //           backoff: { initialMs: 250, maxMs: 30000 }, stopGraceMs: 10000, env: {}, console: false }
+//       - { id: ext, image: "registry:5000/ext:v1", mounts: [ { source: /var/ext, destination: /data,
+//           options: [rbind, rw] } ], env: { K: v } }   # a container (docs/containers.md)
 import { stringify } from "yaml";
 import { parseConfigDocuments } from "../../config/parse.ts";
 import type { V1Alpha1Config } from "../../config/v1alpha1.ts";
 import { checkInstall, type InstallConfig } from "./install.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
+import type { RegistriesConfig, RegistryAuth } from "../../registry/config.ts";
 
 export interface KernelModule {
   name: string;
@@ -108,10 +111,49 @@ export interface NetworkConfig {
   extraHostEntries: ExtraHostEntry[];
 }
 // ---- end network additions ----
+/** machine.registries as the schema parses it (a clientIdentity may lack a half). */
+export interface MachineRegistries {
+  mirrors?: Record<string, { endpoints: string[]; overridePath?: boolean }>;
+  config?: Record<string, { tls?: { clientIdentity?: { crt?: string; key?: string }; ca?: string; insecureSkipVerify?: boolean }; auth?: RegistryAuth }>;
+}
+
+/** The registry client's settings from machine.registries (a client identity counts only with both halves). */
+export function registriesConfig(r: MachineRegistries | undefined): RegistriesConfig {
+  const out: RegistriesConfig = {};
+  if (r?.mirrors) out.mirrors = r.mirrors;
+  if (r?.config) {
+    out.config = {};
+    for (const [host, c] of Object.entries(r.config)) {
+      const id = c.tls?.clientIdentity;
+      const tls = c.tls ? { ...c.tls, clientIdentity: id?.crt && id.key ? { crt: id.crt, key: id.key } : undefined } : undefined;
+      if (tls && !tls.clientIdentity) delete tls.clientIdentity;
+      out.config[host] = { ...(c.auth ? { auth: c.auth } : {}), ...(tls ? { tls: tls as NonNullable<RegistriesConfig["config"]>[string]["tls"] } : {}) };
+    }
+  }
+  return out;
+}
+
+/** Talos's kubelet extraMounts entry (an OCI mount). */
+export interface KubeletExtraMount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
 export type RestartPolicy = "always" | "on-failure" | "never";
+export interface ExtraServiceMount {
+  source: string;
+  destination: string;
+  type: string;
+  options: string[];
+}
 export interface ExtraService {
   id: string;
+  /** Without image: the command (absolute path first). With image: replaces the image's entrypoint and cmd when not empty. */
   command: string[];
+  /** Run as a container of this image (Talos's extension services). */
+  image?: string;
+  mounts: ExtraServiceMount[];
   dependsOn: string[];
   restart: RestartPolicy;
   backoff: { initialMs: number; maxMs: number };
@@ -128,7 +170,9 @@ export interface MachineConfig {
     kernel: { modules: KernelModule[] };
     env: Record<string, string>;
     files: MachineFile[];
-    kubelet: { image: string; extraArgs: Record<string, string> };
+    kubelet: { image: string; extraArgs: Record<string, string>; extraMounts?: KubeletExtraMount[] };
+    /** Talos's machine.registries: mirrors (tried in order, then the registry) and per-host auth/TLS (src/registry/config.ts). */
+    registries?: MachineRegistries;
     ca?: { crt: string; key: string };
     logging: { destinations: LoggingDestination[] };
     /** Talos's machine.time: SNTP servers (default time.cloudflare.com), off switch, how long the boot waits. */

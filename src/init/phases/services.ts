@@ -1,12 +1,18 @@
 // Boot phase "services": declare the built-in and configured services and
 // start them in dependency order, through wrapperd where it exists.
-import { capBit, capget, capNumber } from "../../sys/caps.ts";
+import { capBit, capget, capNames, capNumber } from "../../sys/caps.ts";
 import type { NodeContext } from "../context.ts";
 import type { Task } from "../sequences/sequencer.ts";
 import { builtinServices, extraServices } from "../supervisor/builtin.ts";
 import { watchAllHealthy } from "../supervisor/healthy.ts";
 import { ServiceRegistry } from "../supervisor/registry.ts";
 import { viaWrapperd } from "../supervisor/wrapperd.ts";
+import { CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
+import { ContainerRunner } from "../supervisor/container-runner.ts";
+import { oomScoreFor } from "../supervisor/launch.ts";
+import { registriesConfig } from "../config/machine.ts";
+import { ContainerdClient } from "../../containerd/index.ts";
+import { RegistryClient } from "../../registry/client.ts";
 
 function hasCapability(name: string): boolean {
   return (capget().effective & capBit(capNumber(name)!)) !== 0n;
@@ -21,8 +27,24 @@ export function serviceTasks(ctx: NodeContext): Task[] {
         const wrapped = viaWrapperd();
         const canLowerOomScore = hasCapability("CAP_SYS_RESOURCE");
         if (!canLowerOomScore) ctx.log.info("  negative oom scores left out: lowering one needs CAP_SYS_RESOURCE, which init lacks");
+        // One containerd client for every container service (it redials after containerd restarts);
+        // the registry settings are read at each start, so an applied config takes effect at the next pull.
+        let containerd: ContainerdClient | undefined;
+        const containers = new ContainerRunner({
+          containerd: () => (containerd ??= ContainerdClient.connect(CONTAINERD_SOCKET, { timeoutMs: 60_000 })),
+          registry: () => new RegistryClient(registriesConfig(ctx.config.get().config.machine.registries)),
+          cgroups: ctx.cgroups.get(),
+          oomScore: (spec) => oomScoreFor(spec, { canLowerOomScore }),
+          // containerd's bounding set: init's, less what wrapperd drops for containerd.
+          grantableCaps: () => {
+            const dropped = builtinServices(cfg, ctx.sandbox).find((s) => s.id === "containerd")?.droppedCaps ?? [];
+            return capNames(capget().permitted).filter((c) => !dropped.includes(c));
+          },
+          log: (m) => ctx.log.info(m),
+          progress: (p) => ctx.events.emit({ kind: "image-pull", ...p }),
+        });
         const registry = new ServiceRegistry({
-          launchContext: { reaper: ctx.reaper, cgroups: ctx.cgroups.get(), viaWrapperd: wrapped.use, canLowerOomScore },
+          launchContext: { reaper: ctx.reaper, cgroups: ctx.cgroups.get(), viaWrapperd: wrapped.use, canLowerOomScore, containers },
           nodeEnv: () => ctx.nodeEnv(),
           events: ctx.events,
           log: (m) => ctx.log.info(m),

@@ -1,10 +1,13 @@
 // The node's services: udevd, containerd, the dashboard on tty2 and the
-// kubelet (declared, skipped while minos cannot run it), plus any extra
-// services the config's minos.services extension declares.
+// kubelet (a container of machine.kubelet.image, kubelet.ts), plus any extra
+// services the config's minos.services extension declares (commands, or
+// containers of an image).
 import { existsSync } from "node:fs";
 import type { ExtraService, MachineConfig } from "../config/machine.ts";
 import { grpcHealth, socketExists } from "./health.ts";
 import { serviceSpec, type ServiceSpec } from "./spec.ts";
+import { KUBELET_CGROUP, KUBELET_OOM_SCORE, kubeletContainer } from "./kubelet.ts";
+import { SYSTEM_NAMESPACE } from "../../images/pull.ts";
 
 export const CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
 export const UDEVD_CONTROL = "/run/udev/control";
@@ -35,6 +38,8 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
       cgroup: "system/runtime",
       oomScore: -999,
       stopGraceMs: 10_000,
+      // The runc shims live in this cgroup: a containerd crash must not take the running containers with it.
+      killCgroupOnExit: false,
       health: grpcHealth(CONTAINERD_SOCKET),
     }),
     serviceSpec({
@@ -48,16 +53,7 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
       oomScore: -400,
       tty: DASHBOARD_TTY,
     }),
-    serviceSpec({
-      id: "kubelet",
-      dependsOn: ["containerd"],
-      // Talos runs the kubelet as a container of its image; minos does not pull images.
-      precondition: () => `no kubelet image available offline (machine.kubelet.image ${cfg.machine.kubelet.image}); minos does not pull images`,
-      command: ["/bin/kubelet", ...Object.entries(cfg.machine.kubelet.extraArgs).map(([k, v]) => `--${k}=${v}`)],
-      droppedCaps: [],
-      cgroup: "podruntime/kubelet",
-      oomScore: -450,
-    }),
+    kubeletService(cfg),
   ];
 }
 
@@ -70,22 +66,85 @@ export function builtinServices(cfg: MachineConfig, sandbox: boolean): ServiceSp
  */
 export const EXTRA_CGROUP = "system/extra";
 
+/** Talos's extension services' oom score. */
+export const EXTENSION_OOM_SCORE = -600;
+
 export function extraServices(cfg: MachineConfig): ServiceSpec[] {
-  return cfg.minos.services.map((s: ExtraService) =>
-    serviceSpec({
-      id: s.id,
-      dependsOn: s.dependsOn,
-      precondition: () => missing(s.command[0]!),
-      command: s.command,
-      env: s.env,
-      droppedCaps: ["CAP_SYS_BOOT", "CAP_SYS_MODULE"],
-      cgroup: `${EXTRA_CGROUP}/${s.id}`,
-      oomScore: 0,
-      restart: s.restart,
-      backoff: s.backoff,
-      backoffResetMs: Math.max(10_000, s.backoff.maxMs * 2),
-      stopGraceMs: s.stopGraceMs,
-      console: s.console,
-    }),
-  );
+  return cfg.minos.services.map((s: ExtraService) => (s.image !== undefined ? imageService(cfg, s, s.image) : commandService(s)));
+}
+
+/**
+ * An extension service as Talos runs one: a container in the "system"
+ * namespace, host network, every capability and device, read-only rootfs,
+ * oom score -600; its mounts, env (over machine.env) and restart policy.
+ */
+function imageService(cfg: MachineConfig, s: ExtraService, image: string): ServiceSpec {
+  return serviceSpec({
+    id: s.id,
+    dependsOn: s.dependsOn.includes("containerd") ? s.dependsOn : ["containerd", ...s.dependsOn],
+    precondition: () => missing("/bin/containerd"),
+    command: s.command,
+    cgroup: `${EXTRA_CGROUP}/${s.id}`,
+    oomScore: EXTENSION_OOM_SCORE,
+    restart: s.restart,
+    backoff: s.backoff,
+    backoffResetMs: Math.max(10_000, s.backoff.maxMs * 2),
+    stopGraceMs: s.stopGraceMs,
+    console: s.console,
+    container: {
+      image,
+      namespace: SYSTEM_NAMESPACE,
+      ...(s.command.length ? { args: s.command } : {}),
+      env: Object.entries({ ...cfg.machine.env, ...s.env }).map(([k, v]) => `${k}=${v}`),
+      mounts: s.mounts.map((m) => ({ source: m.source, destination: m.destination, type: m.type, options: m.options })),
+      hostNamespaces: ["network"],
+      capabilities: "all",
+      allDevices: true,
+      noNewPrivileges: false,
+      readonlyRootfs: true,
+    },
+  });
+}
+
+function commandService(s: ExtraService): ServiceSpec {
+  return serviceSpec({
+    id: s.id,
+    dependsOn: s.dependsOn,
+    precondition: () => missing(s.command[0]!),
+    command: s.command,
+    env: s.env,
+    droppedCaps: ["CAP_SYS_BOOT", "CAP_SYS_MODULE"],
+    cgroup: `${EXTRA_CGROUP}/${s.id}`,
+    oomScore: 0,
+    restart: s.restart,
+    backoff: s.backoff,
+    backoffResetMs: Math.max(10_000, s.backoff.maxMs * 2),
+    stopGraceMs: s.stopGraceMs,
+    console: s.console,
+  });
+}
+
+/**
+ * The kubelet runs once the config has a cluster to join (Talos's kubelet
+ * needs the cluster's settings); it is not awaited by the boot's "all services
+ * healthy" (Talos starts it from the Kubernetes controllers, not the boot).
+ */
+function kubeletService(cfg: MachineConfig): ServiceSpec {
+  const { container, refused } = kubeletContainer(cfg, cfg.machine.network.hostname);
+  const hasCluster = (cfg as { cluster?: unknown }).cluster !== undefined;
+  return serviceSpec({
+    id: "kubelet",
+    dependsOn: ["containerd"],
+    precondition: () => {
+      if (!hasCluster) return `no cluster section in the machine config: no cluster for a kubelet to join (machine.kubelet.image ${cfg.machine.kubelet.image})`;
+      if (refused.length) return `machine.kubelet.extraArgs may not set ${refused.join(", ")} (Talos refuses them too)`;
+      return missing("/bin/containerd");
+    },
+    command: container.args!,
+    cgroup: KUBELET_CGROUP,
+    oomScore: KUBELET_OOM_SCORE,
+    restart: "always",
+    container,
+    awaitedAtBoot: false,
+  });
 }

@@ -10,6 +10,9 @@ import type { ExitStatus, Reaper } from "./reaper.ts";
 import { close, pipe } from "../../sys/spawn.ts";
 import { readOutput } from "./output.ts";
 import type { ServiceSpec } from "./spec.ts";
+import type { ContainerLauncher, Run } from "./run.ts";
+
+export type { Run };
 
 export const WRAPPERD = "/sbin/wrapperd";
 /** The PATH services see (the rootfs keeps binaries in /bin and /sbin, as Talos). */
@@ -25,16 +28,13 @@ export interface LaunchContext {
   viaWrapperd: boolean;
   /** Lowering an oom score needs CAP_SYS_RESOURCE; without it negative scores are left out (logged at boot). */
   canLowerOomScore: boolean;
+  /** Starts services that have a `container` (absent: such a service fails to start, saying so). */
+  containers?: ContainerLauncher;
 }
 
 /** The oom score to ask for, or undefined when init could not grant it. */
 export function oomScoreFor(spec: ServiceSpec, ctx: Pick<LaunchContext, "canLowerOomScore">): number | undefined {
   return spec.oomScore < 0 && !ctx.canLowerOomScore ? undefined : spec.oomScore;
-}
-
-export interface Run {
-  pid: number;
-  exited: Promise<ExitStatus>;
 }
 
 /** The argv that starts `spec`: wrapperd's flags, then the service after `--`. */

@@ -120,7 +120,12 @@ export class ServiceRegistry {
    */
   allHealthy(): boolean {
     return this.all().every(
-      (s) => s.up || s.state === "Skipped" || s.preparing || (s.state === "Finished" && !s.info().events.some((e) => e.state === "Stopping")),
+      (s) =>
+        s.spec.awaitedAtBoot === false ||
+        s.up ||
+        s.state === "Skipped" ||
+        s.preparing ||
+        (s.state === "Finished" && !s.info().events.some((e) => e.state === "Stopping")),
     );
   }
 }

@@ -12,6 +12,7 @@ import { describeExit, type ExitStatus } from "./reaper.ts";
 import { escalateStop, STOP_TIMING, type StopTarget, type StopTiming } from "./stop.ts";
 import { launch, type LaunchContext, type Run } from "./launch.ts";
 import { backoffDelay, type ServiceSpec } from "./spec.ts";
+import { ContainerStartError } from "./container-runner.ts";
 
 export const MAX_EVENTS = 100;
 
@@ -97,9 +98,22 @@ export class Service {
       const t0 = Date.now();
       let run: Run;
       try {
-        run = launch(this.spec, this.host.launchContext, this.host.nodeEnv(), (line) => this.output(line));
+        run = this.spec.container ? await this.startContainer() : launch(this.spec, this.host.launchContext, this.host.nodeEnv(), (line) => this.output(line));
       } catch (e) {
-        this.setState("Failed", `cannot start: ${errText(e)}`);
+        if (!(e instanceof ContainerStartError && e.retry) || this.spec.restart === "never") {
+          this.setState("Failed", `cannot start: ${errText(e)}`);
+          return;
+        }
+        // The image cannot be had right now: Waiting with the registry's error, then again with the backoff.
+        attempt++;
+        const delay = backoffDelay(attempt, this.spec.backoff);
+        this.setState("Waiting", `${errText(e)}; retry in ${delay} ms`);
+        if (!(await sleep(delay, signal))) return;
+        continue;
+      }
+      if (signal.aborted) {
+        // stop() came while the container was being made: it is not ours to keep.
+        await escalateStop(run, this.stopTarget());
         return;
       }
       this.run = run;
@@ -116,7 +130,7 @@ export class Service {
       this.setHealth(true, false, `exited: ${describeExit(status)}`, false);
       if (signal.aborted) return; // stop() owns the state from here
       // A run that exits leaves no stray child behind (a daemonised grandchild would escape supervision).
-      await this.killCgroup();
+      if (this.spec.killCgroupOnExit !== false) await this.killCgroup();
       if (!this.shouldRestart(status)) {
         const ok = status.code === 0;
         this.setState(ok ? "Finished" : "Failed", `exited: ${describeExit(status)}`);
@@ -153,6 +167,16 @@ export class Service {
       this.preparing = false;
     }
     return !signal.aborted;
+  }
+
+  private startContainer(): Promise<Run> {
+    const launcher = this.host.launchContext.containers;
+    if (!launcher) return Promise.reject(new Error("no container runtime on this node"));
+    return launcher.start(
+      this.spec,
+      (line) => this.output(line),
+      (msg) => this.setState("Preparing", msg),
+    );
   }
 
   private shouldRestart(s: ExitStatus): boolean {

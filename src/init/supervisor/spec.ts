@@ -4,6 +4,7 @@
 // policy with capped exponential backoff, an optional health check and a stop
 // grace period.
 import type { RestartPolicy } from "../config/machine.ts";
+import type { ContainerRunSpec } from "./oci-spec.ts";
 
 export type { RestartPolicy };
 
@@ -48,6 +49,16 @@ export interface ServiceSpec {
    * set `command` for this launch. Throwing fails the start.
    */
   prepare?(ctx: { signal: AbortSignal; waiting(reason: string): void }): Promise<void>;
+  /** Run as a containerd task of an image (container-runner.ts) instead of `command` through wrapperd. */
+  container?: ContainerRunSpec;
+  /**
+   * false: an exit leaves the rest of the cgroup alone (containerd: its shims,
+   * and so the containers, outlive a containerd crash and are picked up again
+   * by the restarted one). A stop still kills the whole cgroup.
+   */
+  killCgroupOnExit?: boolean;
+  /** false: the boot's "all services healthy" does not wait for this one (the kubelet, as in Talos). */
+  awaitedAtBoot?: boolean;
 }
 
 export const DEFAULT_STOP_GRACE_MS = 10_000;

@@ -407,7 +407,7 @@ test("a patched worker with two more documents: applied keys typed, accepted one
   expect(r.warnings).toEqual([
     ...warn("debug", "persist", "machine.token", "machine.certSANs"),
     ...warn("machine.kubelet.defaultRuntimeSeccompProfileEnabled", "machine.kubelet.nodeIP", "machine.kubelet.disableManifestsDirectory"),
-    ...warn("machine.install.image", "machine.install.extensions", "machine.registries", "machine.features"),
+    ...warn("machine.install.image", "machine.install.extensions", "machine.features"),
     ...warn(...["id", "secret", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
     `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,
     `document[2] (WatchdogTimerConfig): ${NA}`,
