@@ -92,18 +92,22 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     return run;
   };
 
-  /** Applies what can change live; returns the keys that need a reboot. Paced: 10,000 sysctls are 10,000 writes. */
-  const applyLive = async (next: MachineConfig): Promise<string[]> => {
+  /**
+   * Applies what can change live and makes `loaded` the config in force; returns
+   * the keys that need a reboot. Paced: 10,000 sysctls are 10,000 writes.
+   */
+  const applyLive = async (loaded: LoadedConfig): Promise<string[]> => {
+    const next = loaded.config;
     const prev = ctx.config.peek()?.config;
     const changed = prev ? diffKeys(prev, next) : [];
     // An empty hostname means "from DHCP or the default" (mechanisms/network-runtime.ts decides it).
     if (!prev || prev.machine.network.hostname !== next.machine.network.hostname) {
       if (next.machine.network.hostname) sethostname(next.machine.network.hostname);
     }
-    // resolv.conf, hosts and the hostname from the new config: after the caller set it (a microtask later).
-    if (changed.some((k) => k.startsWith("machine.network.") && k !== "machine.network.interfaces"))
-      queueMicrotask(() => ctx.network.peek()?.refresh("config"));
     if (changed.includes("machine.sysctls")) await applySysctlsPaced(next.machine.sysctls, ctx.sandbox);
+    ctx.config.set(loaded);
+    // resolv.conf, hosts and the hostname from the new config: once it is the one in force.
+    if (changed.some((k) => k.startsWith("machine.network.") && k !== "machine.network.interfaces")) ctx.network.peek()?.refresh("config");
     return changed.filter((k) => !LIVE.includes(k));
   };
 
@@ -229,9 +233,8 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       const before = tryRevert?.to ?? ctx.config.peek();
       tryRevert?.alarm.cancel();
       tryRevert = undefined;
-      const needsReboot = await applyLive(next);
       const current: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [], redaction };
-      ctx.config.set(current);
+      const needsReboot = await applyLive(current);
       const until = Date.now() + tryTimeoutMs;
       if (before) {
         const revert = {
@@ -241,8 +244,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
               // An apply queued before this turn may have stored a config meanwhile: then there is nothing to undo.
               if (tryRevert !== revert) return;
               tryRevert = undefined;
-              await applyLive(before.config);
-              ctx.config.set(before);
+              await applyLive(before);
               ctx.log.info("config: try period over, back to the stored config");
               ctx.events.emit({ kind: "config", message: "try period over: back to the stored config" });
             }).catch((e: unknown) => ctx.log.error(`config: reverting the try failed: ${errText(e)}`));
@@ -260,8 +262,10 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     // Stored: this is now what a revert would go back to, so a pending try has nothing left to undo.
     tryRevert?.alarm.cancel();
     tryRevert = undefined;
-    const needsReboot = mode === "reboot" ? [] : await applyLive(next);
-    ctx.config.set({ config: next, text: yaml, source: "stored", rejected: [], redaction });
+    const stored: LoadedConfig = { config: next, text: yaml, source: "stored", rejected: [], redaction };
+    let needsReboot: string[] = [];
+    if (mode === "reboot") ctx.config.set(stored);
+    else needsReboot = await applyLive(stored);
     ctx.events.emit({ kind: "config", message: `config stored (${mode})` });
     if (mode === "reboot" || (mode === "auto" && needsReboot.length > 0)) {
       ctx.power.request("reboot", "config applied");
