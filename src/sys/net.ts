@@ -4,24 +4,20 @@
 // socket). Netlink rather than SIOCSIFADDR/SIOCADDRT: an interface may carry
 // several addresses without "eth0:1" alias labels, and the kernel's answer is
 // an explicit ack carrying the errno.
-import { check, cstr, errno, libc, ptr, T } from "./ffi.ts";
+import { check, cstr, libc, ptr, T } from "./ffi.ts";
 import { SysError } from "./errno.ts";
+import { netlinkAck, rtattr, u32 } from "./netlink.ts";
 
 const sym = libc({
   socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
   ioctl: { args: [T.i32, T.u64, T.ptr], returns: T.i32 },
   close: { args: [T.i32], returns: T.i32 },
-  send: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i64_fast },
-  recv: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i64_fast },
   if_nametoindex: { args: [T.ptr], returns: T.u32 },
 });
 
 const AF_INET = 2;
-const AF_NETLINK = 16;
 const SOCK_DGRAM = 2;
-const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_ROUTE = 0;
 const SIOCGIFFLAGS = 0x8913n;
 const SIOCSIFFLAGS = 0x8914n;
 const SIOCSIFMTU = 0x8922n;
@@ -80,11 +76,8 @@ export function interfaceIndex(name: string): number | undefined {
 
 // ---- rtnetlink --------------------------------------------------------------
 
-const NLMSG_ERROR = 2;
 const RTM_NEWADDR = 20;
 const RTM_NEWROUTE = 24;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_ACK = 0x4;
 const NLM_F_REPLACE = 0x100;
 const NLM_F_CREATE = 0x400;
 const IFA_ADDRESS = 1;
@@ -108,56 +101,10 @@ export function ipv4Bytes(addr: string): Buffer {
   return Buffer.from(parts.map(Number));
 }
 
-/** An rtattr: u16 length, u16 type, payload, padded to 4 bytes. */
-function rtattr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  const buf = Buffer.alloc((len + 3) & ~3);
-  buf.writeUInt16LE(len, 0);
-  buf.writeUInt16LE(type, 2);
-  payload.copy(buf, 4);
-  return buf;
-}
-
-function u32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v, 0);
-  return b;
-}
-
-let seq = 0;
-
 /** One netlink request with NLM_F_ACK; throws SysError with the errno of the kernel's ack. */
 function netlinkRequest(type: number, flags: number, body: Buffer, what: string): void {
-  const s = sym();
-  const msg = Buffer.alloc(16 + body.length);
-  msg.writeUInt32LE(msg.length, 0);
-  msg.writeUInt16LE(type, 4);
-  msg.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | flags, 6);
-  const mySeq = ++seq;
-  msg.writeUInt32LE(mySeq, 8);
-  body.copy(msg, 16);
-  const fd = check(s.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), "socket(AF_NETLINK)");
-  try {
-    // An unbound netlink socket sends to the kernel (port 0), which acks synchronously.
-    if (s.send(fd, ptr(msg), msg.length, 0) < 0) throw new SysError(`send(${what})`, errno());
-    const reply = Buffer.alloc(8192);
-    for (;;) {
-      const n = Number(s.recv(fd, ptr(reply), reply.length, 0));
-      if (n < 0) throw new SysError(`recv(${what})`, errno());
-      for (let off = 0; off + 16 <= n; ) {
-        const len = reply.readUInt32LE(off);
-        if (len < 16) break;
-        if (reply.readUInt16LE(off + 4) === NLMSG_ERROR && reply.readUInt32LE(off + 8) === mySeq) {
-          const err = reply.readInt32LE(off + 16);
-          if (err === 0) return;
-          throw new SysError(what, -err);
-        }
-        off += (len + 3) & ~3;
-      }
-    }
-  } finally {
-    s.close(fd);
-  }
+  const err = netlinkAck(type, flags, body, what);
+  if (err !== 0) throw new SysError(what, err);
 }
 
 /** Adds (or replaces) an IPv4 address `addr/prefix` on interface `index`; 127/8 gets host scope as `ip addr` gives it. */

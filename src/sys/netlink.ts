@@ -1,4 +1,4 @@
-// rtnetlink plumbing for the IPv6 and dump calls (net6.ts, net-dump.ts): one
+// rtnetlink plumbing for every netlink call (net.ts, net-del.ts, net6.ts, net-dump.ts): one
 // request with an ack, and one dump read to NLMSG_DONE. Each call opens its own
 // NETLINK_ROUTE socket; the kernel answers both synchronously from its tables,
 // so the blocking recv never waits on the network.
@@ -52,7 +52,7 @@ export function parseAttrs(msg: Buffer, headLen: number): Map<number, Buffer> {
   return out;
 }
 
-let seq = 0x20000000; // apart from net.ts's and net-del.ts's counters
+let seq = 0x20000000;
 
 function header(type: number, flags: number, body: Buffer): { msg: Buffer; seq: number } {
   const msg = Buffer.alloc(16 + body.length);
