@@ -98,19 +98,31 @@ export class Transport {
   private session: http2.ClientHttp2Session;
   private sessionError: Error | undefined;
 
+  private readonly tlsOptions: TlsOptions | "insecure" | undefined;
+  /** The server said GOAWAY (it closes idle or over-cap connections): the next call opens a new session. */
+  private goneAway = false;
+
   constructor(
     readonly endpoint: Endpoint,
     tlsOptions?: TlsOptions | "insecure",
     /** gRPC metadata sent with every call (Talos's `node`/`nodes`: which nodes the endpoint forwards to). */
     private readonly metadata: Readonly<Record<string, string | readonly string[]>> = {},
   ) {
+    this.tlsOptions = tlsOptions;
+    this.session = this.open();
+  }
+
+  private open(): http2.ClientHttp2Session {
+    const endpoint = this.endpoint;
+    const tlsOptions = this.tlsOptions;
+    let session: http2.ClientHttp2Session;
     if (endpoint.kind === "unix") {
-      this.session = http2.connect("http://localhost", { createConnection: () => net.connect(endpoint.path) });
+      session = http2.connect("http://localhost", { createConnection: () => net.connect(endpoint.path) });
     } else if (tlsOptions === "insecure") {
       // A node in maintenance mode (talosctl --insecure): TLS without verifying its self-signed
       // certificate and without a client certificate; it answers only ApplyConfiguration, Version, Disks.
       const host = endpoint.host;
-      this.session = http2.connect(`https://${net.isIP(host) === 6 ? `[${host}]` : host}:${endpoint.port}`, {
+      session = http2.connect(`https://${net.isIP(host) === 6 ? `[${host}]` : host}:${endpoint.port}`, {
         rejectUnauthorized: false,
         ...(net.isIP(host) ? { servername: "" } : { servername: host }),
       });
@@ -119,7 +131,7 @@ export class Transport {
         throw new ApiError(Code.UNAUTHENTICATED, `${endpoint.host}:${endpoint.port}: TCP needs a client certificate (mutual TLS); configure ca/crt/key`);
       const isIp = net.isIP(endpoint.host) !== 0;
       const host = endpoint.host;
-      this.session = http2.connect(`https://${isIp && host.includes(":") ? `[${host}]` : host}:${endpoint.port}`, {
+      session = http2.connect(`https://${isIp && host.includes(":") ? `[${host}]` : host}:${endpoint.port}`, {
         ca: tlsOptions.ca,
         cert: tlsOptions.cert,
         key: tlsOptions.key,
@@ -128,14 +140,25 @@ export class Transport {
         checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert),
       });
     }
-    this.session.on("error", (e) => {
-      this.sessionError = e;
+    this.sessionError = undefined;
+    this.goneAway = false;
+    session.on("error", (e) => {
+      if (this.session === session) this.sessionError = e;
+    });
+    session.on("goaway", () => {
+      if (this.session === session) this.goneAway = true;
     });
     // Idle streams (logs -f) must not keep a one-shot command alive.
-    this.session.unref();
+    session.unref();
+    return session;
   }
 
   private request(path: string, body: Uint8Array | readonly Uint8Array[] | null, opts: CallOptions): http2.ClientHttp2Stream {
+    // A session the server sent away (GOAWAY) or that closed takes no new streams: a new one does.
+    if (this.goneAway || ((this.session.closed || this.session.destroyed) && !this.sessionError)) {
+      if (!this.session.destroyed) this.session.close();
+      this.session = this.open();
+    }
     if (this.sessionError) throw transportError(this.sessionError, this.endpoint);
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
