@@ -62,23 +62,14 @@ const pemCert = () => obj({ crt: acceptedRequired(str({ check: base64Pem, label:
 
 // ---- machine.network.interfaces ----
 
-const deviceSelector = () =>
+/** A deviceSelector; `tag` marks the keys minos matches links on (interfaces: applied; bonds: accepted). pciID is never matched. */
+const deviceSelector = (tag: typeof accepted = accepted) =>
   obj({
-    busPath: accepted(str()),
-    hardwareAddr: accepted(str()),
+    busPath: tag(str()),
+    hardwareAddr: tag(str()),
     pciID: accepted(str()),
-    driver: accepted(str()),
-    physical: accepted(bool()),
-  });
-
-/** machine.network.interfaces[].deviceSelector as minos applies it (globs, as Talos). */
-const appliedDeviceSelector = () =>
-  obj({
-    busPath: applied(str()),
-    hardwareAddr: applied(str()),
-    pciID: accepted(str()),
-    driver: applied(str()),
-    physical: applied(bool()),
+    driver: tag(str()),
+    physical: tag(bool()),
   });
 
 const talosRoute = () =>
@@ -156,7 +147,7 @@ const wireguard = () =>
 
 const networkInterface = obj({
   interface: applied(str({ check: interfaceName, label: "interface name" }), { note: "this or deviceSelector" }),
-  deviceSelector: applied(appliedDeviceSelector()),
+  deviceSelector: applied(deviceSelector(applied)),
   addresses: appliedDefault(list(str({ check: checkCidr46, label: "IPv4 or IPv6 CIDR" })), () => [], {
     note: "static IPv4 and IPv6; the first is the primary",
   }),

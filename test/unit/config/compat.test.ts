@@ -9,33 +9,9 @@ import { parseConfigDocuments } from "../../../src/config/parse.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_KUBELET_IMAGE } from "../../../src/config/v1alpha1.ts";
 import * as today from "../../../src/init/config/machine.ts";
 import { InvalidArgumentError } from "../../../src/lib/errors.ts";
+import { VALID } from "../../helpers/configs.ts";
 
 const pem = (label: string, body: string) => Buffer.from(`-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`).toString("base64");
-
-const VALID = `version: v1alpha1
-machine:
-  network:
-    hostname: stored-node
-  sysctls:
-    net.ipv4.ip_forward: "1"
-  kernel:
-    modules:
-      - name: br_netfilter
-  env:
-    HTTP_PROXY: http://proxy:3128
-  files:
-    - path: /var/etc/motd
-      content: hello
-      permissions: 0o644
-      op: create
-  kubelet:
-    extraArgs:
-      v: "2"
-  logging:
-    destinations:
-      - endpoint: udp://127.0.0.1:5514
-        format: json_lines
-`;
 
 const GOOD: [string, string][] = [
   ["init-config VALID", VALID],
