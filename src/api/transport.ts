@@ -189,6 +189,7 @@ export class Transport {
     opts: CallOptions,
     onMessage: (m: Uint8Array) => void,
     onStream?: (s: http2.ClientHttp2Stream) => void,
+    retried = false,
   ): Promise<void> {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
@@ -202,6 +203,7 @@ export class Transport {
       const deframer = new Deframer();
       let status: ApiError | null | undefined;
       let settled = false;
+      let responded = false;
       // grpc-timeout only asks the server to give up: a peer that accepted the
       // connection and never answers would hang the call (and, with the session
       // unref'd, leave nothing but a busy event loop). The client enforces its
@@ -222,6 +224,7 @@ export class Transport {
         else resolve();
       };
       stream.on("response", (headers) => {
+        responded = true;
         const httpStatus = Number(headers[":status"]);
         if (httpStatus !== 200) status = new ApiError(Code.UNAVAILABLE, `HTTP ${httpStatus} from ${describe(this.endpoint)}`);
         const s = statusFrom(headers); // trailers-only reply: status in the headers
@@ -239,7 +242,20 @@ export class Transport {
         const s = statusFrom(headers);
         if (s !== undefined) status = s;
       });
-      stream.on("error", (e) => finish(this.sessionError ? transportError(this.sessionError, this.endpoint) : transportError(e, this.endpoint)));
+      stream.on("error", (e) => {
+        // The server sent GOAWAY before this stream started (it closes idle or over-cap connections, and
+        // its "goaway" event may come after the stream was opened): nothing reached it, so one retry on a
+        // new session is safe. An upload (body null) has already handed its stream to the caller: no retry.
+        const goaway = (e as NodeJS.ErrnoException).code === "ERR_HTTP2_GOAWAY_SESSION" || /after receiving a GOAWAY/.test(e.message);
+        if (goaway && !responded && !retried && body !== null && !settled) {
+          settled = true;
+          clearTimeout(deadline);
+          this.goneAway = true;
+          this.run(path, body, opts, onMessage, onStream, true).then(resolve, reject);
+          return;
+        }
+        finish(this.sessionError ? transportError(this.sessionError, this.endpoint) : transportError(e, this.endpoint));
+      });
       stream.on("close", () => {
         if (status === undefined) {
           const e =
