@@ -7,7 +7,17 @@
 import { describe, expect, test } from "bun:test";
 import { connect, type NodeEventMsg } from "../../src/api/client.ts";
 import { INVALID, VALID } from "../helpers/configs.ts";
+import { sh } from "../helpers/busybox.ts";
 import { withNode } from "../helpers/node.ts";
+
+// A service that takes 3 s to stop keeps the reboot in its stopServices phase (and so the API up)
+// while the test asks for the reboot's events by its actor id.
+const SLOW_STOP = `${VALID}minos:
+  services:
+    - id: slowstop
+      command: ${JSON.stringify(sh("trap 'sleep 3; exit 0' TERM; while true; do sleep 0.05; done"))}
+      stopGraceMs: 10000
+`;
 
 async function take(s: AsyncIterable<NodeEventMsg>, until: (e: NodeEventMsg) => boolean, ms = 20_000): Promise<NodeEventMsg[]> {
   const got: NodeEventMsg[] = [];
@@ -25,7 +35,7 @@ async function take(s: AsyncIterable<NodeEventMsg>, until: (e: NodeEventMsg) => 
 describe("events", () => {
   test("MachineStatus, ConfigLoadError, ConfigValidationError and actor ids", async () => {
     await withNode(
-      { config: VALID, env: { MINOS_CMDLINE: "minos.config=/test/bad.yaml" }, files: [{ path: "/test/bad.yaml", content: INVALID }] },
+      { config: SLOW_STOP, env: { MINOS_CMDLINE: "minos.config=/test/bad.yaml" }, files: [{ path: "/test/bad.yaml", content: INVALID }] },
       async (sb) => {
         await sb.waitForLine(/all services healthy/, 60_000);
         const c = connect({ endpoint: `unix:${sb.socketPath}` });
