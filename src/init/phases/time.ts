@@ -21,7 +21,9 @@ export function timeTasks(ctx: NodeContext): Task[] {
         ctx.time.set({ sync, servers: [...opts.servers], clock });
         sync.on("synced", () => {
           const s = sync.status();
-          ctx.log.info(`time synced: ${s.server} (stratum ${s.stratum}), offset ${s.offsetMs?.toFixed(3)} ms, ${s.timeToSyncMs} ms after start`);
+          ctx.log.info(
+            `time synced: ${s.server} (stratum ${s.stratum}), offset ${s.offsetMs?.toFixed(3)} ms, ${Math.round(s.timeToSyncMs ?? 0)} ms after start`,
+          );
           ctx.events.emit({ kind: "config", message: `time synced with ${s.server}` });
           emitMachineStatus(ctx);
         });
