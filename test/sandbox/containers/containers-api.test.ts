@@ -13,13 +13,18 @@
 // event); of a restart-on-failure one (its clean exit would end it), the
 // supervisor restarts it; `logs ID`
 // (namespace system, driver CONTAINERD) is the container's output; an unknown
-// id is NOT_FOUND naming it, a bad namespace INVALID_ARGUMENT; -k asks k8s.io.
+// id is NOT_FOUND naming it, a bad namespace INVALID_ARGUMENT; -k asks k8s.io,
+// where a container recorded as the CRI plugin records one (made here through
+// containerd's API: no kubelet exists on these machines) is listed under its
+// pod, has stats, its log file is `logs -k`, and restart is SIGTERM to it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { connect, type MachineClient } from "../../../src/api/client.ts";
+import { ContainerdClient, DEFAULT_RUNTIME, OCI_SPEC_TYPE_URL, chainID, packJson } from "../../../src/containerd/index.ts";
+import { runtimeSpec } from "../../../src/init/supervisor/oci-spec.ts";
 import { main } from "../../../src/applets/minosctl/main.ts";
 import { captureIo } from "../../../src/lib/io.ts";
 import { Code } from "../../../src/api/status.ts";
@@ -35,6 +40,14 @@ const SCRIPT = `echo "hello from ctr ${MARK} pid $$"; trap 'echo "ctr got SIGTER
 
 let tmp = "";
 let archive = "";
+let diffIds: string[] = [];
+
+// A container in k8s.io recorded as containerd's CRI plugin records one: the pod labels, and the
+// LogPath of its metadata extension, which the shim writes the container's output to.
+const POD = { "io.kubernetes.pod.name": "web-1", "io.kubernetes.pod.namespace": "default", "io.kubernetes.pod.uid": "uid-1" };
+const CRI_SHOWN = "default/web-1:app";
+const CRI_LOG = "/var/log/pods/default_web-1_uid-1/app/0.log";
+const CRI_SCRIPT = `echo "cri app ${MARK} up"; trap 'echo "cri app got SIGTERM"; exit 0' TERM; while true; do /bin/busybox sleep 0.2; done`;
 
 /** A gzip'd tar layer of `files` as root:root. */
 function layer(files: Record<string, { from: string; mode: number }>): Blob {
@@ -64,6 +77,7 @@ function image(layers: Blob[], entrypoint: string[]): TestImage {
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), `minos-ctr-api-${process.pid}-`));
   const img = image([layer({ "bin/busybox": { from: busyboxPath(), mode: 0o755 } })], ["/bin/busybox", "sh", "-c", SCRIPT]);
+  diffIds = JSON.parse(new TextDecoder().decode(img.config.bytes)).rootfs.diff_ids;
   // An OCI layout tar, its one manifest tagged v1 (the import's --name gives the repository).
   const layout = mkdtempSync(join(tmp, "layout-"));
   mkdirSync(join(layout, "blobs/sha256"), { recursive: true });
@@ -213,10 +227,83 @@ describe("container RPCs on a sandbox node", () => {
         const bad = await refused(c.call("machine.MachineService", "Containers", { namespace: "default", driver: "CONTAINERD" }));
         expect(bad.code).toBe(Code.INVALID_ARGUMENT);
         expect(bad.details).toContain('"default"');
-        const k8s = await ctl(socket, "containers", "-k");
-        expect(k8s.code).toBe(0);
-        expect(k8s.out.trim()).toMatch(/^NODE\s+NAMESPACE\s+ID\s+IMAGE\s+PID\s+STATUS$/);
+        const k8sList = await ctl(socket, "containers", "-k");
+        expect(k8sList.code).toBe(0);
+        expect(k8sList.out.trim()).toMatch(/^NODE\s+NAMESPACE\s+ID\s+IMAGE\s+PID\s+STATUS$/);
         expect((await ctl(socket, "stats", "-k")).code).toBe(0);
+
+        // 6. k8s.io: a container made through containerd's API the way the CRI plugin records one (no kubelet
+        // exists here; see docs/containers.md): -k lists it under its pod, stats it, reads its log file, and
+        // restart is SIGTERM to its task, which nobody brings back (the kubelet would).
+        expect((await ctl(socket, "image", "import", archive, "--namespace", "cri", "--name", REPO)).code).toBe(0);
+        const ctd = ContainerdClient.connect(`/proc/${await sb.initPid()}/root/run/containerd/containerd.sock`, { timeoutMs: 10_000 });
+        const k8s = ctd.withNamespace("k8s.io");
+        const criId = `cri-app-${process.pid}`;
+        try {
+          const rootfs = await k8s.snapshots.prepare(criId, chainID(diffIds));
+          const spec = runtimeSpec(
+            {
+              image: IMAGE,
+              namespace: "k8s.io",
+              args: ["/bin/busybox", "sh", "-c", CRI_SCRIPT],
+              env: [],
+              mounts: [],
+              hostNamespaces: ["network"],
+              noNewPrivileges: true,
+            },
+            { entrypoint: [], cmd: [], env: ["PATH=/bin"], workingDir: "", user: "" },
+            { id: criId, cgroupsPath: `/podruntime/${criId}`, grantable: [] },
+          );
+          await k8s.call("containerd.services.containers.v1.Containers", "Create", {
+            container: {
+              id: criId,
+              image: IMAGE,
+              labels: { ...POD, "io.kubernetes.container.name": "app", "io.cri-containerd.kind": "container" },
+              runtime: { name: DEFAULT_RUNTIME, options: null },
+              spec: packJson(OCI_SPEC_TYPE_URL, spec),
+              snapshotter: "overlayfs",
+              snapshot_key: criId,
+              extensions: {
+                "io.cri-containerd.container.metadata": packJson("github.com/containerd/cri/pkg/store/container/Metadata", {
+                  Version: "v1",
+                  Metadata: { ID: criId, Name: "app", LogPath: CRI_LOG },
+                }),
+              },
+            },
+          });
+          await k8s.tasks.create(criId, { stdout: `file://${CRI_LOG}`, stderr: `file://${CRI_LOG}`, rootfs });
+          const criPid = await k8s.tasks.start(criId);
+          const kl = await ctl(socket, "containers", "-k");
+          expect(kl.out).toMatch(new RegExp(`\\sk8s\\.io\\s+└─ default/web-1:app\\s+127\\.0\\.0\\.1:1/test/ctr:v1\\s+${criPid}\\s+RUNNING\\n`));
+          const kw = await c.call("machine.MachineService", "Containers", { namespace: "k8s.io", driver: "CRI" });
+          expect(kw.messages[0]!.containers.find((x) => x.internal_id === criId)).toMatchObject({
+            id: CRI_SHOWN,
+            pod_id: "default/web-1",
+            name: "app",
+            uid: "uid-1",
+            pid: criPid,
+            status: "RUNNING",
+          });
+          const ks = await c.call("machine.MachineService", "Stats", { namespace: "k8s.io", driver: "CRI" });
+          expect(Number(ks.messages[0]!.stats.find((x) => x.id === CRI_SHOWN)?.memory_usage ?? 0)).toBeGreaterThan(100 * 1024);
+          const criLog = async () => (await ctl(socket, "logs", "-k", CRI_SHOWN)).out;
+          for (let i = 0; i < 100 && !(await criLog()).includes(`cri app ${MARK} up`); i++) await Bun.sleep(50);
+          expect(await criLog()).toBe(`cri app ${MARK} up\n`);
+          expect((await ctl(socket, "restart", "-k", CRI_SHOWN)).code).toBe(0);
+          let status = "";
+          for (let i = 0; i < 100 && status !== "STOPPED"; i++) {
+            await Bun.sleep(50);
+            const now = await c.call("machine.MachineService", "Containers", { namespace: "k8s.io", driver: "CRI" });
+            status = now.messages[0]!.containers.find((x) => x.internal_id === criId)?.status ?? "";
+          }
+          expect(status).toBe("STOPPED");
+          expect(await criLog()).toBe(`cri app ${MARK} up\ncri app got SIGTERM\n`);
+        } finally {
+          await k8s.tasks.delete(criId).catch(() => {});
+          await k8s.containers.delete(criId).catch(() => {});
+          await k8s.snapshots.remove(criId).catch(() => {});
+          ctd.close();
+        }
       } catch (e) {
         // containerd's own account of what went wrong, when the node still answers.
         const tail: string[] = [];
