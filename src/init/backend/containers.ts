@@ -14,8 +14,8 @@
 // (never, on-failure after a clean exit) is restarted through the supervisor
 // instead, so `restart` always restarts.
 import { ApiError, ContainerdClient, unpackJson, type containerd } from "../../containerd/index.ts";
-import { Code } from "../../api/status.ts";
-import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../lib/errors.ts";
+import { Code, StatusError, type StatusCode } from "../../api/status.ts";
+import { FailedPreconditionError, NotFoundError } from "../../lib/errors.ts";
 import { cgroupOfPid, cgroupUsage } from "../mechanisms/cgroup-usage.ts";
 import { fileLines } from "../mechanisms/file-lines.ts";
 import { CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
@@ -94,11 +94,11 @@ export interface NodeContainersOptions {
 export function nodeContainers(ctx: NodeContext, opts: NodeContainersOptions): ContainerBackend {
   let client: ContainerdClient | undefined;
   const ctd = () => (client ??= ContainerdClient.connect(opts.socket ?? CONTAINERD_SOCKET, { timeoutMs: 10_000 }));
+  /** containerd's answers keep their code (a task that already exited: FAILED_PRECONDITION), with containerd named. */
   const mapped = (e: unknown): unknown => {
-    if (e instanceof ApiError && e.code === Code.UNAVAILABLE) return new UnavailableError(`containerd: ${e.message}`);
-    if (e instanceof ApiError && e.code === Code.NOT_FOUND) return new NotFoundError(e.message);
-    if (e instanceof ApiError && e.code === Code.INVALID_ARGUMENT) return new InvalidArgumentError(e.message);
-    return e;
+    if (!(e instanceof ApiError)) return e;
+    if (e.code === Code.NOT_FOUND) return new NotFoundError(e.message);
+    return new StatusError(e.code as StatusCode, `containerd: ${e.message}`);
   };
 
   async function list(namespace: ContainerNamespace): Promise<Listed[]> {
@@ -172,6 +172,7 @@ export function nodeContainers(ctx: NodeContext, opts: NodeContainersOptions): C
         await opts.restartService(svc.id);
         return;
       }
+      if (found.info.status === "STOPPED") throw new FailedPreconditionError(`container "${id}" is not running (its task is STOPPED)`);
       ctx.log.info(`container ${found.info.internalId}: restart requested: SIGTERM to its task (pid ${found.info.pid})`);
       await ctd().withNamespace(namespace).tasks.kill(found.info.internalId, SIGTERM, { all: found.sandbox });
     }),

@@ -298,6 +298,10 @@ describe("container RPCs on a sandbox node", () => {
           }
           expect(status).toBe("STOPPED");
           expect(await criLog()).toBe(`cri app ${MARK} up\ncri app got SIGTERM\n`);
+          // Its task is there but stopped: nothing to restart.
+          const again = await refused(c.call("machine.MachineService", "Restart", { namespace: "k8s.io", id: CRI_SHOWN, driver: "CRI" }));
+          expect(again.code).toBe(Code.FAILED_PRECONDITION);
+          expect(again.details).toBe(`container "${CRI_SHOWN}" is not running (its task is STOPPED)`);
         } finally {
           await k8s.tasks.delete(criId).catch(() => {});
           await k8s.containers.delete(criId).catch(() => {});
