@@ -39,6 +39,8 @@ const REQUIRED: Record<string, Role> = {
   "/machine.MachineService/NetworkDeviceStats": "os:reader",
   "/machine.MachineService/DiskStats": "os:reader",
   "/machine.MachineService/ImageList": "os:reader",
+  "/machine.MachineService/Containers": "os:reader",
+  "/machine.MachineService/Stats": "os:reader",
   "/minos.machine.MinosService/ScheduledShutdown": "os:reader",
   "/storage.StorageService/Disks": "os:reader",
   // Every role reads the config, non-admins with its secrets redacted
@@ -64,6 +66,8 @@ const REQUIRED: Record<string, Role> = {
   "/machine.MachineService/ServiceStart": "os:operator",
   "/machine.MachineService/ServiceStop": "os:operator",
   "/machine.MachineService/ServiceRestart": "os:operator",
+  // A container's restart (Talos: operator, like a service's).
+  "/machine.MachineService/Restart": "os:operator",
   // A pull makes the node fetch from the registries its config names (Talos: operator).
   "/machine.MachineService/ImagePull": "os:operator",
   "/minos.machine.MinosService/ImageImport": "os:operator",

@@ -757,11 +757,65 @@ export namespace machine {
   export interface ImagePullResponse {
     messages: machine.ImagePull[];
   }
+  export interface ContainersRequest {
+    namespace: string;
+    driver: common.ContainerDriver;
+  }
+  export interface ContainerInfo {
+    namespace: string;
+    id: string;
+    image: string;
+    pid: number;
+    status: string;
+    pod_id: string;
+    name: string;
+    network_namespace: string;
+    internal_id: string;
+    uid: string;
+  }
+  export interface Container {
+    metadata: common.Metadata | null;
+    containers: machine.ContainerInfo[];
+  }
+  export interface ContainersResponse {
+    messages: machine.Container[];
+  }
+  export interface StatsRequest {
+    namespace: string;
+    driver: common.ContainerDriver;
+  }
+  export interface Stat {
+    namespace: string;
+    id: string;
+    memory_usage: number;
+    cpu_usage: number;
+    pod_id: string;
+    name: string;
+  }
+  export interface Stats {
+    metadata: common.Metadata | null;
+    stats: machine.Stat[];
+  }
+  export interface StatsResponse {
+    messages: machine.Stats[];
+  }
+  export interface RestartRequest {
+    namespace: string;
+    id: string;
+    driver: common.ContainerDriver;
+  }
+  export interface Restart {
+    metadata: common.Metadata | null;
+  }
+  export interface RestartResponse {
+    messages: machine.Restart[];
+  }
 }
 
 export interface machine_MachineService_Methods {
   ApplyConfiguration: { req: machine.ApplyConfigurationRequest; res: machine.ApplyConfigurationResponse; clientStream: false; serverStream: false };
   CPUInfo: { req: google.protobuf.Empty; res: machine.CPUInfoResponse; clientStream: false; serverStream: false };
+  Containers: { req: machine.ContainersRequest; res: machine.ContainersResponse; clientStream: false; serverStream: false };
   DiskStats: { req: google.protobuf.Empty; res: machine.DiskStatsResponse; clientStream: false; serverStream: false };
   Dmesg: { req: machine.DmesgRequest; res: common.Data; clientStream: false; serverStream: true };
   Events: { req: machine.EventsRequest; res: machine.Event; clientStream: false; serverStream: true };
@@ -778,11 +832,13 @@ export interface machine_MachineService_Methods {
   Read: { req: machine.ReadRequest; res: common.Data; clientStream: false; serverStream: true };
   Reboot: { req: machine.RebootRequest; res: machine.RebootResponse; clientStream: false; serverStream: false };
   Reset: { req: machine.ResetRequest; res: machine.ResetResponse; clientStream: false; serverStream: false };
+  Restart: { req: machine.RestartRequest; res: machine.RestartResponse; clientStream: false; serverStream: false };
   ServiceList: { req: google.protobuf.Empty; res: machine.ServiceListResponse; clientStream: false; serverStream: false };
   ServiceRestart: { req: machine.ServiceRestartRequest; res: machine.ServiceRestartResponse; clientStream: false; serverStream: false };
   ServiceStart: { req: machine.ServiceStartRequest; res: machine.ServiceStartResponse; clientStream: false; serverStream: false };
   ServiceStop: { req: machine.ServiceStopRequest; res: machine.ServiceStopResponse; clientStream: false; serverStream: false };
   Shutdown: { req: machine.ShutdownRequest; res: machine.ShutdownResponse; clientStream: false; serverStream: false };
+  Stats: { req: machine.StatsRequest; res: machine.StatsResponse; clientStream: false; serverStream: false };
   SystemStat: { req: google.protobuf.Empty; res: machine.SystemStatResponse; clientStream: false; serverStream: false };
   Version: { req: google.protobuf.Empty; res: machine.VersionResponse; clientStream: false; serverStream: false };
   Bootstrap: { req: machine.BootstrapRequest; res: machine.BootstrapResponse; clientStream: false; serverStream: false };

@@ -16,6 +16,7 @@ import type { common } from "../gen/types.ts";
 import { healthMsg, replay, toEventMsg } from "./events.ts";
 import { resetHandler } from "./reset.ts";
 import { etcdHandlers } from "./etcd.ts";
+import { containerHandlers, containersOf, logSource } from "./containers.ts";
 import { cpuInfo } from "../procfs/cpuinfo.ts";
 import { diskStats } from "../procfs/diskstats.ts";
 import { list, read } from "../files.ts";
@@ -102,6 +103,7 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
   const release = () => (kernel ||= kernelRelease());
   return {
     ...etcdHandlers(backend),
+    ...containerHandlers(backend),
     async Version(_req, ctx) {
       const v = backend.version();
       return {
@@ -152,6 +154,14 @@ export function machineService(backend: MachineBackend, opts: MachineServiceOpti
     },
 
     async Logs(req, ctx, sink) {
+      if (logSource(req) === "cri") {
+        const lines = containersOf(backend).criLogs(req.id, { tailLines: req.tail_lines, follow: req.follow, signal: sink.signal });
+        for await (const line of lines) {
+          if (!sendLine(sink, ctx, line)) return;
+          await sink.ready();
+        }
+        return;
+      }
       const ring = backend.logs(req.id);
       if (!ring) throw new NotFoundError(`service "${req.id}" not found`);
       await replayThenFollow(

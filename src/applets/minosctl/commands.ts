@@ -298,16 +298,19 @@ export const NODE_COMMANDS: Command[] = [
   {
     name: "logs",
     args: "ID",
-    summary: "a service's log",
+    summary: "a service's log (a container service's: its container's output); -k: a Kubernetes container's",
     flags: [
       { name: "follow", short: "f", help: "keep streaming new lines" },
       { name: "tail", value: "N", help: "only the N newest lines (-1: all, the default)" },
+      { name: "kubernetes", short: "k", help: "a container of the k8s.io containerd namespace (its CRI log file; ID as minosctl containers -k shows it)" },
     ],
     async run(ctx) {
       const id = need(ctx, 0, "service id");
+      // As talosctl: the system namespace (services) through containerd, or k8s.io through the CRI.
+      const where = ctx.flags.kubernetes ? ({ namespace: "k8s.io", driver: "CRI" } as const) : ({ namespace: "system", driver: "CONTAINERD" } as const);
       return dataLines(
         ctx,
-        ctx.client().stream("machine.MachineService", "Logs", { id, tail_lines: intFlag(ctx, "tail", -1), follow: Boolean(ctx.flags.follow) }),
+        ctx.client().stream("machine.MachineService", "Logs", { id, ...where, tail_lines: intFlag(ctx, "tail", -1), follow: Boolean(ctx.flags.follow) }),
       );
     },
   },
@@ -512,7 +515,7 @@ export const NODE_COMMANDS: Command[] = [
   {
     name: "systemstat",
     summary: "CPU and kernel counters (/proc/stat)",
-    description: "Was `stats` before minos 0.2: `stats` is talosctl's container statistics, not available on minos nodes yet.",
+    description: "Was `stats` before minos 0.2: `stats` is talosctl's container statistics (minosctl stats).",
     async run(ctx) {
       const all = replies(ctx, await ctx.client().call("machine.MachineService", "SystemStat", {}), "SystemStat");
       emit(ctx, single(all.map((r) => r.msg)), () =>
@@ -633,14 +636,6 @@ export const NODE_COMMANDS: Command[] = [
           `${r.metadata?.hostname ?? "node"}: reset started (wipe ${labels.join(", ") || "STATE, EPHEMERAL"}, then ${ctx.flags.reboot === true ? "reboot" : "power off"})\n`,
       );
       return 0;
-    },
-  },
-
-  {
-    name: "stats",
-    summary: "container statistics (talosctl's stats): not available on minos nodes yet",
-    async run() {
-      throw new UsageError("stats: container statistics are not available on this node yet (CPU and kernel counters: minosctl systemstat)");
     },
   },
 

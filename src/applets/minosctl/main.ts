@@ -18,6 +18,7 @@ import { version as packageVersion } from "../../../package.json";
 import { GLOBAL_FLAGS, lastOf, listFlag, specOf, valueFlagSpellings, type Command, type CommandContext } from "./cli.ts";
 import { NODE_COMMANDS } from "./commands.ts";
 import { ETCD_COMMANDS } from "./etcd.ts";
+import { CONTAINER_COMMANDS } from "./container-commands.ts";
 import { currentContext, defaultConfigPath, loadConfig, tlsOf } from "./config.ts";
 import { outputFormat } from "./format.ts";
 import { bashCompletion, commandHelp, fishCompletion, markdownDocs, usage, zshCompletion } from "./help.ts";
@@ -84,7 +85,7 @@ const META_COMMANDS: Command[] = [
   },
 ];
 
-export const COMMANDS: Command[] = [...NODE_COMMANDS, ...ETCD_COMMANDS, ...LOCAL_COMMANDS, ...META_COMMANDS];
+export const COMMANDS: Command[] = [...NODE_COMMANDS, ...CONTAINER_COMMANDS, ...ETCD_COMMANDS, ...LOCAL_COMMANDS, ...META_COMMANDS];
 
 /** The command named by the first one, two or three positional words ("gen config", "etcd alarm list"), and how many words it took. */
 function findCommand(words: readonly string[]): { command: Command; used: number } | undefined {

@@ -40,6 +40,62 @@ export interface ImageBackend {
   import(namespace: ImageNamespace, tar: AsyncIterable<Uint8Array>, name?: string): Promise<string[]>;
 }
 
+/** containerd's namespaces the container RPCs address ("system": minos's own containers; "k8s.io": the CRI's). */
+export type ContainerNamespace = "system" | "k8s.io";
+
+/** A container with a task (Talos's ContainerInfo). */
+export interface ContainerInfo {
+  namespace: ContainerNamespace;
+  /** As shown: the container id, or "<pod namespace>/<pod>:<container>" (a pod's sandbox: "<pod namespace>/<pod>"). */
+  id: string;
+  /** containerd's container id. */
+  internalId: string;
+  image: string;
+  pid: number;
+  /** The task's status: RUNNING, STOPPED, PAUSED, CREATED, UNKNOWN. */
+  status: string;
+  /** The pod (or, outside Kubernetes, the container itself) it belongs to. */
+  podId: string;
+  name: string;
+  /** The pod's uid (io.kubernetes.pod.uid); "" outside Kubernetes. */
+  uid: string;
+  /** The network namespace path of its spec; "" when it shares the host's. */
+  networkNamespace: string;
+}
+
+/** A running container's usage (Talos's Stat). */
+export interface ContainerStat {
+  namespace: ContainerNamespace;
+  id: string;
+  podId: string;
+  name: string;
+  /** Bytes (its cgroup's memory.current; see containers.ts for the fallback). */
+  memoryUsage: number;
+  /** Nanoseconds of CPU time (its cgroup's cpu.stat usage_usec). */
+  cpuUsage: number;
+}
+
+export interface ContainerLogOptions {
+  /** Newest lines first: negative for all. */
+  tailLines: number;
+  follow: boolean;
+  /** Ends a follow. */
+  signal: AbortSignal;
+}
+
+export interface ContainerBackend {
+  list(namespace: ContainerNamespace): Promise<ContainerInfo[]>;
+  stats(namespace: ContainerNamespace): Promise<ContainerStat[]>;
+  /** NotFoundError naming an id no container with a task has (id as shown or containerd's). */
+  restart(namespace: ContainerNamespace, id: string): Promise<void>;
+  /**
+   * A Kubernetes container's log file (the CRI's, under /var/log/pods), line by
+   * line; NotFoundError for an unknown id or one without a log file. System
+   * containers' logs are their services' rings (MachineBackend.logs).
+   */
+  criLogs(id: string, opts: ContainerLogOptions): AsyncIterable<string>;
+}
+
 export interface MachineBackend {
   hostname(): string;
   version(): VersionInfo;
@@ -107,4 +163,7 @@ export interface MachineBackend {
 
   /** Images in containerd (absent where there is no containerd: the RPCs answer FAILED_PRECONDITION). */
   images?: ImageBackend;
+
+  /** Containers in containerd (absent where there is no containerd: the RPCs answer FAILED_PRECONDITION). */
+  containers?: ContainerBackend;
 }

@@ -15,6 +15,7 @@ import { afterMs, type Alarm } from "../../lib/timers.ts";
 import { MAX_TRY_MS } from "../../node/config.ts";
 import { networkBackend } from "./network.ts";
 import { nodeImages } from "./images.ts";
+import { nodeContainers } from "./containers.ts";
 import type { LogRing, Unsubscribe } from "../../lib/ring.ts";
 import { asMachineConfig, checkMachineFiles, type MachineConfig } from "../config/machine.ts";
 import { storeValidated, STORED_CONFIG, type LoadedConfig } from "../config/store.ts";
@@ -111,10 +112,19 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     return changed.filter((k) => !LIVE.includes(k));
   };
 
+  const restartService = async (id: string): Promise<string> => {
+    const s = registry().get(id);
+    refuseWhenGoingDown(`restart ${id}`);
+    await s.stop();
+    refuseWhenGoingDown(`restart ${id}`);
+    return s.start().replace("starting", "restarting");
+  };
+
   return {
     network: networkBackend(ctx),
     etcd: etcdBackend(ctx),
     images: nodeImages(ctx),
+    containers: nodeContainers(ctx, { restartService }),
     hostname: () => hostname(),
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,
@@ -136,13 +146,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       return s.start();
     },
     stopService: async (id) => registry().get(id).stop(),
-    restartService: async (id) => {
-      const s = registry().get(id);
-      refuseWhenGoingDown(`restart ${id}`);
-      await s.stop();
-      refuseWhenGoingDown(`restart ${id}`);
-      return s.start().replace("starting", "restarting");
-    },
+    restartService,
     logs: (id): LogRing | undefined => (id === "machined" ? ctx.log.ring : ctx.services.peek()?.find(id)?.logs),
     eventHistory: (): NodeEvent[] => ctx.events.all(),
     subscribeEvents: (fn): Unsubscribe => ctx.events.subscribe(fn),
