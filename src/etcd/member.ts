@@ -78,12 +78,14 @@ export class EtcdMember {
   /** The last join attempt reached a member (it failed after that). */
   private clusterSeen = false;
   readonly dataDir: string;
+  readonly secretsDir: string;
 
   constructor(
     readonly settings: EtcdSettings,
     private readonly deps: EtcdMemberDeps,
   ) {
     this.dataDir = settings.dataDir ?? ETCD_DATA_DIR;
+    this.secretsDir = settings.secretsDir ?? ETCD_SECRETS_DIR;
   }
 
   /** etcd has a member directory: this node was (or is) a member. */
@@ -129,7 +131,7 @@ export class EtcdMember {
   private issue(): EtcdCerts {
     if (!this.certs) {
       this.certs = issueEtcdCerts(this.settings.ca, this.settings.hostname, this.deps.addresses());
-      writeEtcdCerts(this.certs, this.settings.secretsDir ?? ETCD_SECRETS_DIR);
+      writeEtcdCerts(this.certs, this.secretsDir);
     }
     return this.certs;
   }
