@@ -60,6 +60,11 @@ export class NodeContext {
   configUrl: string | undefined;
   /** Partitions a Reset asked to wipe: the teardown wipes them once they are unmounted. */
   pendingWipe: WipeableLabel[] = [];
+  /**
+   * Set by a Reset: whether the node leaves the etcd cluster first (graceful, Talos's default, even when it then
+   * reboots) or keeps its membership (graceful=false). Undefined otherwise: a power-off or halt leaves, a reboot does not.
+   */
+  resetLeavesEtcd: boolean | undefined;
   /** Set when maintenance mode configured the network from ip=: the network phase leaves it be. */
   networkFromCmdline = false;
   /** The DHCP client started when nothing configures the network (maintenance mode or phase "network"). */
