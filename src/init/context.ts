@@ -71,7 +71,7 @@ export class NodeContext {
   dhcp: FallbackDhcp | undefined;
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
-  /** init's environment (the sandbox's stand-ins: MINOS_CMDLINE, MINOS_ETCD_BINARY). */
+  /** init's environment (the sandbox's stand-ins: MINOS_CMDLINE). */
   readonly env: Readonly<Record<string, string | undefined>>;
   private cmdlineRead: Cmdline | undefined;
 
