@@ -6,7 +6,7 @@
 import { networkInterfaces } from "node:os";
 import { ContainerdClient } from "../../containerd/index.ts";
 import { EtcdMember } from "../../etcd/member.ts";
-import { DEFAULT_ETCD_IMAGE } from "../../etcd/service.ts";
+import { DEFAULT_ETCD_IMAGE, ETCD_USER_ID } from "../../etcd/service.ts";
 import { pullImage, SYSTEM_NAMESPACE } from "../../images/pull.ts";
 import { RegistryClient } from "../../registry/client.ts";
 import { isControlPlane, registriesConfig } from "../config/machine.ts";
@@ -68,6 +68,7 @@ export function etcdTasks(ctx: NodeContext): Task[] {
             extraArgs: etcd.extraArgs ?? {},
             advertisedSubnets: etcd.advertisedSubnets ?? [],
             listenSubnets: etcd.listenSubnets ?? [],
+            owner: { uid: ETCD_USER_ID, gid: ETCD_USER_ID },
           },
           {
             addresses: nodeAddresses,
@@ -82,6 +83,15 @@ export function etcdTasks(ctx: NodeContext): Task[] {
           },
         );
         ctx.etcd.set(member);
+        // DHCP (or an applied config) changed the node's addresses: the certificates' SANs follow them.
+        ctx.events.subscribe((e) => {
+          if (e.kind !== "address") return;
+          try {
+            member.refreshCerts();
+          } catch (err) {
+            ctx.log.warn(`etcd: reissuing the certificates for the new addresses: ${errText(err)}`);
+          }
+        });
         const image = etcd.image ?? DEFAULT_ETCD_IMAGE;
         const env = Object.entries(cfg.machine.env).map(([k, v]) => `${k}=${v}`);
         const svc = ctx.services.get().declare(etcdServiceSpec(member, { image, env, fetchImage: imageFetcher(ctx) }));

@@ -14,6 +14,7 @@
 // namespace, DESIGN fact 9) runs the node's own containerd and runc exactly as
 // a VM would, in a fraction of the time; each still has its own network stack.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -390,6 +391,31 @@ describe("etcd on three control-plane sandboxes", () => {
       return r.code === 0 ? JSON.parse(r.out).count : undefined;
     });
     expect(count).toBe(1000);
+  }, 60_000);
+
+  test("a new address on B (as a DHCP lease would bring): B reissues its peer and server certificates and its running etcd serves the new SAN", async () => {
+    const extra = `${NET}.22`;
+    const init = await nodes.b!.initPid();
+    const before = nodes.b!.lines.length;
+    await must(run(["nsenter", "-t", String(init), "-n", "ip", "addr", "add", `${extra}/24`, "dev", "eth0"]), "address add");
+    try {
+      await nodes.b!.waitForLine(
+        new RegExp(`etcd: node addresses changed \\(.*-> [0-9.,]*${extra.replace(/\./g, "\\.")}.*\\): peer and server certificates reissued`),
+        30_000,
+        before,
+      );
+      const health = await until("etcd on the new address with a certificate that names it", 10_000, async () => {
+        const r = await ctlEtcd(extra, "endpoint", "health");
+        return r.code === 0 ? r.err + r.out : undefined;
+      });
+      expect(health).toMatch(/is healthy/);
+      const s = join(nodes.b!.rootfs, "system/secrets/etcd");
+      const sans = new X509Certificate(readFileSync(`${s}/server.crt`)).subjectAltName ?? "";
+      expect(sans).toContain(`IP Address:${extra}`);
+      expect(sans).toContain(`IP Address:${IP.b}`);
+    } finally {
+      await run(["nsenter", "-t", String(init), "-n", "ip", "addr", "del", `${extra}/24`, "dev", "eth0"]);
+    }
   }, 60_000);
 
   test("minosctl -e A -n A,B,C etcd members: one endpoint, three nodes' answers, three members each", async () => {
