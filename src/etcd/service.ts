@@ -55,6 +55,36 @@ export interface EtcdSpecInput {
   dataDir?: string;
 }
 
+/**
+ * Flags cluster.etcd.extraArgs may not set: the ones Talos's argsbuilder
+ * deny-lists (identity, data, listeners, TLS), which minos sets itself.
+ * initial-cluster(-state) and the advertised URLs stay overridable, as in Talos.
+ */
+export const DENIED_EXTRA_ARGS = [
+  "name",
+  "auto-tls",
+  "peer-auto-tls",
+  "data-dir",
+  "listen-peer-urls",
+  "listen-client-urls",
+  "client-cert-auth",
+  "cert-file",
+  "key-file",
+  "trusted-ca-file",
+  "peer-client-cert-auth",
+  "peer-cert-file",
+  "peer-key-file",
+  "peer-trusted-ca-file",
+  "experimental-initial-corrupt-check",
+];
+
+/** The extraArgs keys (leading dashes stripped) Talos would refuse. */
+export function deniedExtraArgs(extraArgs: Record<string, string>): string[] {
+  return Object.keys(extraArgs)
+    .map((k) => k.replace(/^-+/, ""))
+    .filter((k) => DENIED_EXTRA_ARGS.includes(k));
+}
+
 export function peerUrlOf(addresses: EtcdAddresses): string {
   return url(addresses.advertised[0]!, PEER_PORT);
 }

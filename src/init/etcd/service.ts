@@ -12,7 +12,7 @@
 // adds itself to the cluster.
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ETCD_BINARY_IN_IMAGE, ETCD_USER_ID, type EtcdRunSpec } from "../../etcd/service.ts";
+import { deniedExtraArgs, ETCD_BINARY_IN_IMAGE, ETCD_USER_ID, type EtcdRunSpec } from "../../etcd/service.ts";
 import type { EtcdMember } from "../../etcd/member.ts";
 import { SYSTEM_NAMESPACE } from "../../images/pull.ts";
 import { sleep } from "../../lib/timers.ts";
@@ -75,7 +75,11 @@ export function etcdServiceSpec(member: EtcdMember, o: EtcdServiceOptions): Serv
   const spec: ServiceSpec = serviceSpec({
     id: "etcd",
     dependsOn: ["containerd"],
-    precondition: () => (existsSync("/bin/containerd") ? undefined : "/bin/containerd is not in the rootfs: etcd runs as a container"),
+    precondition: () => {
+      const denied = deniedExtraArgs(member.settings.extraArgs);
+      if (denied.length) return `cluster.etcd.extraArgs may not set ${denied.join(", ")} (Talos refuses them too: minos sets them)`;
+      return existsSync("/bin/containerd") ? undefined : "/bin/containerd is not in the rootfs: etcd runs as a container";
+    },
     command: [ETCD_BINARY_IN_IMAGE],
     cgroup: "system/etcd",
     oomScore: ETCD_OOM_SCORE,

@@ -4,8 +4,9 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { chooseAddresses, filterBySubnets } from "../../../src/etcd/addresses.ts";
-import { ETCD_CIPHER_SUITES, etcdRunSpec } from "../../../src/etcd/service.ts";
-import { etcdContainer } from "../../../src/init/etcd/service.ts";
+import { EtcdMember } from "../../../src/etcd/member.ts";
+import { deniedExtraArgs, ETCD_CIPHER_SUITES, etcdRunSpec } from "../../../src/etcd/service.ts";
+import { etcdContainer, etcdServiceSpec } from "../../../src/init/etcd/service.ts";
 import { runtimeSpec } from "../../../src/init/supervisor/oci-spec.ts";
 import { snapshotProblem } from "../../../src/etcd/snapshot.ts";
 
@@ -81,6 +82,21 @@ describe("run spec", () => {
     expect(oci.process.capabilities.bounding).toEqual([]);
     expect(oci.linux.namespaces.map((n) => n.type)).not.toContain("network");
     expect(oci.linux.namespaces.map((n) => n.type)).toContain("pid");
+  });
+  test("extraArgs Talos deny-lists (identity, data, listeners, TLS) keep the service from starting, naming them; the rest are fine", () => {
+    const svc = (extraArgs: Record<string, string>) =>
+      etcdServiceSpec(
+        new EtcdMember(
+          { hostname: "n", ca: { cert: "", key: "" }, image: "x", extraArgs, advertisedSubnets: [], listenSubnets: [] },
+          { addresses: () => [], findMembers: async () => ({ reason: "" }), log: () => {} },
+        ),
+        { image: "x", env: [], fetchImage: async () => {} },
+      );
+    expect(svc({ "data-dir": "/tmp/x", "--peer-cert-file": "/x", "election-timeout": "5000" }).precondition()).toBe(
+      "cluster.etcd.extraArgs may not set data-dir, peer-cert-file (Talos refuses them too: minos sets them)",
+    );
+    expect(svc({ "election-timeout": "5000", "initial-cluster-state": "existing" }).precondition() ?? "").not.toMatch(/extraArgs/);
+    expect(deniedExtraArgs({ "listen-client-urls": "x", "advertise-client-urls": "y" })).toEqual(["listen-client-urls"]);
   });
   test("listening on chosen addresses keeps loopback for minos's own client", () => {
     const s = etcdRunSpec({
