@@ -32,6 +32,8 @@ export interface EtcdServiceOptions {
   /** machine.env as KEY=value (Talos gives it to etcd too). */
   env: string[];
   fetchImage: ImageFetch;
+  /** Gives a path (recursively) to the etcd user; chownToEtcd unless a test says otherwise. */
+  chown?: (path: string) => void;
 }
 
 /** The etcd container for one run of `run` (the member controller's spec for this start). */
@@ -97,8 +99,9 @@ export function etcdServiceSpec(member: EtcdMember, o: EtcdServiceOptions): Serv
       }
       const run = await member.prepare(ctx);
       mkdirSync(run.dataDir, { recursive: true, mode: 0o700 });
-      chownToEtcd(run.dataDir);
-      chownToEtcd(member.secretsDir);
+      const chown = o.chown ?? chownToEtcd;
+      chown(run.dataDir);
+      chown(member.secretsDir);
       spec.container = etcdContainer(run, o.env);
     },
     backoff: { initialMs: 500, maxMs: 30_000 },
