@@ -2,8 +2,8 @@
 // each node issues its own peer certificate (peer TLS, both directions), its
 // server certificate (client TLS) with its addresses as SANs, and an admin
 // client certificate minos itself uses to talk to etcd. ECDSA P-256, as
-// Talos's etcd PKI. Reissued at every start (they are cheap and never stale).
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+// Talos's etcd PKI. Reissued whenever the node's addresses change (member.ts).
+import { chmodSync, chownSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { issueLeafCert, type CertAndKey } from "../api/pki/certs.ts";
 
@@ -40,9 +40,15 @@ export const CERT_FILES = {
   adminKey: "admin.key",
 } as const;
 
-export function writeEtcdCerts(certs: EtcdCerts, dir = ETCD_SECRETS_DIR): void {
+/**
+ * Writes each file beside itself and renames it into place, given to `owner`
+ * first: etcd, which reads them at every handshake, sees the old file or the
+ * new one, never a half-written or unreadable one.
+ */
+export function writeEtcdCerts(certs: EtcdCerts, dir = ETCD_SECRETS_DIR, owner?: { uid: number; gid: number }): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
+  if (owner) chownSync(dir, owner.uid, owner.gid);
   const files: Record<string, string> = {
     [CERT_FILES.ca]: certs.ca,
     [CERT_FILES.peerCert]: certs.peer.cert,
@@ -52,5 +58,10 @@ export function writeEtcdCerts(certs: EtcdCerts, dir = ETCD_SECRETS_DIR): void {
     [CERT_FILES.adminCert]: certs.admin.cert,
     [CERT_FILES.adminKey]: certs.admin.key,
   };
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text, { mode: 0o600 });
+  for (const [name, text] of Object.entries(files)) {
+    const tmp = join(dir, `.${name}.tmp`);
+    writeFileSync(tmp, text, { mode: 0o600 });
+    if (owner) chownSync(tmp, owner.uid, owner.gid);
+    renameSync(tmp, join(dir, name));
+  }
 }

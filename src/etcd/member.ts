@@ -27,6 +27,8 @@ export interface EtcdSettings {
   listenSubnets: string[];
   dataDir?: string;
   secretsDir?: string;
+  /** uid:gid the certificate files are given to (the etcd user's, which reads them); absent: the writer's. */
+  owner?: { uid: number; gid: number };
 }
 
 export interface EtcdMemberDeps {
@@ -71,6 +73,8 @@ export class EtcdMember {
   private left = false;
   private wake: (() => void) | undefined;
   private certs: EtcdCerts | undefined;
+  /** The addresses (sorted, comma-joined) the current certificates name. */
+  private certsFor: string | undefined;
   private addrs: EtcdAddresses | undefined;
   /** Members to promote through (the ones this node joined through). */
   private joinedThrough: string[] = [];
@@ -78,12 +82,14 @@ export class EtcdMember {
   /** The last join attempt reached a member (it failed after that). */
   private clusterSeen = false;
   readonly dataDir: string;
+  readonly secretsDir: string;
 
   constructor(
     readonly settings: EtcdSettings,
     private readonly deps: EtcdMemberDeps,
   ) {
     this.dataDir = settings.dataDir ?? ETCD_DATA_DIR;
+    this.secretsDir = settings.secretsDir ?? ETCD_SECRETS_DIR;
   }
 
   /** etcd has a member directory: this node was (or is) a member. */
@@ -127,11 +133,27 @@ export class EtcdMember {
   }
 
   private issue(): EtcdCerts {
-    if (!this.certs) {
-      this.certs = issueEtcdCerts(this.settings.ca, this.settings.hostname, this.deps.addresses());
-      writeEtcdCerts(this.certs, this.settings.secretsDir ?? ETCD_SECRETS_DIR);
-    }
-    return this.certs;
+    if (!this.certs) this.refreshCerts();
+    return this.certs!;
+  }
+
+  /**
+   * (Re)issues the peer and server certificates when the node's addresses are
+   * not the ones their SANs name (first use, or DHCP gave another address) and
+   * writes them where etcd reads them; true when it did. etcd loads its
+   * certificate files at every TLS handshake, so a running member serves the
+   * new ones without a restart.
+   */
+  refreshCerts(): boolean {
+    const addresses = [...new Set(this.deps.addresses())].sort();
+    const key = addresses.join(",");
+    if (this.certs && key === this.certsFor) return false;
+    const before = this.certsFor;
+    this.certs = issueEtcdCerts(this.settings.ca, this.settings.hostname, addresses);
+    writeEtcdCerts(this.certs, this.secretsDir, this.settings.owner);
+    this.certsFor = key;
+    if (before !== undefined) this.deps.log(`etcd: node addresses changed (${before || "none"} -> ${key || "none"}): peer and server certificates reissued`);
+    return true;
   }
 
   /** A client of this node's own member. */
@@ -159,7 +181,7 @@ export class EtcdMember {
       ctx.waiting(`no node address${s.advertisedSubnets.length ? ` in cluster.etcd.advertisedSubnets ${s.advertisedSubnets.join(",")}` : ""} yet`);
       if (!(await sleep(Math.min(5000, 200 * attempt), ctx.signal))) throw new Error("stopped");
     }
-    this.issue();
+    this.refreshCerts();
     const addrs = this.addrs;
     const self = { name: s.hostname, peerURL: peerUrlOf(addrs) };
     const spec = (state: "new" | "existing", initialCluster = [self]) =>

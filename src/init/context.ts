@@ -60,13 +60,18 @@ export class NodeContext {
   configUrl: string | undefined;
   /** Partitions a Reset asked to wipe: the teardown wipes them once they are unmounted. */
   pendingWipe: WipeableLabel[] = [];
+  /**
+   * Set by a Reset: whether the node leaves the etcd cluster first (graceful, Talos's default, even when it then
+   * reboots) or keeps its membership (graceful=false). Undefined otherwise: a power-off or halt leaves, a reboot does not.
+   */
+  resetLeavesEtcd: boolean | undefined;
   /** Set when maintenance mode configured the network from ip=: the network phase leaves it be. */
   networkFromCmdline = false;
   /** The DHCP client started when nothing configures the network (maintenance mode or phase "network"). */
   dhcp: FallbackDhcp | undefined;
   /** Set once "all services healthy" was logged. */
   healthyAtMs: number | undefined;
-  /** init's environment (the sandbox's stand-ins: MINOS_CMDLINE, MINOS_ETCD_BINARY). */
+  /** init's environment (the sandbox's stand-ins: MINOS_CMDLINE). */
   readonly env: Readonly<Record<string, string | undefined>>;
   private cmdlineRead: Cmdline | undefined;
 

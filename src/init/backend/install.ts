@@ -33,17 +33,19 @@ export async function installForApply(ctx: NodeContext, next: MachineConfig, mod
 }
 
 /**
- * Reset: note what to wipe, then the power sequence (services stopped in
- * order, API closed); the teardown wipes once everything is unmounted, then
- * reboots or powers off. Refused (FailedPreconditionError) like a power action
+ * Reset: note what to wipe, then the power sequence (graceful: a control plane
+ * leaves etcd first, as Talos's `etcd leave`; services stopped in order, API
+ * closed); the teardown wipes once everything is unmounted, then reboots or
+ * powers off. Refused (FailedPreconditionError) like a power action
  * while another sequence ends the node.
  */
 export function resetNode(ctx: NodeContext, opts: ResetOptions): void {
   const action = opts.reboot ? "reboot" : "poweroff";
   ctx.sequencer.assertCanRun(action === "reboot" ? "reboot" : "shutdown");
   ctx.pendingWipe = [...opts.labels];
+  ctx.resetLeavesEtcd = opts.graceful;
   ctx.log.info(
-    `reset requested: wipe ${opts.labels.join(", ") || "nothing"}, then ${action}${opts.graceful ? "" : " (not graceful: there is no etcd to leave; services are stopped in order all the same)"}`,
+    `reset requested: ${opts.graceful ? "leave etcd (on a control plane), " : ""}wipe ${opts.labels.join(", ") || "nothing"}, then ${action}${opts.graceful ? "" : " (not graceful: the etcd membership is not given up; services are stopped in order all the same)"}`,
   );
   ctx.power.request(action, "reset");
 }

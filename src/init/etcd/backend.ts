@@ -1,19 +1,17 @@
 // init's side of the Etcd calls (backend/etcd-contract.ts): Bootstrap, the
 // member list and maintenance through this node's own etcd, leaving the
 // cluster (etcd stopped, data wiped), snapshots out and in.
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { FailedPreconditionError, InvalidArgumentError } from "../../lib/errors.ts";
 import type { EtcdMember } from "../../etcd/member.ts";
 import { snapshotProblem } from "../../etcd/snapshot.ts";
 import type { EtcdBackend, EtcdMemberInfo } from "../backend/etcd-contract.ts";
 import type { NodeContext } from "../context.ts";
-import { describeExit, type ExitStatus } from "../supervisor/reaper.ts";
+import { restoreSnapshot } from "./restore.ts";
 
 /** Where EtcdRecover keeps the uploaded snapshot until Bootstrap recovers from it (Talos's path). */
 export const RECOVER_SNAPSHOT = "/var/lib/etcd.snapshot";
-/** The restore step's tool until the container runner can run etcdutl from the etcd image: etcdctl 3.4's `snapshot restore`. */
-export const DEFAULT_ETCDCTL_BINARY = "/usr/local/bin/etcdctl";
 /** A snapshot upload larger than etcd's own default quota ceiling (8 GiB) is refused. */
 const MAX_SNAPSHOT_BYTES = 8 * 1024 ** 3;
 
@@ -52,42 +50,7 @@ export function etcdBackend(ctx: NodeContext): EtcdBackend {
   const restore = async (m: EtcdMember, skipHashCheck: boolean): Promise<void> => {
     if (!existsSync(RECOVER_SNAPSHOT))
       throw new FailedPreconditionError(`no snapshot to recover from: upload one with EtcdRecover first (${RECOVER_SNAPSHOT})`);
-    const peer = m.peerUrl();
-    if (!peer) throw new FailedPreconditionError("etcd has no address yet: cannot restore before the node has one");
-    const tool = ctx.env.MINOS_ETCDCTL_BINARY || DEFAULT_ETCDCTL_BINARY;
-    if (!existsSync(tool)) throw new FailedPreconditionError(`${tool} is not on the node: restoring a snapshot needs etcd's restore step (docs/etcd.md)`);
-    const name = m.settings.hostname;
-    const staging = `${m.dataDir}.restoring`;
-    rmSync(staging, { recursive: true, force: true });
-    // Through init's reaper: PID 1 reaps every child, and only the reaper may take their exit statuses.
-    const logFile = `${m.dataDir}.restore.log`;
-    const fd = openSync(logFile, "w", 0o600);
-    const argv = [
-      tool,
-      "snapshot",
-      "restore",
-      RECOVER_SNAPSHOT,
-      `--name=${name}`,
-      `--initial-cluster=${name}=${peer}`,
-      `--initial-advertise-peer-urls=${peer}`,
-      `--data-dir=${staging}`,
-      ...(skipHashCheck ? ["--skip-hash-check=true"] : []),
-    ];
-    let exited: Promise<ExitStatus>;
-    try {
-      ({ exited } = ctx.reaper.spawn({ path: tool, argv, env: ["ETCDCTL_API=3", "PATH=/sbin:/bin"], stdin: "null", stdout: fd, stderr: fd, setsid: true }));
-    } finally {
-      closeSync(fd);
-    }
-    const status = await exited;
-    const output = readFileSync(logFile, "utf8").trim();
-    rmSync(logFile, { force: true });
-    if (status.code !== 0) {
-      rmSync(staging, { recursive: true, force: true });
-      throw new FailedPreconditionError(`snapshot restore failed (${describeExit(status)}): ${output.split("\n").at(-1)}`);
-    }
-    rmSync(m.dataDir, { recursive: true, force: true });
-    renameSync(staging, m.dataDir);
+    await restoreSnapshot(ctx.services.get().containers, m, { snapshot: RECOVER_SNAPSHOT, skipHashCheck, log: (l) => ctx.log.info(l) });
     m.restored();
   };
 

@@ -1,8 +1,9 @@
-// The first phase of a graceful power-off or halt of a control-plane node:
-// leave the etcd cluster (as Talos does), so the others do not keep waiting
-// for a member that is gone; then etcd stops with the other services and its
-// data is wiped. A reboot keeps the membership (the node comes back). A node
-// that is the last member, or whose etcd is not running, stays as it is.
+// The first phase of a graceful power-off, halt or Reset of a control-plane
+// node: leave the etcd cluster (as Talos does: `etcd leave`, the member
+// removes itself through the others), so the others do not keep waiting for a
+// member that is gone; then etcd stops and its data is wiped. A plain reboot
+// keeps the membership (the node comes back). A node that is the last member,
+// or whose etcd is not running, stays as it is.
 import { errText } from "../mechanisms/log.ts";
 import type { NodeContext } from "../context.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";

@@ -1,15 +1,22 @@
 // Boot phase "etcd" (after the network: etcd advertises the node's
 // addresses): on a control-plane node, issue etcd's certificates from
-// cluster.etcd.ca and start the etcd service, which waits in its prepare step
-// for a Bootstrap, a member to join through, or its own data. Workers skip.
+// cluster.etcd.ca and start the etcd service (a container of
+// cluster.etcd.image), which waits in its prepare step for its image, then for
+// a Bootstrap, a member to join through, or its own data. Workers skip.
 import { networkInterfaces } from "node:os";
+import { ContainerdClient } from "../../containerd/index.ts";
 import { EtcdMember } from "../../etcd/member.ts";
-import { DEFAULT_ETCD_IMAGE } from "../../etcd/service.ts";
-import { isControlPlane } from "../config/machine.ts";
+import { DEFAULT_ETCD_IMAGE, ETCD_USER_ID } from "../../etcd/service.ts";
+import { pullImage, SYSTEM_NAMESPACE } from "../../images/pull.ts";
+import { RegistryClient } from "../../registry/client.ts";
+import { isControlPlane, registriesConfig } from "../config/machine.ts";
 import type { NodeContext } from "../context.ts";
-import { DEFAULT_ETCD_BINARY, etcdServiceSpec } from "../etcd/service.ts";
+import { EtcdImageError, etcdServiceSpec, type ImageFetch } from "../etcd/service.ts";
 import { memberFinder } from "../etcd/peers.ts";
+import { errText } from "../mechanisms/log.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
+import { CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
+import { retryable } from "../supervisor/container-runner.ts";
 
 /** The node's IPv4 addresses, in interface order (the configured primary first). */
 export function nodeAddresses(): string[] {
@@ -20,6 +27,28 @@ export function nodeAddresses(): string[] {
 }
 
 const b64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
+
+/** Pulls into containerd's "system" namespace unless present, with the registry settings of the config in force now. */
+function imageFetcher(ctx: NodeContext): ImageFetch {
+  return async (image, status) => {
+    const ctd = ContainerdClient.connect(CONTAINERD_SOCKET, { timeoutMs: 60_000 });
+    try {
+      await pullImage(ctd, new RegistryClient(registriesConfig(ctx.config.get().config.machine.registries)), image, {
+        namespace: SYSTEM_NAMESPACE,
+        skipIfPresent: true,
+        log: (l) => {
+          ctx.log.info(l);
+          status(`pulling ${image}`);
+        },
+        onProgressStep: (p) => ctx.events.emit({ kind: "image-pull", ...p }),
+      });
+    } catch (e) {
+      throw new EtcdImageError(errText(e), retryable(e));
+    } finally {
+      ctd.close();
+    }
+  };
+}
 
 export function etcdTasks(ctx: NodeContext): Task[] {
   return [
@@ -39,6 +68,7 @@ export function etcdTasks(ctx: NodeContext): Task[] {
             extraArgs: etcd.extraArgs ?? {},
             advertisedSubnets: etcd.advertisedSubnets ?? [],
             listenSubnets: etcd.listenSubnets ?? [],
+            owner: { uid: ETCD_USER_ID, gid: ETCD_USER_ID },
           },
           {
             addresses: nodeAddresses,
@@ -53,11 +83,20 @@ export function etcdTasks(ctx: NodeContext): Task[] {
           },
         );
         ctx.etcd.set(member);
-        const binary = ctx.env.MINOS_ETCD_BINARY || DEFAULT_ETCD_BINARY;
-        const reg = ctx.services.get();
-        const svc = reg.declare(etcdServiceSpec(member, binary, etcd.image ?? DEFAULT_ETCD_IMAGE));
+        // DHCP (or an applied config) changed the node's addresses: the certificates' SANs follow them.
+        ctx.events.subscribe((e) => {
+          if (e.kind !== "address") return;
+          try {
+            member.refreshCerts();
+          } catch (err) {
+            ctx.log.warn(`etcd: reissuing the certificates for the new addresses: ${errText(err)}`);
+          }
+        });
+        const image = etcd.image ?? DEFAULT_ETCD_IMAGE;
+        const env = Object.entries(cfg.machine.env).map(([k, v]) => `${k}=${v}`);
+        const svc = ctx.services.get().declare(etcdServiceSpec(member, { image, env, fetchImage: imageFetcher(ctx) }));
         svc.start();
-        ctx.log.info(`  etcd service started (${binary}; data ${member.dataDir})`);
+        ctx.log.info(`  etcd service started (container of ${image}; data ${member.dataDir})`);
       },
     },
   ];

@@ -19,7 +19,8 @@ export function powerSequence(ctx: NodeContext, action: PowerAction): Sequence {
     name: sequence,
     onTaskError: "continue",
     phases: [
-      ...(action === "reboot" ? [] : [{ name: "leaveEtcd", tasks: [leaveEtcdTask(ctx)] }]),
+      // A reboot keeps the membership (the node comes back); a Reset leaves when graceful, whatever follows it.
+      ...((ctx.resetLeavesEtcd ?? action !== "reboot") ? [{ name: "leaveEtcd", tasks: [leaveEtcdTask(ctx)] }] : []),
       { name: "stopServices", tasks: [stopServicesTask(ctx)] },
       { name: "stopApi", tasks: [stopApiTask(ctx)] },
       // After the API: a client watching the shutdown keeps its connection to the leased address until here.

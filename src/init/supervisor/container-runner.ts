@@ -68,7 +68,8 @@ function isCode(e: unknown, code: number): boolean {
   return e instanceof ApiError && e.code === code;
 }
 
-function retryable(e: unknown): boolean {
+/** Whether a pull (or containerd call) that failed with `e` can succeed later: the image cannot be had right now, or containerd is away. */
+export function retryable(e: unknown): boolean {
   if (e instanceof InvalidReferenceError) return false;
   if (e instanceof RegistryError || e instanceof DigestMismatchError || e instanceof ManifestError || e instanceof PlatformNotFoundError) return true;
   return isCode(e, Code.UNAVAILABLE) || isCode(e, Code.NOT_FOUND);

@@ -3,6 +3,7 @@
 // depends on it has stopped), and the one-time "all services healthy" moment.
 import { NotFoundError } from "../../lib/errors.ts";
 import type { LaunchContext } from "./launch.ts";
+import type { ContainerLauncher } from "./run.ts";
 import { Service, type ServiceHost } from "./service.ts";
 import type { ServiceSpec } from "./spec.ts";
 
@@ -40,6 +41,11 @@ export class ServiceRegistry {
     const svc = new Service(spec, host);
     this.services.set(spec.id, svc);
     return svc;
+  }
+
+  /** What runs container services, when the node has a container runtime; one-shot containers (etcd's restore) use it too. */
+  get containers(): ContainerLauncher | undefined {
+    return this.hooks.launchContext.containers;
   }
 
   get(id: string): Service {

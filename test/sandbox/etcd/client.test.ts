@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { generateCa } from "../../../src/api/pki/certs.ts";
 import { issueEtcdCerts, writeEtcdCerts } from "../../../src/etcd/certs.ts";
 import { EtcdClient } from "../../../src/etcd/client.ts";
-import { asProcess, etcdRunSpec } from "../../../src/etcd/service.ts";
+import { etcdRunSpec } from "../../../src/etcd/service.ts";
 import { etcdPath } from "../../helpers/etcd.ts";
 
 let dir: string;
@@ -44,7 +44,7 @@ beforeAll(async () => {
     secretsDir: join(dir, "secrets"),
     dataDir: join(dir, "data"),
   });
-  etcd = spawn(asProcess(spec, etcdPath())[0]!, spec.args, { stdio: ["ignore", "pipe", "pipe"] });
+  etcd = spawn(etcdPath(), spec.args, { stdio: ["ignore", "pipe", "pipe"] });
   etcd.stdout!.on("data", (d) => out.push(String(d)));
   etcd.stderr!.on("data", (d) => out.push(String(d)));
   client = new EtcdClient({ endpoints: [`https://127.0.0.1:${CLIENT}`], tls: { ca: certs.ca, cert: certs.admin.cert, key: certs.admin.key } });

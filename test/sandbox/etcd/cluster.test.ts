@@ -2,25 +2,31 @@
 // its own network namespace) joined by veth pairs to a bridge inside a network
 // namespace this test creates, static 10.77.x addresses only inside those
 // namespaces; a fourth control plane (D, a cluster of its own) that recovers
-// from A's snapshot, and a worker sandbox for the worker refusal. Debian's etcd-server is
-// the etcd binary (/test/etcd in each sandbox's private rootfs copy),
-// Debian's etcd-client's etcdctl drives the cluster from the test namespace
-// with the admin certificate node A issued.
+// from A's snapshot, and a worker sandbox for the worker refusal. etcd runs
+// as Talos runs it: a container of cluster.etcd.image, here an image this test
+// builds from Debian's etcd-server/etcd-client (test/helpers/etcd-image.ts)
+// and pushes to a real Distribution registry (Debian's docker-registry) that
+// serves it on the bridge (10.77.0.1) as the plain-HTTP mirror of the image's
+// registry (machine.registries.mirrors). Debian's etcd-client's etcdctl drives
+// the cluster from the test namespace with the admin certificate node A issued.
 //
-// Sandboxes, not QEMU VMs: etcd runs as a supervised process today (the
-// container runner is not in this tree yet), so a sandbox runs exactly what a
-// VM would, in a fraction of the time; each still has its own network stack.
+// Sandboxes, not QEMU VMs: a sandbox started for containers (a cgroup
+// namespace, DESIGN fact 9) runs the node's own containerd and runc exactly as
+// a VM would, in a fraction of the time; each still has its own network stack.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { bootSandbox, type Sandbox } from "../../../scripts/sandbox.ts";
 import { applyPatches, loadPatch } from "../../../src/config/patch.ts";
-import { asProcess, etcdRunSpec } from "../../../src/etcd/service.ts";
+import { etcdRunSpec } from "../../../src/etcd/service.ts";
 import { snapshotProblem } from "../../../src/etcd/snapshot.ts";
-import { etcdctlFile, etcdctlPath, etcdFile, etcdPath, ETCD_IN_SANDBOX, ETCDCTL_IN_SANDBOX } from "../../helpers/etcd.ts";
-import { namespacePids } from "../../helpers/node.ts";
+import { pushImage } from "../../fixtures/registry/image.ts";
+import { REGISTRY_BIN, startRegistry, type RunningRegistry } from "../../fixtures/registry/registry-server.ts";
+import { etcdctlPath, etcdPath } from "../../helpers/etcd.ts";
+import { buildEtcdImage } from "../../helpers/etcd-image.ts";
 
 const NS = `etcdt${process.pid}`;
 const NET = "10.77.0";
@@ -29,6 +35,14 @@ let work: string;
 let talosconfig: string;
 const nodes: Record<string, Sandbox> = {};
 let etcdctl: string;
+/** Boots a node (again: `tag` names its veth apart from the earlier one's) and links its eth0 to the bridge. */
+let boot: (name: "a" | "b" | "c" | "d", tag?: string) => Promise<void>;
+/** The registry the image is pushed into from the host; the one on the bridge serves its storage. */
+let staging: RunningRegistry | undefined;
+let bridgeRegistry: ReturnType<typeof Bun.spawn> | undefined;
+const REGISTRY_PORT = 5000;
+/** The image's own registry never answers (.invalid); its mirror on the bridge does, once the test starts it. */
+const IMAGE = "registry.invalid/minos-test/etcd:v3.4.23";
 
 async function run(cmd: string[], opts: { stdin?: string } = {}): Promise<{ code: number; out: string; err: string }> {
   const p = Bun.spawn(cmd, {
@@ -78,20 +92,57 @@ async function until<T>(what: string, ms: number, fn: () => Promise<T | undefine
   throw new Error(`${what}: not within ${ms} ms${last ? ` (last: ${(last as Error).message})` : ""}`);
 }
 
-function etcdPid(init: number): number | undefined {
-  return namespacePids(init).find((p) => {
-    try {
-      return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "etcd";
-    } catch {
-      return false;
-    }
+/** The host pid of a node's etcd: an "etcd" process in the node's cgroup (the container has a PID namespace of its own). */
+function etcdPid(sb: Sandbox): number | undefined {
+  const cgroup = sb.cgroupDir.split("/").at(-1)!;
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .find((p) => {
+      try {
+        return readFileSync(`/proc/${p}/comm`, "utf8").trim() === "etcd" && readFileSync(`/proc/${p}/cgroup`, "utf8").includes(`/${cgroup}/`);
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** The mirror: a registry in the test namespace on the bridge's address, serving the staging registry's storage. */
+async function startBridgeRegistry(): Promise<void> {
+  const cfg = join(work, "bridge-registry.yml");
+  writeFileSync(
+    cfg,
+    [
+      "version: 0.1",
+      "log:",
+      "  level: warn",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${join(staging!.dir, "data")}`,
+      "http:",
+      `  addr: ${NET}.1:${REGISTRY_PORT}`,
+      `  secret: s-${process.pid}`,
+      "",
+    ].join("\n"),
+  );
+  bridgeRegistry = Bun.spawn(["ip", "netns", "exec", NS, REGISTRY_BIN, "serve", cfg], {
+    stdout: "ignore",
+    stderr: Bun.file(join(work, "bridge-registry.log")),
   });
+  await until("the mirror registry on the bridge", 15_000, async () =>
+    (await inNs(["bash", "-c", `exec 3<>/dev/tcp/${NET}.1/${REGISTRY_PORT}`])).code === 0 ? true : undefined,
+  );
 }
 
 beforeAll(async () => {
   if (!existsSync("dist/minos") || !existsSync("dist/rootfs")) throw new Error("run `bun run build` first (dist/minos, dist/rootfs)");
+  if (!Bun.which("ldd")) throw new Error("needs ldd (libc-bin) to build the etcd image");
   etcdctl = etcdctlPath();
   work = mkdtempSync(join(tmpdir(), "etcd-cluster-"));
+  const built = buildEtcdImage();
+  console.log(`etcd image: ${built.image.layers[0]!.size} bytes gzip'd; libraries from ldd: ${built.libraries.join(", ") || "none (static)"}`);
+  staging = await startRegistry();
+  await pushImage({ url: staging.url }, "minos-test/etcd", built.image, "v3.4.23");
   talosconfig = join(work, "talosconfig");
   const gen = await run(["dist/minos", "ctl", "gen", "config", "etcdt", `https://${IP.a}:6443`, "--output-dir", work]);
   if (gen.code !== 0) throw new Error(`gen config: ${gen.err}`);
@@ -99,27 +150,27 @@ beforeAll(async () => {
   const worker = readFileSync(join(work, "worker.yaml"), "utf8");
   const patch = (host: string, ip?: string) =>
     loadPatch(
-      `machine:\n  time: { disabled: true }\n  network:\n    hostname: ${host}\n${ip ? `    interfaces:\n      - interface: eth0\n        addresses: [${ip}/24]\n` : ""}`,
+      `machine:\n  time: { disabled: true }\n  network:\n    hostname: ${host}\n${ip ? `    interfaces:\n      - interface: eth0\n        addresses: [${ip}/24]\n` : ""}` +
+        `  registries:\n    mirrors:\n      registry.invalid:\n        endpoints: [http://${NET}.1:${REGISTRY_PORT}]\n` +
+        `cluster:\n  etcd:\n    image: ${IMAGE}\n`,
     );
   await must(run(["ip", "netns", "add", NS]), "netns add");
   await must(inNs(["ip", "link", "add", "br0", "type", "bridge"]), "bridge");
   await must(inNs(["ip", "addr", "add", `${NET}.1/24`, "dev", "br0"]), "bridge address");
   await must(inNs(["ip", "link", "set", "br0", "up"]), "bridge up");
   await must(inNs(["ip", "link", "set", "lo", "up"]), "lo up");
-  const env = { MINOS_ETCD_BINARY: ETCD_IN_SANDBOX };
   const echo = process.env.MINOS_TEST_ECHO ? true : undefined;
   // D is a control plane of a cluster of its own (its endpoint names only itself): the fresh node that recovers from A's snapshot.
   const alone = loadPatch(`cluster:\n  controlPlane:\n    endpoint: https://${IP.d}:6443\n`);
-  const boot = async (name: "a" | "b" | "c" | "d") => {
+  boot = async (name: "a" | "b" | "c" | "d", tag: string = name) => {
     const sb = await bootSandbox({
       config: applyPatches(cp, [patch(`node-${name}`, IP[name]), ...(name === "d" ? [alone] : [])]),
-      env: name === "d" ? { ...env, MINOS_ETCDCTL_BINARY: ETCDCTL_IN_SANDBOX } : env,
-      files: name === "d" ? [etcdFile(), etcdctlFile()] : [etcdFile()],
+      containers: true,
       echo,
     });
     nodes[name] = sb;
     // eth0 appears in the node's namespace while its network phase waits for it (up to 10 s).
-    const veth = `v${name}${process.pid}`.slice(0, 15);
+    const veth = `v${tag}${process.pid}`.slice(0, 15);
     await must(inNs(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", String(await sb.initPid())]), `veth ${name}`);
     await must(inNs(["ip", "link", "set", veth, "master", "br0", "up"]), `veth ${name} up`);
   };
@@ -128,18 +179,30 @@ beforeAll(async () => {
     boot("b"),
     boot("c"),
     boot("d"),
-    bootSandbox({ config: applyPatches(worker, [patch("node-w")]), env, files: [etcdFile()], echo }).then((sb) => (nodes.w = sb)),
+    bootSandbox({ config: applyPatches(worker, [patch("node-w")]), echo }).then((sb) => (nodes.w = sb)),
   ]);
   await Promise.all(Object.values(nodes).map((n) => n.waitForLine(/all services healthy/, 90_000)));
 }, 150_000);
 
 afterAll(async () => {
   await Promise.all(Object.values(nodes).map((n) => n.cleanup()));
+  bridgeRegistry?.kill("SIGKILL");
+  await bridgeRegistry?.exited;
+  await staging?.stop();
   await run(["ip", "netns", "del", NS]);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe("etcd on three control-plane sandboxes", () => {
+  test("while the image cannot be pulled etcd is Waiting with the registry's error and retries; then it waits for Bootstrap", async () => {
+    for (const n of ["a", "b", "c"] as const)
+      await nodes[n]!.waitForLine(/service etcd: Waiting: image registry\.invalid\/minos-test\/etcd:v3\.4\.23: .*10\.77\.0\.1:5000.*; retry in \d+ ms/, 30_000);
+    // Retried: a second attempt's message, with a longer delay.
+    await nodes.a!.waitForLine(/service etcd: Waiting: image registry\.invalid\/.*; retry in 2000 ms/, 30_000);
+    expect(nodes.a!.lines.some((l) => /etcd: added as learner|bootstrapping/.test(l))).toBe(false);
+    await startBridgeRegistry();
+  }, 60_000);
+
   test("before Bootstrap every control plane waits (with the reason), and none starts a cluster of its own", async () => {
     for (const n of ["a", "b", "c"] as const) {
       await nodes[n]!.waitForLine(/service etcd: Waiting: waiting for Bootstrap or for a member to join through/, 30_000);
@@ -174,6 +237,39 @@ describe("etcd on three control-plane sandboxes", () => {
     expect([nodes.b!, nodes.c!].some((n) => n.lines.some((l) => /bootstrapping a one-member cluster/.test(l)))).toBe(false);
   }, 120_000);
 
+  test("etcd runs as Talos's container: the image's etcd, uid 60, no capabilities, its own PID namespace, the node's network, data rw and PKI ro", async () => {
+    const sb = nodes.b!;
+    const pid = etcdPid(sb)!;
+    expect(pid).toBeDefined();
+    const init = await sb.initPid();
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    expect(status).toMatch(/^Uid:\s+60\s+60\s+60\s+60$/m);
+    expect(status).toMatch(/^Gid:\s+60\s+60\s+60\s+60$/m);
+    expect(status).toMatch(/^CapEff:\s+0{16}$/m);
+    expect(status).toMatch(/^CapBnd:\s+0{16}$/m);
+    expect(readlinkSync(`/proc/${pid}/ns/net`)).toBe(readlinkSync(`/proc/${init}/ns/net`));
+    expect(readlinkSync(`/proc/${pid}/ns/pid`)).not.toBe(readlinkSync(`/proc/${init}/ns/pid`));
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]).toBe("/usr/local/bin/etcd");
+    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toMatch(/\/system\/etcd\n/);
+    expect(readFileSync(`/proc/${pid}/environ`, "utf8")).toContain("ETCD_CIPHER_SUITES=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,");
+    // mountinfo fields: 4 = mount point, 5 = per-mount options.
+    const mounts = new Map(
+      readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" "))
+        .map((f) => [f[4]!, f[5]!.split(",")] as const),
+    );
+    expect(mounts.get("/var/lib/etcd")).toContain("rw");
+    expect(mounts.get("/system/secrets/etcd")).toContain("ro");
+    const imgs = await ctl(sb, "image", "list", "--namespace", "system");
+    expect(imgs.out).toContain(IMAGE);
+    // The data it wrote belongs to the etcd user (seen through init's root: the node's /var is its own mount).
+    const data = `/proc/${init}/root/var/lib/etcd`;
+    const st = Bun.spawnSync(["stat", "-c", "%u:%g %a", data, `${data}/member`], { stdout: "pipe" });
+    expect(st.stdout.toString().trim().split("\n")).toEqual(["60:60 700", "60:60 700"]);
+  });
+
   test("Bootstrap again (on A, and on B which has data): FAILED_PRECONDITION, nothing changed", async () => {
     const again = await ctl(nodes.a!, "bootstrap");
     expect(again.code).toBe(1);
@@ -200,7 +296,7 @@ describe("etcd on three control-plane sandboxes", () => {
 
   test("benchmark: put p50/p99 and throughput, minos-run cluster vs the same etcd run directly with the same flags on the same network", async () => {
     // The direct cluster: the same binary, flags and certificates, started by the test in each node's network namespace on ports 3379/3380.
-    const direct: Array<{ kill(): void }> = [];
+    const direct: Array<ReturnType<typeof Bun.spawn>> = [];
     try {
       const spec = async (n: "a" | "b" | "c") => {
         const secrets = join(nodes[n]!.rootfs, "system/secrets/etcd");
@@ -224,8 +320,13 @@ describe("etcd on three control-plane sandboxes", () => {
       };
       for (const n of ["a", "b", "c"] as const) {
         const s = await spec(n);
+        // The same environment too (ETCD_CIPHER_SUITES): only the way it is run differs.
         direct.push(
-          Bun.spawn(["nsenter", `--net=/proc/${await nodes[n]!.initPid()}/ns/net`, ...asProcess(s, etcdPath())], { stdout: "ignore", stderr: "ignore" }),
+          Bun.spawn(["nsenter", `--net=/proc/${await nodes[n]!.initPid()}/ns/net`, etcdPath(), ...s.args], {
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...s.env },
+            stdout: "ignore",
+            stderr: "ignore",
+          }),
         );
       }
       const secrets = join(nodes.a!.rootfs, "system/secrets/etcd");
@@ -279,25 +380,51 @@ describe("etcd on three control-plane sandboxes", () => {
         expect(r.throughput).toBeGreaterThan(0);
       }
     } finally {
-      for (const p of direct) p.kill();
+      // SIGKILL: a member told to stop gracefully can wait on its peers (stopping too) for good; these hold nothing to keep.
+      for (const p of direct) p.kill("SIGKILL");
+      await Promise.all(direct.map((p) => p.exited));
     }
   }, 90_000);
 
-  test("kill -9 of B's etcd: the supervisor restarts it and it has every key", async () => {
-    const init = await nodes.b!.initPid();
-    const pid = etcdPid(init);
+  test("kill -9 of B's etcd container: the supervisor restarts it and it has every key", async () => {
+    const pid = etcdPid(nodes.b!);
     expect(pid).toBeDefined();
     const before = nodes.b!.lines.length;
     process.kill(pid!, "SIGKILL");
     await nodes.b!.waitForLine(/service etcd: Waiting: exited: signal 9 \(SIGKILL\)/, 10_000, before);
     await nodes.b!.waitForLine(/service etcd: Running: started/, 20_000, before);
-    const newPid = await until("a new etcd process", 10_000, async () => etcdPid(init));
+    const newPid = await until("a new etcd process", 10_000, async () => etcdPid(nodes.b!));
     expect(newPid).not.toBe(pid);
     const count = await until("B serves every key again", 30_000, async () => {
       const r = await ctlEtcd(IP.b, "get", "/k/", "--prefix", "--keys-only", "-w", "json", "--consistency=s");
       return r.code === 0 ? JSON.parse(r.out).count : undefined;
     });
     expect(count).toBe(1000);
+  }, 60_000);
+
+  test("a new address on B (as a DHCP lease would bring): B reissues its peer and server certificates and its running etcd serves the new SAN", async () => {
+    const extra = `${NET}.22`;
+    const init = await nodes.b!.initPid();
+    const before = nodes.b!.lines.length;
+    await must(run(["nsenter", "-t", String(init), "-n", "ip", "addr", "add", `${extra}/24`, "dev", "eth0"]), "address add");
+    try {
+      await nodes.b!.waitForLine(
+        new RegExp(`etcd: node addresses changed \\(.*-> [0-9.,]*${extra.replace(/\./g, "\\.")}.*\\): peer and server certificates reissued`),
+        30_000,
+        before,
+      );
+      const health = await until("etcd on the new address with a certificate that names it", 10_000, async () => {
+        const r = await ctlEtcd(extra, "endpoint", "health");
+        return r.code === 0 ? r.err + r.out : undefined;
+      });
+      expect(health).toMatch(/is healthy/);
+      const s = join(nodes.b!.rootfs, "system/secrets/etcd");
+      const sans = new X509Certificate(readFileSync(`${s}/server.crt`)).subjectAltName ?? "";
+      expect(sans).toContain(`IP Address:${extra}`);
+      expect(sans).toContain(`IP Address:${IP.b}`);
+    } finally {
+      await run(["nsenter", "-t", String(init), "-n", "ip", "addr", "del", `${extra}/24`, "dev", "eth0"]);
+    }
   }, 60_000);
 
   test("minosctl -e A -n A,B,C etcd members: one endpoint, three nodes' answers, three members each", async () => {
@@ -372,6 +499,8 @@ describe("etcd on three control-plane sandboxes", () => {
     });
     expect(count).toBe(1000);
     expect((await members(d)).map((m) => m.hostname)).toEqual(["node-d"]);
+    // etcd's own restore ran in a one-shot container of cluster.etcd.image (the node has no etcdctl).
+    expect(d.lines.some((l) => l.includes(`etcd: snapshot restored into /var/lib/etcd by /usr/local/bin/etcdctl of ${IMAGE}`))).toBe(true);
   }, 60_000);
 
   test("status, alarms and defrag answer on A", async () => {
@@ -396,6 +525,30 @@ describe("etcd on three control-plane sandboxes", () => {
     expect(existsSync(join(nodes.c!.rootfs, "var/lib/etcd"))).toBe(false);
     expect(JSON.parse(await must(ctlEtcd(IP.b, "get", "/k/", "--prefix", "--keys-only", "-w", "json"), "count")).count).toBe(1000);
   }, 40_000);
+
+  test("Reset (graceful, Talos's default) of a control plane leaves the cluster first, also when it reboots: a fresh C joins, is reset, A and B list two members", async () => {
+    // C left above and waits for a reboot to join again: a fresh node-c (new state, same address) joins by itself.
+    await nodes.c!.cleanup();
+    await boot("c", "C");
+    await nodes.c!.waitForLine(/all services healthy/, 90_000);
+    await until("node-c is a voting member again", 90_000, async () => {
+      const m = await members(nodes.a!);
+      return m.length === 3 && m.every((x) => !x.is_learner) && m.some((x) => x.hostname === "node-c") ? m : undefined;
+    });
+    await until("C's etcd is Running", 30_000, async () => ((await ctl(nodes.c!, "etcd", "status")).code === 0 ? true : undefined));
+    const r = await ctl(nodes.c!, "reset", "--reboot");
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const exit = await nodes.c!.exited;
+    expect(exit.initSignal).toBe("SIGHUP");
+    expect(nodes.c!.lines.some((l) => /reset requested: leave etcd/.test(l))).toBe(true);
+    expect(nodes.c!.lines.some((l) => /leaveEtcd\/leave etcd: ok/.test(l))).toBe(true);
+    expect(nodes.c!.lines.some((l) => /etcd: left the cluster \(member/.test(l))).toBe(true);
+    expect(nodes.c!.lines.some((l) => /left the etcd cluster; data wiped/.test(l))).toBe(true);
+    expect(existsSync(join(nodes.c!.rootfs, "var/lib/etcd"))).toBe(false);
+    for (const n of [nodes.a!, nodes.b!]) expect((await members(n)).map((x) => x.hostname).sort()).toEqual(["node-a", "node-b"]);
+    expect(JSON.parse(await must(ctlEtcd(IP.b, "get", "/k/", "--prefix", "--keys-only", "-w", "json"), "count")).count).toBe(1000);
+  }, 200_000);
 
   test("a graceful power-off of B leaves the cluster first; the last member cannot be removed or leave", async () => {
     const exit = await nodes.b!.stop("SIGTERM", 60_000);

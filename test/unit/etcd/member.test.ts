@@ -2,7 +2,8 @@
 // never starting a cluster of its own) until Bootstrap, refuses Bootstrap twice
 // or with data present, and rejoins as itself when it has data.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateCa } from "../../../src/api/pki/certs.ts";
@@ -57,6 +58,39 @@ describe("EtcdMember", () => {
     expect(() => m.requestBootstrap()).toThrow(/is not empty/);
     const spec = await m.prepare({ signal: new AbortController().signal, waiting: () => {} });
     expect(arg(spec.args, "initial-cluster-state")).toBe("existing");
+  });
+
+  test("the peer and server certificates' SANs follow the node's addresses: reissued (atomically, same files) when they change, not otherwise", async () => {
+    let addrs = ["10.9.0.5"];
+    const logs: string[] = [];
+    const secrets = join(dir, "d", "secrets");
+    const m = new EtcdMember(
+      { hostname: "d", ca, image: "x", extraArgs: {}, advertisedSubnets: [], listenSubnets: [], dataDir: join(dir, "d", "data"), secretsDir: secrets },
+      { addresses: () => addrs, findMembers: async () => ({ reason: "unused" }), log: (l) => logs.push(l) },
+    );
+    const sans = (file: string) => new X509Certificate(readFileSync(join(secrets, file))).subjectAltName ?? "";
+    const spec = m.prepare({ signal: new AbortController().signal, waiting: () => {} });
+    m.requestBootstrap();
+    await spec;
+    for (const f of ["peer.crt", "server.crt"]) expect(sans(f)).toContain("IP Address:10.9.0.5");
+    const first = readFileSync(join(secrets, "server.crt"), "utf8");
+    expect(m.refreshCerts()).toBe(false);
+    expect(readFileSync(join(secrets, "server.crt"), "utf8")).toBe(first);
+    // A new DHCP lease: another address.
+    addrs = ["10.9.0.77"];
+    expect(m.refreshCerts()).toBe(true);
+    for (const f of ["peer.crt", "server.crt"]) {
+      expect(sans(f)).toContain("IP Address:10.9.0.77");
+      expect(sans(f)).not.toContain("IP Address:10.9.0.5");
+      expect(sans(f)).toContain("IP Address:127.0.0.1");
+    }
+    // The key still matches its certificate, and no temporary file is left behind.
+    const key = createPrivateKey(readFileSync(join(secrets, "server.key")));
+    expect(new X509Certificate(readFileSync(join(secrets, "server.crt"))).checkPrivateKey(key)).toBe(true);
+    expect(readdirSync(secrets).filter((f) => f.startsWith(".")).length).toBe(0);
+    expect(logs.some((l) => l === "etcd: node addresses changed (10.9.0.5 -> 10.9.0.77): peer and server certificates reissued")).toBe(true);
+    expect(m.tls().cert).toBe(readFileSync(join(secrets, "admin.crt"), "utf8"));
+    expect(m.refreshCerts()).toBe(false);
   });
 
   test("stopped while waiting: the start ends, nothing bootstrapped", async () => {

@@ -1,10 +1,13 @@
 // The etcd service spec: address choice from advertisedSubnets/listenSubnets,
-// Talos's flags with TLS always on, extraArgs overriding, the process form,
-// and snapshot integrity.
+// Talos's flags with TLS always on, extraArgs overriding, the container Talos
+// runs it in, and snapshot integrity.
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { chooseAddresses, filterBySubnets } from "../../../src/etcd/addresses.ts";
-import { asProcess, etcdRunSpec } from "../../../src/etcd/service.ts";
+import { EtcdMember } from "../../../src/etcd/member.ts";
+import { deniedExtraArgs, ETCD_CIPHER_SUITES, etcdRunSpec } from "../../../src/etcd/service.ts";
+import { etcdContainer, etcdServiceSpec } from "../../../src/init/etcd/service.ts";
+import { runtimeSpec } from "../../../src/init/supervisor/oci-spec.ts";
 import { snapshotProblem } from "../../../src/etcd/snapshot.ts";
 
 describe("addresses", () => {
@@ -55,8 +58,45 @@ describe("run spec", () => {
     const names = spec.args.map((a) => a.slice(2, a.indexOf("=")));
     expect(new Set(names).size).toBe(names.length);
   });
-  test("as a process: the binary, then the same args", () => {
-    expect(asProcess(spec, "/test/etcd")).toEqual(["/test/etcd", ...spec.args]);
+  test("as Talos's container: /usr/local/bin/etcd of the image with the same args, host network, data rw, PKI ro, uid 60, no capabilities", () => {
+    const c = etcdContainer(spec, ["HTTP_PROXY=http://proxy:3128"]);
+    expect(c.image).toBe("gcr.io/etcd-development/etcd:v3.5.13");
+    expect(c.namespace).toBe("system");
+    expect(c.args).toEqual(["/usr/local/bin/etcd", ...spec.args]);
+    expect(c.env).toEqual(["HTTP_PROXY=http://proxy:3128", `ETCD_CIPHER_SUITES=${ETCD_CIPHER_SUITES}`]);
+    expect(c.mounts).toEqual([
+      { type: "bind", source: "/var/lib/etcd", destination: "/var/lib/etcd", options: ["rbind", "rw"] },
+      { type: "bind", source: "/system/secrets/etcd", destination: "/system/secrets/etcd", options: ["rbind", "ro"] },
+    ]);
+    const oci = runtimeSpec(
+      c,
+      { entrypoint: ["/bin/sh"], cmd: [], env: [], workingDir: "", user: "" },
+      { id: "etcd", cgroupsPath: "/system/etcd", grantable: [] },
+    ) as {
+      process: { user: { uid: number; gid: number }; args: string[]; capabilities: { effective: string[]; bounding: string[] } };
+      linux: { namespaces: Array<{ type: string }> };
+    };
+    expect(oci.process.user).toEqual({ uid: 60, gid: 60 });
+    expect(oci.process.args[0]).toBe("/usr/local/bin/etcd");
+    expect(oci.process.capabilities.effective).toEqual([]);
+    expect(oci.process.capabilities.bounding).toEqual([]);
+    expect(oci.linux.namespaces.map((n) => n.type)).not.toContain("network");
+    expect(oci.linux.namespaces.map((n) => n.type)).toContain("pid");
+  });
+  test("extraArgs Talos deny-lists (identity, data, listeners, TLS) keep the service from starting, naming them; the rest are fine", () => {
+    const svc = (extraArgs: Record<string, string>) =>
+      etcdServiceSpec(
+        new EtcdMember(
+          { hostname: "n", ca: { cert: "", key: "" }, image: "x", extraArgs, advertisedSubnets: [], listenSubnets: [] },
+          { addresses: () => [], findMembers: async () => ({ reason: "" }), log: () => {} },
+        ),
+        { image: "x", env: [], fetchImage: async () => {} },
+      );
+    expect(svc({ "data-dir": "/tmp/x", "--peer-cert-file": "/x", "election-timeout": "5000" }).precondition()).toBe(
+      "cluster.etcd.extraArgs may not set data-dir, peer-cert-file (Talos refuses them too: minos sets them)",
+    );
+    expect(svc({ "election-timeout": "5000", "initial-cluster-state": "existing" }).precondition() ?? "").not.toMatch(/extraArgs/);
+    expect(deniedExtraArgs({ "listen-client-urls": "x", "advertise-client-urls": "y" })).toEqual(["listen-client-urls"]);
   });
   test("listening on chosen addresses keeps loopback for minos's own client", () => {
     const s = etcdRunSpec({
