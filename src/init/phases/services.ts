@@ -8,7 +8,13 @@ import { watchAllHealthy } from "../supervisor/healthy.ts";
 import { ServiceRegistry } from "../supervisor/registry.ts";
 import { viaWrapperd } from "../supervisor/wrapperd.ts";
 import { CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
-import { ContainerRunner } from "../supervisor/container-runner.ts";
+import { ContainerRunner, rootIsInitramfs } from "../supervisor/container-runner.ts";
+import { controllersAt, criNodeFacts, writeCriConfig } from "../supervisor/cri.ts";
+import { CRI_CONFIG_DROPIN } from "../../containerd/cri-config.ts";
+import { mkdirSync } from "node:fs";
+
+/** Pod logs (the CRI writes /var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log), the kubelet's symlinks and state. */
+export const KUBELET_VAR_DIRS = ["/var/log/pods", "/var/log/containers", "/var/lib/kubelet"];
 import { oomScoreFor } from "../supervisor/launch.ts";
 import { registriesConfig } from "../config/machine.ts";
 import { ContainerdClient } from "../../containerd/index.ts";
@@ -20,6 +26,21 @@ function hasCapability(name: string): boolean {
 
 export function serviceTasks(ctx: NodeContext): Task[] {
   return [
+    {
+      // Before containerd starts: the CRI plugin reads it once, at its start.
+      name: "containerd CRI config, kubelet directories",
+      run: () => {
+        const facts = criNodeFacts({
+          rootIsInitramfs: rootIsInitramfs(),
+          controllers: controllersAt(`${ctx.cgroups.get().dir("")}/cgroup.controllers`),
+          canLowerOomScore: hasCapability("CAP_SYS_RESOURCE"),
+        });
+        // The kubelet's and the CRI's directories on /var (a tmpfs or EPHEMERAL, so made at every boot), as Talos makes them.
+        for (const d of KUBELET_VAR_DIRS) mkdirSync(d, { recursive: true });
+        const adjusted = writeCriConfig(facts);
+        ctx.log.info(`  ${CRI_CONFIG_DROPIN}: ${adjusted.length ? adjusted.join("; ") : "the rootfs's defaults (nothing to adjust on this node)"}`);
+      },
+    },
     {
       name: "start services",
       run: () => {
