@@ -17,6 +17,12 @@ export const CRI_SANDBOX_IMAGE = "registry.k8s.io/pause:3.8";
 export const CNI_BIN_DIR = "/opt/cni/bin";
 /** Where a cluster's CNI installer writes its network config; the CRI plugin watches it. */
 export const CNI_CONF_DIR = "/etc/cni/net.d";
+/**
+ * The CRI plugin's registry hosts directory (containerd's config_path): one
+ * <registry>/hosts.toml per registry with mirrors or TLS settings, written by
+ * init from machine.registries. containerd reads it at each pull.
+ */
+export const CRI_REGISTRY_HOSTS_DIR = "/run/containerd/certs.d";
 /** The file init writes for containerd to import (under /run: the rootfs stays read-only). */
 export const CRI_CONFIG_DROPIN = "/run/containerd/conf.d/cri.toml";
 /** The import pattern in config.toml: a glob, so containerd starts without the file (Go's filepath.Glob finds nothing, no error). */
@@ -48,8 +54,26 @@ export const PLAIN_NODE: CriNodeFacts = { noPivotRoot: false, disableCgroup: fal
 
 const CRI = `plugins."io.containerd.grpc.v1.cri"`;
 
+/** Credentials for one registry host, in the CRI plugin's registry.configs.<host>.auth keys. */
+export interface CriRegistryAuth {
+  username?: string;
+  password?: string;
+  /** base64 of "username:password". */
+  auth?: string;
+  identitytoken?: string;
+}
+
+/** A TOML basic string (JSON's escapes are TOML's for these characters). */
+const str = (v: string) => JSON.stringify(v);
+
 /** The CRI plugin table, complete (see the header: an import replaces it whole). */
-export function criPluginToml(facts: CriNodeFacts): string {
+export function criPluginToml(facts: CriNodeFacts, auths: Record<string, CriRegistryAuth> = {}): string {
+  const auth = Object.entries(auths).flatMap(([host, a]) => [
+    `  [${CRI}.registry.configs.${str(host)}.auth]`,
+    ...Object.entries(a)
+      .filter(([, v]) => v !== undefined && v !== "")
+      .map(([k, v]) => `    ${k} = ${str(v as string)}`),
+  ]);
   return [
     `[${CRI}]`,
     `  sandbox_image = "${CRI_SANDBOX_IMAGE}"`,
@@ -67,13 +91,51 @@ export function criPluginToml(facts: CriNodeFacts): string {
     `  [${CRI}.cni]`,
     `    bin_dir = "${CNI_BIN_DIR}"`,
     `    conf_dir = "${CNI_CONF_DIR}"`,
+    `  [${CRI}.registry]`,
+    `    config_path = "${CRI_REGISTRY_HOSTS_DIR}"`,
+    ...auth,
     "",
   ].join("\n");
 }
 
 /** The drop-in init writes: schema version 2 and the CRI table. */
-export function criDropin(facts: CriNodeFacts): string {
-  return `version = 2\n\n${criPluginToml(facts)}`;
+export function criDropin(facts: CriNodeFacts, auths: Record<string, CriRegistryAuth> = {}): string {
+  return `version = 2\n\n${criPluginToml(facts, auths)}`;
+}
+
+/** TLS files of one host, as paths written beside its hosts.toml. */
+export interface HostTls {
+  ca?: string;
+  client?: [cert: string, key: string];
+  skipVerify?: boolean;
+}
+
+/** One registry's hosts.toml (containerd's hosts format). */
+export interface RegistryHosts {
+  /** The upstream (containerd's "server"); absent: https://<registry> itself. */
+  server?: string;
+  serverTls?: HostTls;
+  /** Mirrors, tried in order before the server. */
+  mirrors: { url: string; tls?: HostTls; overridePath?: boolean }[];
+}
+
+function tlsLines(t: HostTls | undefined, indent: string): string[] {
+  if (!t) return [];
+  return [
+    ...(t.ca ? [`${indent}ca = ${str(t.ca)}`] : []),
+    ...(t.client ? [`${indent}client = [[${str(t.client[0])}, ${str(t.client[1])}]]`] : []),
+    ...(t.skipVerify ? [`${indent}skip_verify = true`] : []),
+  ];
+}
+
+export function hostsToml(h: RegistryHosts): string {
+  const lines = [...(h.server ? [`server = ${str(h.server)}`] : []), ...tlsLines(h.serverTls, "")];
+  for (const m of h.mirrors) {
+    if (lines.length) lines.push("");
+    lines.push(`[host.${str(m.url)}]`, `  capabilities = ["pull", "resolve"]`, ...tlsLines(m.tls, "  "));
+    if (m.overridePath) lines.push("  override_path = true");
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 /** What the facts change, one reason each, for the node's log (empty for a plain node). */

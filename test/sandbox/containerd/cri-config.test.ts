@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CONTAINERD_CONFIG } from "../../../build/etc.ts";
-import { CRI_CONFIG_IMPORTS, CRI_SANDBOX_IMAGE, criDropin } from "../../../src/containerd/cri-config.ts";
+import { CRI_CONFIG_IMPORTS, CRI_REGISTRY_HOSTS_DIR, CRI_SANDBOX_IMAGE, PLAIN_NODE, criDropin } from "../../../src/containerd/cri-config.ts";
 
 const CONTAINERD = resolve(import.meta.dir, "../../../dist/rootfs/bin/containerd");
 const dir = mkdtempSync(join(tmpdir(), `minos-cri-dump-${process.pid}-`));
@@ -47,4 +47,15 @@ test("with the drop-in its settings win and the rest of the CRI table stays", ()
   expect(setting(out, "sandbox_image")).toBe(`"${CRI_SANDBOX_IMAGE}"`);
   expect(setting(out, "bin_dir")).toBe(`"/opt/cni/bin"`);
   expect(setting(out, "snapshotter")).toBe(`"overlayfs"`);
+});
+
+test("registry auth in the drop-in lands in the CRI table beside config_path", () => {
+  const d = join(dir, "conf.d-auth");
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, "cri.toml"), criDropin(PLAIN_NODE, { "registry.lan:5443": { username: "u", password: "p" } }));
+  const out = dump(d);
+  expect(setting(out, "config_path")).toBe(`"${CRI_REGISTRY_HOSTS_DIR}"`);
+  expect(out).toMatch(
+    /\[plugins\."io\.containerd\.grpc\.v1\.cri"\.registry\.configs\."registry\.lan:5443"\.auth\]\s+auth = ""\s+identitytoken = ""\s+password = "p"\s+username = "u"/,
+  );
 });

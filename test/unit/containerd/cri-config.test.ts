@@ -15,8 +15,10 @@ import {
   criAdjustments,
   criDropin,
   criPluginToml,
+  CRI_REGISTRY_HOSTS_DIR,
+  hostsToml,
 } from "../../../src/containerd/cri-config.ts";
-import { criNodeFacts, writeCriConfig } from "../../../src/init/supervisor/cri.ts";
+import { criNodeFacts, criRegistrySettings, writeCriConfig } from "../../../src/init/supervisor/cri.ts";
 
 describe("CRI config", () => {
   test("the rootfs's containerd config imports the drop-in's directory and carries a plain node's CRI table", () => {
@@ -62,7 +64,7 @@ describe("CRI config", () => {
     try {
       const facts = { noPivotRoot: true, disableCgroup: false, restrictOomScoreAdj: false };
       const path = join(dir, "conf.d/cri.toml");
-      expect(writeCriConfig(facts, path)).toEqual(criAdjustments(facts));
+      expect(writeCriConfig(facts, undefined, path, join(dir, "hosts"))).toEqual(criAdjustments(facts));
       const text = readFileSync(path, "utf8");
       expect(text).toBe(criDropin(facts));
       expect(text.startsWith("version = 2\n")).toBe(true);
@@ -70,5 +72,51 @@ describe("CRI config", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("machine.registries becomes the CRI's hosts directory: mirrors in order, TLS files, skipFallback, auth in the table", () => {
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const r = criRegistrySettings({
+      mirrors: {
+        "docker.io": { endpoints: ["http://10.5.0.1:5000", "mirror.lan:5443"] },
+        "ghcr.io": { endpoints: ["http://10.5.0.1:5001"], skipFallback: true },
+        "*": { endpoints: ["http://10.5.0.1:5002"] },
+      },
+      config: {
+        "mirror.lan:5443": { tls: { ca: Buffer.from(ca).toString("base64") } },
+        "registry.lan:5443": { tls: { insecureSkipVerify: true }, auth: { username: "u", password: "p" } },
+      },
+    });
+    expect(Object.keys(r.files).sort()).toEqual([
+      "_default/hosts.toml",
+      "docker.io/hosts.toml",
+      "docker.io/mirror.lan_5443-ca.crt",
+      "ghcr.io/hosts.toml",
+      // A host with TLS settings gets its own file too: pulls that name it directly.
+      "mirror.lan:5443/hosts.toml",
+      "mirror.lan:5443/mirror.lan_5443-ca.crt",
+      "registry.lan:5443/hosts.toml",
+    ]);
+    // The base64 form of Talos's v1alpha1 is written as PEM.
+    expect(r.files["docker.io/mirror.lan_5443-ca.crt"]).toBe(ca);
+    expect(r.files["docker.io/hosts.toml"]).toBe(
+      [
+        `[host."http://10.5.0.1:5000"]`,
+        `  capabilities = ["pull", "resolve"]`,
+        "",
+        `[host."https://mirror.lan:5443"]`,
+        `  capabilities = ["pull", "resolve"]`,
+        `  ca = "${CRI_REGISTRY_HOSTS_DIR}/docker.io/mirror.lan_5443-ca.crt"`,
+        "",
+      ].join("\n"),
+    );
+    // skipFallback: the last mirror is the upstream, so the registry itself is never asked.
+    expect(r.files["ghcr.io/hosts.toml"]).toBe(`server = "http://10.5.0.1:5001"\n`);
+    expect(r.files["registry.lan:5443/hosts.toml"]).toBe("skip_verify = true\n");
+    expect(r.auths).toEqual({ "registry.lan:5443": { username: "u", password: "p", auth: undefined, identitytoken: undefined } });
+    const table = criPluginToml(PLAIN_NODE, r.auths);
+    expect(table).toContain(`config_path = "${CRI_REGISTRY_HOSTS_DIR}"`);
+    expect(table).toContain(`[plugins."io.containerd.grpc.v1.cri".registry.configs."registry.lan:5443".auth]\n    username = "u"\n    password = "p"\n`);
+    expect(hostsToml({ mirrors: [] })).toBe("\n");
   });
 });
