@@ -29,6 +29,8 @@ export function serviceTasks(ctx: NodeContext): Task[] {
     {
       // Before containerd starts: the CRI plugin reads it once, at its start.
       name: "containerd CRI config, kubelet directories",
+      // Without the drop-in containerd still starts, with the rootfs's CRI defaults: logged, not a failed boot.
+      nonFatal: true,
       run: () => {
         const facts = criNodeFacts({
           rootIsInitramfs: rootIsInitramfs(),
