@@ -17,7 +17,9 @@ const tmpRoot = `dist/.rootfs.${process.pid}`;
 const { libs } = layoutRootfs(tmpRoot, "dist/minos", readLinks());
 const up = installUpstream(tmpRoot);
 const bins = countBins(tmpRoot);
-console.log(`build: ${up.binaries} upstream binaries from ${up.debs.length} Debian packages, ${up.libs.length} libraries, ${up.etc} files in /etc`);
+console.log(
+  `build: ${up.binaries} upstream binaries, ${up.cniPlugins} CNI plugins in /opt/cni/bin, from ${up.debs.length} Debian packages, ${up.libs.length} libraries, ${up.etc} files in /etc`,
+);
 console.log(`build: /bin+/sbin: ${bins.unique} unique files, ${bins.entries} entries`);
 swapInto(tmpRoot, "dist/rootfs");
 console.log(`build: dist/rootfs with ${readLinks().length} minos names, ${libs.length} libraries, boot shim`);

@@ -3,6 +3,7 @@
 // rootfs has none, so the accounts' shell is a path that does not exist.
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { CNI_CONF_DIR, CRI_CONFIG_IMPORTS, PLAIN_NODE, criPluginToml } from "../src/containerd/cri-config.ts";
 
 export function osRelease(version: string): string {
   return [
@@ -21,19 +22,23 @@ export function osRelease(version: string): string {
  * containerd's own config (schema version 2, containerd 1.6). Persistent state
  * under /var, runtime state and the socket under /run: the rootfs itself stays
  * read-only. The opt plugin would create /opt/containerd in the rootfs, so it is
- * off (Talos disables it too); the CRI plugin stays, for the kubelet.
+ * off (Talos disables it too); the CRI plugin stays, for the kubelet
+ * (src/containerd/cri-config.ts: its section here is a plain node's, and init
+ * rewrites it through the import for what only the booted node knows).
  */
 export const CONTAINERD_CONFIG = `version = 2
 root = "/var/lib/containerd"
 state = "/run/containerd"
 disabled_plugins = ["io.containerd.internal.v1.opt"]
+imports = ["${CRI_CONFIG_IMPORTS}"]
 
 [grpc]
   address = "/run/containerd/containerd.sock"
 
 [ttrpc]
   address = "/run/containerd/containerd.sock.ttrpc"
-`;
+
+${criPluginToml(PLAIN_NODE)}`;
 
 const FILES: Record<string, string> = {
   "etc/containerd/config.toml": CONTAINERD_CONFIG,
@@ -56,6 +61,6 @@ export function writeEtc(root: string, version: string): number {
   symlinkSync("../usr/lib/os-release", join(root, "etc/os-release"));
   // containerd's CRI plugin watches the CNI config dir and creates it when it
   // is missing, which on a read-only rootfs fails the whole plugin.
-  mkdirSync(join(root, "etc/cni/net.d"), { recursive: true });
+  mkdirSync(join(root, CNI_CONF_DIR), { recursive: true });
   return Object.keys(files).length + 1;
 }

@@ -7,6 +7,7 @@ import { fetchDebs, type Deb } from "./debs.ts";
 import { writeEtc } from "./etc.ts";
 import { lddMany } from "./elf.ts";
 import { installLibs } from "./libs.ts";
+import { CNI_BIN_DIR } from "../src/containerd/cri-config.ts";
 import pkgJson from "../package.json";
 
 interface Binary {
@@ -35,6 +36,17 @@ export const BINARIES: Binary[] = [
   { pkg: "xfsprogs", from: "sbin/xfs_repair", to: "/sbin/xfs_repair" },
   { pkg: "iptables", from: "usr/sbin/xtables-legacy-multi", to: "/sbin/xtables-legacy-multi" },
 ];
+
+/**
+ * CNI plugins for containerd's CRI plugin (pod networks), from Debian's
+ * containernetworking-plugins, at Talos's /opt/cni/bin: outside /bin and /sbin,
+ * so the seed's twelve stays twelve (Talos ships its CNI plugins there too, and
+ * a cluster's CNI installer adds its own beside them). The smallest set a
+ * bridge network needs: bridge, the host-local IPAM, loopback (CRI sets up each
+ * pod's lo with it), and portmap for hostPort. CNI_BIN_DIR is the CRI config's bin_dir.
+ */
+export const CNI_PACKAGE = "containernetworking-plugins";
+export const CNI_PLUGINS = ["bridge", "host-local", "loopback", "portmap"];
 
 /**
  * The names xtables-legacy-multi answers to, as symlinks beside it. The seed
@@ -107,6 +119,8 @@ const LVM_RULES = "lib/udev/rules.d/56-lvm.rules";
 export interface UpstreamResult {
   debs: Deb[];
   binaries: number;
+  /** CNI plugins installed under CNI_BIN_DIR. */
+  cniPlugins: number;
   /** Library paths (as in the rootfs) copied in for the upstream binaries. */
   libs: string[];
   /** Files written under /etc (and os-release). */
@@ -114,7 +128,7 @@ export interface UpstreamResult {
 }
 
 function packageNames(): string[] {
-  return [...new Set([...BINARIES.map((b) => b.pkg), ...DATA.map((d) => d[0]), "lvm2", ...LIB_PACKAGES])];
+  return [...new Set([...BINARIES.map((b) => b.pkg), ...DATA.map((d) => d[0]), "lvm2", CNI_PACKAGE, ...LIB_PACKAGES])];
 }
 
 /** Where a package keeps libraries: the search path handed to ldd. */
@@ -208,8 +222,13 @@ export function installUpstream(root: string): UpstreamResult {
     ),
   );
 
+  const cni = CNI_PLUGINS.map((p) => join(deb(CNI_PACKAGE).tree, "usr/lib/cni", p));
+  mkdirSync(join(root, CNI_BIN_DIR), { recursive: true });
+  for (const from of cni) copyFileSync(from, join(root, CNI_BIN_DIR, basename(from)));
+  libs.push(...installNeeded(root, cni, debs, env));
+
   const etc = writeEtc(root, pkgJson.version);
-  return { debs, binaries: BINARIES.length, libs, etc };
+  return { debs, binaries: BINARIES.length, cniPlugins: CNI_PLUGINS.length, libs, etc };
 }
 
 /**

@@ -8,7 +8,8 @@ import * as grpc from "@grpc/grpc-js";
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BINARIES, XTABLES_LINKS } from "../../build/packages.ts";
+import { BINARIES, CNI_PLUGINS, XTABLES_LINKS, countBins } from "../../build/packages.ts";
+import { CNI_BIN_DIR } from "../../src/containerd/cri-config.ts";
 
 // Resolved once: a concurrent build swaps dist/rootfs by rename; this tree stays valid.
 const ROOT = realpathSync("dist/rootfs");
@@ -111,6 +112,21 @@ describe("rootfs shape", () => {
   test("passwd and group hold root and nobody (65534)", () => {
     expect(readFileSync(join(ROOT, "etc/passwd"), "utf8")).toMatch(/^nobody:x:65534:65534:/m);
     expect(readFileSync(join(ROOT, "etc/group"), "utf8")).toMatch(/^root:x:0:$/m);
+  });
+
+  test("the CNI plugins are at /opt/cni/bin, run from inside the rootfs, and /bin + /sbin stay at twelve unique files", () => {
+    for (const p of CNI_PLUGINS) {
+      const path = join(CNI_BIN_DIR, p);
+      expect(statSync(join(ROOT, path)).isFile()).toBe(true);
+      // CNI_COMMAND=VERSION: every plugin answers with the spec versions it supports (CNI spec, "VERSION").
+      const r = Bun.spawnSync(["unshare", "--mount", "sh", "-c", SANDBOX, "sh", ROOT, path], {
+        env: { CNI_COMMAND: "VERSION" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      expect(JSON.parse(r.stdout.toString()).supportedVersions).toContain("0.4.0");
+    }
+    expect(countBins(ROOT).unique).toBe(12);
   });
 
   test("udev rules are shipped", () => {

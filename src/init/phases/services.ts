@@ -8,7 +8,13 @@ import { watchAllHealthy } from "../supervisor/healthy.ts";
 import { ServiceRegistry } from "../supervisor/registry.ts";
 import { viaWrapperd } from "../supervisor/wrapperd.ts";
 import { CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
-import { ContainerRunner } from "../supervisor/container-runner.ts";
+import { ContainerRunner, rootIsInitramfs } from "../supervisor/container-runner.ts";
+import { controllersAt, criNodeFacts, criRegistrySettings, writeCriConfig } from "../supervisor/cri.ts";
+import { CRI_CONFIG_DROPIN, CRI_REGISTRY_HOSTS_DIR } from "../../containerd/cri-config.ts";
+import { mkdirSync } from "node:fs";
+
+/** Pod logs (the CRI writes /var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log), the kubelet's symlinks and state. */
+export const KUBELET_VAR_DIRS = ["/var/log/pods", "/var/log/containers", "/var/lib/kubelet"];
 import { oomScoreFor } from "../supervisor/launch.ts";
 import { registriesConfig } from "../config/machine.ts";
 import { ContainerdClient } from "../../containerd/index.ts";
@@ -20,6 +26,27 @@ function hasCapability(name: string): boolean {
 
 export function serviceTasks(ctx: NodeContext): Task[] {
   return [
+    {
+      // Before containerd starts: the CRI plugin reads it once, at its start.
+      name: "containerd CRI config, kubelet directories",
+      // Without the drop-in containerd still starts, with the rootfs's CRI defaults: logged, not a failed boot.
+      nonFatal: true,
+      run: () => {
+        const facts = criNodeFacts({
+          rootIsInitramfs: rootIsInitramfs(),
+          controllers: controllersAt(`${ctx.cgroups.get().dir("")}/cgroup.controllers`),
+          canLowerOomScore: hasCapability("CAP_SYS_RESOURCE"),
+        });
+        // The kubelet's and the CRI's directories on /var (a tmpfs or EPHEMERAL, so made at every boot), as Talos makes them.
+        for (const d of KUBELET_VAR_DIRS) mkdirSync(d, { recursive: true });
+        // The pods' pulls go through the same mirrors, TLS and auth as minos's own (machine.registries).
+        const registries = criRegistrySettings(registriesConfig(ctx.config.get().config.machine.registries));
+        const adjusted = writeCriConfig(facts, registries);
+        ctx.log.info(`  ${CRI_CONFIG_DROPIN}: ${adjusted.length ? adjusted.join("; ") : "the rootfs's defaults (nothing to adjust on this node)"}`);
+        const hosts = Object.keys(registries.files).filter((f) => f.endsWith("/hosts.toml"));
+        if (hosts.length) ctx.log.info(`  ${CRI_REGISTRY_HOSTS_DIR}: ${hosts.map((f) => f.slice(0, -"/hosts.toml".length)).join(", ")}`);
+      },
+    },
     {
       name: "start services",
       run: () => {

@@ -264,7 +264,7 @@ export class ContainerRunner implements ContainerLauncher {
 
 let initramfsRoot: boolean | undefined;
 /** The node's / is the kernel's initramfs (rootfs): pivot_root(2) is refused there, runc must not use it. */
-function rootIsInitramfs(): boolean {
+export function rootIsInitramfs(): boolean {
   if (initramfsRoot === undefined) {
     try {
       const root = readFileSync("/proc/self/mountinfo", "utf8")
