@@ -7,7 +7,8 @@ import { builtinServices, extraServices } from "../supervisor/builtin.ts";
 import { watchAllHealthy } from "../supervisor/healthy.ts";
 import { ServiceRegistry } from "../supervisor/registry.ts";
 import { viaWrapperd } from "../supervisor/wrapperd.ts";
-import { CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
+import { CONTAINERD_ROOT, CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
+import { syncfsOffThread } from "../../sys/syncfs.ts";
 import { ContainerRunner } from "../supervisor/container-runner.ts";
 import { oomScoreFor } from "../supervisor/launch.ts";
 import { registriesConfig } from "../config/machine.ts";
@@ -42,6 +43,7 @@ export function serviceTasks(ctx: NodeContext): Task[] {
           },
           log: (m) => ctx.log.info(m),
           progress: (p) => ctx.events.emit({ kind: "image-pull", ...p }),
+          persist: () => syncfsOffThread(CONTAINERD_ROOT),
         });
         const registry = new ServiceRegistry({
           launchContext: { reaper: ctx.reaper, cgroups: ctx.cgroups.get(), viaWrapperd: wrapped.use, canLowerOomScore, containers },

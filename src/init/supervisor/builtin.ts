@@ -11,6 +11,8 @@ import { SYSTEM_NAMESPACE } from "../../images/pull.ts";
 import { configFileMounts, writeConfigFiles } from "./extension-config.ts";
 
 export const CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
+/** containerd's root (build/etc.ts): content, metadata and snapshots; on an installed node on EPHEMERAL. */
+export const CONTAINERD_ROOT = "/var/lib/containerd";
 export const UDEVD_CONTROL = "/run/udev/control";
 export const DASHBOARD_TTY = "/dev/tty2";
 
