@@ -7,10 +7,11 @@
 //
 // Why /system/overlays (Talos's ExtensionServiceUserConfigPath) and not /var:
 // the files are derived from the config, which is the only state. /system is
-// in RAM on every minos node (the initramfs; only /system/state is a disk), so
-// each boot starts without them and writes exactly what the config in force
-// says; a copy on /var (EPHEMERAL, kept across reboots) could outlive the
-// document that made it.
+// in RAM when minos boots from its image (the initramfs; only /system/state is
+// a disk), so each boot starts without them and writes exactly what the config
+// in force says; a copy on /var (EPHEMERAL, kept across reboots) could outlive
+// the document that made it. The writer also removes every file of the
+// service's directory the document does not name, wherever /system lives.
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { configFileName, EXTENSION_CONFIG_DIR, type ExtensionServiceConfig } from "../../config/extension-service.ts";
