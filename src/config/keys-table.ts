@@ -2,7 +2,7 @@
 // with its type and whether minos applies it. A unit test compares the
 // committed file with this output; `bun scripts/config-keys.ts` rewrites it.
 
-import { KINDS } from "./kinds.ts";
+import { APPLIED_KINDS, KINDS } from "./kinds.ts";
 import { listKeys, type KeyRow } from "./schema.ts";
 import { V1ALPHA1 } from "./v1alpha1.ts";
 
@@ -19,7 +19,7 @@ export function configKeys(): KeyRow[] {
   for (const [kind, schema] of Object.entries(KINDS)) {
     for (const row of listKeys(schema, kind)) {
       if (row.path === `${kind}.apiVersion` || row.path === `${kind}.kind`) continue;
-      rows.push({ ...row, state: "accepted" });
+      rows.push(APPLIED_KINDS.has(kind) ? row : { ...row, state: "accepted" });
     }
   }
   return rows;

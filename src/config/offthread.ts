@@ -10,6 +10,7 @@
 // The result comes back as a tape pulled slice by slice (transfer.ts) and is
 // rebuilt here with a turn of the event loop between slices.
 import { InvalidArgumentError, ResourceExhaustedError } from "../lib/errors.ts";
+import type { KindDocument } from "./kinds.ts";
 import type { Redaction } from "./redact.ts";
 import { TapeDecoder } from "./transfer.ts";
 import type { V1Alpha1Config } from "./v1alpha1.ts";
@@ -123,8 +124,8 @@ export class ConfigValidator {
         await new Promise((r) => setImmediate(r));
         if (ended) throw ended;
       }
-      const value = decoder.value() as { config: V1Alpha1Config; warnings: string[]; redaction: Redaction };
-      return { config: value.config, warnings: value.warnings, redaction: value.redaction, text: first.text };
+      const value = decoder.value() as { config: V1Alpha1Config; warnings: string[]; documents: KindDocument[]; redaction: Redaction };
+      return { config: value.config, warnings: value.warnings, documents: value.documents, redaction: value.redaction, text: first.text };
     } catch (e) {
       throw ended ?? e;
     } finally {

@@ -7,7 +7,8 @@
 
 import type { Document } from "yaml";
 import { InvalidArgumentError } from "../lib/errors.ts";
-import { isKindName, KINDS, documentName, type KindDocument } from "./kinds.ts";
+import { checkExtensionServiceConfig, extensionServiceWarnings } from "./extension-service.ts";
+import { APPLIED_KINDS, extensionServiceConfigs, isKindName, KINDS, documentName, type KindDocument } from "./kinds.ts";
 import { typeName, validate, NOT_APPLIED, type Findings } from "./schema.ts";
 import { checkV1Alpha1, V1ALPHA1, type V1Alpha1Config } from "./v1alpha1.ts";
 import { CONFIG_LIMITS, decodeConfigText, parseYamlDocuments, type ConfigLimits } from "./yaml.ts";
@@ -76,8 +77,9 @@ export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigL
       continue;
     }
     const found: Findings = { errors: [], warnings: [] };
-    // Everything in these documents is accepted, not applied: one warning for the document, not one per key.
+    // A kind minos does not apply yet is accepted as a whole: one warning for the document, not one per key.
     const out = validate(value, KINDS[kind], prefix, "mixed", found);
+    if (kind === "ExtensionServiceConfig" && out) checkExtensionServiceConfig(out, prefix, found.errors);
     errors.push(...found.errors);
     if (found.errors.length > 0 || out === undefined) continue;
     const doc = { kind, index, value: out } as KindDocument;
@@ -87,8 +89,15 @@ export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigL
     if (first !== undefined) errors.push(`${prefix}: a second ${kind}${name ? ` named "${name}"` : ""} (the first is document[${first}])`);
     names.set(key, index);
     documents.push(doc);
-    warnings.push(`${prefix} (${kind}${name ? ` "${name}"` : ""}): ${NOT_APPLIED}`);
+    if (!APPLIED_KINDS.has(kind)) warnings.push(`${prefix} (${kind}${name ? ` "${name}"` : ""}): ${NOT_APPLIED}`);
   }
+  if (config)
+    warnings.push(
+      ...extensionServiceWarnings(
+        extensionServiceConfigs(documents),
+        (config.minos?.services ?? []).filter((x) => x !== undefined),
+      ),
+    );
 
   if (v1alpha1At === undefined && errors.length === 0) errors.push("version: required (no v1alpha1 document)");
   if (errors.length > 0 || !config) {

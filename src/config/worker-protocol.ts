@@ -6,7 +6,7 @@ import type { Slice } from "./transfer.ts";
 export type ToWorker = { op: "validate"; id: number; input: Uint8Array | string } | { op: "slice"; id: number; index: number };
 
 export type FromWorker =
-  /** Valid: the text, and how many slices the tape of { config, warnings, redaction } has. */
+  /** Valid: the text, and how many slices the tape of { config, warnings, documents, redaction } has. */
   | { op: "valid"; id: number; text: string; slices: number }
   /** Refused (or failed): the error's class name and message. */
   | { op: "invalid"; id: number; name: string; message: string }

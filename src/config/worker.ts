@@ -45,7 +45,7 @@ port.onmessage = (e) => {
     niceJitThreads();
     try {
       const v = validateConfig(m.input);
-      const tape = toTape({ config: v.config, warnings: v.warnings, redaction: v.redaction });
+      const tape = toTape({ config: v.config, warnings: v.warnings, documents: v.documents, redaction: v.redaction });
       held = { id: m.id, tape };
       port.postMessage({ op: "valid", id: m.id, text: v.text, slices: sliceCount(tape, SLICE_TOKENS) });
       niceJitThreads(); // any started during this parse

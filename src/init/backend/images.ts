@@ -9,7 +9,9 @@ import { RegistryClient } from "../../registry/client.ts";
 import { DigestMismatchError, ManifestError, RegistryError } from "../../registry/errors.ts";
 import { InvalidArgumentError, UnavailableError } from "../../lib/errors.ts";
 import { registriesConfig } from "../config/machine.ts";
-import { CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
+import { CONTAINERD_ROOT, CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
+import { persistPull } from "../supervisor/container-runner.ts";
+import { syncfsOffThread } from "../../sys/syncfs.ts";
 import type { NodeContext } from "../context.ts";
 import type { ImageBackend } from "./contract.ts";
 
@@ -40,6 +42,12 @@ export function nodeImages(ctx: NodeContext, socket = CONTAINERD_SOCKET): ImageB
           log: (l) => ctx.log.info(l),
           onProgressStep: (p) => ctx.events.emit({ kind: "image-pull", ...p }),
         });
+        if (!p.existed)
+          await persistPull(
+            p.name,
+            () => syncfsOffThread(CONTAINERD_ROOT),
+            (l) => ctx.log.info(l),
+          );
         return { name: p.name, digest: p.target.digest };
       } catch (e) {
         throw mapped(e);
@@ -48,6 +56,12 @@ export function nodeImages(ctx: NodeContext, socket = CONTAINERD_SOCKET): ImageB
     import: async (namespace, tar, name) => {
       try {
         const images = await importArchive(ctd(), tar, { namespace, ...(name ? { name } : {}), log: (l) => ctx.log.info(l) });
+        if (images.length)
+          await persistPull(
+            images.map((i) => i.name).join(", "),
+            () => syncfsOffThread(CONTAINERD_ROOT),
+            (l) => ctx.log.info(l),
+          );
         return images.map((i) => i.name);
       } catch (e) {
         throw mapped(e);

@@ -70,7 +70,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
   const validated = async (data: string | Uint8Array, signal: AbortSignal | undefined, actorId?: string): Promise<ValidatedConfig> => {
     try {
       const v = await ctx.configValidator.validate(data, signal ? { signal } : {});
-      const config = asMachineConfig(v.config);
+      const config = asMachineConfig(v.config, v.documents);
       const fileProblems = checkMachineFiles(config);
       if (fileProblems.length) throw new InvalidArgumentError(`invalid machine config:\n  ${fileProblems.join("\n  ")}`);
       return v;
@@ -199,7 +199,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
       }
       // Validation first, and the only parse, off the event loop.
       const v = await validated(data, signal, actorId);
-      const next = asMachineConfig(v.config);
+      const next = asMachineConfig(v.config, v.documents);
       const { warnings, text: yaml, redaction } = v;
       if (dryRun) return dryRunResult(ctx.config.peek(), next, yaml, mode, warnings);
       return oneConfigChange(() => change(next, yaml, redaction, warnings, mode, tryTimeoutMs, signal));
@@ -335,6 +335,8 @@ export function diffKeys(a: MachineConfig, b: MachineConfig): string[] {
   if (JSON.stringify(a.machine.network.interfaces) !== JSON.stringify(b.machine.network.interfaces)) keys.push("machine.network.interfaces");
   for (const k of NETWORK_LIVE_KEYS) if (JSON.stringify(a.machine.network[k]) !== JSON.stringify(b.machine.network[k])) keys.push(`machine.network.${k}`);
   if (JSON.stringify(a.minos) !== JSON.stringify(b.minos)) keys.push("minos.services");
+  // Read when the services are declared at boot, as minos.services is: a change waits for the next boot.
+  if (JSON.stringify(a.extensionServiceConfigs ?? []) !== JSON.stringify(b.extensionServiceConfigs ?? [])) keys.push("ExtensionServiceConfig");
   return keys;
 }
 

@@ -36,7 +36,15 @@
 //           backoff: { initialMs: 250, maxMs: 30000 }, stopGraceMs: 10000, env: {}, console: false }
 //       - { id: ext, image: "registry:5000/ext:v1", mounts: [ { source: /var/ext, destination: /data,
 //           options: [rbind, rw] } ], env: { K: v } }   # a container (docs/containers.md)
+//   ---
+//   apiVersion: v1alpha1                                # Talos's ExtensionServiceConfig, for the container service "ext":
+//   kind: ExtensionServiceConfig                        # files bind-mounted read-only, env over the service's
+//   name: ext
+//   configFiles: [ { content: "...", mountPath: /etc/ext.conf } ]
+//   environment: [ K=v ]
 import { stringify } from "yaml";
+import { extensionServiceConfigs, type KindDocument } from "../../config/kinds.ts";
+import type { ExtensionServiceConfig } from "../../config/extension-service.ts";
 import { parseConfigDocuments } from "../../config/parse.ts";
 import type { V1Alpha1Config } from "../../config/v1alpha1.ts";
 import { checkInstall, type InstallConfig } from "./install.ts";
@@ -194,6 +202,8 @@ export interface MachineConfig {
     };
   };
   minos: { services: ExtraService[] };
+  /** Talos's ExtensionServiceConfig documents (absent when the config has none), applied to the container services they name. */
+  extensionServiceConfigs?: ExtensionServiceConfig[];
 }
 
 export { DEFAULT_DHCP_ROUTE_METRIC, DEFAULT_HOSTNAME, DEFAULT_KUBELET_IMAGE } from "../../config/v1alpha1.ts";
@@ -212,22 +222,26 @@ export interface ParsedMachineConfig {
  */
 export function parseMachineConfig(text: string | Uint8Array): ParsedMachineConfig {
   const r = parseConfigDocuments(text);
-  return { config: asMachineConfig(r.config), warnings: r.warnings };
+  return { config: asMachineConfig(r.config, r.documents), warnings: r.warnings };
 }
 
 /**
  * The schema's typed config as init uses it: what only init's layers can
- * judge (a disk selector's size syntax is the disks layer's) checked on top.
- * InvalidArgumentError with the path otherwise.
+ * judge (a disk selector's size syntax is the disks layer's) checked on top,
+ * and the other documents init applies (`documents`, from the same parse)
+ * attached. InvalidArgumentError with the path otherwise.
  */
-export function asMachineConfig(config: V1Alpha1Config): MachineConfig {
+export function asMachineConfig(config: V1Alpha1Config, documents: readonly KindDocument[] = []): MachineConfig {
   const errors: string[] = [];
   // Talos takes a selector size as a number of bytes too: the disks layer reads text.
   const sel = config.machine.install?.diskSelector;
   if (sel && typeof sel.size === "number") sel.size = String(sel.size);
   checkInstall(config.machine.install as InstallConfig | undefined, errors);
   if (errors.length) throw new InvalidArgumentError(`invalid machine config:\n  ${errors.join("\n  ")}`);
-  return config as MachineConfig;
+  const out = config as MachineConfig;
+  const ext = extensionServiceConfigs(documents).map((d) => d.value);
+  if (ext.length) out.extensionServiceConfigs = ext;
+  return out;
 }
 
 export function parseConfig(text: string | Uint8Array): MachineConfig {

@@ -95,7 +95,7 @@ export async function loadConfigOffThread(
     }
     try {
       const v = await validate(bytes);
-      return { config: asMachineConfig(v.config), text: v.text, redaction: v.redaction };
+      return { config: asMachineConfig(v.config, v.documents), text: v.text, redaction: v.redaction };
     } catch (e) {
       rejected.push(`${label} ${path}: ${errText(e)}`);
       return undefined;

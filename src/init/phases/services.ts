@@ -3,11 +3,11 @@
 import { capBit, capget, capNames, capNumber } from "../../sys/caps.ts";
 import type { NodeContext } from "../context.ts";
 import type { Task } from "../sequences/sequencer.ts";
-import { builtinServices, extraServices } from "../supervisor/builtin.ts";
+import { builtinServices, CONTAINERD_ROOT, CONTAINERD_SOCKET, extraServices } from "../supervisor/builtin.ts";
 import { watchAllHealthy } from "../supervisor/healthy.ts";
 import { ServiceRegistry } from "../supervisor/registry.ts";
 import { viaWrapperd } from "../supervisor/wrapperd.ts";
-import { CONTAINERD_SOCKET } from "../supervisor/builtin.ts";
+import { syncfsOffThread } from "../../sys/syncfs.ts";
 import { ContainerRunner, rootIsInitramfs } from "../supervisor/container-runner.ts";
 import { controllersAt, criNodeFacts, criRegistrySettings, writeCriConfig } from "../supervisor/cri.ts";
 import { CRI_CONFIG_DROPIN, CRI_REGISTRY_HOSTS_DIR } from "../../containerd/cri-config.ts";
@@ -69,6 +69,7 @@ export function serviceTasks(ctx: NodeContext): Task[] {
           },
           log: (m) => ctx.log.info(m),
           progress: (p) => ctx.events.emit({ kind: "image-pull", ...p }),
+          persist: () => syncfsOffThread(CONTAINERD_ROOT),
         });
         const registry = new ServiceRegistry({
           launchContext: { reaper: ctx.reaper, cgroups: ctx.cgroups.get(), viaWrapperd: wrapped.use, canLowerOomScore, containers },

@@ -8,8 +8,11 @@ import { grpcHealth, socketExists } from "./health.ts";
 import { serviceSpec, type ServiceSpec } from "./spec.ts";
 import { KUBELET_CGROUP, KUBELET_OOM_SCORE, kubeletContainer } from "./kubelet.ts";
 import { SYSTEM_NAMESPACE } from "../../images/pull.ts";
+import { configFileMounts, writeConfigFiles } from "./extension-config.ts";
 
 export const CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
+/** containerd's root (build/etc.ts): content, metadata and snapshots; on an installed node on EPHEMERAL. */
+export const CONTAINERD_ROOT = "/var/lib/containerd";
 export const UDEVD_CONTROL = "/run/udev/control";
 export const DASHBOARD_TTY = "/dev/tty2";
 
@@ -76,9 +79,12 @@ export function extraServices(cfg: MachineConfig): ServiceSpec[] {
 /**
  * An extension service as Talos runs one: a container in the "system"
  * namespace, host network, every capability and device, read-only rootfs,
- * oom score -600; its mounts, env (over machine.env) and restart policy.
+ * oom score -600; its mounts, env (over machine.env) and restart policy; and
+ * the ExtensionServiceConfig document of its name: its files written before
+ * every start and mounted read-only, its environment last (it wins).
  */
 function imageService(cfg: MachineConfig, s: ExtraService, image: string): ServiceSpec {
+  const doc = cfg.extensionServiceConfigs?.find((d) => d.name === s.id);
   return serviceSpec({
     id: s.id,
     dependsOn: s.dependsOn.includes("containerd") ? s.dependsOn : ["containerd", ...s.dependsOn],
@@ -95,14 +101,18 @@ function imageService(cfg: MachineConfig, s: ExtraService, image: string): Servi
       image,
       namespace: SYSTEM_NAMESPACE,
       ...(s.command.length ? { args: s.command } : {}),
-      env: Object.entries({ ...cfg.machine.env, ...s.env }).map(([k, v]) => `${k}=${v}`),
-      mounts: s.mounts.map((m) => ({ source: m.source, destination: m.destination, type: m.type, options: m.options })),
+      env: [...Object.entries({ ...cfg.machine.env, ...s.env }).map(([k, v]) => `${k}=${v}`), ...(doc?.environment ?? [])],
+      mounts: [
+        ...s.mounts.map((m) => ({ source: m.source, destination: m.destination, type: m.type, options: m.options })),
+        ...(doc ? configFileMounts(doc) : []),
+      ],
       hostNamespaces: ["network"],
       capabilities: "all",
       allDevices: true,
       noNewPrivileges: false,
       readonlyRootfs: true,
     },
+    ...(doc?.configFiles.length ? { prepare: async () => void writeConfigFiles(doc) } : {}),
   });
 }
 

@@ -316,13 +316,14 @@ describe("multi-document configs", () => {
     if (rule?.kind !== "NetworkRuleConfig") throw new Error("no rule");
     expect(rule.value.portSelector.ports).toEqual([50000, "10250-10260"]);
     expect(r.warnings).toEqual([
-      `document[1] (ExtensionServiceConfig "nut-client"): ${NA}`,
       `document[2] (KmsgLogConfig "remote-log"): ${NA}`,
       `document[3] (EventSinkConfig): ${NA}`,
       `document[4] (WatchdogTimerConfig): ${NA}`,
       `document[5] (SideroLinkConfig): ${NA}`,
       `document[6] (NetworkRuleConfig "ingress-apid"): ${NA}`,
       `document[7] (NetworkDefaultActionConfig): ${NA}`,
+      // Applied (extension-service.ts), but this config has no service of that name.
+      'document[1].name: no minos.services entry is named "nut-client": this ExtensionServiceConfig configures nothing',
     ]);
   });
 
@@ -409,7 +410,7 @@ test("a patched worker with two more documents: applied keys typed, accepted one
     ...warn("machine.kubelet.defaultRuntimeSeccompProfileEnabled", "machine.kubelet.nodeIP", "machine.kubelet.disableManifestsDirectory"),
     ...warn("machine.install.image", "machine.install.extensions", "machine.features"),
     ...warn(...["id", "secret", "network", "token", "ca", "discovery"].map((k) => `cluster.${k}`)),
-    `document[1] (ExtensionServiceConfig "iscsid"): ${NA}`,
     `document[2] (WatchdogTimerConfig): ${NA}`,
+    'document[1].name: no minos.services entry is named "iscsid": this ExtensionServiceConfig configures nothing',
   ]);
 });
