@@ -475,6 +475,23 @@ describe("raw HTTP/2 edge cases", () => {
     }
   });
 
+  test("RST_STREAM of a unary call in progress: the handler's signal aborts", async () => {
+    const s = rawSession();
+    try {
+      const started = seen.slowStarted;
+      const aborted = seen.slowAborted;
+      const st = s.request({ ":method": "POST", ":path": "/test.T/Slow", "content-type": "application/grpc", te: "trailers" });
+      st.on("error", () => {});
+      st.end(frame(Buffer.alloc(0)));
+      await waitFor(() => seen.slowStarted === started + 1, 3000, "the handler to start");
+      expect(seen.slowAborted).toBe(aborted);
+      st.close(http2.constants.NGHTTP2_CANCEL);
+      await waitFor(() => seen.slowAborted === aborted + 1, 3000, "the handler's abort");
+    } finally {
+      s.close();
+    }
+  });
+
   test("RST_STREAM mid server stream: the handler's signal aborts and it stops writing", async () => {
     const s = rawSession();
     try {
