@@ -404,14 +404,16 @@ export class GrpcServer {
     // written; a PING unanswered past the timeout (a delivery one too) ends it.
     const confirmer = new DeliveryConfirmer(session);
     this.confirmers.set(session, confirmer);
-    const keepalive = setInterval(
-      () => {
-        if (session.destroyed) return;
-        if (confirmer.sentAt && Date.now() - confirmer.sentAt > this.opts.keepaliveTimeoutMs) session.destroy();
-        else confirmer.probe();
-      },
-      Math.min(this.opts.keepaliveMs, this.opts.keepaliveTimeoutMs),
-    );
+    const tick = Math.min(this.opts.keepaliveMs, this.opts.keepaliveTimeoutMs);
+    let sinceProbe = 0;
+    const keepalive = setInterval(() => {
+      if (session.destroyed) return;
+      if (confirmer.sentAt && Date.now() - confirmer.sentAt > this.opts.keepaliveTimeoutMs) return session.destroy();
+      sinceProbe += tick;
+      if (sinceProbe < this.opts.keepaliveMs) return;
+      sinceProbe = 0;
+      confirmer.probe();
+    }, tick);
     session.once("close", () => {
       this.sessions.delete(session);
       clearTimeout(idle);

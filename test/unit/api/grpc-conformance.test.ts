@@ -540,6 +540,31 @@ describe("raw HTTP/2 edge cases", () => {
   });
 });
 
+describe("connections", () => {
+  test("keepalive: a peer that answers no PING is disconnected after keepaliveTimeoutMs; one that answers stays", async () => {
+    const path = join(dir, "keepalive.sock");
+    const ka = new GrpcServer(testMethods, { ...GRPC_SERVER_DEFAULTS, keepaliveMs: 200, keepaliveTimeoutMs: 300 });
+    await ka.listen({ path });
+    // Frame-level client: opens the connection and one quiet call, then never reads (so never ACKs a PING).
+    const deaf = await neverReadingClients(unixDial(path), 1, 1, [{ path: "/test.T/Slow", requestType: "google.protobuf.Empty", request: {} }]);
+    const t = new Transport({ kind: "unix", path });
+    try {
+      await t.unary("/test.T/Echo", Buffer.from("x"));
+      await waitFor(() => ka.connections === 2, 3000, "both connections");
+      // The deaf one goes (its socket is paused, so the server's count is what shows it).
+      await waitFor(() => ka.connections === 1, 3000, "the deaf connection to be closed");
+      // The answering client's connection survived the same pings.
+      await Bun.sleep(400);
+      expect(utf8(await t.unary("/test.T/Echo", Buffer.from("still here")))).toBe("still here");
+      expect(ka.connections).toBe(1);
+    } finally {
+      deaf.kill();
+      t.close();
+      await ka.shutdown(100);
+    }
+  });
+});
+
 // --- the machine API over it --------------------------------------------
 
 describe("the machine API", () => {
