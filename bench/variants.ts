@@ -1,4 +1,4 @@
-// bun bench/variants.ts [--rounds N] [--orphans N] NAME=BINARY[,ENV=VALUE...] ...
+// bun bench/variants.ts [--rounds N] [--orphans N] [--calls N] [--growth N] NAME=BINARY[,ENV=VALUE...] ...
 // Side-by-side measurement of minos builds (or of one build under different
 // environments, e.g. BUN_JSC_* options): per round, each variant boots a
 // sandbox node (its binary as /sbin/init) and gets the same measurements —
@@ -23,6 +23,8 @@ const opt = (name: string, dflt: number) => {
 const ROUNDS = opt("--rounds", 3);
 const ORPHANS = opt("--orphans", 5000);
 const CALLS = opt("--calls", 3000);
+/** Calls of the RSS-growth measure (sampled every tenth; 10k and 20k are always reported when reached). */
+const GROWTH = opt("--growth", 20_000);
 const variants = args.map((a) => {
   const [name, spec] = a.split("=", 2) as [string, string];
   const [binary, ...envs] = (a.slice(name.length + 1) || spec).split(",");
@@ -47,9 +49,16 @@ for (let r = 0; r < ROUNDS; r++) {
       await sb.waitForLine(/all services healthy in/, 60_000);
       await Bun.sleep(300);
       const s: Sample = { apiMs: sample.apiMs, rssBootMiB: rssKiB(init) / 1024 };
-      const g = await rssGrowth(sb.socketPath, () => rssKiB(init), 20_000, 10_000);
-      s.rss10kMiB = g[1]!.kib / 1024;
-      s.rss20kMiB = g[2]!.kib / 1024;
+      const step = Math.min(10_000, GROWTH / 10);
+      const g = await rssGrowth(sb.socketPath, () => rssKiB(init), GROWTH, step);
+      const at = (calls: number) => g.find((x) => x.calls === calls);
+      if (at(10_000)) s.rss10kMiB = at(10_000)!.kib / 1024;
+      if (at(20_000)) s.rss20kMiB = at(20_000)!.kib / 1024;
+      if (GROWTH > 20_000) {
+        s.rssEndMiB = g.at(-1)!.kib / 1024;
+        s.growthMiB = s.rssEndMiB - s.rssBootMiB!;
+        s.from20kMiB = s.rssEndMiB - s.rss20kMiB!;
+      }
       const a = await apiRound(r, sb.socketPath, init, CALLS, 8, 1500);
       Object.assign(s, {
         p50: a.minos.latencyUs.p50,

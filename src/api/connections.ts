@@ -4,12 +4,9 @@
 // few seconds (silent, or an HTTP/2 preface and nothing more) is closed, so
 // idle sockets cannot pile up file descriptors in PID 1.
 //
-// grpc-js binds its own node:http2 servers and exposes neither the backlog
-// nor its sessions; both are reached through its (private, JS-visible)
-// createHttp2Server, which bindAsync calls once per address and which listens
-// with the address object it is given. test/unit/api/connections.test.ts
-// fails if a grpc-js upgrade changes that.
-import type * as grpc from "@grpc/grpc-js";
+// The guard sees the machine API's node:http2 servers (grpc-server.ts's
+// onListener) and the addresses they listen on.
+import type http2 from "node:http2";
 import { listeningTcpFd, listeningUnixFd, relisten } from "../sys/listen.ts";
 
 export interface ConnectionLimits {
@@ -23,17 +20,11 @@ export interface ConnectionLimits {
 
 export const CONNECTION_LIMITS: ConnectionLimits = { backlog: 4096, max: 1024, firstRequestMs: 5000 };
 
-/** The parts of node:http2 sessions and servers used here. */
-interface Session {
+/** The parts of sockets and sessions used here. */
+interface Closable {
   readonly destroyed: boolean;
   destroy(): void;
   once(event: "close", fn: () => void): unknown;
-}
-interface H2Server {
-  listen(address: object, cb: () => void): unknown;
-  on(event: "connection" | "secureConnection", fn: (socket: Session) => void): unknown;
-  on(event: "session", fn: (s: Session) => void): unknown;
-  on(event: "stream", fn: (stream: { session?: Session }) => void): unknown;
 }
 
 /** Counts and polices connections for one PID 1 (shared by its servers). */
@@ -44,38 +35,25 @@ export class ConnectionGuard {
   /** Connections closed for being over `max`, and for sending no request in time (tests read them). */
   refused = 0;
   closedIdle = 0;
-  private readonly waiting = new WeakMap<Session, ReturnType<typeof setTimeout>>();
-  private readonly secured = new WeakSet<Session>();
+  private readonly waiting = new WeakMap<Closable, ReturnType<typeof setTimeout>>();
+  private readonly secured = new WeakSet<Closable>();
 
   constructor(readonly limits: ConnectionLimits = CONNECTION_LIMITS) {}
 
-  /** Makes `server`'s future binds use the backlog and report their sessions here. Call before bindAsync. */
-  watch(server: grpc.Server): void {
-    const s = server as unknown as { createHttp2Server?: (creds: unknown) => H2Server };
-    const create = s.createHttp2Server;
-    if (typeof create !== "function") throw new Error("grpc-js has no createHttp2Server: connection limits cannot be applied");
-    s.createHttp2Server = (creds) => {
-      const h2 = create.call(server, creds);
-      const secure = (creds as { _isSecure?: () => boolean })._isSecure?.() === true;
-      const listen = h2.listen.bind(h2);
-      h2.listen = (address: object, cb: () => void) =>
-        listen({ ...address, backlog: this.limits.backlog }, () => {
-          // Bun listens with 512 whatever it is asked: set the backlog on the socket itself.
-          const path = (address as { path?: string }).path;
-          const port = (h2 as unknown as { address(): { port?: number } | string | null }).address();
-          const fd = path ? listeningUnixFd(path) : typeof port === "object" && port?.port ? listeningTcpFd(port.port) : undefined;
-          if (fd !== undefined) {
-            relisten(fd, this.limits.backlog);
-            this.raisedBacklogs++;
-          }
-          cb();
-        });
-      h2.on("connection", (socket) => this.admit(socket, secure));
-      if (secure) h2.on("secureConnection", (socket) => this.secured.add(socket));
-      h2.on("session", (session) => this.awaitRequest(session));
-      h2.on("stream", (stream) => this.requested(stream.session));
-      return h2;
-    };
+  /** Attaches the caps and the first-request deadline to a server (before it listens). */
+  watch(h2: http2.Http2Server | http2.Http2SecureServer, secure: boolean): void {
+    h2.on("connection", (socket: Closable) => this.admit(socket, secure));
+    if (secure) h2.on("secureConnection", (socket: Closable) => this.secured.add(socket));
+    h2.on("session", (session: Closable) => this.awaitRequest(session));
+    h2.on("stream", (stream: { session?: Closable }) => this.requested(stream.session));
+  }
+
+  /** Bun listens with 512 whatever it is asked: sets the backlog on the listening socket itself. */
+  raiseBacklog(address: { path: string } | { port: number }): void {
+    const fd = "path" in address ? listeningUnixFd(address.path) : listeningTcpFd(address.port);
+    if (fd === undefined) return;
+    relisten(fd, this.limits.backlog);
+    this.raisedBacklogs++;
   }
 
   /**
@@ -84,7 +62,7 @@ export class ConnectionGuard {
    * its handshake within firstRequestMs (its HTTP/2 session, and so the
    * first-request deadline, only starts after it).
    */
-  private admit(socket: Session, secure: boolean): void {
+  private admit(socket: Closable, secure: boolean): void {
     this.open++;
     socket.once("close", () => this.open--);
     if (this.open > this.limits.max) {
@@ -102,7 +80,7 @@ export class ConnectionGuard {
   }
 
   /** The session must open a stream within firstRequestMs. */
-  private awaitRequest(session: Session): void {
+  private awaitRequest(session: Closable): void {
     session.once("close", () => clearTimeout(this.waiting.get(session)));
     this.waiting.set(
       session,
@@ -114,7 +92,7 @@ export class ConnectionGuard {
     );
   }
 
-  private requested(session: Session | undefined): void {
+  private requested(session: Closable | undefined): void {
     if (!session) return;
     const t = this.waiting.get(session);
     if (t === undefined) return;

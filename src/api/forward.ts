@@ -17,13 +17,12 @@
 //
 // The hook in server.ts: certRole asks impersonatedRole() first, and each
 // handler is wrapped by withForwarding().
-import type * as grpc from "@grpc/grpc-js";
-import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context.js";
 import { authorize, roleFromOrganizations, type Role } from "./auth.ts";
 import type { MethodInfo } from "./schema.ts";
 import { decode, encode } from "./schema.ts";
 import { issueClientCert, type CertAndKey } from "./pki/certs.ts";
 import { ApiError, Transport, parseEndpoint } from "./transport.ts";
+import type { Metadata, MethodHandler, ServerCall } from "./grpc-server.ts";
 import { Code, StatusError, toStatus } from "./status.ts";
 
 /** Talos's metadata keys (apid's director and authz). */
@@ -43,14 +42,14 @@ const FORWARDABLE = /^\/(machine\.MachineService|minos\.machine\.MinosService)\/
  */
 export const MAX_TARGETS = 100;
 
-/** Messages a forwarded stream may have queued for a slow client (server.ts's STREAM_QUEUE_LIMIT). */
-const FORWARD_QUEUE_LIMIT = 10_000;
+/** Bytes a forwarded stream may have queued for a slow client before it is ended (a node's stream share is 512 KiB). */
+const FORWARD_QUEUE_BYTES = 8 * 1024 * 1024;
 
 /** Deadline of a forwarded unary call when the caller set none. */
 const FORWARD_TIMEOUT_MS = 30_000;
 
 /** The targets a call's metadata names (comma-joined values split), or undefined when it is for this node. */
-export function forwardTargets(md: grpc.Metadata): { targets: string[]; many: boolean } | undefined {
+export function forwardTargets(md: Pick<Metadata, "get">): { targets: string[]; many: boolean } | undefined {
   if (md.get(PROXY_FROM_KEY).length > 0) return undefined;
   const split = (key: string) =>
     md
@@ -71,7 +70,7 @@ export function forwardTargets(md: grpc.Metadata): { targets: string[]; many: bo
  * strongest role named in its talos-role metadata. Undefined for any other
  * peer (its own Organization is its role).
  */
-export function impersonatedRole(orgs: string | string[] | undefined, md: grpc.Metadata): Role | undefined {
+export function impersonatedRole(orgs: string | string[] | undefined, md: Pick<Metadata, "get">): Role | undefined {
   const list = orgs === undefined ? [] : Array.isArray(orgs) ? orgs : [orgs];
   if (!list.includes(IMPERSONATOR)) return undefined;
   const role = roleFromOrganizations(md.get(ROLE_KEY).flatMap((v) => String(v).split(",")));
@@ -156,14 +155,18 @@ export function createForwarder(ca: CertAndKey, hostname: () => string): Forward
   };
 }
 
-/** What forwarding reads of a grpc-js server call. */
-type Call = { metadata: grpc.Metadata; getDeadline(): grpc.Deadline; getAuthContext(): AuthContext | null };
-type RoleOf = (call: Call) => Role;
+type RoleOf = (call: ServerCall) => Role;
 
-function remainingMs(call: Call): number {
-  const d = call.getDeadline();
-  const at = d instanceof Date ? d.getTime() : Number(d);
-  return Number.isFinite(at) ? Math.max(1, at - Date.now()) : FORWARD_TIMEOUT_MS;
+function remainingMs(call: ServerCall): number {
+  return Number.isFinite(call.deadline) ? Math.max(1, call.deadline - Date.now()) : FORWARD_TIMEOUT_MS;
+}
+
+/** Answers a forwarded call with its collected reply. */
+function replyWith(call: ServerCall, m: MethodInfo, result: Promise<{ messages: unknown[] }>): void {
+  result.then(
+    (res) => call.end(undefined, encode(m.responseType, res)),
+    (e) => call.end(toStatus(e)),
+  );
 }
 
 /**
@@ -172,9 +175,9 @@ function remainingMs(call: Call): number {
  * is served by `local`. Without a forwarder (no CA key) such a call is
  * refused, never silently answered by this node.
  */
-export function withForwarding(m: MethodInfo, local: grpc.UntypedHandleCall, roleOf: RoleOf, forwarder: Forwarder | undefined): grpc.UntypedHandleCall {
+export function withForwarding(m: MethodInfo, local: MethodHandler, roleOf: RoleOf, forwarder: Forwarder | undefined): MethodHandler {
   if (m.clientStream && m.serverStream) return local;
-  const route = (call: Call): { targets: string[]; role: Role } | undefined => {
+  const route = (call: ServerCall): { targets: string[]; role: Role } | undefined => {
     const t = forwardTargets(call.metadata);
     if (!t) return undefined;
     if (!FORWARDABLE.test(m.path)) throw new StatusError(Code.INVALID_ARGUMENT, `forwarding to nodes is not supported for method ${m.path}`);
@@ -183,87 +186,96 @@ export function withForwarding(m: MethodInfo, local: grpc.UntypedHandleCall, rol
     authorize(role, m.path);
     return { targets: t.targets, role };
   };
-  if (m.clientStream) {
+  if (local.requestStream) {
     // A stream of requests for one node (EtcdRecover's upload): collected here, then sent on whole.
-    return (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      let r: ReturnType<typeof route>;
-      try {
-        r = route(call);
-        if (r && r.targets.length !== 1) throw new StatusError(Code.INVALID_ARGUMENT, `${m.name} goes to one node; ${r.targets.length} were named`);
-      } catch (e) {
-        callback(toStatus(e));
-        return;
-      }
-      if (!r) return (local as grpc.handleClientStreamingCall<unknown, unknown>)(call, callback);
-      const { targets, role } = r;
-      const requests: unknown[] = [];
-      call.on("data", (msg) => requests.push(msg));
-      call.on("error", (e) => callback(toStatus(e)));
-      call.on("end", () => {
-        forwarder!.clientStream(m, requests, targets[0]!, role, remainingMs(call)).then(
-          (res) => callback(null, res),
-          (e) => callback(toStatus(e)),
+    return {
+      requestStream: true,
+      handle(call, requests) {
+        let r: ReturnType<typeof route>;
+        try {
+          r = route(call);
+          if (r && r.targets.length !== 1) throw new StatusError(Code.INVALID_ARGUMENT, `${m.name} goes to one node; ${r.targets.length} were named`);
+        } catch (e) {
+          call.end(toStatus(e));
+          return;
+        }
+        if (!r) return local.handle(call, requests);
+        const { targets, role } = r;
+        replyWith(
+          call,
+          m,
+          (async () => {
+            const collected: unknown[] = [];
+            for await (const bytes of requests) collected.push(decode(m.requestType, bytes));
+            return forwarder!.clientStream(m, collected, targets[0]!, role, remainingMs(call));
+          })(),
         );
-      });
+      },
     };
   }
   if (!m.serverStream) {
-    return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      let r: ReturnType<typeof route>;
-      try {
-        r = route(call);
-      } catch (e) {
-        callback(toStatus(e));
-        return;
-      }
-      if (!r) return (local as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
-      forwarder!.unary(m, call.request, r.targets, r.role, remainingMs(call)).then(
-        (res) => callback(null, res),
-        (e) => callback(toStatus(e)),
-      );
+    return {
+      requestStream: false,
+      handle(call, bytes) {
+        let r: ReturnType<typeof route>;
+        try {
+          r = route(call);
+        } catch (e) {
+          call.end(toStatus(e));
+          return;
+        }
+        if (!r) return local.handle(call, bytes);
+        const { targets, role } = r;
+        replyWith(call, m, (async () => forwarder!.unary(m, decode(m.requestType, bytes), targets, role, remainingMs(call)))());
+      },
     };
   }
-  return (call: grpc.ServerWritableStream<unknown, unknown>) => {
-    let r: ReturnType<typeof route>;
-    try {
-      r = route(call);
-    } catch (e) {
-      call.emit("error", toStatus(e));
-      return;
-    }
-    if (!r) return (local as grpc.handleServerStreamingCall<unknown, unknown>)(call);
-    const controller = new AbortController();
-    let exhausted = false;
-    const abort = () => controller.abort();
-    call.on("cancelled", abort);
-    call.on("close", abort);
-    forwarder!
-      .stream(
-        m,
-        call.request,
-        r.targets,
-        r.role,
-        (msg) => {
-          if (controller.signal.aborted) return false;
-          if (call.writableLength >= FORWARD_QUEUE_LIMIT) {
-            // A client reading slower than the nodes send: end it rather than queue without bound (as server.ts does).
-            exhausted = true;
-            controller.abort();
-            if (!call.cancelled) call.emit("error", toStatus(new StatusError(Code.RESOURCE_EXHAUSTED, "client is reading too slowly; stream ended")));
-            return false;
-          }
-          call.write(msg);
-          return true;
-        },
-        controller.signal,
-      )
-      .then(
-        () => {
-          if (!call.cancelled && !exhausted) call.end();
-        },
-        (e) => {
-          if (!call.cancelled && !exhausted) call.emit("error", toStatus(e));
-        },
-      );
+  return {
+    requestStream: false,
+    handle(call, bytes) {
+      let r: ReturnType<typeof route>;
+      let request: unknown;
+      try {
+        r = route(call);
+        if (r) request = decode(m.requestType, bytes);
+      } catch (e) {
+        call.end(toStatus(e));
+        return;
+      }
+      if (!r) return local.handle(call, bytes);
+      const controller = new AbortController();
+      let exhausted = false;
+      const abort = () => controller.abort();
+      call.signal.addEventListener("abort", abort, { once: true });
+      call.stream.once("close", abort);
+      forwarder!
+        .stream(
+          m,
+          request,
+          r.targets,
+          r.role,
+          (msg) => {
+            if (controller.signal.aborted || call.finished) return false;
+            if (call.writableLength >= FORWARD_QUEUE_BYTES) {
+              // A client reading slower than the nodes send: end it rather than queue without bound (as server.ts does).
+              exhausted = true;
+              controller.abort();
+              call.end(toStatus(new StatusError(Code.RESOURCE_EXHAUSTED, "client is reading too slowly; stream ended")));
+              return false;
+            }
+            call.write(encode(m.responseType, msg as object));
+            return true;
+          },
+          controller.signal,
+        )
+        .then(
+          () => {
+            if (!exhausted) call.end();
+          },
+          (e) => {
+            if (!exhausted) call.end(toStatus(e));
+          },
+        );
+    },
   };
 }

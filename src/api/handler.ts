@@ -1,5 +1,5 @@
 // Transport-free handler shapes: the machine API's logic is written against
-// these, and server.ts adapts them to grpc-js (and enforces roles first).
+// these, and server.ts adapts them to its gRPC server (and enforces roles first).
 import type { Role } from "./auth.ts";
 import type { Services } from "./gen/types.ts";
 import type { Msg } from "./wire.ts";

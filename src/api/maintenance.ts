@@ -6,11 +6,11 @@
 // storage's Disks. Everything else is
 // UNIMPLEMENTED. init closes it when a config was applied and starts the
 // real API (mutual TLS with the config's machine.ca).
-import * as grpc from "@grpc/grpc-js";
 import { X509Certificate } from "node:crypto";
 import { networkInterfaces } from "node:os";
 import type { MachineBackend } from "../init/backend/contract.ts";
 import type { CallContext } from "./handler.ts";
+import { GRPC_SERVER_DEFAULTS, GrpcServer, type MethodHandler } from "./grpc-server.ts";
 import { machineService } from "./handlers/machine.ts";
 import { storageService } from "./handlers/storage.ts";
 import { generateCa, issueServerCert } from "./pki/certs.ts";
@@ -56,53 +56,35 @@ export async function startMaintenanceApi(backend: MachineBackend, opts: Mainten
   const addresses = ["127.0.0.1", ...nodeAddresses()];
   const serving = issueServerCert(ca, ["localhost"], addresses);
   const fingerprint = new X509Certificate(serving.cert).fingerprint256;
-  const server = new grpc.Server({ "grpc.max_receive_message_length": 4 * 1024 * 1024, "grpc.enable_channelz": 0 });
   const impls: Partial<Record<ServiceName, Record<string, unknown>>> = {
     "machine.MachineService": machineService(backend) as unknown as Record<string, unknown>,
     "storage.StorageService": storageService(backend) as unknown as Record<string, unknown>,
   };
+  const methods = new Map<string, MethodHandler>();
   for (const [service, names] of Object.entries(MAINTENANCE_METHODS) as [ServiceName, string[]][]) {
-    const def: Record<string, grpc.MethodDefinition<object, object>> = {};
-    const handlers: grpc.UntypedServiceImplementation = {};
     for (const m of serviceMethods(service).filter((x) => names.includes(x.name))) {
-      def[m.name] = {
-        path: m.path,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (v: object) => Buffer.from(encode(m.requestType, v)),
-        requestDeserialize: (b: Buffer) => decode<object>(m.requestType, b),
-        responseSerialize: (v: object) => Buffer.from(encode(m.responseType, v)),
-        responseDeserialize: (b: Buffer) => decode<object>(m.responseType, b),
-      };
       const handler = impls[service]![m.name] as Unary;
-      handlers[m.name] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        // Every caller is admin here, as in Talos's maintenance service: the config it applies is what decides.
-        (async () => handler(call.request, { role: "os:admin", hostname: safe(() => backend.hostname()) }))().then(
-          (res) => callback(null, res),
-          (e) => callback(toStatus(e)),
-        );
-      };
+      methods.set(m.path, {
+        requestStream: false,
+        handle(call, bytes) {
+          // Every caller is admin here, as in Talos's maintenance service: the config it applies is what decides.
+          (async () =>
+            handler(decode<object>(m.requestType, bytes), { role: "os:admin", hostname: safe(() => backend.hostname()), signal: call.signal }))().then(
+            (res) => call.end(undefined, encode(m.responseType, res as object)),
+            (e) => call.end(toStatus(e)),
+          );
+        },
+      });
     }
-    server.addService(def as grpc.ServiceDefinition, handlers);
   }
-  const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(serving.cert), private_key: Buffer.from(serving.key) }], false);
-  const host = opts.host ?? "0.0.0.0";
-  const tcpPort = await new Promise<number>((res, rej) => server.bindAsync(`${host}:${opts.port}`, creds, (e, port) => (e ? rej(e) : res(port))));
+  // TLS without client certificates: the client skips verifying ours (--insecure).
+  const server = new GrpcServer(methods, { ...GRPC_SERVER_DEFAULTS, tls: { cert: serving.cert, key: serving.key, requestCert: false } });
+  const tcpPort = await server.listen({ host: opts.host ?? "0.0.0.0", port: opts.port });
   return {
     tcpPort,
     fingerprint,
     certPem: serving.cert,
-    close: () =>
-      new Promise<void>((res) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          res();
-        }, 1000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          res();
-        });
-      }),
+    close: () => server.shutdown(1000),
   };
 }
 

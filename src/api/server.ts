@@ -1,22 +1,22 @@
-// The machine API server inside init: gRPC (grpc-js) on the node socket (full
-// access) and, when a CA is configured, on TCP with mutual TLS (role from the
-// client certificate's Organization). init calls startMachineApi() in its
-// "api" boot phase with its MachineBackend.
+// The machine API server inside init: gRPC (our own server on node:http2,
+// grpc-server.ts) on the node socket (full access) and, when a CA is
+// configured, on TCP with mutual TLS (role from the client certificate's
+// Organization). init calls startMachineApi() in its "api" boot phase with
+// its MachineBackend.
 //
 // Everything here runs in PID 1: no handler's exception may escape (each call
 // is wrapped and answered with a status), and a stream whose client went away
 // is aborted so its handler unsubscribes.
-import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
 import http2 from "node:http2";
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { networkInterfaces } from "node:os";
-import type { AuthContext } from "@grpc/grpc-js/build/src/auth-context.js";
 import type { MachineBackend } from "../init/backend/contract.ts";
 import { authorize, roleFromOrganizations, STATE_DIR, type Role } from "./auth.ts";
 import type { CallContext, Sink } from "./handler.ts";
 import { createForwarder, impersonatedRole, withForwarding, type Forwarder } from "./forward.ts";
+import { GRPC_SERVER_DEFAULTS, GrpcServer, type GrpcServerOptions, type MethodHandler, type ServerCall } from "./grpc-server.ts";
 import { healthService } from "./handlers/health.ts";
 import { machineService } from "./handlers/machine.ts";
 import { minosService } from "./handlers/minos.ts";
@@ -76,32 +76,29 @@ export interface MachineApi {
 export const MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 export const MAX_SEND_BYTES = 16 * 1024 * 1024;
 
-const SERVER_OPTIONS: grpc.ServerOptions = {
-  "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
-  "grpc.max_send_message_length": MAX_SEND_BYTES,
+const SERVER_OPTIONS: GrpcServerOptions = {
+  ...GRPC_SERVER_DEFAULTS,
+  maxReceiveBytes: MAX_RECEIVE_BYTES,
+  maxSendBytes: MAX_SEND_BYTES,
   // Find dead peers of long-lived streams (logs -f) even when nothing is written.
-  "grpc.keepalive_time_ms": 60_000,
-  "grpc.keepalive_timeout_ms": 20_000,
+  keepaliveMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
   // A connection with no call for 5 minutes is closed (GOAWAY; clients
   // reconnect): idle sockets do not hold connection slots (connections.ts) forever.
-  "grpc.max_connection_idle_ms": 5 * 60_000,
-  // Nothing serves channelz here; its per-call and per-session bookkeeping
-  // (counters, timestamps, a heavier stream handler) cost about a quarter of
-  // the server's CPU per Version call (measured ~124 -> ~92 µs).
-  "grpc.enable_channelz": 0,
+  idleMs: 5 * 60_000,
   // HTTP/2 streams (calls of any kind) one connection may have open at once;
   // Bun resets those past it. Server streams have their own, lower caps
   // (streams.ts); this bounds calls that send headers and never a request.
-  "grpc.max_concurrent_streams": 100,
+  maxConcurrentStreams: 100,
 };
 
-type RoleOf = (call: { getAuthContext(): AuthContext | null; metadata: grpc.Metadata }) => Role;
+type RoleOf = (call: ServerCall) => Role;
 
 const localRole: RoleOf = () => "os:admin";
 
 /** The TLS listener only accepts verified client certificates; their Organization is the role. */
 const certRole: RoleOf = (call) => {
-  const subject = call.getAuthContext()?.sslPeerCertificate?.subject as { O?: string | string[] } | undefined;
+  const subject = call.peerSubject();
   const role = impersonatedRole(subject?.O, call.metadata) ?? roleFromOrganizations(subject?.O); // forwarded by a peer: the caller's role
   if (!role) throw new StatusError(Code.PERMISSION_DENIED, "client certificate names no role (Organization os:admin, os:operator or os:reader)");
   return role;
@@ -109,40 +106,6 @@ const certRole: RoleOf = (call) => {
 
 type AnyHandler = (...args: never[]) => unknown;
 type Impl = Record<string, AnyHandler>;
-
-type WritableCall = grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
-
-/** The parts of node:http2's stream this file uses (grpc-js keeps it as its base call's `stream`). */
-interface H2Stream {
-  readonly closed: boolean;
-  readonly session?: { destroy(): void; readonly destroyed: boolean };
-  close(code?: number): void;
-  once(event: "close", fn: () => void): unknown;
-}
-
-/**
- * The HTTP/2 stream under a grpc-js call: grpc-js 1.14 hands handlers a call
- * whose `call` (with no server interceptors) is its base call, holding the
- * node:http2 stream. Reaching in is the only way to tell connections apart on
- * the node socket and to reset a stream whose status cannot be delivered;
- * test/unit/api/streams.test.ts fails if a grpc-js upgrade moves it.
- */
-export function h2StreamOf(call: object): H2Stream | undefined {
-  const s = (call as { call?: { stream?: unknown } }).call?.stream as Partial<H2Stream> | undefined;
-  return s && typeof s.close === "function" && typeof s.once === "function" ? (s as H2Stream) : undefined;
-}
-
-const connectionIds = new WeakMap<object, string>();
-let nextConnectionId = 1;
-
-/** A stable name for the connection (HTTP/2 session) a call came in on. */
-function connectionOf(h2: H2Stream | undefined): string {
-  const session = h2?.session;
-  if (!session) return "unknown";
-  let id = connectionIds.get(session);
-  if (!id) connectionIds.set(session, (id = `conn-${nextConnectionId++}`));
-  return id;
-}
 
 /** Encodings of message objects handed to many streams at once (a log line, an event, handlers/machine.ts). */
 const encodings = new WeakMap<object, { type: string; bytes: Uint8Array }>();
@@ -155,30 +118,30 @@ function encodedOnce(type: string, msg: object): Uint8Array {
   return bytes;
 }
 
-/** What one queued message costs besides its bytes: the gRPC frame header, grpc-js's and http2's bookkeeping. */
+/** What one queued message costs besides its bytes: the gRPC frame header, the HTTP/2 stream's bookkeeping. */
 const MESSAGE_OVERHEAD_BYTES = 256;
 
-type OwnerOf = (call: WritableCall, connection: string) => StreamOwner;
+type OwnerOf = (call: ServerCall) => StreamOwner;
 
 /** The node socket: each connection is its own client (all are root). */
-const localOwner: OwnerOf = (_call, connection) => ({ connection, identity: connection });
+const localOwner: OwnerOf = (call) => ({ connection: call.connection, identity: call.connection });
 
 /** Mutual TLS: one identity per certificate (its CN and Organization), whatever the connections. */
-const certOwner: OwnerOf = (call, connection) => {
-  const subject = call.getAuthContext()?.sslPeerCertificate?.subject as { CN?: string | string[]; O?: string | string[] } | undefined;
+const certOwner: OwnerOf = (call) => {
+  const subject = call.peerSubject();
   const part = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(",") : (v ?? ""));
-  return { connection, identity: `certificate CN=${part(subject?.CN)} O=${part(subject?.O)}` };
+  return { connection: call.connection, identity: `certificate CN=${part(subject?.CN)} O=${part(subject?.O)}` };
 };
 
 /**
- * A Sink over a grpc-js writable call. Messages are encoded here, so their
- * size is known: the bytes written and not yet flushed (grpc-js calls back
- * when HTTP/2 took a message) are counted against the stream's share and the
+ * A Sink over a server-streaming call. Messages are encoded here, so their
+ * size is known: the bytes written and not yet flushed (node:http2 calls back
+ * when it took a message) are counted against the stream's share and the
  * gate's total, and a stream past either is ended with RESOURCE_EXHAUSTED.
  * The bytes are given back when the HTTP/2 stream closes, which is also when
  * node:http2 drops whatever it still held for it.
  */
-function sinkFor<T>(call: WritableCall, m: MethodInfo, gate: StreamGate, h2: H2Stream | undefined): Sink<T> & { fail(e: unknown): void; finish(): void } {
+function sinkFor<T>(call: ServerCall, m: MethodInfo, gate: StreamGate): Sink<T> & { fail(e: unknown): void; finish(): void } {
   const controller = new AbortController();
   const limits = gate.limits;
   let ended = false;
@@ -201,10 +164,8 @@ function sinkFor<T>(call: WritableCall, m: MethodInfo, gate: StreamGate, h2: H2S
     pending = 0;
     abort();
   };
-  call.on("cancelled", abort);
-  call.on("error", abort);
-  if (h2) h2.once("close", onClosed);
-  else call.on("close", onClosed);
+  call.signal.addEventListener("abort", abort, { once: true });
+  call.stream.once("close", onClosed);
   const sink = {
     signal: controller.signal,
     push(msg: Msg<T>): boolean {
@@ -221,12 +182,18 @@ function sinkFor<T>(call: WritableCall, m: MethodInfo, gate: StreamGate, h2: H2S
         return false;
       }
       pending += n;
-      call.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), () => {
+      call.write(bytes, () => {
         if (closed) return;
         pending -= n;
         gate.give(n);
         if (pending < limits.lowWaterBytes) wake();
       });
+      if (call.finished) {
+        // Over the send limit: the call was ended, nothing was queued.
+        ended = true;
+        abort();
+        return false;
+      }
       return true;
     },
     ready(): Promise<void> {
@@ -238,13 +205,13 @@ function sinkFor<T>(call: WritableCall, m: MethodInfo, gate: StreamGate, h2: H2S
       ended = true;
       abort();
       if (call.cancelled || closed) return;
-      call.emit("error", toStatus(e));
+      call.end(toStatus(e));
       // The status queues behind what the client has not read: a client that
       // reads nothing would keep it all. Reset the stream if it is still open;
       // if even the reset cannot go out (the connection takes no bytes at
       // all), end the connection: that is what frees what it holds.
-      if (h2 && e instanceof StatusError && e.code === Code.RESOURCE_EXHAUSTED) {
-        const stream = h2;
+      if (e instanceof StatusError && e.code === Code.RESOURCE_EXHAUSTED) {
+        const stream = call.stream;
         setTimeout(() => {
           if (stream.closed) return;
           stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -257,61 +224,20 @@ function sinkFor<T>(call: WritableCall, m: MethodInfo, gate: StreamGate, h2: H2S
     finish(): void {
       if (ended) return;
       ended = true;
-      if (!call.cancelled) call.end();
+      call.end();
       abort();
     },
   };
   return sink;
 }
 
-/** Reads a duplex call's requests as an async iterable (ends with the client's half-close or cancel). */
-async function* requestsOf(call: grpc.ServerDuplexStream<unknown, unknown>, signal: AbortSignal): AsyncGenerator<unknown> {
-  const queue: unknown[] = [];
-  let done = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
-  // Backpressure: a client that sends faster than the handler reads (an image upload) waits in TCP, not in this queue.
-  call.on("data", (m) => {
-    queue.push(m);
-    if (queue.length >= 16) call.pause();
-    notify();
-  });
-  call.on("end", () => {
-    done = true;
-    notify();
-  });
-  signal.addEventListener("abort", () => {
-    done = true;
-    notify();
-  });
-  for (;;) {
-    if (queue.length) {
-      const m = queue.shift();
-      if (queue.length < 4 && call.isPaused()) call.resume();
-      yield m;
-    } else if (done) return;
-    else await new Promise<void>((r) => (wake = r));
+/** Decoded requests, each checked for enum values this node does not know. */
+async function* decoded(requests: AsyncIterable<Uint8Array>, m: MethodInfo): AsyncGenerator<unknown> {
+  for await (const bytes of requests) {
+    const r = decode<object>(m.requestType, bytes);
+    assertKnownEnums(m.requestType, r);
+    yield r;
   }
-}
-
-function definition(service: ServiceName): grpc.ServiceDefinition {
-  const def: Record<string, grpc.MethodDefinition<object, object>> = {};
-  for (const m of serviceMethods(service)) {
-    def[m.name] = {
-      path: m.path,
-      requestStream: m.clientStream,
-      responseStream: m.serverStream,
-      requestSerialize: (v: object) => Buffer.from(encode(m.requestType, v)),
-      requestDeserialize: (b: Buffer) => decode<object>(m.requestType, b),
-      // Stream messages arrive already encoded (sinkFor counts their bytes); unary replies as objects.
-      responseSerialize: (v: object) => (Buffer.isBuffer(v) ? v : Buffer.from(encode(m.responseType, v))),
-      responseDeserialize: (b: Buffer) => decode<object>(m.responseType, b),
-    };
-  }
-  return def as grpc.ServiceDefinition;
 }
 
 /** What every handler of one server shares: who the caller is, the node's hostname, the stream gate. */
@@ -324,89 +250,101 @@ interface Served {
 
 /**
  * Starts a server stream: admits it at the gate (or answers RESOURCE_EXHAUSTED
- * without running the handler), gives the slot back when its HTTP/2 stream
- * (or, failing that, the call) closes.
+ * without running the handler), gives the slot back when its HTTP/2 stream closes.
  */
-function openStream<T>(call: WritableCall, m: MethodInfo, served: Served, run: (sink: Sink<T>) => Promise<void>): void {
-  const h2 = h2StreamOf(call);
-  const sink = sinkFor<T>(call, m, served.gate, h2);
+function openStream<T>(call: ServerCall, m: MethodInfo, served: Served, run: (sink: Sink<T>) => Promise<void>): void {
+  const sink = sinkFor<T>(call, m, served.gate);
   let release: () => void;
   try {
-    release = served.gate.admit(served.ownerOf(call, connectionOf(h2)));
+    release = served.gate.admit(served.ownerOf(call));
   } catch (e) {
     sink.fail(e);
     return;
   }
-  if (h2) h2.once("close", release);
-  else call.on("close", release);
+  call.stream.once("close", release);
   run(sink).then(
     () => sink.finish(),
     (e) => sink.fail(e),
   );
 }
 
-/** Wraps one transport-free handler as a grpc-js handler: role check, enum check, context, error mapping. */
-function adapt(m: MethodInfo, handler: AnyHandler, served: Served): grpc.UntypedHandleCall {
-  const context = (call: { getAuthContext(): AuthContext | null; metadata: grpc.Metadata }): CallContext => {
+/** Answers a call with one reply (or the status of the error). */
+function reply(call: ServerCall, m: MethodInfo, result: Promise<unknown>): void {
+  result.then(
+    (res) => {
+      if (call.finished) return;
+      let bytes: Uint8Array;
+      try {
+        bytes = encode(m.responseType, res as object);
+      } catch (e) {
+        call.end(toStatus(e));
+        return;
+      }
+      call.end(undefined, bytes);
+    },
+    (e) => call.end(toStatus(e)),
+  );
+}
+
+/** Wraps one transport-free handler as a gRPC method: role check, enum check, context, error mapping. */
+function adapt(m: MethodInfo, handler: AnyHandler, served: Served): MethodHandler {
+  const context = (call: ServerCall): CallContext => {
     const role = served.roleOf(call);
     authorize(role, m.path);
     return { role, hostname: safeHostname(served.hostname), actorId: randomUUID() };
   };
   if (!m.serverStream && m.clientStream) {
     // A stream of requests, one reply (EtcdRecover's upload).
-    return (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      const gone = new AbortController();
-      call.on("cancelled", () => gone.abort());
-      (async () => {
-        const ctx = context(call);
-        const requests = (async function* () {
-          for await (const r of requestsOf(call as unknown as grpc.ServerDuplexStream<unknown, unknown>, gone.signal)) {
-            assertKnownEnums(m.requestType, r);
-            yield r;
-          }
-        })();
-        return (handler as (r: AsyncIterable<unknown>, c: CallContext) => unknown)(requests, { ...ctx, signal: gone.signal });
-      })().then(
-        (res) => callback(null, res),
-        (e) => callback(toStatus(e)),
-      );
+    return {
+      requestStream: true,
+      handle(call, requests) {
+        reply(
+          call,
+          m,
+          (async () => (handler as (r: AsyncIterable<unknown>, c: CallContext) => unknown)(decoded(requests, m), { ...context(call), signal: call.signal }))(),
+        );
+      },
     };
   }
   if (!m.serverStream) {
-    return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      // grpc-js emits "cancelled" for a client's RST_STREAM and for a passed deadline alike.
-      const gone = new AbortController();
-      call.on("cancelled", () => gone.abort());
-      (async () => {
-        const ctx = context(call);
-        assertKnownEnums(m.requestType, call.request);
-        return (handler as (r: unknown, c: CallContext) => unknown)(call.request, { ...ctx, signal: gone.signal });
-      })().then(
-        (res) => callback(null, res),
-        (e) => callback(toStatus(e)),
-      );
+    return {
+      requestStream: false,
+      handle(call, bytes) {
+        // The signal aborts for a client's RST_STREAM and for a passed deadline alike.
+        reply(
+          call,
+          m,
+          (async () => {
+            const ctx = context(call);
+            const request = decode<object>(m.requestType, bytes);
+            assertKnownEnums(m.requestType, request);
+            return (handler as (r: unknown, c: CallContext) => unknown)(request, { ...ctx, signal: call.signal });
+          })(),
+        );
+      },
     };
   }
   if (!m.clientStream) {
-    return (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      openStream(call, m, served, async (sink) => {
-        const ctx = context(call);
-        assertKnownEnums(m.requestType, call.request);
-        await (handler as (r: unknown, c: CallContext, s: Sink<unknown>) => Promise<void>)(call.request, ctx, sink);
-      });
+    return {
+      requestStream: false,
+      handle(call, bytes) {
+        openStream(call, m, served, async (sink) => {
+          const ctx = context(call);
+          const request = decode<object>(m.requestType, bytes);
+          assertKnownEnums(m.requestType, request);
+          await (handler as (r: unknown, c: CallContext, s: Sink<unknown>) => Promise<void>)(request, ctx, sink);
+        });
+      },
     };
   }
-  return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-    openStream(call, m, served, async (sink) => {
-      const ctx = context(call);
-      const requests = (async function* () {
-        for await (const r of requestsOf(call, sink.signal)) {
-          assertKnownEnums(m.requestType, r);
-          yield r;
-        }
-      })();
-      await (handler as (r: AsyncIterable<unknown>, c: CallContext, s: Sink<unknown>) => Promise<void>)(requests, ctx, sink);
-    });
+  return {
+    requestStream: true,
+    handle(call, requests) {
+      openStream(call, m, served, async (sink) => {
+        const ctx = context(call);
+        await (handler as (r: AsyncIterable<unknown>, c: CallContext, s: Sink<unknown>) => Promise<void>)(decoded(requests, m), ctx, sink);
+      });
+    },
   };
 }
 
@@ -429,8 +367,15 @@ export const SERVED_SERVICES = [
   "time.TimeService",
 ] as const satisfies readonly ServiceName[];
 
-function buildServer(backend: MachineBackend, roleOf: RoleOf, ownerOf: OwnerOf, gate: StreamGate, stateDir: string, forwarder?: Forwarder): grpc.Server {
-  const server = new grpc.Server(SERVER_OPTIONS);
+/** The method table of one listener: every served service's methods, each behind forwarding. */
+function methodTable(
+  backend: MachineBackend,
+  roleOf: RoleOf,
+  ownerOf: OwnerOf,
+  gate: StreamGate,
+  stateDir: string,
+  forwarder?: Forwarder,
+): Map<string, MethodHandler> {
   const impls: { [S in (typeof SERVED_SERVICES)[number]]: Impl } = {
     "machine.MachineService": machineService(backend, { stateDir }) as unknown as Impl,
     "minos.machine.MinosService": minosService(backend) as unknown as Impl,
@@ -441,17 +386,12 @@ function buildServer(backend: MachineBackend, roleOf: RoleOf, ownerOf: OwnerOf, 
     "time.TimeService": timeService(backend) as unknown as Impl,
   };
   const served: Served = { roleOf, ownerOf, gate, hostname: () => backend.hostname() };
+  const table = new Map<string, MethodHandler>();
   for (const service of SERVED_SERVICES) {
     const impl = impls[service];
-    const handlers: grpc.UntypedServiceImplementation = {};
-    for (const m of serviceMethods(service)) handlers[m.name] = withForwarding(m, adapt(m, impl[m.name]!, served), roleOf, forwarder);
-    server.addService(definition(service), handlers);
+    for (const m of serviceMethods(service)) table.set(m.path, withForwarding(m, adapt(m, impl[m.name]!, served), roleOf, forwarder));
   }
-  return server;
-}
-
-function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
-  return new Promise((res, rej) => server.bindAsync(address, creds, (e, port) => (e ? rej(e) : res(port))));
+  return table;
 }
 
 /** Addresses the node may be dialled on, for the serving certificate's SANs. */
@@ -461,22 +401,11 @@ function localAddresses(): string[] {
   return [...out];
 }
 
-function shutdown(server: grpc.Server): Promise<void> {
-  return new Promise((res) => {
-    // Streams that follow (logs -f, events) never end on their own: give calls a moment, then cut them.
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      res();
-    }, 1000);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      res();
-    });
-  });
-}
+/** Streams that follow (logs -f, events) never end on their own: calls get this long, then are cut. */
+const SHUTDOWN_GRACE_MS = 1000;
 
 export async function startMachineApi(backend: MachineBackend, opts: MachineApiOptions): Promise<MachineApi> {
-  const servers: grpc.Server[] = [];
+  const servers: GrpcServer[] = [];
   try {
     // The socket directory is root-only, so the window between bind and chmod exposes nothing.
     mkdirSync(dirname(opts.socketPath), { recursive: true, mode: 0o700 });
@@ -486,10 +415,11 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     const forwarder = opts.ca?.key ? createForwarder(opts.ca, () => safeHostname(() => backend.hostname())) : undefined;
     const gate = new StreamGate(opts.streamLimits);
     const guard = new ConnectionGuard(opts.connectionLimits);
-    const local = buildServer(backend, localRole, localOwner, gate, stateDir, forwarder);
+    const onListener: GrpcServerOptions["onListener"] = (h2, secure) => guard.watch(h2, secure);
+    const local = new GrpcServer(methodTable(backend, localRole, localOwner, gate, stateDir, forwarder), { ...SERVER_OPTIONS, onListener });
     servers.push(local);
-    guard.watch(local);
-    await bind(local, `unix:${opts.socketPath}`, grpc.ServerCredentials.createInsecure());
+    await local.listen({ path: opts.socketPath }, guard.limits.backlog);
+    guard.raiseBacklog({ path: opts.socketPath });
     chmodSync(opts.socketPath, 0o600);
 
     let tcpPort: number | undefined;
@@ -497,16 +427,14 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
       if (!opts.ca) throw new Error("machine API: a TCP listener needs the node CA (machine.ca)");
       const hostnames = ["localhost", safeHostname(() => backend.hostname()), ...(opts.certNames ?? [])].filter(Boolean);
       const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], [...new Set([...localAddresses(), ...(opts.certIps ?? [])])]);
-      const remote = buildServer(backend, certRole, certOwner, gate, stateDir, forwarder);
+      const remote = new GrpcServer(methodTable(backend, certRole, certOwner, gate, stateDir, forwarder), {
+        ...SERVER_OPTIONS,
+        onListener,
+        tls: { ca: opts.ca.cert, cert: serving.cert, key: serving.key, requestCert: true },
+      });
       servers.push(remote);
-      guard.watch(remote);
-      const creds = grpc.ServerCredentials.createSsl(
-        Buffer.from(opts.ca.cert),
-        [{ cert_chain: Buffer.from(serving.cert), private_key: Buffer.from(serving.key) }],
-        true,
-      );
-      const host = opts.tcpHost ?? "0.0.0.0";
-      tcpPort = await bind(remote, `${host.includes(":") ? `[${host}]` : host}:${opts.tcpPort}`, creds);
+      tcpPort = await remote.listen({ host: opts.tcpHost ?? "0.0.0.0", port: opts.tcpPort }, guard.limits.backlog);
+      guard.raiseBacklog({ port: tcpPort });
     }
     return {
       tcpPort,
@@ -519,7 +447,7 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
         raisedBacklogs: guard.raisedBacklogs,
       }),
       async close() {
-        await Promise.all(servers.map(shutdown));
+        await Promise.all(servers.map((s) => s.shutdown(SHUTDOWN_GRACE_MS)));
         gate.close();
         rmSync(opts.socketPath, { force: true });
       },

@@ -1,9 +1,10 @@
 // Health checks that ask the service itself, not "the process exists".
 // containerd: grpc.health.v1.Health/Check on its socket. The message types are
 // tiny, so they are encoded by hand (HealthCheckRequest{service=""} is zero
-// bytes; HealthCheckResponse is field 1, a varint status, SERVING = 1), and
-// @grpc/grpc-js is imported lazily so applets other than init never load it.
+// bytes; HealthCheckResponse is field 1, a varint status, SERVING = 1), sent
+// with minos's own HTTP/2 client (src/api/transport.ts): no grpc-js in PID 1.
 import { existsSync } from "node:fs";
+import { ApiError, Transport } from "../../api/transport.ts";
 import type { HealthCheck } from "./spec.ts";
 
 const SERVING_STATUS = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
@@ -32,20 +33,15 @@ export function decodeHealthStatus(buf: Buffer): number {
 /** One Health/Check call on a fresh channel (a long-lived one would back off for minutes while the socket is still missing). */
 export async function grpcHealthCheck(socketPath: string, timeoutMs: number, service = ""): Promise<void> {
   if (!existsSync(socketPath)) throw new Error(`${socketPath} does not exist yet`);
-  const grpc = await import("@grpc/grpc-js");
-  const client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
+  const client = new Transport({ kind: "unix", path: socketPath });
   try {
     const request = service ? Buffer.concat([Buffer.from([0x0a, Buffer.byteLength(service)]), Buffer.from(service)]) : Buffer.alloc(0);
-    const status = await new Promise<number>((resolve, reject) => {
-      client.makeUnaryRequest(
-        "/grpc.health.v1.Health/Check",
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        request,
-        { deadline: Date.now() + timeoutMs },
-        (err, res) => (err ? reject(new Error(`Health/Check: ${err.details || err.message}`)) : resolve(decodeHealthStatus(res ?? Buffer.alloc(0)))),
-      );
-    });
+    let status: number;
+    try {
+      status = decodeHealthStatus(Buffer.from(await client.unary("/grpc.health.v1.Health/Check", request, { timeoutMs })));
+    } catch (e) {
+      throw new Error(`Health/Check: ${e instanceof ApiError ? e.details : (e as Error).message}`);
+    }
     if (status !== 1) throw new Error(`Health/Check: ${SERVING_STATUS[status] ?? status}`);
   } finally {
     client.close();

@@ -2,8 +2,7 @@
 // in-process with small limits: connections that send nothing, or only the
 // HTTP/2 preface, are closed after firstRequestMs; one that opened a stream
 // is not; past `max` a new connection is closed at once; the listening
-// socket's backlog is raised past Bun's fixed 512 (grpc-js's private
-// createHttp2Server is still where it was).
+// socket's backlog is raised past Bun's fixed 512.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";

@@ -107,7 +107,7 @@ describe("over the wire", () => {
       const third = await quietFollow(c1).status;
       expect(third.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
       expect(third.details).toContain("on this connection");
-      // The raw connection's stream was admitted next to them: connections are told apart (grpc-js's HTTP/2 stream was found).
+      // The raw connection's stream was admitted next to them: connections are told apart.
       expect(api.stats().streams).toBe(3);
       a.stream.cancel();
       b.stream.cancel();
