@@ -154,12 +154,13 @@ export class Transport {
   }
 
   private request(path: string, body: Uint8Array | readonly Uint8Array[] | null, opts: CallOptions): http2.ClientHttp2Stream {
-    // A session the server sent away (GOAWAY) or that closed takes no new streams: a new one does.
-    if (this.goneAway || ((this.session.closed || this.session.destroyed) && !this.sessionError)) {
+    // A session the server sent away (GOAWAY), that closed, or whose connection failed (no socket
+    // yet, refused, reset) takes no new streams: a new one does. The call that met the failure
+    // reported it; the next one tries again, so a client made while the node boots is not stuck.
+    if (this.goneAway || this.sessionError || this.session.closed || this.session.destroyed) {
       if (!this.session.destroyed) this.session.close();
       this.session = this.open();
     }
-    if (this.sessionError) throw transportError(this.sessionError, this.endpoint);
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
       ":path": path,
