@@ -2,6 +2,7 @@
 // calls, length-prefixed framing, status from (trailing) headers. poweroff,
 // shutdown, the dashboard and minosctl start faster without loading grpc-js
 // (~90 ms of module load), and these two call shapes are all they use.
+import { frame } from "./framing.ts";
 import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
@@ -45,12 +46,6 @@ export function parseEndpoint(s: string): Endpoint {
 }
 
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-
-function frame(message: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(message.length, 1);
-  return Buffer.concat([head, message]);
-}
 
 /** Splits an HTTP/2 DATA byte stream into gRPC messages. */
 class Deframer {

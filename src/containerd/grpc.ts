@@ -23,13 +23,9 @@ export interface CallOptions {
   metadata?: Record<string, string>;
 }
 
-export function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
-}
+/** The 5-byte length prefix is the machine API's (one definition: src/api/framing.ts). */
+export { frame } from "../api/framing.ts";
+import { frame } from "../api/framing.ts";
 
 /** Splits a DATA byte stream into gRPC messages (uncompressed only). */
 export class Deframer {
