@@ -9,24 +9,39 @@ import { isDigest } from "./digest.ts";
 import type { NamespaceClient } from "./namespaced.ts";
 
 /**
- * Bytes per WRITE, and at most this many bytes sent but not yet answered.
- * Bun 1.4's node:http2 client strands request DATA that waits for
- * flow-control window when the peer raises SETTINGS_INITIAL_WINDOW_SIZE
- * meanwhile (grpc-go's BDP estimator does so several times during a large
- * upload; oven-sh/bun#30319): the stream never drains again. Data that fits
- * the window is sent at once and never waits, and grpc-go's stream window is
- * at least 64 KiB minus the quarter it may still owe us after a reply: so the
- * upload is paced by containerd's replies to stay under 32 KiB in flight.
- * The same holds for the connection's window, so each upload gets a
- * connection of its own (parallel uploads on one connection did stall).
+ * How much of an upload may be unanswered. Bun 1.4's node:http2 client
+ * strands request DATA that waits for flow-control window when the peer
+ * raises SETTINGS_INITIAL_WINDOW_SIZE meanwhile (grpc-go's BDP estimator does
+ * so several times during a large upload; oven-sh/bun#30319): the stream
+ * never drains again. Data that fits the window is sent at once and never
+ * waits, so an upload only sends what the window is sure to hold: grpc-go
+ * returns a message's window as soon as it reads the message (holding back
+ * less than a quarter of the window), and answers each WRITE after reading
+ * it, so with W the peer's current initial window at most 3/4 W (framing
+ * counted) is ever unanswered. W is read from the connection's SETTINGS as
+ * the estimator raises it (65535 at first, 100-200 KiB within milliseconds on
+ * a unix socket). The connection's window is returned on receipt, so it binds
+ * less; each upload still gets a connection of its own, as parallel uploads
+ * on a shared one share that window (and did stall).
  */
-export const WRITE_CHUNK_BYTES = 16 * 1024;
-export const MAX_IN_FLIGHT_BYTES = 32 * 1024;
+export const WINDOW_SHARE = 0.75;
+/** Bytes a WRITE message adds to its data on the wire: gRPC's 5-byte prefix, the action, offset and data field headers. */
+export const WRITE_OVERHEAD_BYTES = 32;
+/** Most data bytes per WRITE (containerd's limit is 16 MiB; ctr writes 1 MiB). */
+export const WRITE_CHUNK_BYTES = 1 << 20;
+/**
+ * Blobs up to this size are written over the client's shared connection:
+ * one WRITE, far inside HTTP/2's initial 64 KiB window even with a few of
+ * them at once, so nothing of theirs waits for window.
+ */
+export const SHARED_CONNECTION_MAX_BYTES = 16 * 1024;
+/** Unanswered WRITEs are kept to about this many, so replies return window while more is sent. */
+const WRITES_PER_WINDOW = 2;
 
 export interface WriteBlobOptions {
   /** Labels stored with the blob (e.g. containerd.io/gc.ref.* or distribution source). */
   labels?: Record<string, string>;
-  /** Bytes per WRITE message (default and most: see WRITE_CHUNK_BYTES): small input chunks are coalesced up to it. */
+  /** Most data bytes per WRITE message (default WRITE_CHUNK_BYTES); small input chunks are coalesced. Each is also kept within the window (see WINDOW_SHARE). */
   chunkBytes?: number;
 }
 
@@ -84,6 +99,8 @@ export async function writeBlob(
   if (!ref) throw new ApiError(Code.INVALID_ARGUMENT, "writeBlob: empty ref");
   if (!isDigest(expectedDigest)) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: "${expectedDigest}" is not a sha256 digest`);
   if (!Number.isSafeInteger(size) || size < 0) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: bad size ${size}`);
+  // A blob that fits one small WRITE (a manifest, a config) never waits for window: it needs no connection of its own.
+  if (size <= SHARED_CONNECTION_MAX_BYTES) return writeSession(ns, ref, expectedDigest, size, chunks, opts);
   const own = ns.ownConnection();
   try {
     return await writeSession(own.client, ref, expectedDigest, size, chunks, opts);
@@ -100,8 +117,7 @@ async function writeSession(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   opts: WriteBlobOptions,
 ): Promise<WrittenBlob> {
-  const chunkBytes = Math.min(opts.chunkBytes ?? WRITE_CHUNK_BYTES, MAX_IN_FLIGHT_BYTES);
-  const maxInFlight = MAX_IN_FLIGHT_BYTES;
+  const most = Math.max(1, Math.min(opts.chunkBytes ?? WRITE_CHUNK_BYTES, WRITE_CHUNK_BYTES));
   const w = ns.duplex("containerd.services.content.v1.Content", "Write");
   try {
     await w.send({ action: "STAT", ref, total: size, expected: expectedDigest });
@@ -116,14 +132,18 @@ async function writeSession(
       inFlight -= unanswered.shift() ?? 0;
       return r;
     };
+    const budget = () => Math.floor(w.peerInitialWindow() * WINDOW_SHARE);
+    // Sized as the window is now: a few WRITEs per window, and never one that could not fit it.
+    const nextSize = () => Math.max(1, Math.min(most, Math.floor(budget() / WRITES_PER_WINDOW) - WRITE_OVERHEAD_BYTES));
     let offset = 0;
-    for await (const data of rechunk(chunks, chunkBytes)) {
+    for await (const data of pieces(chunks, nextSize)) {
       if (offset + data.length > size) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob ${ref}: input is longer than the declared ${size} bytes`);
-      while (unanswered.length && inFlight + data.length > maxInFlight) await answer();
+      const cost = data.length + WRITE_OVERHEAD_BYTES;
+      while (unanswered.length && inFlight + cost > budget()) await answer();
       // offset 0 on the first write also truncates what an earlier, broken session left under this ref.
-      await w.send({ action: "WRITE", offset, data });
-      unanswered.push(data.length);
-      inFlight += data.length;
+      await w.sendFramed(writeRequestFrame(offset, data));
+      unanswered.push(cost);
+      inFlight += cost;
       offset += data.length;
     }
     while (unanswered.length) await answer();
@@ -144,6 +164,78 @@ async function writeSession(
     await abortIngest(ns, ref, e as Error);
     throw e;
   }
+}
+
+/**
+ * A gRPC-framed WriteContentRequest {action: WRITE, offset, data}, encoded
+ * here (fields 1, 5 and 6 of containerd's content.proto) so that the data is
+ * copied once, straight into the frame; the generic encoder and framing copy
+ * it twice, and an upload's CPU is mostly such copies.
+ */
+export function writeRequestFrame(offset: number, data: Uint8Array): Buffer {
+  const head: number[] = [0x08, 1]; // field 1 (action), varint WRITE
+  if (offset > 0) {
+    head.push(0x28); // field 5 (offset), varint
+    pushVarint(head, offset);
+  }
+  head.push(0x32); // field 6 (data), length-delimited
+  pushVarint(head, data.length);
+  const len = head.length + data.length;
+  const out = Buffer.allocUnsafe(5 + len);
+  out[0] = 0;
+  out.writeUInt32BE(len, 1);
+  out.set(head, 5);
+  out.set(data, 5 + head.length);
+  return out;
+}
+
+/** Appends `n` (a non-negative safe integer) as a protobuf varint; arithmetic, not bit operators, past 2^31. */
+function pushVarint(out: number[], n: number): void {
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+}
+
+/**
+ * Cuts a byte stream into pieces of at most `size()` bytes, asked anew for
+ * each piece (the window grows during an upload). Input chunks are sliced,
+ * not copied, unless a piece spans several of them.
+ */
+export async function* pieces(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: () => number): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const take = (n: number): Uint8Array => {
+    const head = pending[0]!;
+    if (head.length >= n) {
+      const out = head.subarray(0, n);
+      if (head.length === n) pending.shift();
+      else pending[0] = head.subarray(n);
+      pendingBytes -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const c = pending[0]!;
+      const k = Math.min(c.length, n - at);
+      out.set(k === c.length ? c : c.subarray(0, k), at);
+      at += k;
+      if (k === c.length) pending.shift();
+      else pending[0] = c.subarray(k);
+    }
+    pendingBytes -= n;
+    return out;
+  };
+  for await (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    for (let n = size(); pendingBytes >= n; n = size()) yield take(n);
+  }
+  while (pendingBytes > 0) yield take(Math.min(size(), pendingBytes));
+  pending = [];
 }
 
 /**
