@@ -186,10 +186,11 @@ async function pullLeased(
     failure = e;
     stop.abort(e);
   };
+  const job: LayerFetch = { ns, leaseId, registry, image, name, log, signal: stop.signal, rss: new RssGuard(), onProgress, onProgressStep };
   const stored = limited(
     LAYER_DOWNLOADS,
     stop.signal,
-    image.layers.map((layer, i) => () => storeLayer(ns, leaseId, registry, image, layer, i, name, log, stop.signal, onProgress, onProgressStep)),
+    image.layers.map((layer, i) => () => storeLayer(job, layer, i)),
   );
   const started = [small(), ...stored];
   for (const p of started) p.catch(fail);
@@ -209,6 +210,7 @@ async function pullLeased(
     await Promise.allSettled(started);
     throw failure;
   }
+  if (job.rss.collections > 0) log(`image ${name}: ${job.rss.collections} garbage collections kept PID 1's RSS within its pull budget`);
   await putImageRecord(ns, name, image.target);
   return {
     name,
@@ -221,19 +223,22 @@ async function pullLeased(
 }
 
 /** Streams layer `i` from the registry into the content store (unless there already); the bytes fetched. */
-async function storeLayer(
-  ns: NamespaceClient,
-  leaseId: string,
-  registry: RegistryClient,
-  image: ResolvedImage,
-  layer: Descriptor,
-  i: number,
-  name: string,
-  log: (line: string) => void,
-  signal: AbortSignal,
-  onProgress: PullOptions["onProgress"],
-  onProgressStep: PullOptions["onProgressStep"],
-): Promise<number> {
+/** What every layer download of one pull shares. */
+interface LayerFetch {
+  ns: NamespaceClient;
+  leaseId: string;
+  registry: RegistryClient;
+  image: ResolvedImage;
+  name: string;
+  log: (line: string) => void;
+  signal: AbortSignal;
+  rss: RssGuard;
+  onProgress: PullOptions["onProgress"];
+  onProgressStep: PullOptions["onProgressStep"];
+}
+
+async function storeLayer(job: LayerFetch, layer: Descriptor, i: number): Promise<number> {
+  const { ns, leaseId, registry, image, name, log, signal, rss, onProgress, onProgressStep } = job;
   const what = `image ${name}: layer ${i + 1}/${image.layers.length} ${layer.digest.slice(0, 19)}`;
   const exists = await ns.content.info(layer.digest).then(
     (info) => info.size === layer.size,
@@ -250,7 +255,7 @@ async function storeLayer(
     rangeBytes: PULL_RANGE_BYTES,
     signal,
     onProgress: (p) => {
-      collectAfter(p.received - seen);
+      rss.fetched(p.received - seen);
       seen = p.received;
       const step = { image: name, layer: i + 1, layers: image.layers.length, digest: layer.digest, received: p.received, total: p.total };
       onProgress?.(step);
@@ -270,21 +275,30 @@ async function storeLayer(
 
 /**
  * Streaming leaves garbage at the rate of the transfer (response chunks,
- * WRITE frames); left to the engine's heuristics PID 1's RSS rose with the
- * layer size (+62 MiB for 16 MiB, +117 MiB for 96 MiB, before uploads were
- * framed by hand). A full collection after every COLLECT_EVERY_BYTES fetched,
- * counted over all layers in flight, bounds what can pile up; each costs
- * 20-50 ms of PID 1's time on this machine, so one per 4 MiB range (as
- * before) cost 200-300 ms of a 50 MiB pull, one per 16 MiB about a quarter of
- * that, with RSS still flat (sandbox test: 16 vs 64 MiB layer).
+ * WRITE frames). Left to the engine's heuristics PID 1's RSS once rose with
+ * the layer size (+62 MiB for 16 MiB, +117 MiB for 96 MiB, when every byte was
+ * copied twice more on its way out); a full collection per 4 MiB range kept it
+ * flat but cost 20-50 ms of PID 1's time each, 200-300 ms of a 50 MiB pull.
+ * Now the pull looks at RSS every CHECK_RSS_EVERY_BYTES fetched (over all its
+ * layers) and collects only when RSS stands more than PULL_RSS_BUDGET_BYTES
+ * above where it was when the pull began.
  */
-export const COLLECT_EVERY_BYTES = 16 << 20;
-let sinceCollection = 0;
-function collectAfter(bytes: number): void {
-  sinceCollection += bytes;
-  if (sinceCollection < COLLECT_EVERY_BYTES) return;
-  sinceCollection = 0;
-  Bun.gc(true);
+export const PULL_RSS_BUDGET_BYTES = 32 << 20;
+const CHECK_RSS_EVERY_BYTES = 4 << 20;
+
+class RssGuard {
+  private readonly start = process.memoryUsage.rss();
+  private since = 0;
+  collections = 0;
+
+  fetched(bytes: number): void {
+    this.since += bytes;
+    if (this.since < CHECK_RSS_EVERY_BYTES) return;
+    this.since = 0;
+    if (process.memoryUsage.rss() - this.start <= PULL_RSS_BUDGET_BYTES) return;
+    Bun.gc(true);
+    this.collections++;
+  }
 }
 
 /**
