@@ -3,10 +3,20 @@
 // offset, COMMIT names the expected size and digest and containerd refuses
 // the blob unless both match. On any failure the session's partial data (the
 // "ingest") is aborted, so nothing half-written stays behind or stays leased.
+//
+// Large blobs (above SHARED_CONNECTION_MAX_BYTES) send their bytes over
+// h2upload.ts, an HTTP/2 stream of our own with 1 MiB WRITEs, and commit over
+// node:http2; small ones, and every blob when MINOS_NODE_HTTP2_UPLOADS=1
+// (kept to compare), go through node:http2 alone, sized to the window as
+// below.
 import { ApiError } from "./grpc.ts";
 import { Code } from "../api/status.ts";
 import { isDigest } from "./digest.ts";
+import { RawUpload, UploadError } from "./h2upload.ts";
 import type { NamespaceClient } from "./namespaced.ts";
+import { encode, methodInfo } from "./schema.ts";
+
+const WRITE_REQUEST = "containerd.services.content.v1.WriteContentRequest";
 
 /**
  * How much of an upload may be unanswered. Bun 1.4's node:http2 client
@@ -101,11 +111,99 @@ export async function writeBlob(
   if (!Number.isSafeInteger(size) || size < 0) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob: bad size ${size}`);
   // A blob that fits one small WRITE (a manifest, a config) never waits for window: it needs no connection of its own.
   if (size <= SHARED_CONNECTION_MAX_BYTES) return writeSession(ns, ref, expectedDigest, size, chunks, opts);
+  if (RAW_UPLOADS) return rawWriteSession(ns, ref, expectedDigest, size, chunks, opts);
   const own = ns.ownConnection();
   try {
     return await writeSession(own.client, ref, expectedDigest, size, chunks, opts);
   } finally {
     own.close();
+  }
+}
+
+/** Large blobs go through h2upload.ts (1 MiB WRITEs, our own flow control); false: node:http2, window-sized WRITEs. */
+const RAW_UPLOADS = process.env.MINOS_NODE_HTTP2_UPLOADS !== "1";
+/** Most bytes per WRITE on our own connection (ctr's size; containerd accepts up to 16 MiB). */
+const RAW_WRITE_BYTES = 1 << 20;
+/** containerd ends an upload stream promptly once we end ours; longer means it is stuck. */
+const RAW_FINISH_TIMEOUT_MS = 30_000;
+
+/**
+ * The bytes over h2upload.ts, then the verdict over node:http2: a STAT on the
+ * same ref says how much containerd holds, and a COMMIT checks size and
+ * digest. Input that fails (the registry's verifier, too many bytes) aborts
+ * the ingest; a stream containerd ended early leaves the verdict (and its
+ * message) to the commit session.
+ */
+async function rawWriteSession(
+  ns: NamespaceClient,
+  ref: string,
+  expectedDigest: string,
+  size: number,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  opts: WriteBlobOptions,
+): Promise<WrittenBlob> {
+  const most = Math.max(1, Math.min(opts.chunkBytes ?? RAW_WRITE_BYTES, RAW_WRITE_BYTES));
+  const up = new RawUpload(ns.socketPath, methodInfo("containerd.services.content.v1.Content", "Write").path, ns.metadata());
+  let offset = 0;
+  let cut: Error | undefined;
+  try {
+    await up.send(encode(WRITE_REQUEST, { action: "STAT", ref, total: size, expected: expectedDigest }));
+    for await (const data of pieces(chunks, () => most)) {
+      if (offset + data.length > size) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob ${ref}: input is longer than the declared ${size} bytes`);
+      // offset 0 on the first write also truncates what an earlier, broken session left under this ref.
+      await up.sendFramed(writeRequestFrame(offset, data));
+      offset += data.length;
+    }
+    await up.finish(RAW_FINISH_TIMEOUT_MS);
+  } catch (e) {
+    up.cancel();
+    if (!(e instanceof UploadError)) {
+      await abortIngest(ns, ref, e as Error);
+      throw e;
+    }
+    cut = e;
+  }
+  return commitUploaded(ns, ref, expectedDigest, size, offset, opts, cut);
+}
+
+/**
+ * STAT (how much is there) and COMMIT of an ingest written by rawWriteSession,
+ * over node:http2. Less than was sent means the upload stream lost bytes
+ * (UNAVAILABLE); a wrong size or digest of what was sent is containerd's to
+ * refuse at COMMIT.
+ */
+async function commitUploaded(
+  ns: NamespaceClient,
+  ref: string,
+  expectedDigest: string,
+  size: number,
+  sent: number,
+  opts: WriteBlobOptions,
+  cut: Error | undefined,
+): Promise<WrittenBlob> {
+  const w = ns.duplex("containerd.services.content.v1.Content", "Write");
+  try {
+    await w.send({ action: "STAT", ref, total: size, expected: expectedDigest });
+    const st = await w.next();
+    if (!st) throw new ApiError(Code.INTERNAL, `content Write ${ref}: no reply to STAT`);
+    if (st.offset !== sent)
+      throw new ApiError(Code.UNAVAILABLE, `content Write ${ref}: containerd holds ${st.offset} of the ${sent} bytes sent${cut ? ` (${cut.message})` : ""}`);
+    await w.send({ action: "COMMIT", total: size, expected: expectedDigest, offset: sent, labels: opts.labels ?? {} });
+    w.end();
+    const commit = await w.next();
+    await w.done;
+    if (!commit) throw new ApiError(Code.INTERNAL, `content Write ${ref}: the session ended without a commit reply`);
+    if (commit.digest !== expectedDigest) throw new ApiError(Code.DATA_LOSS, `content Write ${ref}: committed ${commit.digest}, wanted ${expectedDigest}`);
+    return { digest: expectedDigest, size, existed: false };
+  } catch (e) {
+    await closeSession(w);
+    if (isCode(e, Code.ALREADY_EXISTS)) {
+      const info = await ns.content.info(expectedDigest);
+      if (info.size === size) return { digest: expectedDigest, size, existed: true };
+      throw new ApiError(Code.FAILED_PRECONDITION, `content ${expectedDigest} exists with size ${info.size}, not ${size}`);
+    }
+    await abortIngest(ns, ref, e as Error);
+    throw e;
   }
 }
 

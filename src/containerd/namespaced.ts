@@ -110,6 +110,16 @@ export class NamespaceClient {
     return { client: new NamespaceClient(channel, this.namespace, this.lease, this.timeoutMs), close: () => channel.close() };
   }
 
+  /** containerd's socket, for a connection that is not the client's (content.ts uploads). */
+  get socketPath(): string {
+    return this.channel.socketPath;
+  }
+
+  /** The request metadata every call of this client carries (namespace, lease). */
+  metadata(): Record<string, string> {
+    return this.options().metadata ?? {};
+  }
+
   /** The same namespace, with every call also holding lease `id`. */
   withLease(id: string): NamespaceClient {
     return new NamespaceClient(this.channel, this.namespace, id, this.timeoutMs);
