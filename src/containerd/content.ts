@@ -148,11 +148,11 @@ async function rawWriteSession(
   let cut: Error | undefined;
   try {
     await up.send(encode(WRITE_REQUEST, { action: "STAT", ref, total: size, expected: expectedDigest }));
-    for await (const data of pieces(chunks, () => most)) {
-      if (offset + data.length > size) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob ${ref}: input is longer than the declared ${size} bytes`);
+    for await (const { parts, bytes } of pieceLists(chunks, most)) {
+      if (offset + bytes > size) throw new ApiError(Code.INVALID_ARGUMENT, `writeBlob ${ref}: input is longer than the declared ${size} bytes`);
       // offset 0 on the first write also truncates what an earlier, broken session left under this ref.
-      await up.sendFramed(writeRequestFrame(offset, data));
-      offset += data.length;
+      await up.sendParts([writeRequestHead(offset, bytes), ...parts]);
+      offset += bytes;
     }
     await up.finish(RAW_FINISH_TIMEOUT_MS);
   } catch (e) {
@@ -271,20 +271,27 @@ async function writeSession(
  * it twice, and an upload's CPU is mostly such copies.
  */
 export function writeRequestFrame(offset: number, data: Uint8Array): Buffer {
-  const head: number[] = [0x08, 1]; // field 1 (action), varint WRITE
-  if (offset > 0) {
-    head.push(0x28); // field 5 (offset), varint
-    pushVarint(head, offset);
-  }
-  head.push(0x32); // field 6 (data), length-delimited
-  pushVarint(head, data.length);
-  const len = head.length + data.length;
-  const out = Buffer.allocUnsafe(5 + len);
-  out[0] = 0;
-  out.writeUInt32BE(len, 1);
-  out.set(head, 5);
-  out.set(data, 5 + head.length);
+  const head = writeRequestHead(offset, data.length);
+  const out = Buffer.allocUnsafe(head.length + data.length);
+  out.set(head, 0);
+  out.set(data, head.length);
   return out;
+}
+
+/** What precedes the data in writeRequestFrame: the gRPC prefix and the fields up to the data's length. */
+export function writeRequestHead(offset: number, dataLength: number): Buffer {
+  const fields: number[] = [0x08, 1]; // field 1 (action), varint WRITE
+  if (offset > 0) {
+    fields.push(0x28); // field 5 (offset), varint
+    pushVarint(fields, offset);
+  }
+  fields.push(0x32); // field 6 (data), length-delimited
+  pushVarint(fields, dataLength);
+  const head = Buffer.allocUnsafe(5 + fields.length);
+  head[0] = 0;
+  head.writeUInt32BE(fields.length + dataLength, 1);
+  head.set(fields, 5);
+  return head;
 }
 
 /** Appends `n` (a non-negative safe integer) as a protobuf varint; arithmetic, not bit operators, past 2^31. */
@@ -294,6 +301,32 @@ function pushVarint(out: number[], n: number): void {
     n = Math.floor(n / 0x80);
   }
   out.push(n);
+}
+
+/**
+ * Like pieces(), but each piece is the list of input slices that make it up,
+ * nothing copied: for a sender that copies them into its frames anyway.
+ */
+export async function* pieceLists(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  size: number,
+): AsyncGenerator<{ parts: Uint8Array[]; bytes: number }> {
+  let parts: Uint8Array[] = [];
+  let bytes = 0;
+  for await (let chunk of chunks) {
+    while (chunk.length > 0) {
+      const k = Math.min(chunk.length, size - bytes);
+      parts.push(k === chunk.length ? chunk : chunk.subarray(0, k));
+      bytes += k;
+      chunk = chunk.subarray(k);
+      if (bytes === size) {
+        yield { parts, bytes };
+        parts = [];
+        bytes = 0;
+      }
+    }
+  }
+  if (bytes > 0) yield { parts, bytes };
 }
 
 /**

@@ -249,22 +249,53 @@ export class RawUpload {
   }
 
   async sendFramed(m: Uint8Array): Promise<void> {
-    let at = 0;
-    while (at < m.length) {
-      const room = await this.room();
-      // As many whole frames as the windows allow, in one socket write.
-      const budget = Math.min(this.connWindow, this.streamWindow, m.length - at);
-      const parts: Uint8Array[] = [];
-      let sent = 0;
-      while (sent < budget) {
-        const n = Math.min(room, budget - sent);
-        parts.push(frameHeader(n, DATA, 0, STREAM), m.subarray(at + sent, at + sent + n));
-        sent += n;
+    await this.sendParts([m]);
+  }
+
+  /**
+   * Sends the concatenation of `parts` (a framed gRPC message: its head, then
+   * its data) as DATA frames within the windows: as many as they allow at a
+   * time laid out in one buffer, so the data is copied once.
+   */
+  async sendParts(parts: Uint8Array[]): Promise<void> {
+    const total = parts.reduce((a, p) => a + p.length, 0);
+    let part = 0;
+    let partAt = 0;
+    const copy = (dst: Buffer, at: number, n: number) => {
+      while (n > 0) {
+        const src = parts[part]!;
+        const k = Math.min(n, src.length - partAt);
+        dst.set(partAt === 0 && k === src.length ? src : src.subarray(partAt, partAt + k), at);
+        at += k;
+        n -= k;
+        partAt += k;
+        if (partAt === src.length) {
+          part++;
+          partAt = 0;
+        }
       }
-      this.connWindow -= sent;
-      this.streamWindow -= sent;
-      at += sent;
-      await this.write(Buffer.concat(parts));
+    };
+    let done = 0;
+    while (done < total) {
+      const frameMax = await this.room();
+      const budget = Math.min(this.connWindow, this.streamWindow, total - done);
+      const frames = Math.ceil(budget / frameMax);
+      const out = Buffer.allocUnsafe(frames * 9 + budget);
+      let at = 0;
+      for (let left = budget; left > 0; ) {
+        const n = Math.min(frameMax, left);
+        out.writeUIntBE(n, at, 3);
+        out[at + 3] = DATA;
+        out[at + 4] = 0;
+        out.writeUInt32BE(STREAM, at + 5);
+        copy(out, at + 9, n);
+        at += 9 + n;
+        left -= n;
+      }
+      this.connWindow -= budget;
+      this.streamWindow -= budget;
+      done += budget;
+      await this.write(out);
     }
   }
 

@@ -281,13 +281,14 @@ async function storeLayer(job: LayerFetch, layer: Descriptor, i: number): Promis
  * flat but cost 20-50 ms of PID 1's time each, 200-300 ms of a 50 MiB pull.
  * Now the pull looks at RSS every CHECK_RSS_EVERY_BYTES fetched (over all its
  * layers) and collects only when RSS stands more than PULL_RSS_BUDGET_BYTES
- * above where it was when the pull began.
+ * above where it was when the pull began (or, after a collection, half that
+ * above where the collection left it).
  */
 export const PULL_RSS_BUDGET_BYTES = 32 << 20;
 const CHECK_RSS_EVERY_BYTES = 4 << 20;
 
 class RssGuard {
-  private readonly start = process.memoryUsage.rss();
+  private limit = process.memoryUsage.rss() + PULL_RSS_BUDGET_BYTES;
   private since = 0;
   collections = 0;
 
@@ -295,9 +296,12 @@ class RssGuard {
     this.since += bytes;
     if (this.since < CHECK_RSS_EVERY_BYTES) return;
     this.since = 0;
-    if (process.memoryUsage.rss() - this.start <= PULL_RSS_BUDGET_BYTES) return;
+    if (process.memoryUsage.rss() <= this.limit) return;
     Bun.gc(true);
     this.collections++;
+    // The allocator keeps what a collection freed (RSS barely drops) and reuses it: collect again only
+    // if RSS grows on from here, or every later check would collect for nothing.
+    this.limit = Math.max(this.limit, process.memoryUsage.rss() + PULL_RSS_BUDGET_BYTES / 2);
   }
 }
 

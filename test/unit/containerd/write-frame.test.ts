@@ -2,7 +2,7 @@
 // (a wrong varint or field number would corrupt every upload), and `pieces`
 // must hand on every byte once, in order, within the size asked for each piece.
 import { describe, expect, test } from "bun:test";
-import { pieces, writeRequestFrame } from "../../../src/containerd/content.ts";
+import { pieceLists, pieces, writeRequestFrame, writeRequestHead } from "../../../src/containerd/content.ts";
 import { headerBlock } from "../../../src/containerd/h2upload.ts";
 import { Deframer } from "../../../src/containerd/grpc.ts";
 import { decode } from "../../../src/containerd/schema.ts";
@@ -72,5 +72,24 @@ describe("headerBlock (HPACK literals without indexing, RFC 7541 6.2.2)", () => 
     const long = headerBlock([["n", "y".repeat(127 + 300)]]);
     // 300 = 0b10_0101100: low 7 bits with the continuation bit, then the rest.
     expect([...long.subarray(0, 6)]).toEqual([0x00, 1, "n".charCodeAt(0), 0x7f, (300 % 128) | 128, Math.floor(300 / 128)]);
+  });
+});
+
+describe("pieceLists and writeRequestHead (the upload stream's path: nothing copied before the frames)", () => {
+  test("pieces of exactly `size` bytes (the last shorter) made of the input's own slices, every byte once", async () => {
+    const input = Buffer.alloc(10_000).map((_, i) => (i * 7) & 0xff);
+    const chunks = [input.subarray(0, 3000), input.subarray(3000, 3001), input.subarray(3001)];
+    const got: { parts: Uint8Array[]; bytes: number }[] = [];
+    for await (const p of pieceLists(chunks, 4096)) got.push(p);
+    expect(got.map((p) => p.bytes)).toEqual([4096, 4096, 10_000 - 8192]);
+    for (const p of got) expect(p.parts.reduce((a, x) => a + x.length, 0)).toBe(p.bytes);
+    expect(Buffer.concat(got.flatMap((p) => p.parts)).equals(input)).toBe(true);
+    // Slices share the input's memory: no copy was made.
+    expect(got[0]!.parts[0]!.buffer).toBe(input.buffer);
+  });
+
+  test("head + data is the same frame as writeRequestFrame", () => {
+    const data = new Uint8Array(70_000).fill(3);
+    expect(Buffer.concat([writeRequestHead(123_456_789, data.length), data]).equals(writeRequestFrame(123_456_789, data))).toBe(true);
   });
 });
