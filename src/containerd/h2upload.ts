@@ -33,6 +33,8 @@ const CANCEL = 0x8;
 const STREAM = 1;
 /** What we let containerd send us (its replies are ~50 bytes per WRITE): far more than an upload's replies. */
 const RECEIVE_WINDOW = 16 << 20;
+/** An upload that gets no window for this long is given up (containerd stuck): the commit session then reports it. */
+const WINDOW_STALL_MS = 60_000;
 
 function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
   const h = Buffer.allocUnsafe(9);
@@ -229,11 +231,19 @@ export class RawUpload {
   }
 
   private async room(): Promise<number> {
+    const since = Date.now();
     for (;;) {
       if (this.closedWith !== undefined) throw this.closedWith ?? new UploadError("containerd ended the upload stream early");
       const n = Math.min(this.connWindow, this.streamWindow, this.maxFrame);
       if (n > 0) return n;
-      await new Promise<void>((r) => (this.wake = r));
+      const left = WINDOW_STALL_MS - (Date.now() - since);
+      if (left <= 0) throw new UploadError(`containerd returned no flow-control window for ${WINDOW_STALL_MS / 1000} s`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((r) => {
+        this.wake = r;
+        timer = setTimeout(r, left);
+      });
+      clearTimeout(timer);
     }
   }
 
