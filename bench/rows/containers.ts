@@ -139,9 +139,9 @@ export async function containerRows(rounds: number, log: (m: string) => void): P
         r,
         async () => {
           Bun.gc(true);
-          const before = process.memoryUsage().rss;
+          const before = process.memoryUsage.rss();
           let peak = before;
-          const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+          const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
           const t0 = performance.now();
           await pullImage(ctd, registry, mine.ref, { namespace: `bench-pull-minos-${r}` });
           const ms = performance.now() - t0;

@@ -205,9 +205,9 @@ describe("large images: memory and time, minos vs ctr images pull", () => {
         // minos's image would find every blob present and transfer nothing.
         const theirs = await bigImage(mib, `big${mib}-ctr`);
         Bun.gc(true);
-        const before = process.memoryUsage().rss;
+        const before = process.memoryUsage.rss();
         let peak = before;
-        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
         const t0 = performance.now();
         await pullImage(ctd, client, ref, { namespace: "bench-minos" });
         const minosMs = performance.now() - t0;
