@@ -3,6 +3,8 @@
 // Bun hello binary), measured in interleaved rounds in one run on one machine.
 //   --rounds N   rounds per row (default 5; --quick: 2)
 //   --quick      fewer rounds and samples (a smoke run)
+//   --only A,B   only these sections: coldstart, node (boot, RSS, API,
+//                dashboard, respawn), reaping, shutdown, size, containers
 // Each row prints the median of its round values (min–max), the median of the
 // per-round ratios (min–max) and whether its target held in every round
 // (bench/rounds.ts). Writes bench/results.json.
@@ -10,6 +12,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { writeFileSync } from "node:fs";
 import { apiRound, rssGrowth, type ApiRound } from "./rows/api.ts";
 import { coldStart } from "./rows/coldstart.ts";
+import { containerRows, rssNote } from "./rows/containers.ts";
 import { dashboardRss } from "./rows/dashboard.ts";
 import { bootOnce, busyboxFirstAction, busyboxRespawn, idleRss, respawnOnce, rssKiB } from "./rows/node.ts";
 import { stormUnderBusybox, stormUnderTini, type StormResult } from "./rows/reaping.ts";
@@ -25,6 +28,11 @@ const quick = process.argv.includes("--quick");
 const roundsArg = process.argv.indexOf("--rounds");
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : quick ? 2 : 5;
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error("bench: --rounds needs a positive integer");
+const SECTIONS = ["coldstart", "node", "reaping", "shutdown", "size", "containers"];
+const onlyArg = process.argv.indexOf("--only");
+const only = onlyArg > 0 ? new Set((process.argv[onlyArg + 1] ?? "").split(",").filter(Boolean)) : undefined;
+for (const s of only ?? []) if (!SECTIONS.includes(s)) throw new Error(`bench: --only ${s}: not a section (${SECTIONS.join(", ")})`);
+const want = (section: string) => only === undefined || only.has(section);
 /** Sequential calls per round and side: enough for a p99 of 50 tail samples. */
 const LATENCY_N = quick ? 1000 : 5000;
 const THROUGHPUT_MS = quick ? 1000 : 2000;
@@ -41,7 +49,7 @@ const log = (m: string) => console.error(`bench: ${m}`);
 const mib = (kib: number) => kib / 1024;
 
 // 1. Cold start: each round 10 interleaved execs of each; the round value is their median.
-{
+if (want("coldstart")) {
   const r = await coldStart(p, ROUNDS, quick ? 6 : 12);
   results.coldStart = r;
   rows.push({
@@ -60,191 +68,193 @@ const mib = (kib: number) => kib / 1024;
 }
 
 // 2–4, 8: one booted node per round.
-const boot = { apiMs: [] as number[], healthyMs: [] as number[], healthySelfMs: [] as number[], bbFirst: [] as number[] };
-const mem = {
-  bootKiB: [] as number[],
-  helloKiB: [] as number[],
-  tiniKiB: [] as number[],
-  dashboardKiB: [] as number[],
-  dashboardJitKiB: [] as number[],
-  clientFloorKiB: [] as number[],
-};
-// The dashboard as init runs it (--console: it re-executes itself without the JIT) and, to show what that buys, with the JIT kept.
-const responders: { grpcjs: ResponderSide; h2: ResponderSide }[] = [];
-const api: ApiRound[] = [];
-let growth: { calls: number; kib: number }[] = [];
-const respawn: number[] = [];
-let bbRespawn: number[] = [];
-const hello = await bunHello();
-for (let r = 0; r < ROUNDS; r++) {
-  // ABBA: busybox's boot is timed before minos's in odd rounds.
-  if (r % 2 === 1) boot.bbFirst.push(await busyboxFirstAction(p.busybox));
-  const { sb, sample } = await bootOnce();
-  if (r % 2 === 0) boot.bbFirst.push(await busyboxFirstAction(p.busybox));
-  try {
-    boot.apiMs.push(sample.apiMs);
-    boot.healthyMs.push(sample.healthyMs);
-    boot.healthySelfMs.push(sample.healthySelfMs);
-    const init = await sb.initPid();
-    await Bun.sleep(300); // let the boot's last tasks settle
-    mem.bootKiB.push(rssKiB(init));
-    mem.helloKiB.push(await idleRss([hello, "--stay"]));
-    mem.tiniKiB.push(await idleRss([p.tini, "-s", "--", p.busybox, "sleep", "60"]));
-    // The growth row needs a node that has answered nothing yet: the first round's.
-    if (r === 0) {
-      growth = await rssGrowth(sb.socketPath, () => rssKiB(init), GROWTH_CALLS, GROWTH_CALLS / 10);
-      log(`RSS growth: ${growth.map((g) => `${g.calls / 1000}k ${mib(g.kib).toFixed(1)}`).join(", ")} MiB`);
-    }
-    api.push(await apiRound(r, sb.socketPath, init, LATENCY_N, 8, THROUGHPUT_MS));
-    const a = api.at(-1)!;
-    log(
-      `round ${r + 1}/${ROUNDS}: API p50 ${a.minos.latencyUs.p50.toFixed(0)}/${a.containerd.latencyUs.p50.toFixed(0)} p99 ${a.minos.latencyUs.p99.toFixed(0)}/${a.containerd.latencyUs.p99.toFixed(0)} µs, ${a.minos.rps.toFixed(0)}/${a.containerd.rps.toFixed(0)} calls/s`,
-    );
-    responders.push(await responderRound(r, LATENCY_N, 8, THROUGHPUT_MS));
-    const settle = quick ? 2000 : 3500;
-    const [d, dj] = await pair(
-      r,
-      () => dashboardRss("dist/minos", sb.socketPath, settle),
-      () => dashboardRss("dist/minos", sb.socketPath, settle, { BUN_JSC_useJIT: "1" }),
-    );
-    mem.dashboardKiB.push(d);
-    mem.dashboardJitKiB.push(dj);
-    mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, settle, NO_JIT_ENV));
-    if (r === ROUNDS - 1) {
-      for (let k = 0; k < (quick ? 1 : 3); k++) {
-        respawn.push(await respawnOnce(init, "containerd"));
-        await sb.waitForLine(/containerd.*(healthy|Running)/, 60_000, sb.lines.length);
+if (want("node")) {
+  const boot = { apiMs: [] as number[], healthyMs: [] as number[], healthySelfMs: [] as number[], bbFirst: [] as number[] };
+  const mem = {
+    bootKiB: [] as number[],
+    helloKiB: [] as number[],
+    tiniKiB: [] as number[],
+    dashboardKiB: [] as number[],
+    dashboardJitKiB: [] as number[],
+    clientFloorKiB: [] as number[],
+  };
+  // The dashboard as init runs it (--console: it re-executes itself without the JIT) and, to show what that buys, with the JIT kept.
+  const responders: { grpcjs: ResponderSide; h2: ResponderSide }[] = [];
+  const api: ApiRound[] = [];
+  let growth: { calls: number; kib: number }[] = [];
+  const respawn: number[] = [];
+  let bbRespawn: number[] = [];
+  const hello = await bunHello();
+  for (let r = 0; r < ROUNDS; r++) {
+    // ABBA: busybox's boot is timed before minos's in odd rounds.
+    if (r % 2 === 1) boot.bbFirst.push(await busyboxFirstAction(p.busybox));
+    const { sb, sample } = await bootOnce();
+    if (r % 2 === 0) boot.bbFirst.push(await busyboxFirstAction(p.busybox));
+    try {
+      boot.apiMs.push(sample.apiMs);
+      boot.healthyMs.push(sample.healthyMs);
+      boot.healthySelfMs.push(sample.healthySelfMs);
+      const init = await sb.initPid();
+      await Bun.sleep(300); // let the boot's last tasks settle
+      mem.bootKiB.push(rssKiB(init));
+      mem.helloKiB.push(await idleRss([hello, "--stay"]));
+      mem.tiniKiB.push(await idleRss([p.tini, "-s", "--", p.busybox, "sleep", "60"]));
+      // The growth row needs a node that has answered nothing yet: the first round's.
+      if (r === 0) {
+        growth = await rssGrowth(sb.socketPath, () => rssKiB(init), GROWTH_CALLS, GROWTH_CALLS / 10);
+        log(`RSS growth: ${growth.map((g) => `${g.calls / 1000}k ${mib(g.kib).toFixed(1)}`).join(", ")} MiB`);
       }
-      bbRespawn = await busyboxRespawn(p.busybox, quick ? 3 : 5);
+      api.push(await apiRound(r, sb.socketPath, init, LATENCY_N, 8, THROUGHPUT_MS));
+      const a = api.at(-1)!;
+      log(
+        `round ${r + 1}/${ROUNDS}: API p50 ${a.minos.latencyUs.p50.toFixed(0)}/${a.containerd.latencyUs.p50.toFixed(0)} p99 ${a.minos.latencyUs.p99.toFixed(0)}/${a.containerd.latencyUs.p99.toFixed(0)} µs, ${a.minos.rps.toFixed(0)}/${a.containerd.rps.toFixed(0)} calls/s`,
+      );
+      responders.push(await responderRound(r, LATENCY_N, 8, THROUGHPUT_MS));
+      const settle = quick ? 2000 : 3500;
+      const [d, dj] = await pair(
+        r,
+        () => dashboardRss("dist/minos", sb.socketPath, settle),
+        () => dashboardRss("dist/minos", sb.socketPath, settle, { BUN_JSC_useJIT: "1" }),
+      );
+      mem.dashboardKiB.push(d);
+      mem.dashboardJitKiB.push(dj);
+      mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, settle, NO_JIT_ENV));
+      if (r === ROUNDS - 1) {
+        for (let k = 0; k < (quick ? 1 : 3); k++) {
+          respawn.push(await respawnOnce(init, "containerd"));
+          await sb.waitForLine(/containerd.*(healthy|Running)/, 60_000, sb.lines.length);
+        }
+        bbRespawn = await busyboxRespawn(p.busybox, quick ? 3 : 5);
+      }
+    } finally {
+      await sb.stop().catch(() => {});
+      await sb.cleanup();
     }
-  } finally {
-    await sb.stop().catch(() => {});
-    await sb.cleanup();
   }
-}
-results.boot = boot;
-results.memory = { ...mem, growth };
-results.api = api;
-results.responders = responders;
-rows.push({
-  name: "2 boot: exec → API answering",
-  unit: "ms",
-  digits: 0,
-  minos: boot.apiMs,
-  peer: { name: "busybox init first action", values: boot.bbFirst },
-  target: { of: "minos", op: "<=", value: 60, text: "≤ 60 ms" },
-});
-rows.push({
-  name: "2 boot: exec → all services healthy (real containerd)",
-  unit: "ms",
-  digits: 0,
-  minos: boot.healthyMs,
-  others: [{ name: "init's own count", values: boot.healthySelfMs }],
-});
-rows.push({
-  name: "3 PID 1 RSS after boot",
-  unit: "MiB",
-  digits: 1,
-  minos: mem.bootKiB.map(mib),
-  peer: { name: "Bun hello", values: mem.helloKiB.map(mib) },
-  others: [{ name: "tini", values: mem.tiniKiB.map(mib), digits: 2 }],
-  target: { of: "ratio", op: "<=", value: 2.0, text: "≤ 2.0× Bun hello" },
-});
-{
-  // One series (100,000 calls take long): growth from boot, and from 20k on.
-  const at = (calls: number) => growth.find((g) => g.calls === calls)?.kib ?? Number.NaN;
-  const total = growth.at(-1)!;
-  const from20 = mib(total.kib - at(GROWTH_CALLS / 5));
-  const grew = mib(total.kib - growth[0]!.kib);
+  results.boot = boot;
+  results.memory = { ...mem, growth };
+  results.api = api;
+  results.responders = responders;
   rows.push({
-    name: `3 PID 1 RSS growth over ${total.calls.toLocaleString("en")} API calls`,
+    name: "2 boot: exec → API answering",
+    unit: "ms",
+    digits: 0,
+    minos: boot.apiMs,
+    peer: { name: "busybox init first action", values: boot.bbFirst },
+    target: { of: "minos", op: "<=", value: 60, text: "≤ 60 ms" },
+  });
+  rows.push({
+    name: "2 boot: exec → all services healthy (real containerd)",
+    unit: "ms",
+    digits: 0,
+    minos: boot.healthyMs,
+    others: [{ name: "init's own count", values: boot.healthySelfMs }],
+  });
+  rows.push({
+    name: "3 PID 1 RSS after boot",
     unit: "MiB",
     digits: 1,
-    minos: [grew],
-    note: `every ${(GROWTH_CALLS / 10 / 1000).toFixed(0)}k: ${growth.map((g) => mib(g.kib).toFixed(1)).join(" ")} MiB; from ${GROWTH_CALLS / 5000}k on ${from20 >= 0 ? "+" : ""}${from20.toFixed(1)} MiB`,
-    target: { of: "minos", op: "<=", value: 8, text: "≤ +8 MiB" },
+    minos: mem.bootKiB.map(mib),
+    peer: { name: "Bun hello", values: mem.helloKiB.map(mib) },
+    others: [{ name: "tini", values: mem.tiniKiB.map(mib), digits: 2 }],
+    target: { of: "ratio", op: "<=", value: 2.0, text: "≤ 2.0× Bun hello" },
   });
-  extra.push([`flat from ${GROWTH_CALLS / 5000}k on (≤ +2 MiB from there to the end)`, from20 <= 2 ? "met" : "NOT met"]);
-}
-rows.push({
-  name: "4 API Version p50 (unix socket, 1 client)",
-  unit: "µs",
-  digits: 0,
-  minos: api.map((a) => a.minos.latencyUs.p50),
-  peer: { name: "containerd", values: api.map((a) => a.containerd.latencyUs.p50) },
-});
-rows.push({
-  name: `4 API Version p99 (unix socket, 1 client, ${LATENCY_N} calls/round)`,
-  unit: "µs",
-  digits: 0,
-  minos: api.map((a) => a.minos.latencyUs.p99),
-  peer: { name: "containerd", values: api.map((a) => a.containerd.latencyUs.p99) },
-  target: { of: "ratio", op: "<=", value: 1.5, text: "≤ 1.5× containerd" },
-});
-rows.push({
-  name: "4 API throughput, 8 clients",
-  unit: "calls/s",
-  digits: 0,
-  minos: api.map((a) => a.minos.rps),
-  peer: { name: "containerd", values: api.map((a) => a.containerd.rps) },
-  target: { of: "ratio", op: ">=", value: 0.9, text: "≥ 0.9× containerd" },
-});
-rows.push({
-  name: "8 dashboard RSS (pty, against the node, as init runs it: no JIT)",
-  unit: "MiB",
-  digits: 1,
-  minos: mem.dashboardKiB.map(mib),
-  peer: { name: "API client floor", values: mem.clientFloorKiB.map(mib) },
-  others: [
-    { name: "the same dashboard with the JIT", values: mem.dashboardJitKiB.map(mib) },
-    { name: "Bun hello", values: mem.helloKiB.map(mib) },
-  ],
-  target: { of: "minos", op: "<=", value: 62 * 0.7, text: "≤ 43.4 MiB (0.7× 62)" },
-});
-// 4b: bench-only prototypes (bench/peers/), grpc-js in the minos column, a bare node:http2 responder as the peer.
-const g = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.grpcjs));
-const h = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.h2));
-rows.push({
-  name: "4b Version p50, grpc-js responder vs bare node:http2 (bench-only)",
-  unit: "µs",
-  digits: 0,
-  minos: g((s) => s.latencyUs.p50),
-  peer: { name: "node:http2", values: h((s) => s.latencyUs.p50) },
-});
-rows.push({
-  name: "4b Version p99, grpc-js responder vs bare node:http2 (bench-only)",
-  unit: "µs",
-  digits: 0,
-  minos: g((s) => s.latencyUs.p99),
-  peer: { name: "node:http2", values: h((s) => s.latencyUs.p99) },
-});
-rows.push({
-  name: "4b throughput, grpc-js responder vs bare node:http2 (bench-only)",
-  unit: "calls/s",
-  digits: 0,
-  minos: g((s) => s.rps),
-  peer: { name: "node:http2", values: h((s) => s.rps) },
-});
-rows.push({
-  name: "4b RSS at start, grpc-js responder vs bare node:http2 (bench-only)",
-  unit: "MiB",
-  digits: 1,
-  minos: g((s) => mib(s.rssStartKiB)),
-  peer: { name: "node:http2", values: h((s) => mib(s.rssStartKiB)) },
-  others: [
-    { name: "after the calls: grpc-js", values: g((s) => mib(s.rssAfterKiB)) },
-    { name: "node:http2", values: h((s) => mib(s.rssAfterKiB)) },
-  ],
-});
-{
-  const m = summarize(respawn);
-  const b = summarize(bbRespawn);
-  results.respawn = { minos: respawn, busybox: bbRespawn };
-  extra.push(["6 kill -9 of a service → running again", `${m.median.toFixed(0)} ms (busybox respawn ${b.median.toFixed(0)} ms)`]);
+  {
+    // One series (100,000 calls take long): growth from boot, and from 20k on.
+    const at = (calls: number) => growth.find((g) => g.calls === calls)?.kib ?? Number.NaN;
+    const total = growth.at(-1)!;
+    const from20 = mib(total.kib - at(GROWTH_CALLS / 5));
+    const grew = mib(total.kib - growth[0]!.kib);
+    rows.push({
+      name: `3 PID 1 RSS growth over ${total.calls.toLocaleString("en")} API calls`,
+      unit: "MiB",
+      digits: 1,
+      minos: [grew],
+      note: `every ${(GROWTH_CALLS / 10 / 1000).toFixed(0)}k: ${growth.map((g) => mib(g.kib).toFixed(1)).join(" ")} MiB; from ${GROWTH_CALLS / 5000}k on ${from20 >= 0 ? "+" : ""}${from20.toFixed(1)} MiB`,
+      target: { of: "minos", op: "<=", value: 8, text: "≤ +8 MiB" },
+    });
+    extra.push([`flat from ${GROWTH_CALLS / 5000}k on (≤ +2 MiB from there to the end)`, from20 <= 2 ? "met" : "NOT met"]);
+  }
+  rows.push({
+    name: "4 API Version p50 (unix socket, 1 client)",
+    unit: "µs",
+    digits: 0,
+    minos: api.map((a) => a.minos.latencyUs.p50),
+    peer: { name: "containerd", values: api.map((a) => a.containerd.latencyUs.p50) },
+  });
+  rows.push({
+    name: `4 API Version p99 (unix socket, 1 client, ${LATENCY_N} calls/round)`,
+    unit: "µs",
+    digits: 0,
+    minos: api.map((a) => a.minos.latencyUs.p99),
+    peer: { name: "containerd", values: api.map((a) => a.containerd.latencyUs.p99) },
+    target: { of: "ratio", op: "<=", value: 1.5, text: "≤ 1.5× containerd" },
+  });
+  rows.push({
+    name: "4 API throughput, 8 clients",
+    unit: "calls/s",
+    digits: 0,
+    minos: api.map((a) => a.minos.rps),
+    peer: { name: "containerd", values: api.map((a) => a.containerd.rps) },
+    target: { of: "ratio", op: ">=", value: 0.9, text: "≥ 0.9× containerd" },
+  });
+  rows.push({
+    name: "8 dashboard RSS (pty, against the node, as init runs it: no JIT)",
+    unit: "MiB",
+    digits: 1,
+    minos: mem.dashboardKiB.map(mib),
+    peer: { name: "API client floor", values: mem.clientFloorKiB.map(mib) },
+    others: [
+      { name: "the same dashboard with the JIT", values: mem.dashboardJitKiB.map(mib) },
+      { name: "Bun hello", values: mem.helloKiB.map(mib) },
+    ],
+    target: { of: "minos", op: "<=", value: 62 * 0.7, text: "≤ 43.4 MiB (0.7× 62)" },
+  });
+  // 4b: bench-only prototypes (bench/peers/), grpc-js in the minos column, a bare node:http2 responder as the peer.
+  const g = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.grpcjs));
+  const h = (f: (s: ResponderSide) => number) => responders.map((x) => f(x.h2));
+  rows.push({
+    name: "4b Version p50, grpc-js responder vs bare node:http2 (bench-only)",
+    unit: "µs",
+    digits: 0,
+    minos: g((s) => s.latencyUs.p50),
+    peer: { name: "node:http2", values: h((s) => s.latencyUs.p50) },
+  });
+  rows.push({
+    name: "4b Version p99, grpc-js responder vs bare node:http2 (bench-only)",
+    unit: "µs",
+    digits: 0,
+    minos: g((s) => s.latencyUs.p99),
+    peer: { name: "node:http2", values: h((s) => s.latencyUs.p99) },
+  });
+  rows.push({
+    name: "4b throughput, grpc-js responder vs bare node:http2 (bench-only)",
+    unit: "calls/s",
+    digits: 0,
+    minos: g((s) => s.rps),
+    peer: { name: "node:http2", values: h((s) => s.rps) },
+  });
+  rows.push({
+    name: "4b RSS at start, grpc-js responder vs bare node:http2 (bench-only)",
+    unit: "MiB",
+    digits: 1,
+    minos: g((s) => mib(s.rssStartKiB)),
+    peer: { name: "node:http2", values: h((s) => mib(s.rssStartKiB)) },
+    others: [
+      { name: "after the calls: grpc-js", values: g((s) => mib(s.rssAfterKiB)) },
+      { name: "node:http2", values: h((s) => mib(s.rssAfterKiB)) },
+    ],
+  });
+  {
+    const m = summarize(respawn);
+    const b = summarize(bbRespawn);
+    results.respawn = { minos: respawn, busybox: bbRespawn };
+    extra.push(["6 kill -9 of a service → running again", `${m.median.toFixed(0)} ms (busybox respawn ${b.median.toFixed(0)} ms)`]);
+  }
 }
 
 // 5. Reaping: the same orphan storm under each PID 1, one round = minos, tini, busybox.
-{
+if (want("reaping")) {
   const orphans = cProgram("orphans");
   const storms: Record<"minos" | "tini" | "busybox", StormResult[]> = { minos: [], tini: [], busybox: [] };
   const { bootSandbox } = await import("../scripts/sandbox.ts");
@@ -291,7 +301,7 @@ rows.push({
 }
 
 // 6. Shutdown with 10 services.
-{
+if (want("shutdown")) {
   const downs = { minos: [] as number[], busybox: [] as number[] };
   for (let r = 0; r < Math.min(ROUNDS, 3); r++) {
     downs.minos.push(await minosShutdown(p.busybox));
@@ -302,11 +312,37 @@ rows.push({
 }
 
 // 7. Sizes.
-const sz = sizes(p);
-results.sizes = sz;
-const mb = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-extra.push(["7 size: binary", `${mb(sz.minos)} (busybox ${mb(sz.busybox)}; tini ${mb(sz.tini)})`]);
-extra.push(["7 size: rootfs / initramfs", `${mb(sz.rootfs)} / ${sz.initramfs === null ? "not built (bun run image)" : mb(sz.initramfs)}`]);
+if (want("size")) {
+  const sz = sizes(p);
+  results.sizes = sz;
+  const mb = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+  extra.push(["7 size: binary", `${mb(sz.minos)} (busybox ${mb(sz.busybox)}; tini ${mb(sz.tini)})`]);
+  extra.push(["7 size: rootfs / initramfs", `${mb(sz.rootfs)} / ${sz.initramfs === null ? "not built (bun run image)" : mb(sz.initramfs)}`]);
+}
+
+// 9. containerd's work: image pull and container start, minos's client vs ctr in one containerd (bench/rows/containers.ts).
+if (want("containers")) {
+  const c = await containerRows(ROUNDS, log);
+  results.containers = c;
+  const wire = (c.pull.reduce((a, x) => a + x.bytes, 0) / c.pull.length / 1048576).toFixed(1);
+  rows.push({
+    name: `9 image pull ~50 MiB (${wire} MiB, 4 gzip layers) from a local registry`,
+    unit: "ms",
+    digits: 0,
+    minos: c.pull.map((x) => x.minosMs),
+    peer: { name: "ctr images pull", values: c.pull.map((x) => x.ctrMs) },
+    target: { of: "ratio", op: "<=", value: 1.2, text: "≤ 1.2× ctr" },
+  });
+  rows.push({
+    name: "9 container create → running",
+    unit: "ms",
+    digits: 0,
+    minos: c.start.map((x) => x.minosMs),
+    peer: { name: "ctr run -d", values: c.start.map((x) => x.ctrMs) },
+    target: { of: "ratio", op: "<=", value: 1.2, text: "≤ 1.2× ctr" },
+  });
+  extra.push([`9 containerd ${c.containerd}`, rssNote(c.pull)]);
+}
 
 const machine = `${cpus().length}× ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${(await Bun.file("/proc/sys/kernel/osrelease").text()).trim()}, Bun ${Bun.version}`;
 const seconds = (performance.now() - t0) / 1000;

@@ -15,6 +15,8 @@ export { ApiError };
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** A larger receive window than HTTP/2's 64 KiB keeps content reads from stalling on WINDOW_UPDATEs. */
 const WINDOW_BYTES = 8 * 1024 * 1024;
+/** HTTP/2's initial flow-control window (RFC 9113 6.9.2) before the peer's SETTINGS say otherwise. */
+const DEFAULT_WINDOW = 65_535;
 
 export interface CallOptions {
   /** Deadline for the whole call: sent as grpc-timeout and enforced here. */
@@ -140,8 +142,13 @@ export class Call implements AsyncIterable<Uint8Array> {
    * be stranded (see content.ts), so large uploads pace themselves by replies.
    */
   async send(message: Uint8Array): Promise<void> {
+    return this.sendFramed(frame(message));
+  }
+
+  /** Like send() for a message already framed (5-byte gRPC prefix included). */
+  async sendFramed(framed: Uint8Array): Promise<void> {
     if (this.finished) throw this.failure ?? new ApiError(Code.FAILED_PRECONDITION, "call already finished");
-    if (this.stream.write(frame(message))) return;
+    if (this.stream.write(framed)) return;
     await new Promise<void>((resolve) => {
       const go = () => {
         this.stream.off("drain", go);
@@ -152,6 +159,17 @@ export class Call implements AsyncIterable<Uint8Array> {
       this.stream.on("close", go);
     });
     if (this.finished && this.failure) throw this.failure;
+  }
+
+  /**
+   * The peer's SETTINGS_INITIAL_WINDOW_SIZE as last announced on this call's
+   * connection (HTTP/2's 65535 until it says otherwise). grpc-go's BDP
+   * estimator raises it during large uploads; see content.ts for how an
+   * upload sizes its writes by it.
+   */
+  peerInitialWindow(): number {
+    const w = this.stream.session?.remoteSettings?.initialWindowSize;
+    return typeof w === "number" && w > 0 ? w : DEFAULT_WINDOW;
   }
 
   /** Half-closes: no more requests. */

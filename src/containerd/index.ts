@@ -13,7 +13,7 @@ export {
   type containerd,
   type google,
 } from "./namespaced.ts";
-export { writeBlob, rechunk, WRITE_CHUNK_BYTES, type WriteBlobOptions, type WrittenBlob } from "./content.ts";
+export { writeBlob, rechunk, pieces, WRITE_CHUNK_BYTES, type WriteBlobOptions, type WrittenBlob } from "./content.ts";
 export { unpackLayer, type UnpackLayerOptions, type UnpackedLayer } from "./unpack.ts";
 export { chainID, chainIDs, sha256Digest, isDigest, DigestWriter } from "./digest.ts";
 export { OCI_SPEC_TYPE_URL, OCI_PROCESS_TYPE_URL, packJson, unpackJson, decodeAny, fromTimestamp, type Msg } from "./schema.ts";

@@ -34,9 +34,13 @@ export interface Stream<T> extends AsyncIterable<T> {
 /** A bidirectional call: send requests, read replies in order; done settles with the status. */
 export interface Duplex<Q, R> {
   send(req: Msg<Q>): Promise<void>;
+  /** Sends a request already encoded and framed (see content.ts writeRequestFrame). */
+  sendFramed(framed: Uint8Array): Promise<void>;
   end(): void;
   next(): Promise<R | undefined>;
   cancel(): void;
+  /** The peer's current SETTINGS_INITIAL_WINDOW_SIZE (see Call.peerInitialWindow). */
+  peerInitialWindow(): number;
   readonly done: Promise<void>;
 }
 
@@ -106,6 +110,16 @@ export class NamespaceClient {
     return { client: new NamespaceClient(channel, this.namespace, this.lease, this.timeoutMs), close: () => channel.close() };
   }
 
+  /** containerd's socket, for a connection that is not the client's (content.ts uploads). */
+  get socketPath(): string {
+    return this.channel.socketPath;
+  }
+
+  /** The request metadata every call of this client carries (namespace, lease). */
+  metadata(): Record<string, string> {
+    return this.options().metadata ?? {};
+  }
+
   /** The same namespace, with every call also holding lease `id`. */
   withLease(id: string): NamespaceClient {
     return new NamespaceClient(this.channel, this.namespace, id, this.timeoutMs);
@@ -143,12 +157,14 @@ export class NamespaceClient {
     const call: Call = this.channel.open(m.path, this.options({ timeoutMs: undefined }));
     return {
       send: (req) => call.send(encode(m.requestType, req)),
+      sendFramed: (framed) => call.sendFramed(framed),
       end: () => call.end(),
       next: async () => {
         const b = await call.next();
         return b === undefined ? undefined : decode<Res<S, M>>(m.responseType, b);
       },
       cancel: () => call.cancel(),
+      peerInitialWindow: () => call.peerInitialWindow(),
       done: call.done,
     };
   }
