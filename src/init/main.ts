@@ -60,6 +60,9 @@ const STAGE: Record<Sequence["name"], MachineStage> = {
   emergency: "rebooting",
 };
 
+/** How long the end waits for the console to take init's last lines. */
+const CONSOLE_DRAIN_MS = 2000;
+
 /** Runs a sequence that ends the node, then ends it. */
 async function runToEnd(ctx: NodeContext, seq: Sequence, actorId?: string): Promise<void> {
   ctx.sequencer.assertCanRun(seq.name);
@@ -80,5 +83,7 @@ export async function handle(ctx: NodeContext, of: Sequence["name"], end: NodeEn
     await sleep(end.holdMs);
   }
   ctx.log.info(`  reboot(${end.command})${ctx.sandbox ? ": the kernel ends this PID namespace's init" : ""}`);
+  // The console is written off the event loop: let it take the last lines (bounded: a stuck console must not hold the power-off).
+  await ctx.log.drainConsole(CONSOLE_DRAIN_MS);
   reboot(end.command);
 }

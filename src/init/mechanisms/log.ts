@@ -10,8 +10,12 @@
 //     (the first mounts) are held back and replayed into kmsg when it attaches,
 //     so Dmesg has the whole boot; they go to the console instead if kmsg
 //     never comes (releaseHeld).
-// Writing never throws: a broken console must not take PID 1 down.
-import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
+// Writing never throws: a broken console must not take PID 1 down, and never
+// blocks: console writes go through a bounded queue and one asynchronous
+// write(2) at a time (a thread of Bun's pool waits on a slow reader of the
+// sandbox's pipe or a 115200-baud serial console, not the event loop). Past the
+// bound, lines are counted and the count is written when the console catches up.
+import { closeSync, fstatSync, openSync, write as writeAsync, writeSync } from "node:fs";
 import { LogRing } from "../../lib/ring.ts";
 
 export type Level = "info" | "warn" | "error";
@@ -24,6 +28,9 @@ const KMSG_PRIORITY: Record<Level, number> = { info: 6, warn: 4, error: 3 };
  * with EINVAL; longer lines are split into records of at most this many bytes.
  */
 export const KMSG_RECORD_BYTES = 900;
+
+/** Console bytes queued behind a slow console before lines are dropped (counted, and the count reported). */
+export const CONSOLE_QUEUE_BYTES = 1 << 20;
 
 /** /dev/console's device number (major 5, minor 1). */
 const CONSOLE_MAJOR = 5;
@@ -44,6 +51,13 @@ export class NodeLog {
   private held: Line[] | undefined;
   /** kmsg reaches the console through the kernel: do not write the console as well. */
   private kmsgIsConsole = false;
+  /** Console text waiting for the write in flight. */
+  private consoleQueue: string[] = [];
+  private consoleQueued = 0;
+  private consoleWriting = false;
+  /** Lines not queued because the console was CONSOLE_QUEUE_BYTES behind. */
+  private consoleDropped = 0;
+  private consoleIdle: (() => void)[] = [];
 
   /** `console`: false for none (unit tests), or a fd other than stdout; `holdForKmsg`: a kernel boot (see above). */
   constructor(opts: { console?: boolean | number; holdForKmsg?: boolean } = {}) {
@@ -112,11 +126,61 @@ export class NodeLog {
   }
 
   private toConsole({ level, msg }: Line): void {
-    try {
-      if (this.consoleFd !== undefined) writeSync(this.consoleFd, `[minos] ${tag(level)}${msg}\n`);
-    } catch {
-      // no console: the ring and kmsg still have it
+    if (this.consoleFd === undefined) return;
+    const text = `[minos] ${tag(level)}${msg}\n`;
+    if (this.consoleQueued + text.length > CONSOLE_QUEUE_BYTES) {
+      this.consoleDropped++;
+      return;
     }
+    this.consoleQueue.push(text);
+    this.consoleQueued += text.length;
+    if (!this.consoleWriting) this.pumpConsole();
+  }
+
+  /** Writes everything queued in one write(2) off the event loop, then the next batch. */
+  private pumpConsole(): void {
+    const fd = this.consoleFd;
+    if (fd === undefined || (this.consoleQueue.length === 0 && this.consoleDropped === 0)) {
+      this.consoleWriting = false;
+      for (const f of this.consoleIdle.splice(0)) f();
+      return;
+    }
+    if (this.consoleDropped > 0) {
+      this.consoleQueue.push(
+        `[minos] warn: ${this.consoleDropped} lines not written to the console: it was more than ${CONSOLE_QUEUE_BYTES >> 10} KiB behind (the log ring has them)\n`,
+      );
+      this.consoleDropped = 0;
+    }
+    const batch = Buffer.from(this.consoleQueue.join(""));
+    this.consoleQueue = [];
+    this.consoleQueued = 0;
+    this.consoleWriting = true;
+    const done = (rest: Buffer) => (err: NodeJS.ErrnoException | null, written: number) => {
+      if (!err && written < rest.length) {
+        const left = rest.subarray(written);
+        writeAsync(fd, left, 0, left.length, null, done(left));
+        return;
+      }
+      // An error (no console): the ring and kmsg still have the lines.
+      this.pumpConsole();
+    };
+    try {
+      writeAsync(fd, batch, 0, batch.length, null, done(batch));
+    } catch {
+      this.pumpConsole();
+    }
+  }
+
+  /** Resolves once the console has taken every queued line, or after `timeoutMs` (before reboot(2) ends the node). */
+  drainConsole(timeoutMs: number): Promise<void> {
+    if (!this.consoleWriting) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.consoleIdle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private toKmsg({ level, msg }: Line): void {

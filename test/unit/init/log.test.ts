@@ -30,48 +30,85 @@ function setup(holdForKmsg: boolean) {
   fds.push(fd);
   const log = new NodeLog({ console: fd, holdForKmsg });
   const read = (p: string) => readFileSync(p, "utf8").split("\n").filter(Boolean);
-  return { log, kmsgPath, console: () => read(consolePath), kmsg: () => read(kmsgPath) };
+  // Console writes are asynchronous (never blocking the loop): read the file once the log has written it.
+  const console = async () => {
+    await log.drainConsole(1000);
+    return read(consolePath);
+  };
+  return { log, kmsgPath, console, kmsg: () => read(kmsgPath) };
 }
 
 describe("init's log", () => {
-  test("kernel boot: early lines are held, replayed into kmsg on attach, then every line goes to kmsg only", () => {
+  test("kernel boot: early lines are held, replayed into kmsg on attach, then every line goes to kmsg only", async () => {
     const { log, kmsgPath, console, kmsg } = setup(true);
     log.info("before kmsg");
     log.warn("rejected something");
-    expect(console()).toEqual([]); // held, not printed twice later
+    expect(await console()).toEqual([]); // held, not printed twice later
     expect(log.attachKmsg(kmsgPath, true)).toBeUndefined();
     log.info("after kmsg");
     expect(kmsg()).toEqual(["<6>minos: before kmsg", "<4>minos: warn: rejected something", "<6>minos: after kmsg"]);
-    expect(console()).toEqual([]); // the kernel prints kmsg on its console
+    expect(await console()).toEqual([]); // the kernel prints kmsg on its console
     expect(log.ring.tail().map((l) => l.replace(/^\S+ /, ""))).toEqual(["before kmsg", "warn: rejected something", "after kmsg"]);
     // The shutdown closes kmsg before unmounting /dev: later lines go to the console.
     log.close();
     log.info("  unmounted 9");
-    expect(console()).toEqual(["[minos]   unmounted 9"]);
+    expect(await console()).toEqual(["[minos]   unmounted 9"]);
   });
 
-  test("kmsg that is not the console's: lines go to both, held ones too", () => {
+  test("kmsg that is not the console's: lines go to both, held ones too", async () => {
     const { log, kmsgPath, console, kmsg } = setup(true);
     log.info("early");
     log.attachKmsg(kmsgPath, false);
     log.info("late");
     expect(kmsg()).toEqual(["<6>minos: early", "<6>minos: late"]);
-    expect(console()).toEqual(["[minos] early", "[minos] late"]);
+    expect(await console()).toEqual(["[minos] early", "[minos] late"]);
   });
 
-  test("no kmsg: held lines go to the console, in order, then every line does", () => {
+  test("no kmsg: held lines go to the console, in order, then every line does", async () => {
     const { log, console } = setup(true);
     log.info("one");
     expect(log.attachKmsg(join(dir, "no/such/kmsg"), true)).toMatch(/ENOENT/);
     log.info("two");
-    expect(console()).toEqual(["[minos] one", "[minos] two"]);
+    expect(await console()).toEqual(["[minos] one", "[minos] two"]);
   });
 
-  test("sandbox: nothing held, the console has every line", () => {
+  test("sandbox: nothing held, the console has every line", async () => {
     const { log, console } = setup(false);
     log.info("one");
     log.error("two");
-    expect(console()).toEqual(["[minos] one", "[minos] error: two"]);
+    expect(await console()).toEqual(["[minos] one", "[minos] error: two"]);
+  });
+
+  test("a console nobody reads does not block the event loop: lines past the queue's bound are counted, and the count is written once it reads", async () => {
+    // A FIFO whose reader starts a second late: the kernel's 64 KiB fill, then write(2) blocks (on a pool thread).
+    dir = mkdtempSync(join(tmpdir(), "minos-log-"));
+    const fifo = join(dir, "console");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const out = join(dir, "out");
+    const reader = Bun.spawn(["sh", "-c", `sleep 1; cat "${fifo}" > "${out}"`]);
+    const pipeFd = openSync(fifo, "r+"); // read-write: opening does not wait for the reader
+    const log = new NodeLog({ console: pipeFd });
+    let ticks = 0;
+    const tick = setInterval(() => ticks++, 5);
+    const t0 = performance.now();
+    const line = "x".repeat(1000);
+    for (let i = 0; i < 3000; i++) log.info(line); // ~3 MiB: past the pipe and the 1 MiB queue
+    const logMs = performance.now() - t0;
+    await Bun.sleep(300);
+    clearInterval(tick);
+    // Logging 3 MiB to a blocked console returned at once and the loop kept turning meanwhile.
+    expect(logMs).toBeLessThan(500);
+    expect(ticks).toBeGreaterThan(10);
+    await log.drainConsole(10_000);
+    closeSync(pipeFd); // the last writer: cat sees the end
+    await reader.exited;
+    const lines = readFileSync(out, "utf8").split("\n").filter(Boolean);
+    const notice = lines.find((l) => /lines not written to the console/.test(l));
+    expect(notice).toBeDefined();
+    const dropped = Number(/warn: (\d+) lines not written/.exec(notice!)![1]);
+    // Every line is either on the console or counted in the notice.
+    expect(lines.filter((l) => l === `[minos] ${line}`).length + dropped).toBe(3000);
+    expect(dropped).toBeGreaterThan(0);
   });
 
   test("long and multi-line messages become records the kernel accepts (<= LOG_LINE_MAX)", () => {
