@@ -108,7 +108,8 @@ describe("a client that has gone", () => {
       console.log(`[figure] 40k-key config refused in ${overMs.toFixed(0)} ms: ${over.details.split("\n")[1] ?? over.details}`);
       expect(over.code).toBe(3); // INVALID_ARGUMENT
       expect(over.details).toContain("10000");
-      expect(overMs).toBeLessThan(1000);
+      // Under 1 s on a quiet 2-core machine; the bound leaves room for a loaded one (1.4 s was seen at load 8).
+      expect(overMs).toBeLessThan(2500);
       expect(readFileSync(stored, "utf8")).toBe(SMALL);
     } finally {
       pinger.close();
