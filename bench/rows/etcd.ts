@@ -1,15 +1,17 @@
 // Row 10: etcd as minos runs it (a container of cluster.etcd.image, three
 // control-plane sandboxes on a bridge, as test/sandbox/etcd/cluster.test.ts)
 // against the same etcd binary run directly with the same flags, environment
-// and certificates in the same three network namespaces (its own ports):
-// sequential put p50/p99 and concurrent put throughput through the leader,
-// with the same client for both (test/helpers/etcd-bench.ts: minos's etcd
+// and certificates in the same three network namespaces (its own ports), each
+// member in a session of its own as runc starts every container (on this kind
+// of host the scheduler groups CPU time by session: docs/etcd.md, "Benchmark");
+// the plain direct run in the bench's own session is shown beside it.
+// Sequential put p50/p99 and concurrent put throughput through the leader,
+// with the same client for all (test/helpers/etcd-bench.ts: minos's etcd
 // client, one connection; etcdctl would time its own start per put), in
 // interleaved rounds (ABBA); and the time from Bootstrap to a healthy
-// three-member cluster. minos is not on the data path, so the ratio should be
-// ~1.0.
+// three-member cluster. minos is not on the data path: the ratio should be ~1.0.
 //   bun bench/rows/etcd.ts [--rounds N] [--quick]      this row alone
-// MINOS_BENCH_ETCD_VARIANTS=uid60,pidns,... adds direct clusters run one step
+// MINOS_BENCH_ETCD_VARIANTS=pidns,mntns60,... adds direct clusters run one step
 // closer to the container (experiments; docs/etcd.md records what they measured).
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { cpus, loadavg, totalmem, tmpdir } from "node:os";
@@ -23,6 +25,7 @@ import {
   type DirectCluster,
   type DirectMember,
   etcdctlArgv,
+  etcdsOn,
   leadBy,
   must,
   nodePatchYaml,
@@ -49,6 +52,7 @@ interface Variant {
   wrap?: (m: DirectMember) => string[];
   paths?: (m: DirectMember, dataName: string) => { binary: string; dataDir: string; secretsDir: string };
   readOutput?: boolean;
+  cgroup?: (m: DirectMember) => string;
 }
 /** The container's mount namespace (its overlay root, /dev, /proc, the two bind mounts), entered by nsenter. */
 const inContainerMounts = (uid?: number) => (m: DirectMember) => {
@@ -65,14 +69,16 @@ const containerPaths = (_m: DirectMember, dataName: string) => ({
 const VARIANTS: Record<string, Variant> = {
   // A PID namespace of its own (etcd is its PID 1, as under runc's init).
   pidns: { wrap: () => ["unshare", "--pid", "--fork", "--kill-child"], note: "own PID namespace" },
-  // A session of its own (runc's container process is a session leader; autogroup scheduling is per session).
-  setsid: { wrap: () => ["setsid"], note: "own session" },
+  // The plain direct run: every member in the bench's own session (the row's peer runs each in a session of its own).
+  shared: { note: "in the bench's session" },
   // Its output read through a pipe, as the shim reads the container's.
   output: { readOutput: true, note: "output read from a pipe" },
   // Inside the container's mount namespace: the image's binary from the overlay root.
   mntns: { wrap: inContainerMounts(), paths: containerPaths, note: "in the container's mounts" },
   // ... and as the etcd user: uid/gid 60, no effective capabilities.
   mntns60: { wrap: inContainerMounts(60), paths: containerPaths, note: "in the container's mounts as uid 60" },
+  // Own sessions (as the peer) and the container's own cgroup (v2: /system/etcd of the node's tree, under the sandbox's cgroup).
+  cgroup: { wrap: () => ["setsid"], cgroup: (m) => join(m.sb.cgroupDir, "system/etcd"), note: "own sessions, in the container's cgroup" },
   // All of it at once: its own session and PID namespace, the container's mounts, uid 60.
   alike: {
     wrap: (m) => ["setsid", "unshare", "--pid", "--fork", "--kill-child", "nsenter", ...inContainerMounts(60)(m)],
@@ -115,11 +121,34 @@ const hostPid = (sb: Sandbox) => nodeProcs(sb).find((p) => p.comm === "etcd")?.p
 
 /** utime + stime of a process (all its threads), in ms; 0 once it is gone. */
 function cpuMs(pid: number): number {
+  const u = usage(pid);
+  return u.userMs + u.sysMs;
+}
+
+interface Usage {
+  userMs: number;
+  sysMs: number;
+  /** Context switches over all threads: voluntary (waits) and involuntary (preempted). */
+  vcs: number;
+  nvcs: number;
+}
+
+function usage(pid: number): Usage {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // fields 14, 15 in clock ticks (USER_HZ 100)
+    let vcs = 0;
+    let nvcs = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const st = readFileSync(`/proc/${pid}/task/${t}/status`, "utf8");
+        vcs += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+        nvcs += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+      } catch {}
+    }
+    // fields 14, 15 (utime, stime) in clock ticks (USER_HZ 100)
+    return { userMs: Number(f[11]) * 10, sysMs: Number(f[12]) * 10, vcs, nvcs };
   } catch {
-    return 0;
+    return { userMs: 0, sysMs: 0, vcs: 0, nvcs: 0 };
   }
 }
 
@@ -175,7 +204,8 @@ function probe(pid: number): Record<string, string> {
 export async function etcdBench(rounds: number, quick: boolean, log: (m: string) => void): Promise<EtcdBench> {
   for (const f of [MINOS, join(ROOT, "dist/rootfs")]) if (!existsSync(f)) throw new Error(`bench: ${f} missing: run \`bun run build\` first`);
   const size: PutBenchSize = quick ? { sequential: 200, workers: 16, perWorker: 40 } : { sequential: 500, workers: 16, perWorker: 200 };
-  const variants = (process.env.MINOS_BENCH_ETCD_VARIANTS ?? "").split(",").filter(Boolean);
+  // "shared" always: it shows what the session split alone costs on a host that schedules by session.
+  const variants = ["shared", ...(process.env.MINOS_BENCH_ETCD_VARIANTS ?? "").split(",").filter((v) => v && v !== "shared")];
   for (const v of variants) if (!VARIANTS[v]) throw new Error(`bench: unknown etcd variant ${v} (${Object.keys(VARIANTS).join(", ")})`);
   const etcdctl = etcdctlPath();
   const work = mkdtempSync(join(tmpdir(), "minos-bench-etcd-"));
@@ -229,7 +259,9 @@ export async function etcdBench(rounds: number, quick: boolean, log: (m: string)
     log(`etcd: Bootstrap → three healthy members in ${bootstrapMs.toFixed(0)} ms`);
 
     const members = NAMES.map((n) => ({ name: n, ip: IP[n], sb: nodes[n]! }));
-    const direct = await startDirectCluster(members, { clientPort: 3379, peerPort: 3380 });
+    // Each member a session leader, as runc makes every container's process: on a host whose CPU controller is not on
+    // cgroup v2 (this one: v1, every task in its root) the kernel's autogroup scheduler groups CPU time by session.
+    const direct = await startDirectCluster(members, { clientPort: 3379, peerPort: 3380, wrap: () => ["setsid"] });
     clusters.push(direct);
     await until("the direct cluster healthy", 60_000, () => healthy(3379));
     const directStartMs = performance.now() - direct.startedAt;
@@ -244,6 +276,7 @@ export async function etcdBench(rounds: number, quick: boolean, log: (m: string)
           dataName: `etcd-${v}`,
           ...(x.wrap ? { wrap: x.wrap } : {}),
           ...(x.paths ? { paths: x.paths } : {}),
+          ...(x.cgroup ? { cgroup: x.cgroup } : {}),
           ...(x.readOutput ? { readOutput: true } : { stderrFile: (m: DirectMember) => join(work, `${v}-${m.name}.log`) }),
         }),
       );
@@ -257,6 +290,9 @@ export async function etcdBench(rounds: number, quick: boolean, log: (m: string)
       await until(`A leads the ${side} cluster`, 30_000, () => leadBy(net, etcdctl, secrets, ips, IP.a, port).then(() => true));
 
     const containerPid = hostPid(nodes.a!);
+    log(
+      `etcd: node A's init is in ${readFileSync(`/proc/${await nodes.a!.initPid()}/autogroup`, "utf8").trim()}; this bench in ${readFileSync("/proc/self/autogroup", "utf8").trim()}`,
+    );
     const probed = {
       minos: containerPid ? probe(containerPid) : { error: "no etcd process found in node A's cgroup" },
       direct: probe(direct.procs[0]!.pid),
@@ -264,20 +300,30 @@ export async function etcdBench(rounds: number, quick: boolean, log: (m: string)
     for (const [k, v] of Object.entries(probed.minos))
       log(`etcd: ${v === probed.direct[k] ? "same" : "differs"}: ${k}: container ${v}${v === probed.direct[k] ? "" : ` | direct ${probed.direct[k]}`}`);
 
+    const sbNetns = await Promise.all(sbs.map(async (sb) => readlinkSync(`/proc/${await sb.initPid()}/ns/net`)));
     const sides = Object.keys(ports);
     const out: EtcdRound[] = [];
     for (let r = 0; r < rounds; r++) {
       // ABBA: the order of the sides is reversed every other round.
       const order = r % 2 === 0 ? sides : [...sides].reverse();
       const got: Record<string, PutBench> = {};
+      const usages: Record<string, string> = {};
       const cpu: Record<string, { lines: number; etcdMs: number; nodeOthersMs: number; busiest: string }> = {};
       for (const side of order) {
         // CPU spent during the side's run: the three etcd members, and every other process of the nodes (init, containerd, shims).
-        const etcds = side === "minos" ? sbs.map(hostPid).filter((p): p is number => p !== undefined) : side === "direct" ? direct.procs.map((p) => p.pid) : [];
+        const etcds = side === "minos" ? sbs.map(hostPid).filter((p): p is number => p !== undefined) : etcdsOn(sbNetns, ports[side]!);
+        const u0 = etcds.map(usage);
         const others = sbs.flatMap(nodeProcs).filter((p) => p.comm !== "etcd");
         const before = { etcd: etcds.map(cpuMs), others: others.map((p) => cpuMs(p.pid)), lines: nodes.a!.lines.length };
         got[side] = await putBench(net, `https://${IP.a}:${ports[side]}`, secrets, `/bench/${side}/${r}/`, size);
         const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+        const u1 = etcds.map(usage);
+        const d = (k: keyof Usage) => u1.map((u, i) => u[k] - u0[i]![k]);
+        const total = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+        const sys = d("sysMs");
+        usages[side] = `${d("userMs")
+          .map((x, i) => `${x}+${sys[i]}`)
+          .join(" ")} ms, ${total(d("vcs"))}/${total(d("nvcs"))} cs`;
         cpu[side] = {
           lines: nodes.a!.lines.slice(before.lines).length,
           etcdMs: sum(etcds.map(cpuMs)) - sum(before.etcd),
@@ -290,6 +336,11 @@ export async function etcdBench(rounds: number, quick: boolean, log: (m: string)
             .join(", "),
         };
       }
+      log(
+        `etcd round ${r + 1} members' CPU (user+sys per member; context switches voluntary/involuntary): ${Object.entries(usages)
+          .map(([k, v]) => `${k} ${v}`)
+          .join("; ")}`,
+      );
       log(
         `etcd round ${r + 1} CPU ms during each side (etcd members / other node processes: busiest): ${Object.entries(cpu)
           .map(([k, c]) => `${k} ${c.etcdMs.toFixed(0)} / ${c.nodeOthersMs.toFixed(0)}: ${c.busiest} (${c.lines} console lines on A)`)
@@ -318,7 +369,7 @@ export function etcdRows(b: EtcdBench): RoundRow[] {
   const d = (f: (x: PutBench) => number) => b.rounds.map((r) => f(r.direct));
   const v = (f: (x: PutBench) => number) =>
     Object.keys(b.rounds[0]?.variants ?? {}).map((name) => ({ name: `direct, ${VARIANTS[name]!.note}`, values: b.rounds.map((r) => f(r.variants[name]!)) }));
-  const peer = (f: (x: PutBench) => number) => ({ name: "etcd run directly", values: d(f) });
+  const peer = (f: (x: PutBench) => number) => ({ name: "etcd run directly (own sessions)", values: d(f) });
   return [
     {
       name: "10 etcd put p50 (3 members, via the leader, 1 client)",

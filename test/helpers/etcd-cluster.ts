@@ -5,7 +5,7 @@
 // "direct" comparison cluster (the same etcd binary, flags, environment and
 // certificates, run by the test in the nodes' network namespaces) with the put
 // benchmark run against either cluster.
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Sandbox } from "../../scripts/sandbox.ts";
 import { etcdRunSpec } from "../../src/etcd/service.ts";
@@ -166,6 +166,8 @@ export interface DirectClusterOptions {
   readOutput?: boolean;
   /** Otherwise its stderr goes to this file (default: discarded). */
   stderrFile?: (m: DirectMember) => string;
+  /** A cgroup v2 directory (on the host) each member is moved into once spawned (an experiment: the container's own). */
+  cgroup?: (m: DirectMember) => string;
 }
 
 export interface DirectCluster {
@@ -183,14 +185,19 @@ export interface DirectCluster {
 export async function startDirectCluster(members: DirectMember[], o: DirectClusterOptions): Promise<DirectCluster> {
   const dataName = o.dataName ?? "etcd-direct";
   const procs: Array<ReturnType<typeof Bun.spawn>> = [];
+  const netns: string[] = [];
   const stop = async () => {
     // SIGKILL: a member told to stop gracefully can wait on its peers (stopping too) for good; these hold nothing to keep.
     for (const p of procs) p.kill("SIGKILL");
     await Promise.all(procs.map((p) => p.exited));
+    // A wrapper may leave etcd behind (a PID namespace's init loses unshare's --kill-child when nsenter changes its uid):
+    // end every etcd in these nodes' network namespaces that listens on this cluster's client port.
+    for (const pid of etcdsOn(netns, o.clientPort)) process.kill(pid, "SIGKILL");
   };
   try {
     for (const m of members) {
       const init = await m.sb.initPid();
+      netns.push(readlinkSync(`/proc/${init}/ns/net`));
       const where = o.paths?.(m, dataName) ?? {
         binary: etcdPath(),
         dataDir: `/proc/${init}/root/var/lib/${dataName}`,
@@ -218,6 +225,7 @@ export async function startDirectCluster(members: DirectMember[], o: DirectClust
         stderr: o.readOutput ? "pipe" : o.stderrFile ? Bun.file(o.stderrFile(m)) : "ignore",
       });
       procs.push(p);
+      if (o.cgroup) writeFileSync(join(o.cgroup(m), "cgroup.procs"), String(p.pid));
       if (o.readOutput) for (const stream of [p.stdout, p.stderr] as ReadableStream<Uint8Array>[]) void drainLines(stream);
     }
   } catch (e) {
@@ -225,6 +233,20 @@ export async function startDirectCluster(members: DirectMember[], o: DirectClust
     throw e;
   }
   return { procs, startedAt: performance.now(), stop };
+}
+
+/** Host pids of the etcd processes in one of the network namespaces `netns` (readlink of ns/net) listening for clients on `port`. */
+export function etcdsOn(netns: string[], port: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() !== "etcd") continue;
+      if (!netns.includes(readlinkSync(`/proc/${d}/ns/net`))) continue;
+      if (readFileSync(`/proc/${d}/cmdline`, "utf8").includes(`--listen-client-urls=https://0.0.0.0:${port}\0`)) out.push(Number(d));
+    } catch {}
+  }
+  return out;
 }
 
 /** Reads a stream to its end, splitting lines (what a supervisor does with a service's output). */
