@@ -14,6 +14,7 @@ import { apiRound, rssGrowth, type ApiRound } from "./rows/api.ts";
 import { coldStart } from "./rows/coldstart.ts";
 import { containerRows, rssNote } from "./rows/containers.ts";
 import { dashboardRss } from "./rows/dashboard.ts";
+import { etcdBench, etcdRows } from "./rows/etcd.ts";
 import { bootOnce, busyboxFirstAction, busyboxRespawn, idleRss, respawnOnce, rssKiB } from "./rows/node.ts";
 import { stormUnderBusybox, stormUnderTini, type StormResult } from "./rows/reaping.ts";
 import { busyboxShutdown, minosShutdown } from "./rows/shutdown.ts";
@@ -309,6 +310,13 @@ if (want("shutdown")) {
   }
   results.shutdown = downs;
   rows.push({ name: "6 shutdown with 10 services", unit: "ms", digits: 0, minos: downs.minos, peer: { name: "busybox init", values: downs.busybox } });
+}
+
+// 10. etcd run by minos vs run directly (bench/rows/etcd.ts; alone: bun bench/rows/etcd.ts).
+{
+  const e = await etcdBench(ROUNDS, quick, log);
+  results.etcd = e;
+  rows.push(...etcdRows(e));
 }
 
 // 7. Sizes.

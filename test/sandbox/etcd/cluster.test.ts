@@ -21,12 +21,24 @@ import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { bootSandbox, type Sandbox } from "../../../scripts/sandbox.ts";
 import { applyPatches, loadPatch } from "../../../src/config/patch.ts";
-import { etcdRunSpec } from "../../../src/etcd/service.ts";
 import { snapshotProblem } from "../../../src/etcd/snapshot.ts";
-import { pushImage } from "../../fixtures/registry/image.ts";
-import { REGISTRY_BIN, startRegistry, type RunningRegistry } from "../../fixtures/registry/registry-server.ts";
-import { etcdctlPath, etcdPath } from "../../helpers/etcd.ts";
-import { buildEtcdImage } from "../../helpers/etcd-image.ts";
+import type { RunningRegistry } from "../../fixtures/registry/registry-server.ts";
+import { etcdctlPath } from "../../helpers/etcd.ts";
+import {
+  ETCD_TEST_IMAGE,
+  etcdctlArgv,
+  leadBy,
+  must,
+  nodePatchYaml,
+  putBench,
+  type PutBench,
+  type Ran,
+  stageEtcdImage,
+  startDirectCluster,
+  startMirror,
+  TestNet,
+  until,
+} from "../../helpers/etcd-cluster.ts";
 
 const NS = `etcdt${process.pid}`;
 const NET = "10.77.0";
@@ -40,56 +52,24 @@ let boot: (name: "a" | "b" | "c" | "d", tag?: string) => Promise<void>;
 /** The registry the image is pushed into from the host; the one on the bridge serves its storage. */
 let staging: RunningRegistry | undefined;
 let bridgeRegistry: ReturnType<typeof Bun.spawn> | undefined;
-const REGISTRY_PORT = 5000;
-/** The image's own registry never answers (.invalid); its mirror on the bridge does, once the test starts it. */
-const IMAGE = "registry.invalid/minos-test/etcd:v3.4.23";
-
-async function run(cmd: string[], opts: { stdin?: string } = {}): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn(cmd, {
-    stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { HOME: work, PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ETCDCTL_API: "3" },
-  });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out, err };
-}
-const inNs = (cmd: string[], opts: { stdin?: string } = {}) => run(["ip", "netns", "exec", NS, ...cmd], opts);
-async function must(r: Promise<{ code: number; out: string; err: string }>, what: string): Promise<string> {
-  const x = await r;
-  if (x.code !== 0) throw new Error(`${what}: exit ${x.code}: ${x.err}${x.out}`);
-  return x.out;
-}
+const IMAGE = ETCD_TEST_IMAGE;
+/** The test network (shared with the etcd bench row: test/helpers/etcd-cluster.ts). */
+let net: TestNet | undefined;
+const run = (cmd: string[], opts: { stdin?: string } = {}): Promise<Ran> => net!.run(cmd, opts);
+const inNs = (cmd: string[], opts: { stdin?: string } = {}): Promise<Ran> => net!.inNs(cmd, opts);
 
 /** minosctl against a node's own socket (full access). */
 const ctl = (sb: Sandbox, ...args: string[]) => run(["dist/minos", "ctl", "-e", `unix:${sb.socketPath}`, ...args]);
 
 /** etcdctl in the test namespace with node A's admin certificate (endpoints: addresses, port 2379, or address:port, comma-separated). */
 function ctlEtcd(endpoints: string, ...args: string[]) {
-  const s = join(nodes.a!.rootfs, "system/secrets/etcd");
-  const urls = endpoints.split(",").map((e) => `https://${e.includes(":") ? e : `${e}:2379`}`);
-  return inNs([etcdctl, `--endpoints=${urls.join(",")}`, `--cacert=${s}/ca.crt`, `--cert=${s}/admin.crt`, `--key=${s}/admin.key`, ...args]);
+  return inNs([...etcdctlArgv(etcdctl, join(nodes.a!.rootfs, "system/secrets/etcd"), endpoints.split(",")), ...args]);
 }
 
 async function members(sb: Sandbox): Promise<Array<{ hostname: string; is_learner: boolean; id: number | string }>> {
   const r = await ctl(sb, "etcd", "members", "-o", "json");
   if (r.code !== 0) throw new Error(r.err);
   return JSON.parse(r.out).members;
-}
-
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await Bun.sleep(300);
-  }
-  throw new Error(`${what}: not within ${ms} ms${last ? ` (last: ${(last as Error).message})` : ""}`);
 }
 
 /** The host pid of a node's etcd: an "etcd" process in the node's cgroup (the container has a PID namespace of its own). */
@@ -107,31 +87,9 @@ function etcdPid(sb: Sandbox): number | undefined {
     });
 }
 
-/** The mirror: a registry in the test namespace on the bridge's address, serving the staging registry's storage. */
+/** The mirror on the bridge (10.77.0.1), serving the staging registry's storage. */
 async function startBridgeRegistry(): Promise<void> {
-  const cfg = join(work, "bridge-registry.yml");
-  writeFileSync(
-    cfg,
-    [
-      "version: 0.1",
-      "log:",
-      "  level: warn",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${join(staging!.dir, "data")}`,
-      "http:",
-      `  addr: ${NET}.1:${REGISTRY_PORT}`,
-      `  secret: s-${process.pid}`,
-      "",
-    ].join("\n"),
-  );
-  bridgeRegistry = Bun.spawn(["ip", "netns", "exec", NS, REGISTRY_BIN, "serve", cfg], {
-    stdout: "ignore",
-    stderr: Bun.file(join(work, "bridge-registry.log")),
-  });
-  await until("the mirror registry on the bridge", 15_000, async () =>
-    (await inNs(["bash", "-c", `exec 3<>/dev/tcp/${NET}.1/${REGISTRY_PORT}`])).code === 0 ? true : undefined,
-  );
+  bridgeRegistry = await startMirror(net!, staging!, work);
 }
 
 beforeAll(async () => {
@@ -139,26 +97,17 @@ beforeAll(async () => {
   if (!Bun.which("ldd")) throw new Error("needs ldd (libc-bin) to build the etcd image");
   etcdctl = etcdctlPath();
   work = mkdtempSync(join(tmpdir(), "etcd-cluster-"));
-  const built = buildEtcdImage();
-  console.log(`etcd image: ${built.image.layers[0]!.size} bytes gzip'd; libraries from ldd: ${built.libraries.join(", ") || "none (static)"}`);
-  staging = await startRegistry();
-  await pushImage({ url: staging.url }, "minos-test/etcd", built.image, "v3.4.23");
+  net = new TestNet(NS, NET, work);
+  const staged = await stageEtcdImage();
+  staging = staged.staging;
+  console.log(`etcd image: ${staged.layerBytes} bytes gzip'd; libraries from ldd: ${staged.libraries.join(", ") || "none (static)"}`);
   talosconfig = join(work, "talosconfig");
   const gen = await run(["dist/minos", "ctl", "gen", "config", "etcdt", `https://${IP.a}:6443`, "--output-dir", work]);
   if (gen.code !== 0) throw new Error(`gen config: ${gen.err}`);
   const cp = readFileSync(join(work, "controlplane.yaml"), "utf8");
   const worker = readFileSync(join(work, "worker.yaml"), "utf8");
-  const patch = (host: string, ip?: string) =>
-    loadPatch(
-      `machine:\n  time: { disabled: true }\n  network:\n    hostname: ${host}\n${ip ? `    interfaces:\n      - interface: eth0\n        addresses: [${ip}/24]\n` : ""}` +
-        `  registries:\n    mirrors:\n      registry.invalid:\n        endpoints: [http://${NET}.1:${REGISTRY_PORT}]\n` +
-        `cluster:\n  etcd:\n    image: ${IMAGE}\n`,
-    );
-  await must(run(["ip", "netns", "add", NS]), "netns add");
-  await must(inNs(["ip", "link", "add", "br0", "type", "bridge"]), "bridge");
-  await must(inNs(["ip", "addr", "add", `${NET}.1/24`, "dev", "br0"]), "bridge address");
-  await must(inNs(["ip", "link", "set", "br0", "up"]), "bridge up");
-  await must(inNs(["ip", "link", "set", "lo", "up"]), "lo up");
+  const patch = (host: string, ip?: string) => loadPatch(nodePatchYaml(NET, host, ip));
+  await net.create();
   const echo = process.env.MINOS_TEST_ECHO ? true : undefined;
   // D is a control plane of a cluster of its own (its endpoint names only itself): the fresh node that recovers from A's snapshot.
   const alone = loadPatch(`cluster:\n  controlPlane:\n    endpoint: https://${IP.d}:6443\n`);
@@ -170,9 +119,7 @@ beforeAll(async () => {
     });
     nodes[name] = sb;
     // eth0 appears in the node's namespace while its network phase waits for it (up to 10 s).
-    const veth = `v${tag}${process.pid}`.slice(0, 15);
-    await must(inNs(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", String(await sb.initPid())]), `veth ${name}`);
-    await must(inNs(["ip", "link", "set", veth, "master", "br0", "up"]), `veth ${name} up`);
+    await net!.attach(sb, `v${tag}${process.pid}`.slice(0, 15));
   };
   await Promise.all([
     boot("a"),
@@ -189,7 +136,7 @@ afterAll(async () => {
   bridgeRegistry?.kill("SIGKILL");
   await bridgeRegistry?.exited;
   await staging?.stop();
-  await run(["ip", "netns", "del", NS]);
+  await net?.destroy();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -295,78 +242,37 @@ describe("etcd on three control-plane sandboxes", () => {
   }, 60_000);
 
   test("benchmark: put p50/p99 and throughput, minos-run cluster vs the same etcd run directly with the same flags on the same network", async () => {
-    // The direct cluster: the same binary, flags and certificates, started by the test in each node's network namespace on ports 3379/3380.
-    const direct: Array<ReturnType<typeof Bun.spawn>> = [];
+    // The direct cluster: the same binary, flags and certificates, started by the test in each node's network namespace on ports 3379/3380,
+    // each member a session leader as runc makes the container's (this host's scheduler groups CPU time by session: docs/etcd.md).
+    const abc = (["a", "b", "c"] as const).map((n) => ({ name: n, ip: IP[n], sb: nodes[n]! }));
+    const direct = await startDirectCluster(abc, { clientPort: 3379, peerPort: 3380, wrap: () => ["setsid"] });
     try {
-      const spec = async (n: "a" | "b" | "c") => {
-        const secrets = join(nodes[n]!.rootfs, "system/secrets/etcd");
-        // The node's own /var (seen through its init's root, its mounts included): the same filesystem the minos-run member writes to.
-        const dataDir = `/proc/${await nodes[n]!.initPid()}/root/var/lib/etcd-direct`;
-        return etcdRunSpec({
-          name: `direct-${n}`,
-          addresses: { advertised: [IP[n]], listen: ["0.0.0.0"] },
-          initialCluster: (["a", "b", "c"] as const).map((m) => ({ name: `direct-${m}`, peerURL: `https://${IP[m]}:3380` })),
-          state: "new",
-          image: "unused",
-          extraArgs: {
-            "listen-peer-urls": "https://0.0.0.0:3380",
-            "listen-client-urls": "https://0.0.0.0:3379",
-            "initial-advertise-peer-urls": `https://${IP[n]}:3380`,
-            "advertise-client-urls": `https://${IP[n]}:3379`,
-          },
-          secretsDir: secrets,
-          dataDir,
-        });
-      };
-      for (const n of ["a", "b", "c"] as const) {
-        const s = await spec(n);
-        // The same environment too (ETCD_CIPHER_SUITES): only the way it is run differs.
-        direct.push(
-          Bun.spawn(["nsenter", `--net=/proc/${await nodes[n]!.initPid()}/ns/net`, etcdPath(), ...s.args], {
-            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...s.env },
-            stdout: "ignore",
-            stderr: "ignore",
-          }),
-        );
-      }
       const secrets = join(nodes.a!.rootfs, "system/secrets/etcd");
-      const bench = async (endpoint: string, prefix: string) => {
-        const arg = JSON.stringify({
-          endpoint,
-          ca: `${secrets}/ca.crt`,
-          cert: `${secrets}/admin.crt`,
-          key: `${secrets}/admin.key`,
-          sequential: 300,
-          workers: 16,
-          perWorker: 50,
-          prefix,
-        });
-        return JSON.parse(await must(inNs([process.execPath, "test/helpers/etcd-bench.ts", arg]), `bench ${endpoint}`)) as {
-          p50: number;
-          p99: number;
-          throughput: number;
-        };
-      };
+      const size = { sequential: 300, workers: 16, perWorker: 50 };
       await until("the direct cluster is up", 30_000, async () => ((await ctlEtcd(`${IP.a}:3379`, "endpoint", "health")).code === 0 ? true : undefined));
       // Both clusters led by A (a put through a follower costs a hop to the leader).
-      const leadByA = async (port: number) => {
-        const eps = [IP.a, IP.b, IP.c].map((ip) => `${ip}:${port}`).join(",");
-        // `-w simple`: endpoint, ID (hex: JSON's numbers would round these uint64s), version, db size, is leader, ...
-        const lines = (await must(ctlEtcd(eps, "endpoint", "status", "-w", "simple"), "status")).trim().split("\n");
-        const a = lines.map((l) => l.split(", ")).find((f) => f[0]!.includes(IP.a))!;
-        if (a[4] !== "true") await must(ctlEtcd(eps, "move-leader", a[1]!), "move-leader");
-      };
-      await until("A leads the direct cluster", 20_000, async () => await leadByA(3379).then(() => true));
-      await until("A leads the minos-run cluster", 20_000, async () => await leadByA(2379).then(() => true));
-      // Interleaved rounds (the machine is shared): the median of three for each.
-      type R = { p50: number; p99: number; throughput: number };
-      const runs: { minos: R[]; direct: R[] } = { minos: [], direct: [] };
+      const ips = [IP.a, IP.b, IP.c];
+      await until("A leads the direct cluster", 20_000, async () => await leadBy(net!, etcdctl, secrets, ips, IP.a, 3379).then(() => true));
+      await until("A leads the minos-run cluster", 20_000, async () => await leadBy(net!, etcdctl, secrets, ips, IP.a, 2379).then(() => true));
+      // Interleaved rounds (the machine is shared), ABBA: the median of three for each.
+      const runs: { minos: PutBench[]; direct: PutBench[] } = { minos: [], direct: [] };
       for (let round = 0; round < 3; round++) {
-        runs.minos.push(await bench(`https://${IP.a}:2379`, `/bench/minos/${round}/`));
-        runs.direct.push(await bench(`https://${IP.a}:3379`, `/bench/direct/${round}/`));
+        const m = () => putBench(net!, `https://${IP.a}:2379`, secrets, `/bench/minos/${round}/`, size);
+        const d = () => putBench(net!, `https://${IP.a}:3379`, secrets, `/bench/direct/${round}/`, size);
+        if (round % 2 === 0) {
+          runs.minos.push(await m());
+          runs.direct.push(await d());
+        } else {
+          runs.direct.push(await d());
+          runs.minos.push(await m());
+        }
       }
       const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-      const mid = (rs: R[]): R => ({ p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), throughput: median(rs.map((r) => r.throughput)) });
+      const mid = (rs: PutBench[]): PutBench => ({
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        throughput: median(rs.map((r) => r.throughput)),
+      });
       const viaMinos = mid(runs.minos);
       const directly = mid(runs.direct);
       const f = (x: number) => x.toFixed(2);
@@ -380,9 +286,7 @@ describe("etcd on three control-plane sandboxes", () => {
         expect(r.throughput).toBeGreaterThan(0);
       }
     } finally {
-      // SIGKILL: a member told to stop gracefully can wait on its peers (stopping too) for good; these hold nothing to keep.
-      for (const p of direct) p.kill("SIGKILL");
-      await Promise.all(direct.map((p) => p.exited));
+      await direct.stop();
     }
   }, 90_000);
 
