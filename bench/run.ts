@@ -29,7 +29,7 @@ const quick = process.argv.includes("--quick");
 const roundsArg = process.argv.indexOf("--rounds");
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : quick ? 2 : 5;
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error("bench: --rounds needs a positive integer");
-const SECTIONS = ["coldstart", "node", "reaping", "shutdown", "size", "containers"];
+const SECTIONS = ["coldstart", "node", "reaping", "shutdown", "etcd", "size", "containers"];
 const onlyArg = process.argv.indexOf("--only");
 const only = onlyArg > 0 ? new Set((process.argv[onlyArg + 1] ?? "").split(",").filter(Boolean)) : undefined;
 for (const s of only ?? []) if (!SECTIONS.includes(s)) throw new Error(`bench: --only ${s}: not a section (${SECTIONS.join(", ")})`);
@@ -313,7 +313,7 @@ if (want("shutdown")) {
 }
 
 // 10. etcd run by minos vs run directly (bench/rows/etcd.ts; alone: bun bench/rows/etcd.ts).
-{
+if (want("etcd")) {
   const e = await etcdBench(ROUNDS, quick, log);
   results.etcd = e;
   rows.push(...etcdRows(e));
