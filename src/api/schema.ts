@@ -1,13 +1,15 @@
 // The machine API schema at run time: encode/decode any message by name, the
 // method table of a service, and google.protobuf.Any/Timestamp helpers. Built
 // from the generated JSON (src/api/gen/schema.ts) with protobufjs's light
-// build: no .proto parser inside the node.
+// build: no .proto parser inside the node. Each message type is built the
+// first time it is used (src/lib/lazy-root.ts), not the whole API at import:
+// that cost PID 1 11–15 ms before its API answered.
 import protobuf from "protobufjs/light.js";
-import { SCHEMA } from "./gen/schema.ts";
+import { lazyRoot } from "../lib/lazy-root.ts";
+import { DEPS, METHODS, SCHEMA } from "./gen/schema.ts";
 import type { Services, google } from "./gen/types.ts";
 
-const root = protobuf.Root.fromJSON(SCHEMA);
-root.resolveAll();
+const root = lazyRoot(SCHEMA, DEPS);
 
 /**
  * How decoded messages look: snake_case keys, enums by name, defaults filled
@@ -48,15 +50,8 @@ function numbersWhereExact(t: protobuf.Type, obj: Record<string, unknown>): void
   }
 }
 
-const typeCache = new Map<string, protobuf.Type>();
-
 export function messageType(name: string): protobuf.Type {
-  let t = typeCache.get(name);
-  if (!t) {
-    t = root.lookupType(name);
-    typeCache.set(name, t);
-  }
-  return t;
+  return root.lookupType(name);
 }
 
 /** Encodes a plain object (missing fields are defaults; enums by name or number). */
@@ -85,19 +80,11 @@ export interface MethodInfo {
 
 export type ServiceName = keyof Services;
 
+/** From the generated table: a method table builds no message types (they are built at the first call). */
 export function serviceMethods(service: ServiceName): MethodInfo[] {
-  const svc = root.lookupService(service);
-  return svc.methodsArray.map((m) => {
-    m.resolve();
-    return {
-      name: m.name,
-      path: `/${service}/${m.name}`,
-      requestType: m.resolvedRequestType!.fullName.slice(1),
-      responseType: m.resolvedResponseType!.fullName.slice(1),
-      clientStream: Boolean(m.requestStream),
-      serverStream: Boolean(m.responseStream),
-    };
-  });
+  const rows = METHODS[service];
+  if (!rows) throw new Error(`no service ${service}`);
+  return rows.map((m) => ({ ...m, path: `/${service}/${m.name}` }));
 }
 
 export function methodInfo(service: ServiceName, method: string): MethodInfo {
