@@ -70,7 +70,9 @@ const SCHEMA = {
   },
 };
 
-const root = protobuf.Root.fromJSON(SCHEMA);
+// Built at the first etcd call, not at import: only a control plane talks to
+// etcd, and every node's init imports this module.
+let root: protobuf.Root | undefined;
 const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: String, bytes: Buffer, defaults: true, arrays: true };
 
 /** An etcd member as the Cluster service reports it (ID as a decimal string). */
@@ -135,7 +137,11 @@ export function methodPath(m: MethodName): string {
 const types = new Map<string, protobuf.Type>();
 function type(name: string): protobuf.Type {
   let t = types.get(name);
-  if (!t) types.set(name, (t = root.lookupType(`etcdserverpb.${name}`)));
+  if (!t) {
+    root ??= protobuf.Root.fromJSON(SCHEMA);
+    t = root.lookupType(`etcdserverpb.${name}`);
+    types.set(name, t);
+  }
   return t;
 }
 
