@@ -4,68 +4,45 @@
 // build: no .proto parser inside the node. Each message type is built the
 // first time it is used (src/lib/lazy-root.ts), not the whole API at import:
 // that cost PID 1 11–15 ms before its API answered.
-import protobuf from "protobufjs/light.js";
-import { lazyRoot } from "../lib/lazy-root.ts";
-import { DEPS, METHODS, SCHEMA } from "./gen/schema.ts";
+import type protobuf from "protobufjs/light.js";
+import { createCodec } from "./codec.ts";
+import { ENUMS, MESSAGES, METHODS } from "./gen/codec.ts";
 import type { Services, google } from "./gen/types.ts";
-
-const root = lazyRoot(SCHEMA, DEPS);
 
 /**
  * How decoded messages look: snake_case keys, enums by name, defaults filled
  * in, 64-bit ints as numbers while exact; past 2^53 (etcd member ids are
  * random uint64s) as decimal strings, so a value is never silently rounded.
+ * src/api/codec.ts does it from generated tables, without protobufjs.
  */
-const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, oneofs: true };
-const EXACT_OPTIONS: protobuf.IConversionOptions = { ...OBJECT_OPTIONS, longs: String };
-const LONG_TYPES = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
+const codec = createCodec({ messages: MESSAGES, enums: ENUMS });
 
-/** Whether a message type has a 64-bit field anywhere below it (the etcd ones do); cached. */
-const longsBelow = new Map<protobuf.Type, boolean>();
-function hasLongs(t: protobuf.Type, seen = new Set<protobuf.Type>()): boolean {
-  const hit = longsBelow.get(t);
-  if (hit !== undefined) return hit;
-  if (seen.has(t)) return false;
-  seen.add(t);
-  const r = t.fieldsArray.some((f) => {
-    const rt = f.resolve().resolvedType;
-    return LONG_TYPES.has(f.type) || (rt instanceof protobuf.Type && hasLongs(rt, seen));
-  });
-  longsBelow.set(t, r);
-  return r;
-}
+/** A message's fields as the codec sees them (names, numbers, kinds, enum values). */
+export const messageDesc = codec.message;
 
-/** Turns decimal-string longs back into numbers where that is exact. */
-function numbersWhereExact(t: protobuf.Type, obj: Record<string, unknown>): void {
-  for (const f of t.fieldsArray) {
-    const v = obj[f.name];
-    if (v === null || v === undefined) continue;
-    const one = (x: unknown): unknown => {
-      if (LONG_TYPES.has(f.type) && typeof x === "string") return Number.isSafeInteger(Number(x)) ? Number(x) : x;
-      if (f.resolvedType instanceof protobuf.Type && typeof x === "object" && x !== null && hasLongs(f.resolvedType))
-        numbersWhereExact(f.resolvedType, x as Record<string, unknown>);
-      return x;
-    };
-    obj[f.name] = Array.isArray(v) ? v.map(one) : one(v);
-  }
-}
+let reflected: { lookupType(name: string): protobuf.Type } | undefined;
 
+/**
+ * The protobufjs Type of a message, for tests that compare with protobufjs or
+ * drive it. PID 1 never calls it: protobufjs and the JSON schema are loaded
+ * only here (a synchronous require, so the bundle evaluates them on demand).
+ */
 export function messageType(name: string): protobuf.Type {
-  return root.lookupType(name);
+  if (!reflected) {
+    const { lazyRoot } = require("../lib/lazy-root.ts") as typeof import("../lib/lazy-root.ts");
+    const { DEPS, SCHEMA } = require("./gen/schema.ts") as typeof import("./gen/schema.ts");
+    reflected = lazyRoot(SCHEMA, DEPS);
+  }
+  return reflected.lookupType(name);
 }
 
 /** Encodes a plain object (missing fields are defaults; enums by name or number). */
 export function encode(typeName: string, value: object): Uint8Array {
-  const t = messageType(typeName);
-  return t.encode(t.fromObject(value as Record<string, unknown>)).finish();
+  return codec.encode(typeName, value);
 }
 
 export function decode<T>(typeName: string, bytes: Uint8Array): T {
-  const t = messageType(typeName);
-  if (!hasLongs(t)) return t.toObject(t.decode(bytes), OBJECT_OPTIONS) as T;
-  const obj = t.toObject(t.decode(bytes), EXACT_OPTIONS);
-  numbersWhereExact(t, obj);
-  return obj as T;
+  return codec.decode<T>(typeName, bytes);
 }
 
 export interface MethodInfo {
