@@ -5,7 +5,8 @@
 // rpc.proto and kv.proto give; unknown fields of newer etcds are skipped by
 // the decoder. 64-bit integers decode as decimal strings: member ids are
 // random uint64s, and a JavaScript number would round them.
-import protobuf from "protobufjs/light.js";
+import type protobuf from "protobufjs/light.js";
+import { protobufjs } from "../lib/lazy-root.ts";
 
 const u64 = (id: number) => ({ type: "uint64", id });
 const i64 = (id: number) => ({ type: "int64", id });
@@ -70,8 +71,8 @@ const SCHEMA = {
   },
 };
 
-// Built at the first etcd call, not at import: only a control plane talks to
-// etcd, and every node's init imports this module.
+// Built at the first etcd call, not at import (protobufjs too): only a control
+// plane talks to etcd, and every node's init imports this module.
 let root: protobuf.Root | undefined;
 const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: String, bytes: Buffer, defaults: true, arrays: true };
 
@@ -138,7 +139,7 @@ const types = new Map<string, protobuf.Type>();
 function type(name: string): protobuf.Type {
   let t = types.get(name);
   if (!t) {
-    root ??= protobuf.Root.fromJSON(SCHEMA);
+    root ??= protobufjs().Root.fromJSON(SCHEMA);
     t = root.lookupType(`etcdserverpb.${name}`);
     types.set(name, t);
   }
