@@ -464,8 +464,11 @@ export function createCodec(tables: CodecTables): Codec {
       this.buf[p] = x;
       this.len += size;
     }
+    /** A Buffer of exactly the message, as protobufjs's writer returns under Node/Bun. */
     finish(): Uint8Array {
-      return this.buf.slice(0, this.len);
+      const out = Buffer.allocUnsafe(this.len);
+      out.set(this.buf.subarray(0, this.len));
+      return out;
     }
   }
 

@@ -120,6 +120,8 @@ describe("own codec = protobufjs", () => {
         const ours = codec.encode(name, v);
         const ref = refEncode(name, v);
         if (Buffer.compare(Buffer.from(ours), Buffer.from(ref)) !== 0) throw new Error(`${name}: encodings differ for ${JSON.stringify(v)}`);
+        if (Buffer.isBuffer(ours) !== Buffer.isBuffer(ref))
+          throw new Error(`${name}: encode gives a ${ours.constructor.name}, protobufjs a ${ref.constructor.name}`);
         for (const input of [ref, Buffer.from(ref)]) {
           const a = shape(codec.decode(name, input));
           const b = shape(refDecode(name, input));
