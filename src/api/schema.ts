@@ -1,9 +1,9 @@
 // The machine API schema at run time: encode/decode any message by name, the
-// method table of a service, and google.protobuf.Any/Timestamp helpers. Built
-// from the generated JSON (src/api/gen/schema.ts) with protobufjs's light
-// build: no .proto parser inside the node. Each message type is built the
-// first time it is used (src/lib/lazy-root.ts), not the whole API at import:
-// that cost PID 1 11–15 ms before its API answered.
+// method table of a service, and google.protobuf.Any/Timestamp helpers. From
+// tables scripts/gen-proto.ts generates (src/api/gen/codec.ts), with minos's
+// own codec (src/api/codec.ts): no .proto parser and no protobufjs in the
+// node. Building protobufjs's reflection of the whole API at import cost PID 1
+// 11–15 ms before its API answered, and loading protobufjs ~12 MiB of RSS.
 import type protobuf from "protobufjs/light.js";
 import { createCodec } from "./codec.ts";
 import { ENUMS, MESSAGES, METHODS } from "./gen/codec.ts";
