@@ -2,10 +2,18 @@
 // (and, without outDir, src/containerd/gen/ from src/containerd/proto/).
 //
 // Outputs (never edit them by hand; the api-gen test regenerates and compares):
-//   schema.ts      the parsed schema as protobufjs JSON (what the server and
-//                  client encode/decode with) and the FileDescriptorSet (what
-//                  server reflection hands to grpcurl), one file per .proto,
-//                  with correct names and dependencies.
+//   schema.ts      the parsed schema as protobufjs JSON and which top-level
+//                  definitions each one uses (DEPS: src/lib/lazy-root.ts builds
+//                  only what is asked for); for tests and tools that use
+//                  protobufjs (containerd's also carries METHODS: its client
+//                  encodes with protobufjs).
+//   codec.ts       every message's fields with resolved types and every enum
+//                  (what src/api/codec.ts, the node's own encoder/decoder,
+//                  works from) and every service's method table (METHODS).
+//   reflection.ts  the FileDescriptorSet (what server reflection hands to
+//                  grpcurl), one file per .proto, with correct names and
+//                  dependencies; a module of its own so the node loads it only
+//                  when a reflection client asks.
 //   types.ts       TypeScript shapes of every message (as protobufjs toObject
 //                  yields them: snake_case keys, enums as names, 64-bit ints
 //                  as numbers) and a typed method table per service.
@@ -189,6 +197,136 @@ function typesModule(root: protobuf.Root, header: string): string {
   return out.join("\n");
 }
 
+/** The top-level definition (package-level message or enum) an object is, or is nested in. */
+function topLevelOf(obj: protobuf.ReflectionObject): protobuf.ReflectionObject {
+  let o = obj;
+  while (o.parent instanceof protobuf.Type) o = o.parent;
+  return o;
+}
+
+/** Top-level definition -> the other top-level definitions its fields (nested messages' included) refer to. */
+function depsTable(root: protobuf.Root): Record<string, string[]> {
+  const all: protobuf.ReflectionObject[] = [];
+  collect(root, all);
+  const deps = new Map<string, Set<string>>();
+  for (const obj of all) {
+    if (obj instanceof protobuf.Service) continue;
+    const top = topLevelOf(obj).fullName.slice(1);
+    const set = deps.get(top) ?? new Set<string>();
+    deps.set(top, set);
+    if (!(obj instanceof protobuf.Type)) continue;
+    for (const f of obj.fieldsArray) {
+      if (!f.resolvedType) continue;
+      const d = topLevelOf(f.resolvedType).fullName.slice(1);
+      if (d !== top) set.add(d);
+    }
+  }
+  return Object.fromEntries([...deps].map(([k, v]) => [k, [...v].sort()]));
+}
+
+interface MethodRow {
+  name: string;
+  requestType: string;
+  responseType: string;
+  clientStream: boolean;
+  serverStream: boolean;
+}
+
+/** Every service's methods with fully qualified message names, so a method table needs no protobufjs Service. */
+function methodsTable(root: protobuf.Root): Record<string, MethodRow[]> {
+  const all: protobuf.ReflectionObject[] = [];
+  collect(root, all);
+  const out: Record<string, MethodRow[]> = {};
+  for (const svc of all) {
+    if (!(svc instanceof protobuf.Service)) continue;
+    out[svc.fullName.slice(1)] = svc.methodsArray.map((m) => {
+      m.resolve();
+      return {
+        name: m.name,
+        requestType: m.resolvedRequestType!.fullName.slice(1),
+        responseType: m.resolvedResponseType!.fullName.slice(1),
+        clientStream: Boolean(m.requestStream),
+        serverStream: Boolean(m.responseStream),
+      };
+    });
+  }
+  return out;
+}
+
+/** [name, field number, scalar type or full message/enum name, repeated, oneof (when a member)]. */
+type CodecField = [string, number, string, 0 | 1] | [string, number, string, 0 | 1, string];
+
+/**
+ * What src/api/codec.ts encodes and decodes with, without protobufjs: every
+ * message's fields with their types resolved to full names, and every enum's
+ * values. Maps and proto3 `optional` are not in the machine API, and the
+ * codec does not implement them: refuse them here rather than miscode.
+ */
+function codecTables(root: protobuf.Root): { messages: Record<string, CodecField[]>; enums: Record<string, Record<string, number>> } {
+  const all: protobuf.ReflectionObject[] = [];
+  collect(root, all);
+  const messages: Record<string, CodecField[]> = {};
+  const enums: Record<string, Record<string, number>> = {};
+  for (const obj of all) {
+    const full = obj.fullName.slice(1);
+    if (obj instanceof protobuf.Enum) enums[full] = { ...obj.values };
+    if (!(obj instanceof protobuf.Type)) continue;
+    messages[full] = obj.fieldsArray.map((f): CodecField => {
+      if (f instanceof protobuf.MapField) throw new Error(`${full}.${f.name}: map fields are not supported by src/api/codec.ts`);
+      if (f.partOf?.isProto3Optional) throw new Error(`${full}.${f.name}: proto3 optional is not supported by src/api/codec.ts`);
+      const type = f.resolvedType ? f.resolvedType.fullName.slice(1) : f.type;
+      const row: CodecField = [f.name, f.id, type, f.repeated ? 1 : 0];
+      return f.partOf ? [...row, f.partOf.name] : row;
+    });
+  }
+  return { messages, enums };
+}
+
+/** DEPS: which top-level definitions each one uses (src/lib/lazy-root.ts loads their closure). */
+function depsLines(root: protobuf.Root): string[] {
+  return [
+    "/** Top-level definition -> the top-level definitions its fields use (src/lib/lazy-root.ts loads their closure). */",
+    `export const DEPS: Record<string, readonly string[]> = ${JSON.stringify(depsTable(root), null, 1)};`,
+    "",
+  ];
+}
+
+/** METHODS: every service's method table. */
+function methodsLines(root: protobuf.Root): string[] {
+  return [
+    "export interface MethodRow {",
+    "  name: string;",
+    "  requestType: string;",
+    "  responseType: string;",
+    "  clientStream: boolean;",
+    "  serverStream: boolean;",
+    "}",
+    "",
+    "/** Every service (full name) -> its methods, message names fully qualified. */",
+    `export const METHODS: Record<string, readonly MethodRow[]> = ${JSON.stringify(methodsTable(root), null, 1)};`,
+    "",
+  ];
+}
+
+/** codec.ts: what src/api/codec.ts needs, and the method tables (PID 1 loads this, not the JSON schema). */
+function codecModule(root: protobuf.Root, HEADER: string): string {
+  const { messages, enums } = codecTables(root);
+  return [
+    HEADER,
+    ...methodsLines(root),
+    "/** Message -> [name, number, type, repeated, oneof?] per field (src/api/codec.ts). */",
+    `export const MESSAGES: Record<string, readonly (readonly [string, number, string, 0 | 1, string?])[]> = {\n${Object.entries(messages)
+      .map(([k, v]) => ` ${JSON.stringify(k)}: ${JSON.stringify(v)},`)
+      .join("\n")}\n};`,
+    "",
+    "/** Enum -> its values, in declaration order (src/api/codec.ts). */",
+    `export const ENUMS: Record<string, Record<string, number>> = {\n${Object.entries(enums)
+      .map(([k, v]) => ` ${JSON.stringify(k)}: ${JSON.stringify(v)},`)
+      .join("\n")}\n};`,
+    "",
+  ].join("\n");
+}
+
 const header = (protoDir: string) => `// Generated by scripts/gen-proto.ts from ${protoDir}/*.proto. Do not edit: run \`bun run gen:proto\`.\n`;
 
 /** Per-file descriptors and a symbol table, so the node answers reflection without parsing descriptors. */
@@ -235,6 +373,10 @@ export function generate(outDir: string, protoDir = PROTO_DIR, opts: { reflectio
     "/** protobufjs JSON of every message and service (field names as in the .proto files). */",
     `export const SCHEMA: INamespace = ${JSON.stringify(json, null, 1)};`,
     "",
+    ...depsLines(root),
+  ].join("\n");
+  const reflectionModule = [
+    HEADER,
     "/** google.protobuf.FileDescriptorSet of every .proto file, base64, for server reflection. */",
     `export const FILE_DESCRIPTOR_SET = ${JSON.stringify(Buffer.from(bytes).toString("base64"))};`,
     "",
@@ -248,9 +390,11 @@ export function generate(outDir: string, protoDir = PROTO_DIR, opts: { reflectio
     `export const REFLECTION: ReflectionIndex = ${JSON.stringify(reflection, null, 1)};`,
     "",
   ].join("\n");
-  const written = [join(outDir, "schema.ts"), join(outDir, "types.ts")];
+  const written = [join(outDir, "schema.ts"), join(outDir, "codec.ts"), join(outDir, "reflection.ts"), join(outDir, "types.ts")];
   writeFileSync(written[0]!, schema);
-  writeFileSync(written[1]!, typesModule(root, HEADER));
+  writeFileSync(written[1]!, codecModule(root, HEADER));
+  writeFileSync(written[2]!, reflectionModule);
+  writeFileSync(written[3]!, typesModule(root, HEADER));
   return written;
 }
 
@@ -265,6 +409,8 @@ function writeSchemaOnly(outDir: string, root: protobuf.Root, HEADER: string): s
     // protobufjs's IField type has no keyType, which map fields carry.
     `export const SCHEMA = ${JSON.stringify(json, null, 1)} as unknown as INamespace;`,
     "",
+    ...depsLines(root),
+    ...methodsLines(root),
   ].join("\n");
   const written = [join(outDir, "schema.ts"), join(outDir, "types.ts")];
   writeFileSync(written[0]!, schema);

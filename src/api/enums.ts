@@ -6,35 +6,30 @@
 // reboot(0)), so every enum field of every request, nested and repeated ones
 // included, must carry a name the schema knows, or the call is refused with
 // INVALID_ARGUMENT naming the field.
-import protobuf from "protobufjs/light.js";
 import { InvalidArgumentError } from "../lib/errors.ts";
-import { messageType } from "./schema.ts";
+import type { MessageDesc } from "./codec.ts";
+import { messageDesc } from "./schema.ts";
 
 /** The first enum field (dotted path) whose value the schema has no name for, with that value. */
 export function unknownEnum(typeName: string, value: unknown): { field: string; value: unknown; enumName: string } | undefined {
-  return walk(messageType(typeName), value, "");
+  return walk(messageDesc(typeName), value, "");
 }
 
-function walk(type: protobuf.Type, value: unknown, prefix: string): { field: string; value: unknown; enumName: string } | undefined {
+function walk(type: MessageDesc, value: unknown, prefix: string): { field: string; value: unknown; enumName: string } | undefined {
   if (value === null || typeof value !== "object") return undefined;
   const obj = value as Record<string, unknown>;
-  for (const field of type.fieldsArray) {
-    field.resolve();
+  for (const field of type.fields) {
     const v = obj[field.name];
     if (v === undefined || v === null) continue;
     const path = prefix + field.name;
-    const t = field.resolvedType;
-    if (!t) continue; // a scalar
-    const items: [string, unknown][] = field.map
-      ? Object.entries(v as Record<string, unknown>).map(([k, x]) => [`${path}[${k}]`, x])
-      : field.repeated && Array.isArray(v)
-        ? v.map((x, i) => [`${path}[${i}]`, x])
-        : [[path, v]];
+    if (!field.enumType && !field.isMessage) continue; // a scalar
+    // The machine API has no map fields (scripts/gen-proto.ts refuses them).
+    const items: [string, unknown][] = field.repeated && Array.isArray(v) ? v.map((x, i) => [`${path}[${i}]`, x]) : [[path, v]];
     for (const [at, x] of items) {
-      if (t instanceof protobuf.Enum) {
-        if (typeof x !== "string" || !Object.hasOwn(t.values, x)) return { field: at, value: x, enumName: t.fullName.slice(1) };
-      } else if (t instanceof protobuf.Type) {
-        const inner = walk(t, x, `${at}.`);
+      if (field.enumType) {
+        if (typeof x !== "string" || !Object.hasOwn(field.enumType.values, x)) return { field: at, value: x, enumName: field.enumType.name };
+      } else {
+        const inner = walk(messageDesc(field.typeName), x, `${at}.`);
         if (inner) return inner;
       }
     }

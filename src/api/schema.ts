@@ -1,76 +1,48 @@
 // The machine API schema at run time: encode/decode any message by name, the
-// method table of a service, and google.protobuf.Any/Timestamp helpers. Built
-// from the generated JSON (src/api/gen/schema.ts) with protobufjs's light
-// build: no .proto parser inside the node.
-import protobuf from "protobufjs/light.js";
-import { SCHEMA } from "./gen/schema.ts";
+// method table of a service, and google.protobuf.Any/Timestamp helpers. From
+// tables scripts/gen-proto.ts generates (src/api/gen/codec.ts), with minos's
+// own codec (src/api/codec.ts): no .proto parser and no protobufjs in the
+// node. Building protobufjs's reflection of the whole API at import cost PID 1
+// 11–15 ms before its API answered, and loading protobufjs ~12 MiB of RSS.
+import type protobuf from "protobufjs/light.js";
+import { createCodec } from "./codec.ts";
+import { ENUMS, MESSAGES, METHODS } from "./gen/codec.ts";
 import type { Services, google } from "./gen/types.ts";
-
-const root = protobuf.Root.fromJSON(SCHEMA);
-root.resolveAll();
 
 /**
  * How decoded messages look: snake_case keys, enums by name, defaults filled
  * in, 64-bit ints as numbers while exact; past 2^53 (etcd member ids are
  * random uint64s) as decimal strings, so a value is never silently rounded.
+ * src/api/codec.ts does it from generated tables, without protobufjs.
  */
-const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, oneofs: true };
-const EXACT_OPTIONS: protobuf.IConversionOptions = { ...OBJECT_OPTIONS, longs: String };
-const LONG_TYPES = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
+const codec = createCodec({ messages: MESSAGES, enums: ENUMS });
 
-/** Whether a message type has a 64-bit field anywhere below it (the etcd ones do); cached. */
-const longsBelow = new Map<protobuf.Type, boolean>();
-function hasLongs(t: protobuf.Type, seen = new Set<protobuf.Type>()): boolean {
-  const hit = longsBelow.get(t);
-  if (hit !== undefined) return hit;
-  if (seen.has(t)) return false;
-  seen.add(t);
-  const r = t.fieldsArray.some((f) => {
-    const rt = f.resolve().resolvedType;
-    return LONG_TYPES.has(f.type) || (rt instanceof protobuf.Type && hasLongs(rt, seen));
-  });
-  longsBelow.set(t, r);
-  return r;
-}
+/** A message's fields as the codec sees them (names, numbers, kinds, enum values). */
+export const messageDesc = codec.message;
 
-/** Turns decimal-string longs back into numbers where that is exact. */
-function numbersWhereExact(t: protobuf.Type, obj: Record<string, unknown>): void {
-  for (const f of t.fieldsArray) {
-    const v = obj[f.name];
-    if (v === null || v === undefined) continue;
-    const one = (x: unknown): unknown => {
-      if (LONG_TYPES.has(f.type) && typeof x === "string") return Number.isSafeInteger(Number(x)) ? Number(x) : x;
-      if (f.resolvedType instanceof protobuf.Type && typeof x === "object" && x !== null && hasLongs(f.resolvedType))
-        numbersWhereExact(f.resolvedType, x as Record<string, unknown>);
-      return x;
-    };
-    obj[f.name] = Array.isArray(v) ? v.map(one) : one(v);
-  }
-}
+let reflected: { lookupType(name: string): protobuf.Type } | undefined;
 
-const typeCache = new Map<string, protobuf.Type>();
-
+/**
+ * The protobufjs Type of a message, for tests that compare with protobufjs or
+ * drive it. PID 1 never calls it: protobufjs and the JSON schema are loaded
+ * only here (a synchronous require, so the bundle evaluates them on demand).
+ */
 export function messageType(name: string): protobuf.Type {
-  let t = typeCache.get(name);
-  if (!t) {
-    t = root.lookupType(name);
-    typeCache.set(name, t);
+  if (!reflected) {
+    const { lazyRoot } = require("../lib/lazy-root.ts") as typeof import("../lib/lazy-root.ts");
+    const { DEPS, SCHEMA } = require("./gen/schema.ts") as typeof import("./gen/schema.ts");
+    reflected = lazyRoot(SCHEMA, DEPS);
   }
-  return t;
+  return reflected.lookupType(name);
 }
 
 /** Encodes a plain object (missing fields are defaults; enums by name or number). */
 export function encode(typeName: string, value: object): Uint8Array {
-  const t = messageType(typeName);
-  return t.encode(t.fromObject(value as Record<string, unknown>)).finish();
+  return codec.encode(typeName, value);
 }
 
 export function decode<T>(typeName: string, bytes: Uint8Array): T {
-  const t = messageType(typeName);
-  if (!hasLongs(t)) return t.toObject(t.decode(bytes), OBJECT_OPTIONS) as T;
-  const obj = t.toObject(t.decode(bytes), EXACT_OPTIONS);
-  numbersWhereExact(t, obj);
-  return obj as T;
+  return codec.decode<T>(typeName, bytes);
 }
 
 export interface MethodInfo {
@@ -85,19 +57,11 @@ export interface MethodInfo {
 
 export type ServiceName = keyof Services;
 
+/** From the generated table: a method table builds no message types (they are built at the first call). */
 export function serviceMethods(service: ServiceName): MethodInfo[] {
-  const svc = root.lookupService(service);
-  return svc.methodsArray.map((m) => {
-    m.resolve();
-    return {
-      name: m.name,
-      path: `/${service}/${m.name}`,
-      requestType: m.resolvedRequestType!.fullName.slice(1),
-      responseType: m.resolvedResponseType!.fullName.slice(1),
-      clientStream: Boolean(m.requestStream),
-      serverStream: Boolean(m.responseStream),
-    };
-  });
+  const rows = METHODS[service];
+  if (!rows) throw new Error(`no service ${service}`);
+  return rows.map((m) => ({ ...m, path: `/${service}/${m.name}` }));
 }
 
 export function methodInfo(service: ServiceName, method: string): MethodInfo {

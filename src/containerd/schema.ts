@@ -1,25 +1,19 @@
 // containerd's API schema at run time (from the generated JSON in gen/schema.ts,
 // protobufjs light build: no .proto parser in the binary): encode/decode by
 // message name, method paths, and the Any that carries an OCI spec.
-import protobuf from "protobufjs/light.js";
-import { SCHEMA } from "./gen/schema.ts";
+// Message types are built at first use (src/lib/lazy-root.ts), not all at import.
+import type protobuf from "protobufjs/light.js";
+import { lazyRoot } from "../lib/lazy-root.ts";
+import { DEPS, METHODS, SCHEMA } from "./gen/schema.ts";
 import type { Services, google } from "./gen/types.ts";
 
-const root = protobuf.Root.fromJSON(SCHEMA);
-root.resolveAll();
+const root = lazyRoot(SCHEMA, DEPS);
 
 /** Decoded messages: snake_case keys, enums by name, 64-bit ints as numbers, defaults filled in. */
 const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, objects: true, oneofs: true };
 
-const typeCache = new Map<string, protobuf.Type>();
-
 function messageType(name: string): protobuf.Type {
-  let t = typeCache.get(name);
-  if (!t) {
-    t = root.lookupType(name);
-    typeCache.set(name, t);
-  }
-  return t;
+  return root.lookupType(name);
 }
 
 export function encode(typeName: string, value: object): Uint8Array {
@@ -49,10 +43,9 @@ export function methodInfo(service: ServiceName, method: string): MethodInfo {
   const key = `${service}/${method}`;
   let info = methodCache.get(key);
   if (!info) {
-    const m = root.lookupService(service).methods[method];
+    const m = METHODS[service]?.find((x) => x.name === method);
     if (!m) throw new Error(`no method ${key}`);
-    m.resolve();
-    info = { path: `/${key}`, requestType: m.resolvedRequestType!.fullName.slice(1), responseType: m.resolvedResponseType!.fullName.slice(1) };
+    info = { path: `/${key}`, requestType: m.requestType, responseType: m.responseType };
     methodCache.set(key, info);
   }
   return info;

@@ -5,7 +5,8 @@
 // rpc.proto and kv.proto give; unknown fields of newer etcds are skipped by
 // the decoder. 64-bit integers decode as decimal strings: member ids are
 // random uint64s, and a JavaScript number would round them.
-import protobuf from "protobufjs/light.js";
+import type protobuf from "protobufjs/light.js";
+import { protobufjs } from "../lib/lazy-root.ts";
 
 const u64 = (id: number) => ({ type: "uint64", id });
 const i64 = (id: number) => ({ type: "int64", id });
@@ -70,7 +71,9 @@ const SCHEMA = {
   },
 };
 
-const root = protobuf.Root.fromJSON(SCHEMA);
+// Built at the first etcd call, not at import (protobufjs too): only a control
+// plane talks to etcd, and every node's init imports this module.
+let root: protobuf.Root | undefined;
 const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: String, bytes: Buffer, defaults: true, arrays: true };
 
 /** An etcd member as the Cluster service reports it (ID as a decimal string). */
@@ -135,7 +138,11 @@ export function methodPath(m: MethodName): string {
 const types = new Map<string, protobuf.Type>();
 function type(name: string): protobuf.Type {
   let t = types.get(name);
-  if (!t) types.set(name, (t = root.lookupType(`etcdserverpb.${name}`)));
+  if (!t) {
+    root ??= protobufjs().Root.fromJSON(SCHEMA);
+    t = root.lookupType(`etcdserverpb.${name}`);
+    types.set(name, t);
+  }
   return t;
 }
 

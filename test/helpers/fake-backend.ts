@@ -19,7 +19,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FILE_DESCRIPTOR_SET } from "../../src/api/gen/schema.ts";
+import { FILE_DESCRIPTOR_SET } from "../../src/api/gen/reflection.ts";
 import { generateCa, issueClientCert, type CertAndKey } from "../../src/api/pki/certs.ts";
 import { startMachineApi, type MachineApi } from "../../src/api/server.ts";
 import { redactConfig } from "../../src/api/redact.ts";

@@ -1,7 +1,8 @@
 // gRPC server reflection (v1 and v1alpha share one shape): list services and
 // hand out FileDescriptorProtos, with their imports, from the index
-// scripts/gen-proto.ts generated.
-import { REFLECTION } from "../gen/schema.ts";
+// scripts/gen-proto.ts generated. That index (~80 KB of descriptors) is
+// imported when the first reflection stream opens, not at PID 1's start.
+import type { ReflectionIndex } from "../gen/reflection.ts";
 import type { grpc } from "../gen/types.ts";
 import type { ServiceImpl } from "../handler.ts";
 import type { Msg } from "../wire.ts";
@@ -10,7 +11,7 @@ type Req = grpc.reflection.v1.ServerReflectionRequest;
 type Res = grpc.reflection.v1.ServerReflectionResponse;
 
 /** A file and, transitively, everything it imports (what reflection clients need to build it). */
-function withDeps(file: string): Uint8Array[] {
+function withDeps(REFLECTION: ReflectionIndex, file: string): Uint8Array[] {
   const seen = new Set<string>();
   const visit = (f: string) => {
     if (seen.has(f) || !REFLECTION.files[f]) return;
@@ -21,11 +22,11 @@ function withDeps(file: string): Uint8Array[] {
   return [...seen].map((f) => Buffer.from(REFLECTION.files[f]!.proto, "base64"));
 }
 
-export function answer(req: Req): Msg<Res> {
+export function answer(REFLECTION: ReflectionIndex, req: Req): Msg<Res> {
   const base: Msg<Res> = { valid_host: req.host, original_request: req };
   const notFound = (what: string): Msg<Res> => ({ ...base, error_response: { error_code: 5, error_message: `${what} not found` } });
   const files = (name: string | undefined, what: string): Msg<Res> =>
-    name && REFLECTION.files[name] ? { ...base, file_descriptor_response: { file_descriptor_proto: withDeps(name) } } : notFound(what);
+    name && REFLECTION.files[name] ? { ...base, file_descriptor_response: { file_descriptor_proto: withDeps(REFLECTION, name) } } : notFound(what);
   switch (req.message_request) {
     case "list_services":
       return { ...base, list_services_response: { service: REFLECTION.services.map((name) => ({ name })) } };
@@ -50,7 +51,8 @@ export function answer(req: Req): Msg<Res> {
 function reflection(): ServiceImpl<"grpc.reflection.v1.ServerReflection"> {
   return {
     async ServerReflectionInfo(requests, _ctx, sink) {
-      for await (const req of requests) if (!sink.push(answer(req))) return;
+      const { REFLECTION } = await import("../gen/reflection.ts");
+      for await (const req of requests) if (!sink.push(answer(REFLECTION, req))) return;
     },
   };
 }

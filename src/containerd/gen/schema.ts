@@ -2536,3 +2536,831 @@ export const SCHEMA = {
   }
  }
 } as unknown as INamespace;
+
+/** Top-level definition -> the top-level definitions its fields use (src/lib/lazy-root.ts loads their closure). */
+export const DEPS: Record<string, readonly string[]> = {
+ "containerd.events.ContainerCreate": [
+  "google.protobuf.Any"
+ ],
+ "containerd.events.ContainerUpdate": [],
+ "containerd.events.ContainerDelete": [],
+ "containerd.events.SnapshotPrepare": [],
+ "containerd.events.SnapshotCommit": [],
+ "containerd.events.SnapshotRemove": [],
+ "containerd.events.NamespaceCreate": [],
+ "containerd.events.NamespaceUpdate": [],
+ "containerd.events.NamespaceDelete": [],
+ "containerd.events.ContentDelete": [],
+ "containerd.events.TaskCreate": [
+  "containerd.events.TaskIO",
+  "containerd.types.Mount"
+ ],
+ "containerd.events.TaskStart": [],
+ "containerd.events.TaskDelete": [
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.events.TaskIO": [],
+ "containerd.events.TaskExit": [
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.events.TaskOOM": [],
+ "containerd.events.TaskExecAdded": [],
+ "containerd.events.TaskExecStarted": [],
+ "containerd.events.TaskPaused": [],
+ "containerd.events.TaskResumed": [],
+ "containerd.events.TaskCheckpointed": [],
+ "containerd.services.images.v1.ImageCreate": [],
+ "containerd.services.images.v1.ImageUpdate": [],
+ "containerd.services.images.v1.ImageDelete": [],
+ "containerd.services.images.v1.Image": [
+  "containerd.types.Descriptor",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.images.v1.GetImageRequest": [],
+ "containerd.services.images.v1.GetImageResponse": [
+  "containerd.services.images.v1.Image"
+ ],
+ "containerd.services.images.v1.CreateImageRequest": [
+  "containerd.services.images.v1.Image",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.images.v1.CreateImageResponse": [
+  "containerd.services.images.v1.Image"
+ ],
+ "containerd.services.images.v1.UpdateImageRequest": [
+  "containerd.services.images.v1.Image",
+  "google.protobuf.FieldMask",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.images.v1.UpdateImageResponse": [
+  "containerd.services.images.v1.Image"
+ ],
+ "containerd.services.images.v1.ListImagesRequest": [],
+ "containerd.services.images.v1.ListImagesResponse": [
+  "containerd.services.images.v1.Image"
+ ],
+ "containerd.services.images.v1.DeleteImageRequest": [],
+ "containerd.services.containers.v1.Container": [
+  "google.protobuf.Any",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.containers.v1.GetContainerRequest": [],
+ "containerd.services.containers.v1.GetContainerResponse": [
+  "containerd.services.containers.v1.Container"
+ ],
+ "containerd.services.containers.v1.ListContainersRequest": [],
+ "containerd.services.containers.v1.ListContainersResponse": [
+  "containerd.services.containers.v1.Container"
+ ],
+ "containerd.services.containers.v1.CreateContainerRequest": [
+  "containerd.services.containers.v1.Container"
+ ],
+ "containerd.services.containers.v1.CreateContainerResponse": [
+  "containerd.services.containers.v1.Container"
+ ],
+ "containerd.services.containers.v1.UpdateContainerRequest": [
+  "containerd.services.containers.v1.Container",
+  "google.protobuf.FieldMask"
+ ],
+ "containerd.services.containers.v1.UpdateContainerResponse": [
+  "containerd.services.containers.v1.Container"
+ ],
+ "containerd.services.containers.v1.DeleteContainerRequest": [],
+ "containerd.services.containers.v1.ListContainerMessage": [
+  "containerd.services.containers.v1.Container"
+ ],
+ "containerd.services.content.v1.Info": [
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.content.v1.InfoRequest": [],
+ "containerd.services.content.v1.InfoResponse": [
+  "containerd.services.content.v1.Info"
+ ],
+ "containerd.services.content.v1.UpdateRequest": [
+  "containerd.services.content.v1.Info",
+  "google.protobuf.FieldMask"
+ ],
+ "containerd.services.content.v1.UpdateResponse": [
+  "containerd.services.content.v1.Info"
+ ],
+ "containerd.services.content.v1.ListContentRequest": [],
+ "containerd.services.content.v1.ListContentResponse": [
+  "containerd.services.content.v1.Info"
+ ],
+ "containerd.services.content.v1.DeleteContentRequest": [],
+ "containerd.services.content.v1.ReadContentRequest": [],
+ "containerd.services.content.v1.ReadContentResponse": [],
+ "containerd.services.content.v1.Status": [
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.content.v1.StatusRequest": [],
+ "containerd.services.content.v1.StatusResponse": [
+  "containerd.services.content.v1.Status"
+ ],
+ "containerd.services.content.v1.ListStatusesRequest": [],
+ "containerd.services.content.v1.ListStatusesResponse": [
+  "containerd.services.content.v1.Status"
+ ],
+ "containerd.services.content.v1.WriteAction": [],
+ "containerd.services.content.v1.WriteContentRequest": [
+  "containerd.services.content.v1.WriteAction"
+ ],
+ "containerd.services.content.v1.WriteContentResponse": [
+  "containerd.services.content.v1.WriteAction",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.content.v1.AbortRequest": [],
+ "containerd.services.diff.v1.ApplyRequest": [
+  "containerd.types.Descriptor",
+  "containerd.types.Mount",
+  "google.protobuf.Any"
+ ],
+ "containerd.services.diff.v1.ApplyResponse": [
+  "containerd.types.Descriptor"
+ ],
+ "containerd.services.diff.v1.DiffRequest": [
+  "containerd.types.Mount",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.diff.v1.DiffResponse": [
+  "containerd.types.Descriptor"
+ ],
+ "containerd.services.events.v1.PublishRequest": [
+  "google.protobuf.Any"
+ ],
+ "containerd.services.events.v1.ForwardRequest": [
+  "containerd.services.events.v1.Envelope"
+ ],
+ "containerd.services.events.v1.SubscribeRequest": [],
+ "containerd.services.events.v1.Envelope": [
+  "google.protobuf.Any",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.introspection.v1.Plugin": [
+  "containerd.types.Platform",
+  "google.rpc.Status"
+ ],
+ "containerd.services.introspection.v1.PluginsRequest": [],
+ "containerd.services.introspection.v1.PluginsResponse": [
+  "containerd.services.introspection.v1.Plugin"
+ ],
+ "containerd.services.introspection.v1.ServerResponse": [
+  "containerd.services.introspection.v1.DeprecationWarning"
+ ],
+ "containerd.services.introspection.v1.DeprecationWarning": [
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.leases.v1.Lease": [
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.leases.v1.CreateRequest": [],
+ "containerd.services.leases.v1.CreateResponse": [
+  "containerd.services.leases.v1.Lease"
+ ],
+ "containerd.services.leases.v1.DeleteRequest": [],
+ "containerd.services.leases.v1.ListRequest": [],
+ "containerd.services.leases.v1.ListResponse": [
+  "containerd.services.leases.v1.Lease"
+ ],
+ "containerd.services.leases.v1.Resource": [],
+ "containerd.services.leases.v1.AddResourceRequest": [
+  "containerd.services.leases.v1.Resource"
+ ],
+ "containerd.services.leases.v1.DeleteResourceRequest": [
+  "containerd.services.leases.v1.Resource"
+ ],
+ "containerd.services.leases.v1.ListResourcesRequest": [],
+ "containerd.services.leases.v1.ListResourcesResponse": [
+  "containerd.services.leases.v1.Resource"
+ ],
+ "containerd.services.namespaces.v1.Namespace": [],
+ "containerd.services.namespaces.v1.GetNamespaceRequest": [],
+ "containerd.services.namespaces.v1.GetNamespaceResponse": [
+  "containerd.services.namespaces.v1.Namespace"
+ ],
+ "containerd.services.namespaces.v1.ListNamespacesRequest": [],
+ "containerd.services.namespaces.v1.ListNamespacesResponse": [
+  "containerd.services.namespaces.v1.Namespace"
+ ],
+ "containerd.services.namespaces.v1.CreateNamespaceRequest": [
+  "containerd.services.namespaces.v1.Namespace"
+ ],
+ "containerd.services.namespaces.v1.CreateNamespaceResponse": [
+  "containerd.services.namespaces.v1.Namespace"
+ ],
+ "containerd.services.namespaces.v1.UpdateNamespaceRequest": [
+  "containerd.services.namespaces.v1.Namespace",
+  "google.protobuf.FieldMask"
+ ],
+ "containerd.services.namespaces.v1.UpdateNamespaceResponse": [
+  "containerd.services.namespaces.v1.Namespace"
+ ],
+ "containerd.services.namespaces.v1.DeleteNamespaceRequest": [],
+ "containerd.services.snapshots.v1.PrepareSnapshotRequest": [],
+ "containerd.services.snapshots.v1.PrepareSnapshotResponse": [
+  "containerd.types.Mount"
+ ],
+ "containerd.services.snapshots.v1.ViewSnapshotRequest": [],
+ "containerd.services.snapshots.v1.ViewSnapshotResponse": [
+  "containerd.types.Mount"
+ ],
+ "containerd.services.snapshots.v1.MountsRequest": [],
+ "containerd.services.snapshots.v1.MountsResponse": [
+  "containerd.types.Mount"
+ ],
+ "containerd.services.snapshots.v1.RemoveSnapshotRequest": [],
+ "containerd.services.snapshots.v1.CommitSnapshotRequest": [],
+ "containerd.services.snapshots.v1.StatSnapshotRequest": [],
+ "containerd.services.snapshots.v1.Kind": [],
+ "containerd.services.snapshots.v1.Info": [
+  "containerd.services.snapshots.v1.Kind",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.snapshots.v1.StatSnapshotResponse": [
+  "containerd.services.snapshots.v1.Info"
+ ],
+ "containerd.services.snapshots.v1.UpdateSnapshotRequest": [
+  "containerd.services.snapshots.v1.Info",
+  "google.protobuf.FieldMask"
+ ],
+ "containerd.services.snapshots.v1.UpdateSnapshotResponse": [
+  "containerd.services.snapshots.v1.Info"
+ ],
+ "containerd.services.snapshots.v1.ListSnapshotsRequest": [],
+ "containerd.services.snapshots.v1.ListSnapshotsResponse": [
+  "containerd.services.snapshots.v1.Info"
+ ],
+ "containerd.services.snapshots.v1.UsageRequest": [],
+ "containerd.services.snapshots.v1.UsageResponse": [],
+ "containerd.services.snapshots.v1.CleanupRequest": [],
+ "containerd.services.tasks.v1.CreateTaskRequest": [
+  "containerd.types.Descriptor",
+  "containerd.types.Mount",
+  "google.protobuf.Any"
+ ],
+ "containerd.services.tasks.v1.CreateTaskResponse": [],
+ "containerd.services.tasks.v1.StartRequest": [],
+ "containerd.services.tasks.v1.StartResponse": [],
+ "containerd.services.tasks.v1.DeleteTaskRequest": [],
+ "containerd.services.tasks.v1.DeleteResponse": [
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.tasks.v1.DeleteProcessRequest": [],
+ "containerd.services.tasks.v1.GetRequest": [],
+ "containerd.services.tasks.v1.GetResponse": [
+  "containerd.v1.types.Process"
+ ],
+ "containerd.services.tasks.v1.ListTasksRequest": [],
+ "containerd.services.tasks.v1.ListTasksResponse": [
+  "containerd.v1.types.Process"
+ ],
+ "containerd.services.tasks.v1.KillRequest": [],
+ "containerd.services.tasks.v1.ExecProcessRequest": [
+  "google.protobuf.Any"
+ ],
+ "containerd.services.tasks.v1.ExecProcessResponse": [],
+ "containerd.services.tasks.v1.ResizePtyRequest": [],
+ "containerd.services.tasks.v1.CloseIORequest": [],
+ "containerd.services.tasks.v1.PauseTaskRequest": [],
+ "containerd.services.tasks.v1.ResumeTaskRequest": [],
+ "containerd.services.tasks.v1.ListPidsRequest": [],
+ "containerd.services.tasks.v1.ListPidsResponse": [
+  "containerd.v1.types.ProcessInfo"
+ ],
+ "containerd.services.tasks.v1.CheckpointTaskRequest": [
+  "google.protobuf.Any"
+ ],
+ "containerd.services.tasks.v1.CheckpointTaskResponse": [
+  "containerd.types.Descriptor"
+ ],
+ "containerd.services.tasks.v1.UpdateTaskRequest": [
+  "google.protobuf.Any"
+ ],
+ "containerd.services.tasks.v1.MetricsRequest": [],
+ "containerd.services.tasks.v1.MetricsResponse": [
+  "containerd.types.Metric"
+ ],
+ "containerd.services.tasks.v1.WaitRequest": [],
+ "containerd.services.tasks.v1.WaitResponse": [
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.services.version.v1.VersionResponse": [],
+ "containerd.types.Descriptor": [],
+ "containerd.types.Metric": [
+  "google.protobuf.Any",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.types.Mount": [],
+ "containerd.types.Platform": [],
+ "containerd.v1.types.Status": [],
+ "containerd.v1.types.Process": [
+  "containerd.v1.types.Status",
+  "google.protobuf.Timestamp"
+ ],
+ "containerd.v1.types.ProcessInfo": [
+  "google.protobuf.Any"
+ ],
+ "google.protobuf.Any": [],
+ "google.protobuf.Empty": [],
+ "google.protobuf.FieldMask": [],
+ "google.protobuf.Timestamp": [],
+ "google.rpc.Status": [
+  "google.protobuf.Any"
+ ]
+};
+
+export interface MethodRow {
+  name: string;
+  requestType: string;
+  responseType: string;
+  clientStream: boolean;
+  serverStream: boolean;
+}
+
+/** Every service (full name) -> its methods, message names fully qualified. */
+export const METHODS: Record<string, readonly MethodRow[]> = {
+ "containerd.services.images.v1.Images": [
+  {
+   "name": "Get",
+   "requestType": "containerd.services.images.v1.GetImageRequest",
+   "responseType": "containerd.services.images.v1.GetImageResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "List",
+   "requestType": "containerd.services.images.v1.ListImagesRequest",
+   "responseType": "containerd.services.images.v1.ListImagesResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Create",
+   "requestType": "containerd.services.images.v1.CreateImageRequest",
+   "responseType": "containerd.services.images.v1.CreateImageResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Update",
+   "requestType": "containerd.services.images.v1.UpdateImageRequest",
+   "responseType": "containerd.services.images.v1.UpdateImageResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Delete",
+   "requestType": "containerd.services.images.v1.DeleteImageRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.containers.v1.Containers": [
+  {
+   "name": "Get",
+   "requestType": "containerd.services.containers.v1.GetContainerRequest",
+   "responseType": "containerd.services.containers.v1.GetContainerResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "List",
+   "requestType": "containerd.services.containers.v1.ListContainersRequest",
+   "responseType": "containerd.services.containers.v1.ListContainersResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "ListStream",
+   "requestType": "containerd.services.containers.v1.ListContainersRequest",
+   "responseType": "containerd.services.containers.v1.ListContainerMessage",
+   "clientStream": false,
+   "serverStream": true
+  },
+  {
+   "name": "Create",
+   "requestType": "containerd.services.containers.v1.CreateContainerRequest",
+   "responseType": "containerd.services.containers.v1.CreateContainerResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Update",
+   "requestType": "containerd.services.containers.v1.UpdateContainerRequest",
+   "responseType": "containerd.services.containers.v1.UpdateContainerResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Delete",
+   "requestType": "containerd.services.containers.v1.DeleteContainerRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.content.v1.Content": [
+  {
+   "name": "Info",
+   "requestType": "containerd.services.content.v1.InfoRequest",
+   "responseType": "containerd.services.content.v1.InfoResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Update",
+   "requestType": "containerd.services.content.v1.UpdateRequest",
+   "responseType": "containerd.services.content.v1.UpdateResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "List",
+   "requestType": "containerd.services.content.v1.ListContentRequest",
+   "responseType": "containerd.services.content.v1.ListContentResponse",
+   "clientStream": false,
+   "serverStream": true
+  },
+  {
+   "name": "Delete",
+   "requestType": "containerd.services.content.v1.DeleteContentRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Read",
+   "requestType": "containerd.services.content.v1.ReadContentRequest",
+   "responseType": "containerd.services.content.v1.ReadContentResponse",
+   "clientStream": false,
+   "serverStream": true
+  },
+  {
+   "name": "Status",
+   "requestType": "containerd.services.content.v1.StatusRequest",
+   "responseType": "containerd.services.content.v1.StatusResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "ListStatuses",
+   "requestType": "containerd.services.content.v1.ListStatusesRequest",
+   "responseType": "containerd.services.content.v1.ListStatusesResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Write",
+   "requestType": "containerd.services.content.v1.WriteContentRequest",
+   "responseType": "containerd.services.content.v1.WriteContentResponse",
+   "clientStream": true,
+   "serverStream": true
+  },
+  {
+   "name": "Abort",
+   "requestType": "containerd.services.content.v1.AbortRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.diff.v1.Diff": [
+  {
+   "name": "Apply",
+   "requestType": "containerd.services.diff.v1.ApplyRequest",
+   "responseType": "containerd.services.diff.v1.ApplyResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Diff",
+   "requestType": "containerd.services.diff.v1.DiffRequest",
+   "responseType": "containerd.services.diff.v1.DiffResponse",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.events.v1.Events": [
+  {
+   "name": "Publish",
+   "requestType": "containerd.services.events.v1.PublishRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Forward",
+   "requestType": "containerd.services.events.v1.ForwardRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Subscribe",
+   "requestType": "containerd.services.events.v1.SubscribeRequest",
+   "responseType": "containerd.services.events.v1.Envelope",
+   "clientStream": false,
+   "serverStream": true
+  }
+ ],
+ "containerd.services.introspection.v1.Introspection": [
+  {
+   "name": "Plugins",
+   "requestType": "containerd.services.introspection.v1.PluginsRequest",
+   "responseType": "containerd.services.introspection.v1.PluginsResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Server",
+   "requestType": "google.protobuf.Empty",
+   "responseType": "containerd.services.introspection.v1.ServerResponse",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.leases.v1.Leases": [
+  {
+   "name": "Create",
+   "requestType": "containerd.services.leases.v1.CreateRequest",
+   "responseType": "containerd.services.leases.v1.CreateResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Delete",
+   "requestType": "containerd.services.leases.v1.DeleteRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "List",
+   "requestType": "containerd.services.leases.v1.ListRequest",
+   "responseType": "containerd.services.leases.v1.ListResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "AddResource",
+   "requestType": "containerd.services.leases.v1.AddResourceRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "DeleteResource",
+   "requestType": "containerd.services.leases.v1.DeleteResourceRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "ListResources",
+   "requestType": "containerd.services.leases.v1.ListResourcesRequest",
+   "responseType": "containerd.services.leases.v1.ListResourcesResponse",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.namespaces.v1.Namespaces": [
+  {
+   "name": "Get",
+   "requestType": "containerd.services.namespaces.v1.GetNamespaceRequest",
+   "responseType": "containerd.services.namespaces.v1.GetNamespaceResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "List",
+   "requestType": "containerd.services.namespaces.v1.ListNamespacesRequest",
+   "responseType": "containerd.services.namespaces.v1.ListNamespacesResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Create",
+   "requestType": "containerd.services.namespaces.v1.CreateNamespaceRequest",
+   "responseType": "containerd.services.namespaces.v1.CreateNamespaceResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Update",
+   "requestType": "containerd.services.namespaces.v1.UpdateNamespaceRequest",
+   "responseType": "containerd.services.namespaces.v1.UpdateNamespaceResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Delete",
+   "requestType": "containerd.services.namespaces.v1.DeleteNamespaceRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.snapshots.v1.Snapshots": [
+  {
+   "name": "Prepare",
+   "requestType": "containerd.services.snapshots.v1.PrepareSnapshotRequest",
+   "responseType": "containerd.services.snapshots.v1.PrepareSnapshotResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "View",
+   "requestType": "containerd.services.snapshots.v1.ViewSnapshotRequest",
+   "responseType": "containerd.services.snapshots.v1.ViewSnapshotResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Mounts",
+   "requestType": "containerd.services.snapshots.v1.MountsRequest",
+   "responseType": "containerd.services.snapshots.v1.MountsResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Commit",
+   "requestType": "containerd.services.snapshots.v1.CommitSnapshotRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Remove",
+   "requestType": "containerd.services.snapshots.v1.RemoveSnapshotRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Stat",
+   "requestType": "containerd.services.snapshots.v1.StatSnapshotRequest",
+   "responseType": "containerd.services.snapshots.v1.StatSnapshotResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Update",
+   "requestType": "containerd.services.snapshots.v1.UpdateSnapshotRequest",
+   "responseType": "containerd.services.snapshots.v1.UpdateSnapshotResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "List",
+   "requestType": "containerd.services.snapshots.v1.ListSnapshotsRequest",
+   "responseType": "containerd.services.snapshots.v1.ListSnapshotsResponse",
+   "clientStream": false,
+   "serverStream": true
+  },
+  {
+   "name": "Usage",
+   "requestType": "containerd.services.snapshots.v1.UsageRequest",
+   "responseType": "containerd.services.snapshots.v1.UsageResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Cleanup",
+   "requestType": "containerd.services.snapshots.v1.CleanupRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.tasks.v1.Tasks": [
+  {
+   "name": "Create",
+   "requestType": "containerd.services.tasks.v1.CreateTaskRequest",
+   "responseType": "containerd.services.tasks.v1.CreateTaskResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Start",
+   "requestType": "containerd.services.tasks.v1.StartRequest",
+   "responseType": "containerd.services.tasks.v1.StartResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Delete",
+   "requestType": "containerd.services.tasks.v1.DeleteTaskRequest",
+   "responseType": "containerd.services.tasks.v1.DeleteResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "DeleteProcess",
+   "requestType": "containerd.services.tasks.v1.DeleteProcessRequest",
+   "responseType": "containerd.services.tasks.v1.DeleteResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Get",
+   "requestType": "containerd.services.tasks.v1.GetRequest",
+   "responseType": "containerd.services.tasks.v1.GetResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "List",
+   "requestType": "containerd.services.tasks.v1.ListTasksRequest",
+   "responseType": "containerd.services.tasks.v1.ListTasksResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Kill",
+   "requestType": "containerd.services.tasks.v1.KillRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Exec",
+   "requestType": "containerd.services.tasks.v1.ExecProcessRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "ResizePty",
+   "requestType": "containerd.services.tasks.v1.ResizePtyRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "CloseIO",
+   "requestType": "containerd.services.tasks.v1.CloseIORequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Pause",
+   "requestType": "containerd.services.tasks.v1.PauseTaskRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Resume",
+   "requestType": "containerd.services.tasks.v1.ResumeTaskRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "ListPids",
+   "requestType": "containerd.services.tasks.v1.ListPidsRequest",
+   "responseType": "containerd.services.tasks.v1.ListPidsResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Checkpoint",
+   "requestType": "containerd.services.tasks.v1.CheckpointTaskRequest",
+   "responseType": "containerd.services.tasks.v1.CheckpointTaskResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Update",
+   "requestType": "containerd.services.tasks.v1.UpdateTaskRequest",
+   "responseType": "google.protobuf.Empty",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Metrics",
+   "requestType": "containerd.services.tasks.v1.MetricsRequest",
+   "responseType": "containerd.services.tasks.v1.MetricsResponse",
+   "clientStream": false,
+   "serverStream": false
+  },
+  {
+   "name": "Wait",
+   "requestType": "containerd.services.tasks.v1.WaitRequest",
+   "responseType": "containerd.services.tasks.v1.WaitResponse",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ],
+ "containerd.services.version.v1.Version": [
+  {
+   "name": "Version",
+   "requestType": "google.protobuf.Empty",
+   "responseType": "containerd.services.version.v1.VersionResponse",
+   "clientStream": false,
+   "serverStream": false
+  }
+ ]
+};

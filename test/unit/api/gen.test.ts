@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import descriptor from "protobufjs/ext/descriptor";
 import { generate } from "../../../scripts/gen-proto.ts";
-import { FILE_DESCRIPTOR_SET, REFLECTION } from "../../../src/api/gen/schema.ts";
+import { FILE_DESCRIPTOR_SET, REFLECTION } from "../../../src/api/gen/reflection.ts";
 
 type Json = Record<string, any>;
 
