@@ -13,8 +13,8 @@ import { ApiError } from "./grpc.ts";
 import { Code } from "../api/status.ts";
 import { isDigest } from "./digest.ts";
 import { RawUpload, UploadError } from "./h2upload.ts";
-import type { NamespaceClient } from "./namespaced.ts";
-import { encode, methodInfo } from "./schema.ts";
+import type { Duplex, NamespaceClient } from "./namespaced.ts";
+import { encode, methodInfo, type Req, type Res } from "./schema.ts";
 
 const WRITE_REQUEST = "containerd.services.content.v1.WriteContentRequest";
 
@@ -188,22 +188,9 @@ async function commitUploaded(
     if (!st) throw new ApiError(Code.INTERNAL, `content Write ${ref}: no reply to STAT`);
     if (st.offset !== sent)
       throw new ApiError(Code.UNAVAILABLE, `content Write ${ref}: containerd holds ${st.offset} of the ${sent} bytes sent${cut ? ` (${cut.message})` : ""}`);
-    await w.send({ action: "COMMIT", total: size, expected: expectedDigest, offset: sent, labels: opts.labels ?? {} });
-    w.end();
-    const commit = await w.next();
-    await w.done;
-    if (!commit) throw new ApiError(Code.INTERNAL, `content Write ${ref}: the session ended without a commit reply`);
-    if (commit.digest !== expectedDigest) throw new ApiError(Code.DATA_LOSS, `content Write ${ref}: committed ${commit.digest}, wanted ${expectedDigest}`);
-    return { digest: expectedDigest, size, existed: false };
+    return await commitWrite(w, ref, expectedDigest, size, sent, opts);
   } catch (e) {
-    await closeSession(w);
-    if (isCode(e, Code.ALREADY_EXISTS)) {
-      const info = await ns.content.info(expectedDigest);
-      if (info.size === size) return { digest: expectedDigest, size, existed: true };
-      throw new ApiError(Code.FAILED_PRECONDITION, `content ${expectedDigest} exists with size ${info.size}, not ${size}`);
-    }
-    await abortIngest(ns, ref, e as Error);
-    throw e;
+    return await afterFailedWrite(ns, w, ref, expectedDigest, size, e);
   }
 }
 
@@ -245,23 +232,40 @@ async function writeSession(
       offset += data.length;
     }
     while (unanswered.length) await answer();
-    await w.send({ action: "COMMIT", total: size, expected: expectedDigest, offset, labels: opts.labels ?? {} });
-    w.end();
-    const commit = await w.next();
-    await w.done;
-    if (!commit) throw new ApiError(Code.INTERNAL, `content Write ${ref}: the session ended without a commit reply`);
-    if (commit.digest !== expectedDigest) throw new ApiError(Code.DATA_LOSS, `content Write ${ref}: committed ${commit.digest}, wanted ${expectedDigest}`);
-    return { digest: expectedDigest, size: offset, existed: false };
+    return await commitWrite(w, ref, expectedDigest, size, offset, opts);
   } catch (e) {
-    await closeSession(w);
-    if (isCode(e, Code.ALREADY_EXISTS)) {
-      const info = await ns.content.info(expectedDigest);
-      if (info.size === size) return { digest: expectedDigest, size, existed: true };
-      throw new ApiError(Code.FAILED_PRECONDITION, `content ${expectedDigest} exists with size ${info.size}, not ${size}`);
-    }
-    await abortIngest(ns, ref, e as Error);
-    throw e;
+    return await afterFailedWrite(ns, w, ref, expectedDigest, size, e);
   }
+}
+
+const CONTENT = "containerd.services.content.v1.Content";
+type WriteDuplex = Duplex<Req<typeof CONTENT, "Write">, Res<typeof CONTENT, "Write">>;
+
+/** COMMIT of the `written` bytes (containerd refuses a wrong size or digest), then its reply checked. */
+async function commitWrite(w: WriteDuplex, ref: string, expectedDigest: string, size: number, written: number, opts: WriteBlobOptions): Promise<WrittenBlob> {
+  await w.send({ action: "COMMIT", total: size, expected: expectedDigest, offset: written, labels: opts.labels ?? {} });
+  w.end();
+  const commit = await w.next();
+  await w.done;
+  if (!commit) throw new ApiError(Code.INTERNAL, `content Write ${ref}: the session ended without a commit reply`);
+  if (commit.digest !== expectedDigest) throw new ApiError(Code.DATA_LOSS, `content Write ${ref}: committed ${commit.digest}, wanted ${expectedDigest}`);
+  return { digest: expectedDigest, size: written, existed: false };
+}
+
+/**
+ * A Write session that failed: ALREADY_EXISTS with the expected size is a
+ * blob someone else stored meanwhile (success); anything else aborts the
+ * ingest, so nothing half-written stays, and is thrown on.
+ */
+async function afterFailedWrite(ns: NamespaceClient, w: WriteDuplex, ref: string, expectedDigest: string, size: number, e: unknown): Promise<WrittenBlob> {
+  await closeSession(w);
+  if (isCode(e, Code.ALREADY_EXISTS)) {
+    const info = await ns.content.info(expectedDigest);
+    if (info.size === size) return { digest: expectedDigest, size, existed: true };
+    throw new ApiError(Code.FAILED_PRECONDITION, `content ${expectedDigest} exists with size ${info.size}, not ${size}`);
+  }
+  await abortIngest(ns, ref, e as Error);
+  throw e;
 }
 
 /**
