@@ -240,7 +240,11 @@ describe("container RPCs on a sandbox node", () => {
         const k8s = ctd.withNamespace("k8s.io");
         const criId = `cri-app-${process.pid}`;
         try {
-          const rootfs = await k8s.snapshots.prepare(criId, chainID(diffIds));
+          // Leased until the container refers to it, as the runner (and the CRI plugin) do: containerd's
+          // garbage collector, run when the import above drops its lease, takes an unreferenced active snapshot.
+          const lease = `test-create-${criId}`;
+          await k8s.leases.create(lease, { "containerd.io/gc.expire": new Date(Date.now() + 10 * 60_000).toISOString() });
+          const rootfs = await k8s.withLease(lease).snapshots.prepare(criId, chainID(diffIds));
           const spec = runtimeSpec(
             {
               image: IMAGE,
@@ -271,6 +275,7 @@ describe("container RPCs on a sandbox node", () => {
               },
             },
           });
+          await k8s.leases.delete(lease).catch(() => {});
           await k8s.tasks.create(criId, { stdout: `file://${CRI_LOG}`, stderr: `file://${CRI_LOG}`, rootfs });
           const criPid = await k8s.tasks.start(criId);
           const kl = await ctl(socket, "containers", "-k");
