@@ -18,9 +18,11 @@ const NOSUID_NODEV_NOEXEC = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
 /**
  * What the boot mounts, in order. In the sandbox /dev is a tmpfs (devtmpfs is
- * the host's devices) and cgroup2 is mounted without options: in the initial
- * cgroup namespace a cgroup2 mount's options (nsdelegate, memory_recursiveprot)
- * are applied to the one hierarchy the host shares.
+ * the host's devices) and cgroup2 is mounted without options: a cgroup2 mount
+ * in the initial cgroup namespace applies its options (nsdelegate,
+ * memory_recursiveprot) to the one hierarchy the host shares. The sandbox
+ * launcher gives the node a cgroup namespace, where the kernel ignores them,
+ * but a sandbox started some other way must not change the host either.
  */
 export function earlyMounts(sandbox: boolean): MountSpec[] {
   return [
