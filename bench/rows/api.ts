@@ -3,7 +3,6 @@
 // through the node's mount namespace (/proc/<init>/root/...) with the very
 // same client transport, so the difference is the server side alone. Each
 // round measures both, the order swapped every round (bench/rounds.ts).
-import { connect } from "../../src/api/client.ts";
 import { Transport, parseEndpoint } from "../../src/api/transport.ts";
 import { quantile } from "../stats.ts";
 import { pair } from "../rounds.ts";
@@ -56,14 +55,18 @@ export interface ApiRound {
 }
 
 const CONTAINERD_VERSION = "/containerd.services.version.v1.Version/Version";
+const MACHINE_VERSION = "/machine.MachineService/Version";
 
 /** Opens clients that are all closed by close(): an open session keeps the server's per-connection state alive. */
 export class Clients {
   private opened: Array<{ close(): void }> = [];
+  /**
+   * minos's Version through the same raw unary call as containerd's: neither
+   * side's response is decoded by the bench (the decoded client's codec work
+   * and garbage used to land on minos's side of the ratio only).
+   */
   minos(socketPath: string): Call {
-    const c = connect({ endpoint: `unix:${socketPath}` });
-    this.opened.push(c);
-    return () => c.version();
+    return this.raw(socketPath, MACHINE_VERSION);
   }
   containerd(initHostPid: number): Call {
     const t = new Transport(parseEndpoint(`unix:/proc/${initHostPid}/root/run/containerd/containerd.sock`));
