@@ -134,7 +134,8 @@ const RESPONSE_HEADERS = { ":status": 200, "content-type": "application/grpc+pro
  * node:http2 dropped whatever it still held for the call.
  */
 export class ServerCall {
-  private readonly controller = new AbortController();
+  /** Made when a handler first asks for the signal: most unary calls never do, and an AbortController per call is garbage on the hot path. */
+  private controller: AbortController | undefined;
   private responded = false;
   private ended = false;
   private trailers: http2.OutgoingHttpHeaders | undefined;
@@ -162,16 +163,14 @@ export class ServerCall {
         this.deadlineTimer = undefined;
         if (this.ended) return;
         this.end({ code: Code.DEADLINE_EXCEEDED, details: "Deadline exceeded" });
-        this.cancelled = true;
-        this.controller.abort();
+        this.cancel();
       }, timeoutMs);
     stream.once("end", () => (this.requestEnded = true));
     stream.once("close", () => {
       clearTimeout(this.deadlineTimer);
       if (!this.ended) {
         this.ended = true;
-        this.cancelled = true;
-        this.controller.abort();
+        this.cancel();
       }
       const w = this.drainWaiters;
       this.drainWaiters = [];
@@ -179,8 +178,18 @@ export class ServerCall {
     });
   }
 
+  /** Aborted once the call is cancelled (reset, connection lost, deadline); already aborted if asked for after that. */
   get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.cancelled) this.controller.abort();
+    }
     return this.controller.signal;
+  }
+
+  private cancel(): void {
+    this.cancelled = true;
+    this.controller?.abort();
   }
 
   /** Whether end() ran or the stream closed: nothing more goes out. */
@@ -384,22 +393,20 @@ export class GrpcServer {
     this.sessions.add(session);
     this.connectionIds.set(session, `conn-${nextConnection++}`);
     session.on("error", () => {});
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    const armIdle = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        if (!session.closed && !session.destroyed) session.close();
-      }, this.opts.idleMs);
-    };
+    // One idle timer per session, restarted (refresh(), no new timer) whenever
+    // the last open stream closes; firing while a stream is open does nothing,
+    // as that stream's close restarts it. A sequential client would otherwise
+    // cost a clearTimeout and a setTimeout per call.
     let open = 0;
+    const idle = setTimeout(() => {
+      if (open === 0 && !session.closed && !session.destroyed) session.close();
+    }, this.opts.idleMs);
     session.on("stream", (stream: http2.ServerHttp2Stream) => {
       open++;
-      clearTimeout(idle);
       stream.once("close", () => {
-        if (--open === 0 && !session.destroyed) armIdle();
+        if (--open === 0 && !session.destroyed) idle.refresh();
       });
     });
-    armIdle();
     // Finds a dead peer of a long-lived stream (logs -f) even when nothing is
     // written; a PING unanswered past the timeout (a delivery one too) ends it.
     const confirmer = new DeliveryConfirmer(session);

@@ -288,11 +288,22 @@ function reply(call: ServerCall, m: MethodInfo, result: Promise<unknown>): void 
 
 /** Wraps one transport-free handler as a gRPC method: role check, enum check, context, error mapping. */
 function adapt(m: MethodInfo, handler: AnyHandler, served: Served): MethodHandler {
+  // The actor id and the signal are made on first use: a read-only unary call
+  // (Version) touches neither, and both are per-call garbage otherwise.
   const context = (call: ServerCall): CallContext => {
     const role = served.roleOf(call);
     authorize(role, m.path);
-    return { role, hostname: safeHostname(served.hostname), actorId: randomUUID() };
+    let actorId: string | undefined;
+    return {
+      role,
+      hostname: safeHostname(served.hostname),
+      get actorId() {
+        return (actorId ??= randomUUID());
+      },
+    };
   };
+  const withSignal = (ctx: CallContext, call: ServerCall): CallContext =>
+    Object.defineProperty(ctx, "signal", { get: () => call.signal, enumerable: true });
   if (!m.serverStream && m.clientStream) {
     // A stream of requests, one reply (EtcdRecover's upload).
     return {
@@ -301,7 +312,7 @@ function adapt(m: MethodInfo, handler: AnyHandler, served: Served): MethodHandle
         reply(
           call,
           m,
-          (async () => (handler as (r: AsyncIterable<unknown>, c: CallContext) => unknown)(decoded(requests, m), { ...context(call), signal: call.signal }))(),
+          (async () => (handler as (r: AsyncIterable<unknown>, c: CallContext) => unknown)(decoded(requests, m), withSignal(context(call), call)))(),
         );
       },
     };
@@ -318,7 +329,7 @@ function adapt(m: MethodInfo, handler: AnyHandler, served: Served): MethodHandle
             const ctx = context(call);
             const request = decode<object>(m.requestType, bytes);
             assertKnownEnums(m.requestType, request);
-            return (handler as (r: unknown, c: CallContext) => unknown)(request, { ...ctx, signal: call.signal });
+            return (handler as (r: unknown, c: CallContext) => unknown)(request, withSignal(ctx, call));
           })(),
         );
       },

@@ -565,6 +565,38 @@ describe("connections", () => {
   });
 });
 
+describe("idle connections", () => {
+  test("a connection with no open stream gets GOAWAY after idleMs, counted from its last stream's end; an open stream holds it", async () => {
+    const path = join(dir, "idle.sock");
+    const IDLE = 300;
+    const srv = new GrpcServer(testMethods, { ...GRPC_SERVER_DEFAULTS, idleMs: IDLE });
+    await srv.listen({ path });
+    const t = new Transport({ kind: "unix", path });
+    try {
+      // Calls spaced under idleMs keep the connection: each end restarts the count.
+      for (let i = 0; i < 4; i++) {
+        await t.unary("/test.T/Echo", Buffer.from("x"));
+        await Bun.sleep(IDLE / 2);
+      }
+      expect(srv.connections).toBe(1);
+      // A call open for longer than idleMs: the connection stays while it runs...
+      const slow = t.unary("/test.T/Slow", Buffer.alloc(0), { timeoutMs: IDLE * 2.5 }).catch((e: unknown) => e);
+      await Bun.sleep(IDLE * 1.5);
+      expect(srv.connections).toBe(1);
+      expect(((await slow) as ApiError).code).toBe(Code.DEADLINE_EXCEEDED);
+      const ended = performance.now();
+      // ...and goes idleMs after the call ended, not before.
+      await Bun.sleep(IDLE / 3);
+      expect(srv.connections).toBe(1);
+      await waitFor(() => srv.connections === 0, 3000, "the idle connection to be closed");
+      expect(performance.now() - ended).toBeGreaterThanOrEqual(IDLE - 20);
+    } finally {
+      t.close();
+      await srv.shutdown(100);
+    }
+  });
+});
+
 // --- the machine API over it --------------------------------------------
 
 describe("the machine API", () => {
