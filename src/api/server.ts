@@ -302,8 +302,7 @@ function adapt(m: MethodInfo, handler: AnyHandler, served: Served): MethodHandle
       },
     };
   };
-  const withSignal = (ctx: CallContext, call: ServerCall): CallContext =>
-    Object.defineProperty(ctx, "signal", { get: () => call.signal, enumerable: true });
+  const withSignal = (ctx: CallContext, call: ServerCall): CallContext => Object.defineProperty(ctx, "signal", { get: () => call.signal, enumerable: true });
   if (!m.serverStream && m.clientStream) {
     // A stream of requests, one reply (EtcdRecover's upload).
     return {
