@@ -15,7 +15,7 @@ import { coldStart } from "./rows/coldstart.ts";
 import { containerRows, rssNote } from "./rows/containers.ts";
 import { dashboardRss } from "./rows/dashboard.ts";
 import { etcdBench, etcdRows } from "./rows/etcd.ts";
-import { bootOnce, busyboxFirstAction, busyboxRespawn, idleRss, respawnOnce, rssKiB } from "./rows/node.ts";
+import { anonKiB, bootOnce, busyboxFirstAction, busyboxRespawn, idleMemory, idleRss, respawnOnce, rssKiB } from "./rows/node.ts";
 import { stormUnderBusybox, stormUnderTini, type StormResult } from "./rows/reaping.ts";
 import { busyboxShutdown, minosShutdown } from "./rows/shutdown.ts";
 import { sizes } from "./rows/size.ts";
@@ -74,6 +74,8 @@ if (want("node")) {
   const mem = {
     bootKiB: [] as number[],
     helloKiB: [] as number[],
+    bootAnonKiB: [] as number[],
+    helloAnonKiB: [] as number[],
     tiniKiB: [] as number[],
     dashboardKiB: [] as number[],
     dashboardJitKiB: [] as number[],
@@ -98,7 +100,10 @@ if (want("node")) {
       const init = await sb.initPid();
       await Bun.sleep(300); // let the boot's last tasks settle
       mem.bootKiB.push(rssKiB(init));
-      mem.helloKiB.push(await idleRss([hello, "--stay"]));
+      mem.bootAnonKiB.push(anonKiB(init));
+      const helloMem = await idleMemory([hello, "--stay"]);
+      mem.helloKiB.push(helloMem.rssKiB);
+      mem.helloAnonKiB.push(helloMem.anonKiB);
       mem.tiniKiB.push(await idleRss([p.tini, "-s", "--", p.busybox, "sleep", "60"]));
       // The growth row needs a node that has answered nothing yet: the first round's.
       if (r === 0) {
@@ -159,6 +164,13 @@ if (want("node")) {
     peer: { name: "Bun hello", values: mem.helloKiB.map(mib) },
     others: [{ name: "tini", values: mem.tiniKiB.map(mib), digits: 2 }],
     target: { of: "ratio", op: "<=", value: 2.0, text: "≤ 2.0× Bun hello" },
+  });
+  rows.push({
+    name: "3 PID 1 anonymous RSS after boot (RSS without file pages)",
+    unit: "MiB",
+    digits: 1,
+    minos: mem.bootAnonKiB.map(mib),
+    peer: { name: "Bun hello", values: mem.helloAnonKiB.map(mib) },
   });
   {
     // One series (100,000 calls take long): growth from boot, and from 20k on.

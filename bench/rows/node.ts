@@ -8,10 +8,24 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { bootSandbox, type Sandbox, type SandboxOptions } from "../../scripts/sandbox.ts";
 import { connect } from "../../src/api/client.ts";
 
-export function rssKiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`bench: no VmRSS for ${pid}`);
+function statusKiB(pid: number, field: "VmRSS" | "RssAnon"): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`bench: no ${field} for ${pid}`);
   return Number(m[1]);
+}
+
+export function rssKiB(pid: number): number {
+  return statusKiB(pid, "VmRSS");
+}
+
+/**
+ * The anonymous part of the RSS: heap, JIT code, stacks. The rest of the RSS
+ * is file pages of the executable and its libraries, shared by every process
+ * of the same binary (init, wrapperd, the dashboard) and, on a real node, pages
+ * of the initramfs that are in memory whether mapped or not.
+ */
+export function anonKiB(pid: number): number {
+  return statusKiB(pid, "RssAnon");
 }
 
 /** Host pids of the processes in `initPid`'s PID namespace whose comm is `comm`. */
@@ -118,14 +132,19 @@ export async function respawnOnce(initPid: number, comm: string): Promise<number
   return until(`${comm} to come back`, 60_000, () => (pidsNamed(initPid, comm).some((p) => p !== old) ? performance.now() - t0 : undefined));
 }
 
-/** Idle RSS of a command (e.g. a Bun hello binary, tini) after it settles. */
-export async function idleRss(argv: string[]): Promise<number> {
+/** Idle RSS and its anonymous part of a command (e.g. a Bun hello binary, tini) after it settles. */
+export async function idleMemory(argv: string[]): Promise<{ rssKiB: number; anonKiB: number }> {
   const p = Bun.spawn(argv, { stdio: ["ignore", "ignore", "ignore"] });
   await Bun.sleep(300);
   try {
-    return rssKiB(p.pid);
+    return { rssKiB: rssKiB(p.pid), anonKiB: anonKiB(p.pid) };
   } finally {
     p.kill("SIGKILL");
     await p.exited;
   }
+}
+
+/** Idle RSS of a command after it settles. */
+export async function idleRss(argv: string[]): Promise<number> {
+  return (await idleMemory(argv)).rssKiB;
 }
