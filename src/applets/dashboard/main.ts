@@ -2,7 +2,7 @@
 // API. init runs it on tty2 with --console; people run it (or `minosctl
 // dashboard`) against a node's socket or its TLS endpoint.
 import type { Io } from "../../lib/io.ts";
-import { parseFlags, UsageError } from "../../lib/args.ts";
+import { parseFlags, UsageError, type FlagSpec } from "../../lib/args.ts";
 import { noJitExec, reexec } from "./nojit.ts";
 
 export const DEFAULT_ENDPOINT = "unix:/system/run/machined/machine.sock";
@@ -31,12 +31,14 @@ export interface DashboardFlags {
   help: boolean;
 }
 
+export const DASHBOARD_FLAGS: FlagSpec = {
+  boolean: ["console", "help"],
+  string: ["endpoint", "ca", "crt", "key", "interval"],
+  alias: { endpoint: ["e", "n"], help: ["h"] },
+};
+
 export function parseDashboardFlags(argv: string[]): DashboardFlags {
-  const { flags, positional } = parseFlags(argv, {
-    boolean: ["console", "help"],
-    string: ["endpoint", "ca", "crt", "key", "interval"],
-    alias: { endpoint: ["e", "n"], help: ["h"] },
-  });
+  const { flags, positional } = parseFlags(argv, DASHBOARD_FLAGS);
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   const str = (name: string): string | undefined => {
     const v = flags[name];

@@ -83,7 +83,7 @@ export const GLOBAL_FLAGS: FlagDoc[] = [
   { name: "version", help: "print minosctl's version and exit" },
 ];
 
-/** The yargs spec of a list of flags. */
+/** The parser spec of a list of flags. */
 export function specOf(flags: readonly FlagDoc[]): FlagSpec {
   const spec: Required<Pick<FlagSpec, "boolean" | "string" | "alias">> = { boolean: [], string: [], alias: {} };
   for (const f of flags) {
@@ -114,7 +114,7 @@ export function listFlag(v: unknown): string[] {
     .filter(Boolean);
 }
 
-/** The last value of a flag given more than once (yargs keeps them all). */
+/** The last value of a flag given more than once (the parser keeps them all). */
 export const lastOf = (v: unknown): unknown => (Array.isArray(v) ? v.at(-1) : v);
 
 export function synopsis(c: Command): string {

@@ -2,7 +2,7 @@
 // pure (argv and the clock in, a Request or a UsageError out) so the whole
 // flag × invoked-name matrix is a unit test; nothing here touches the node.
 import type { PowerAction } from "../../node/power.ts";
-import { parseFlags, UsageError } from "../../lib/args.ts";
+import { parseFlags, UsageError, type FlagSpec } from "../../lib/args.ts";
 import { HELP, type PowerAppletName } from "./usage.ts";
 
 export type { PowerAppletName };
@@ -47,7 +47,7 @@ export const USAGE_LINE = Object.fromEntries(Object.entries(HELP).map(([applet, 
 
 /**
  * Every flag of these commands is boolean, so words can be told from flags by
- * their first character. yargs-parser only ever sees the flags: given words too,
+ * their first character. The flag parser only ever sees the flags: given words too,
  * it would take "true"/"false" after a boolean flag as that flag's value
  * (`shutdown -c false alarm` would not cancel).
  */
@@ -73,14 +73,22 @@ const DEFAULT_ACTION: Record<PowerAppletName, PowerAction> = {
   shutdown: "poweroff",
 };
 
+export const POWEROFF_FLAGS: FlagSpec = {
+  // "sync" and "wall" exist so that --no-sync / --no-wall parse as negations.
+  boolean: ["poweroff", "halt", "reboot", "force", "no-sync", "sync", "wall", "help"],
+  alias: { poweroff: ["p"], halt: ["H"], reboot: ["r"], force: ["f"], "no-sync": ["n"], help: ["h"] },
+};
+
+export const SHUTDOWN_FLAGS: FlagSpec = {
+  // -h is systemd's "halt or power off" (power off unless -H); it is not help.
+  boolean: ["poweroff", "h", "halt", "reboot", "c", "k", "wall", "help"],
+  alias: { poweroff: ["P"], halt: ["H"], reboot: ["r"] },
+};
+
 /** The poweroff family (poweroff, halt, reboot): immediate, never scheduled. */
 function parsePoweroff(applet: Exclude<PowerAppletName, "shutdown">, argv: string[]): Parsed {
   const { flagArgs, words } = flagsAndWords(argv);
-  const { flags: f } = parseFlags(flagArgs, {
-    // "sync" and "wall" exist so that --no-sync / --no-wall parse as negations.
-    boolean: ["poweroff", "halt", "reboot", "force", "no-sync", "sync", "wall", "help"],
-    alias: { poweroff: ["p"], halt: ["H"], reboot: ["r"], force: ["f"], "no-sync": ["n"], help: ["h"] },
-  });
+  const { flags: f } = parseFlags(flagArgs, POWEROFF_FLAGS);
   if (f.help === true) return { help: true, applet };
   if (words.length > 0) throw new UsageError(`unexpected argument "${words[0]}"`);
   const action = pickAction(DEFAULT_ACTION[applet], {
@@ -103,11 +111,7 @@ function parsePoweroff(applet: Exclude<PowerAppletName, "shutdown">, argv: strin
 
 function parseShutdown(argv: string[], now: Date): Parsed {
   const { flagArgs, words } = flagsAndWords(argv);
-  const { flags: f } = parseFlags(flagArgs, {
-    // -h is systemd's "halt or power off" (power off unless -H); it is not help.
-    boolean: ["poweroff", "h", "halt", "reboot", "c", "k", "wall", "help"],
-    alias: { poweroff: ["P"], halt: ["H"], reboot: ["r"] },
-  });
+  const { flags: f } = parseFlags(flagArgs, SHUTDOWN_FLAGS);
   if (f.help === true) return { help: true, applet: "shutdown" };
   const cancel = f.c === true;
   const announceOnly = f.k === true;

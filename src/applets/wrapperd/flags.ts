@@ -1,7 +1,7 @@
 // wrapperd's command line -> a validated Plan. Everything that can be wrong with
 // the input is found here, before any step runs, so bad input never half-prepares
 // a process (exit 2, nothing executed).
-import { parseFlags, UsageError } from "../../lib/args.ts";
+import { parseFlags, UsageError, type FlagSpec } from "../../lib/args.ts";
 import { capNumber } from "../../sys/caps.ts";
 import { RLIM_INFINITY, RLIMIT, type Rlimit } from "../../sys/process.ts";
 
@@ -40,15 +40,16 @@ export interface Plan {
 const SINGLE = ["name", "ctty", "oom-score", "cgroup-path", "dropped-caps", "keep-caps", "groups", "gid", "uid", "cwd"];
 const REPEATABLE = ["rlimit", "env"];
 
+export const WRAPPERD_FLAGS: FlagSpec = {
+  // Repeatable flags are strings: a repeated string flag collects an array.
+  string: [...SINGLE, ...REPEATABLE],
+  boolean: ["no-new-privs", "clear-env", "help"],
+  goStyle: true,
+};
+
 /** Parses argv; null means --help was asked for. Throws UsageError on bad input. */
 export function parsePlan(argv: string[]): Plan | null {
-  const { flags, positional, rest } = parseFlags(argv, {
-    // Repeatable flags are declared as strings: yargs-parser collects repeats into
-    // an array, while its `array` type would also swallow the words that follow.
-    string: [...SINGLE, ...REPEATABLE],
-    boolean: ["no-new-privs", "clear-env", "help"],
-    goStyle: true,
-  });
+  const { flags, positional, rest } = parseFlags(argv, WRAPPERD_FLAGS);
   if (flags.help === true) return null;
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}": the service goes after --`);
   if (rest.length === 0 || rest[0] === "") throw new UsageError("nothing to run: give the service after --");
@@ -79,7 +80,7 @@ export function parsePlan(argv: string[]): Plan | null {
     cwd: nonEmpty("cwd", one("cwd")),
     env: many(flags, "env").map(parseEnv),
     clearEnv: flags["clear-env"] === true,
-    // yargs-parser reads --no-new-privs as the negation of "new-privs".
+    // The flag parser reads --no-new-privs as the negation of "new-privs".
     noNewPrivs: flags["no-new-privs"] === true || flags["new-privs"] === false,
     command: rest,
   };

@@ -1,4 +1,4 @@
-// Types for yargs-parser's dependency-free entry (same parser, see args.ts).
+// Types for yargs-parser's dependency-free entry (the reference parser of args.test.ts).
 declare module "yargs-parser/browser" {
   import type yargsParser from "yargs-parser";
   const parser: typeof yargsParser;
