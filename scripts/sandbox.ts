@@ -203,7 +203,15 @@ export async function bootSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
     "container=minos",
     "PATH=/sbin:/bin",
     ...env,
+    // The node never outlives whoever launched it (a test runner killed with
+    // -9, an interrupted bench): setpriv makes unshare get SIGKILL when its
+    // parent dies, and --kill-child makes the node's PID 1 get SIGKILL when
+    // unshare dies, which ends the whole PID namespace.
+    "setpriv",
+    "--pdeathsig",
+    "KILL",
     "unshare",
+    "--kill-child=SIGKILL",
     "--pid",
     "--fork",
     "--mount",
