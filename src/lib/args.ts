@@ -28,7 +28,7 @@ export interface Parsed {
 export class UsageError extends Error {}
 
 /** Rewrites Go-style `-long-flag=v` / `-long-flag` into `--long-flag…` for known long flags. */
-function goStyle(argv: string[], known: Set<string>): string[] {
+export function goStyle(argv: string[], known: Set<string>): string[] {
   const out: string[] = [];
   let passthrough = false;
   for (const a of argv) {

@@ -3,23 +3,8 @@
 // args.test.ts runs both on generated command lines and wants the same result.
 import yargsParser from "yargs-parser/browser";
 
-import { UsageError, type FlagSpec, type Parsed } from "../../../src/lib/args.ts";
-
-/** Rewrites Go-style `-long-flag=v` / `-long-flag` into `--long-flag…` for known long flags. */
-function goStyle(argv: string[], known: Set<string>): string[] {
-  const out: string[] = [];
-  let passthrough = false;
-  for (const a of argv) {
-    if (passthrough || a === "--") {
-      passthrough = true;
-      out.push(a);
-      continue;
-    }
-    const m = /^-([a-zA-Z][\w-]+)(=.*)?$/.exec(a);
-    out.push(m?.[1] && m[1].length > 1 && known.has(m[1]) ? `-${a}` : a);
-  }
-  return out;
-}
+// goStyle is the one piece shared: it rewrites wrapperd's -flag=v before either parser sees it.
+import { goStyle, UsageError, type FlagSpec, type Parsed } from "../../../src/lib/args.ts";
 
 export function yargsParseFlags(argv: string[], spec: FlagSpec): Parsed {
   const names = new Set<string>([...(spec.boolean ?? []), ...(spec.string ?? [])]);
