@@ -3,7 +3,7 @@
 // and a real Distribution registry run INSIDE the node's network namespace
 // (the node's only link is lo) serving the storage of a host-side staging
 // registry the test pushed into.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Sandbox } from "../../scripts/sandbox.ts";
 import { blob, busyboxLayer, imageFor, type Blob, type TestImage } from "../fixtures/registry/image.ts";
@@ -22,14 +22,26 @@ export function scriptImage(script: string, layer: Blob = busyboxLayer()): TestI
 }
 
 /**
- * A plain-HTTP registry on 127.0.0.1:`port` in the node's network namespace,
+ * A registry on 127.0.0.1:`port` in the node's network namespace (HTTPS with `tls`),
  * serving `storage` (a staging registry's `data` directory). Resolves once it
  * accepts connections; the process is returned for the test to end by pid.
  */
-export async function registryInNode(sb: Sandbox, port: number, storage: string, tmp: string): Promise<ReturnType<typeof Bun.spawn>> {
+export async function registryInNode(
+  sb: Sandbox,
+  port: number,
+  storage: string,
+  tmp: string,
+  tls?: { cert: string; key: string },
+): Promise<ReturnType<typeof Bun.spawn>> {
   const pid = await sb.initPid();
   const dir = mkdtempSync(join(tmp, "reg-"));
   const lines = ["version: 0.1", "log:", "  level: warn", "storage:", "  filesystem:", `    rootdirectory: ${storage}`, "http:", `  addr: 127.0.0.1:${port}`];
+  lines.push(`  secret: s-${process.pid}-${port}`);
+  if (tls) {
+    writeFileSync(join(dir, "server.crt"), tls.cert);
+    writeFileSync(join(dir, "server.key"), tls.key, { mode: 0o600 });
+    lines.push("  tls:", `    certificate: ${join(dir, "server.crt")}`, `    key: ${join(dir, "server.key")}`);
+  }
   writeFileSync(join(dir, "config.yml"), `${lines.join("\n")}\n`);
   const proc = Bun.spawn(["nsenter", "-t", String(pid), "-n", REGISTRY_BIN, "serve", join(dir, "config.yml")], {
     stdout: "ignore",
@@ -42,4 +54,22 @@ export async function registryInNode(sb: Sandbox, port: number, storage: string,
   }
   proc.kill("SIGKILL");
   throw new Error(`registry on 127.0.0.1:${port} in the node's netns did not come up: ${readFileSync(join(dir, "log"), "utf8")}`);
+}
+
+/** `img` as an OCI image layout in a tar (for an air-gapped import), its manifest named `refName`. Returns the tar's path. */
+export function ociArchive(img: TestImage, refName: string, tmp: string): string {
+  const layout = mkdtempSync(join(tmp, "layout-"));
+  mkdirSync(join(layout, "blobs/sha256"), { recursive: true });
+  writeFileSync(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+  for (const b of [img.config, img.manifest, ...img.layers]) writeFileSync(join(layout, "blobs/sha256", b.digest.slice(7)), b.bytes);
+  const entry = {
+    mediaType: img.manifest.mediaType,
+    digest: img.manifest.digest,
+    size: img.manifest.size,
+    annotations: { "org.opencontainers.image.ref.name": refName },
+  };
+  writeFileSync(join(layout, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
+  const archive = `${layout}.tar`;
+  if (Bun.spawnSync(["tar", "-C", layout, "-cf", archive, "."]).exitCode !== 0) throw new Error("tar of the OCI layout failed");
+  return archive;
 }

@@ -18,7 +18,7 @@
 // containerd's API: no kubelet exists on these machines) is listed under its
 // pod, has stats, its log file is `logs -k`, and restart is SIGTERM to it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -31,6 +31,7 @@ import { Code } from "../../../src/api/status.ts";
 import { withNode } from "../../helpers/node.ts";
 import { busyboxPath } from "../../helpers/busybox.ts";
 import { blob, imageFor, type Blob, type TestImage } from "../../fixtures/registry/image.ts";
+import { ociArchive } from "../../helpers/container-image.ts";
 
 const MARK = `minos-ctr-api-${process.pid}`;
 /** No registry listens here: a pull is refused at once, and the service waits for the import. */
@@ -79,19 +80,7 @@ beforeAll(() => {
   const img = image([layer({ "bin/busybox": { from: busyboxPath(), mode: 0o755 } })], ["/bin/busybox", "sh", "-c", SCRIPT]);
   diffIds = JSON.parse(new TextDecoder().decode(img.config.bytes)).rootfs.diff_ids;
   // An OCI layout tar, its one manifest tagged v1 (the import's --name gives the repository).
-  const layout = mkdtempSync(join(tmp, "layout-"));
-  mkdirSync(join(layout, "blobs/sha256"), { recursive: true });
-  writeFileSync(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  for (const b of [img.config, img.manifest, ...img.layers]) writeFileSync(join(layout, "blobs/sha256", b.digest.slice(7)), b.bytes);
-  const entry = {
-    mediaType: img.manifest.mediaType,
-    digest: img.manifest.digest,
-    size: img.manifest.size,
-    annotations: { "org.opencontainers.image.ref.name": "v1" },
-  };
-  writeFileSync(join(layout, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
-  archive = join(tmp, "ctr-oci.tar");
-  if (Bun.spawnSync(["tar", "-C", layout, "-cf", archive, "."]).exitCode !== 0) throw new Error("tar of the OCI layout failed");
+  archive = ociArchive(img, "v1", tmp);
 });
 
 afterAll(() => {

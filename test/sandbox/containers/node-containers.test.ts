@@ -28,8 +28,9 @@ import { namespacePids, withNode } from "../../helpers/node.ts";
 import { DEFAULT_HOSTNAME } from "../../../src/config/v1alpha1.ts";
 import { busyboxPath } from "../../helpers/busybox.ts";
 import { blob, imageFor, pushImage, pushIndex, type Blob, type TestImage } from "../../fixtures/registry/image.ts";
-import { REGISTRY_BIN, startRegistry, type RunningRegistry } from "../../fixtures/registry/registry-server.ts";
+import { startRegistry, type RunningRegistry } from "../../fixtures/registry/registry-server.ts";
 import { makeTestPKI, type TestPKI } from "../../fixtures/registry/test-ca.ts";
+import { ociArchive, registryInNode } from "../../helpers/container-image.ts";
 
 const TLS_PORT = 15000 + (process.pid % 1000);
 const HTTP_PORT = TLS_PORT + 1000;
@@ -95,19 +96,7 @@ beforeAll(async () => {
   await pushImage(push, "test/noentry", image([bb], ["/nonexistent/entrypoint"]), "v1");
   await pushIndex(push, "test/armonly", "v1", [{ image: image([bb], ["/bin/busybox"], "arm64"), os: "linux", architecture: "arm64" }]);
   // An OCI layout tar of the ext image, for the air-gapped import (tagged "offline").
-  const layout = mkdtempSync(join(tmp, "layout-"));
-  mkdirSync(join(layout, "blobs/sha256"), { recursive: true });
-  writeFileSync(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  for (const b of [ext.config, ext.manifest, ...ext.layers]) writeFileSync(join(layout, "blobs/sha256", b.digest.slice(7)), b.bytes);
-  const entry = {
-    mediaType: ext.manifest.mediaType,
-    digest: ext.manifest.digest,
-    size: ext.manifest.size,
-    annotations: { "org.opencontainers.image.ref.name": "offline" },
-  };
-  writeFileSync(join(layout, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
-  archive = join(tmp, "ext-oci.tar");
-  if (Bun.spawnSync(["tar", "-C", layout, "-cf", archive, "."]).exitCode !== 0) throw new Error("tar of the OCI layout failed");
+  archive = ociArchive(ext, "offline", tmp);
   const kubelet = layer({ "usr/local/bin/kubelet": KUBELET_SCRIPT });
   await pushImage(push, "test/kubelet", image([bb, kubelet], ["/usr/local/bin/kubelet"]), "v1");
 }, 120_000);
@@ -121,34 +110,7 @@ afterAll(async () => {
 
 /** A registry process inside the node's network namespace, serving the staging registry's storage. */
 async function registryIn(sb: Sandbox, port: number, tls: boolean): Promise<void> {
-  const pid = await sb.initPid();
-  const dir = mkdtempSync(join(tmp, "reg-"));
-  const lines = [
-    "version: 0.1",
-    "log:",
-    "  level: warn",
-    "storage:",
-    "  filesystem:",
-    `    rootdirectory: ${join(staging.dir, "data")}`,
-    "http:",
-    `  addr: 127.0.0.1:${port}`,
-    `  secret: s-${process.pid}`,
-  ];
-  if (tls) {
-    writeFileSync(join(dir, "server.crt"), pki.serverCert);
-    writeFileSync(join(dir, "server.key"), pki.serverKey, { mode: 0o600 });
-    lines.push("  tls:", `    certificate: ${join(dir, "server.crt")}`, `    key: ${join(dir, "server.key")}`);
-  }
-  writeFileSync(join(dir, "config.yml"), lines.join("\n") + "\n");
-  procs.push(
-    Bun.spawn(["nsenter", "-t", String(pid), "-n", REGISTRY_BIN, "serve", join(dir, "config.yml")], { stdout: "ignore", stderr: Bun.file(join(dir, "log")) }),
-  );
-  for (let i = 0; i < 300; i++) {
-    const probe = Bun.spawnSync(["nsenter", "-t", String(pid), "-n", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`], { stderr: "ignore" });
-    if (probe.exitCode === 0) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`registry on 127.0.0.1:${port} in the node's netns did not come up: ${readFileSync(join(dir, "log"), "utf8")}`);
+  procs.push(await registryInNode(sb, port, join(staging.dir, "data"), tmp, tls ? { cert: pki.serverCert, key: pki.serverKey } : undefined));
 }
 
 /** Host pids whose command line contains `needle`. */

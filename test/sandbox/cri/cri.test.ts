@@ -15,17 +15,18 @@
 // why in the log; test/vm/cri.test.ts runs the same flow on the real kernel,
 // where nothing is turned off.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { CRI_CONFIG_DROPIN } from "../../../src/containerd/cri-config.ts";
 import { buildCriArchive, busyboxImage, BUSYBOX_IMAGE, PAUSE_IMAGE } from "../../fixtures/cri/images.ts";
 import { pushImage } from "../../fixtures/registry/image.ts";
-import { REGISTRY_BIN, startRegistry, type RunningRegistry } from "../../fixtures/registry/registry-server.ts";
+import { startRegistry, type RunningRegistry } from "../../fixtures/registry/registry-server.ts";
 import type { Sandbox } from "../../../scripts/sandbox.ts";
 import { CNI_GATEWAY, playKubelet, type KubeletReport } from "../../fixtures/cri/play-kubelet.ts";
 import { withNode } from "../../helpers/node.ts";
+import { registryInNode } from "../../helpers/container-image.ts";
 
 const MIRROR_PORT = 17000 + (process.pid % 1000);
 const MIRRORED = "mirror.invalid";
@@ -53,26 +54,7 @@ afterAll(async () => {
 
 /** A plain-HTTP registry inside the node's network namespace (its only link is lo), serving the staging storage. */
 async function registryIn(sb: Sandbox, port: number): Promise<void> {
-  const pid = await sb.initPid();
-  const cfg = join(tmp, "node-registry.yml");
-  const lines = [
-    "version: 0.1",
-    "log:",
-    "  level: warn",
-    "storage:",
-    "  filesystem:",
-    `    rootdirectory: ${join(staging.dir, "data")}`,
-    "http:",
-    `  addr: 127.0.0.1:${port}`,
-  ];
-  writeFileSync(cfg, `${lines.join("\n")}\n`);
-  procs.push(Bun.spawn(["nsenter", "-t", String(pid), "-n", REGISTRY_BIN, "serve", cfg], { stdout: "ignore", stderr: "ignore" }));
-  for (let i = 0; i < 300; i++) {
-    const probe = Bun.spawnSync(["nsenter", "-t", String(pid), "-n", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`], { stderr: "ignore" });
-    if (probe.exitCode === 0) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`registry on 127.0.0.1:${port} in the node's netns did not come up`);
+  procs.push(await registryInNode(sb, port, join(staging.dir, "data"), tmp));
 }
 
 describe("CRI on a sandbox node", () => {
