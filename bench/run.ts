@@ -23,6 +23,7 @@ import { NO_JIT_ENV } from "../src/applets/dashboard/nojit.ts";
 import { apiClientFloorRss, responderRound, type ResponderSide } from "./rows/transport.ts";
 import { pair, rowCells, summarizeRow, type RoundRow } from "./rounds.ts";
 import { summarize } from "./stats.ts";
+import { closeRam, inRam, rootfsInRam } from "./ram.ts";
 import { bunHello, cProgram, peers } from "./tools.ts";
 
 const quick = process.argv.includes("--quick");
@@ -87,11 +88,16 @@ if (want("node")) {
   let growth: { calls: number; kib: number }[] = [];
   const respawn: number[] = [];
   let bbRespawn: number[] = [];
-  const hello = await bunHello();
+  // Every binary of these rows runs from the bench's RAM disk, as a node's run from its initramfs (bench/ram.ts).
+  const hello = inRam(await bunHello());
+  const tini = inRam(p.tini);
+  const busybox = inRam(p.busybox);
+  const minosBin = inRam("dist/minos");
+  const ram = rootfsInRam("dist/rootfs");
   for (let r = 0; r < ROUNDS; r++) {
     // ABBA: busybox's boot is timed before minos's in odd rounds.
     if (r % 2 === 1) boot.bbFirst.push(await busyboxFirstAction(p.busybox));
-    const { sb, sample } = await bootOnce();
+    const { sb, sample } = await bootOnce(ram);
     if (r % 2 === 0) boot.bbFirst.push(await busyboxFirstAction(p.busybox));
     try {
       boot.apiMs.push(sample.apiMs);
@@ -104,7 +110,7 @@ if (want("node")) {
       const helloMem = await idleMemory([hello, "--stay"]);
       mem.helloKiB.push(helloMem.rssKiB);
       mem.helloAnonKiB.push(helloMem.anonKiB);
-      mem.tiniKiB.push(await idleRss([p.tini, "-s", "--", p.busybox, "sleep", "60"]));
+      mem.tiniKiB.push(await idleRss([tini, "-s", "--", busybox, "sleep", "60"]));
       // The growth row needs a node that has answered nothing yet: the first round's.
       if (r === 0) {
         growth = await rssGrowth(sb.socketPath, () => rssKiB(init), GROWTH_CALLS, GROWTH_CALLS / 10);
@@ -119,8 +125,8 @@ if (want("node")) {
       const settle = quick ? 2000 : 3500;
       const [d, dj] = await pair(
         r,
-        () => dashboardRss("dist/minos", sb.socketPath, settle),
-        () => dashboardRss("dist/minos", sb.socketPath, settle, { BUN_JSC_useJIT: "1" }),
+        () => dashboardRss(minosBin, sb.socketPath, settle),
+        () => dashboardRss(minosBin, sb.socketPath, settle, { BUN_JSC_useJIT: "1" }),
       );
       mem.dashboardKiB.push(d);
       mem.dashboardJitKiB.push(dj);
@@ -372,6 +378,7 @@ results.load = load;
 results.seconds = seconds;
 results.rows = rows.map((r) => ({ ...r, summary: summarizeRow(r) }));
 writeFileSync("bench/results.json", JSON.stringify(results, null, 2) + "\n");
+closeRam();
 
 const table = [
   ["row", "minos", "peer / bound", "ratio", "target"],

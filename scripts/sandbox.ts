@@ -73,6 +73,12 @@ export interface SandboxOptions {
    * namespace rooted at its cgroup, so runc sees the node's tree, not the host's.
    */
   containers?: boolean;
+  /**
+   * Where the private copy is made (default the OS's temp dir). It must be on
+   * the rootfs's filesystem (the copy hard-links it). The bench gives a tmpfs
+   * holding a copy of the rootfs, as a node's initramfs is (bench/ram.ts).
+   */
+  workDir?: string;
 }
 
 export interface SandboxExit {
@@ -160,7 +166,7 @@ export async function bootSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   let tmp: string | undefined;
   let root = source;
   if (privateCopy) {
-    tmp = mkdtempSync(join(tmpdir(), "minos-sandbox-"));
+    tmp = mkdtempSync(join(opts.workDir ?? tmpdir(), "minos-sandbox-"));
     root = join(tmp, "rootfs");
     run(["cp", "-al", source, root]);
     ownMinosCopy(source, root);

@@ -1,6 +1,7 @@
 // Row 1: applet cold start — exec to exit of `poweroff --help`, beside busybox,
 // a static C program (the OS floor) and a Bun "hello" compiled like minos (the
 // runtime's floor): minos minus hello is our own start-up cost.
+import { inRam } from "../ram.ts";
 import { interleaved } from "../stats.ts";
 import { bunHello, cProgram, type Peers } from "../tools.ts";
 
@@ -18,13 +19,12 @@ export type ColdRound = Record<"minos" | "busybox" | "c" | "bunHello", number>;
 
 /** `rounds` rounds of `perRound` interleaved execs of each; a round's value is its median. */
 export async function coldStart(p: Peers, rounds = 5, perRound = 12, minos = "dist/rootfs/sbin/poweroff"): Promise<ColdRound[]> {
-  const c = cProgram("usage");
-  const hello = await bunHello();
+  // Every side runs from the RAM disk: how many pages one fault maps, and so how many faults an exec takes, depends on how a disk file came into the page cache (bench/ram.ts).
   const run = {
-    minos: timeExec([minos, "--help"]),
-    busybox: timeExec([p.busybox, "poweroff", "--help"]),
-    c: timeExec([c]),
-    bunHello: timeExec([hello]),
+    minos: timeExec([inRam(minos), "--help"]),
+    busybox: timeExec([inRam(p.busybox), "poweroff", "--help"]),
+    c: timeExec([inRam(cProgram("usage"))]),
+    bunHello: timeExec([inRam(await bunHello())]),
   };
   for (const f of Object.values(run)) f(); // warm the page cache
   const out: ColdRound[] = [];

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { Clients, sideBySide, type ApiSide } from "./api.ts";
 import { rssKiB } from "./node.ts";
+import { inRam } from "../ram.ts";
 import { benchProgram } from "../tools.ts";
 
 export interface ResponderSide extends ApiSide {
@@ -15,7 +16,7 @@ export interface ResponderSide extends ApiSide {
 }
 
 async function startResponder(name: string, socket: string): Promise<Bun.Subprocess<"ignore", "pipe", "inherit">> {
-  const p = Bun.spawn([await benchProgram(name), socket], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+  const p = Bun.spawn([inRam(await benchProgram(name)), socket], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
   const reader = p.stdout.getReader();
   const { value } = await reader.read();
   reader.releaseLock();
@@ -57,7 +58,12 @@ export async function responderRound(round: number, n: number, clients: number, 
 
 /** RSS of the bench-only API client floor (bench/peers/api-client.ts) once it has called Version a few times. */
 export async function apiClientFloorRss(socketPath: string, settleMs: number, env: Record<string, string> = {}): Promise<number> {
-  const p = Bun.spawn([await benchProgram("api-client"), socketPath], { stdin: "ignore", stdout: "pipe", stderr: "inherit", env: { ...process.env, ...env } });
+  const p = Bun.spawn([inRam(await benchProgram("api-client")), socketPath], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "inherit",
+    env: { ...process.env, ...env },
+  });
   try {
     const reader = p.stdout.getReader();
     await reader.read();
