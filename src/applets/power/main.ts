@@ -9,7 +9,7 @@ import type { RebootCommand } from "../../node/power.ts";
 import { API_SOCKET, SOCKET_ENV } from "../../node/paths.ts";
 import { execute } from "./execute.ts";
 import { KMSG, kmsgLine, kmsgWriter } from "./kmsg.ts";
-import { isHelp, parse, USAGE_LINE, UsageError, type PowerAppletName } from "./request.ts";
+import { isHelp, parse, usageLine, UsageError, type PowerAppletName } from "./request.ts";
 import { HELP } from "./usage.ts";
 
 const TIMEOUT_MS = 10_000;
@@ -80,16 +80,18 @@ export function main(argv: string[], io: Io, invokedAs: string): Promise<number>
 }
 
 /** parse → execute; bad input is one line on stderr and exit 1 with nothing sent. */
-export async function runPowerApplet(applet: PowerAppletName, argv: string[], io: Io, deps: Deps = realDeps(io), now = new Date()): Promise<number> {
+export async function runPowerApplet(applet: PowerAppletName, argv: string[], io: Io, given?: Deps, now = new Date()): Promise<number> {
   const parsed = parse(applet, argv, now);
-  if (parsed instanceof UsageError) {
-    io.stderr(`${applet}: ${parsed.message} (${USAGE_LINE[applet]})\n`);
-    if (!io.isTTY) deps.kmsg(kmsgLine(KMSG.err, applet, deps.pid, `bad command line [${argv.join(" ")}]: ${parsed.message}; nothing sent`));
-    return 1;
-  }
-  if (isHelp(parsed)) {
+  if (!(parsed instanceof UsageError) && isHelp(parsed)) {
     io.stdout(HELP[parsed.applet]);
     return 0;
+  }
+  // The real world is wired in only past --help: `poweroff --help` is a cold-start benchmark row.
+  const deps = given ?? realDeps(io);
+  if (parsed instanceof UsageError) {
+    io.stderr(`${applet}: ${parsed.message} (${usageLine(applet)})\n`);
+    if (!io.isTTY) deps.kmsg(kmsgLine(KMSG.err, applet, deps.pid, `bad command line [${argv.join(" ")}]: ${parsed.message}; nothing sent`));
+    return 1;
   }
   return execute(parsed, deps);
 }

@@ -40,10 +40,10 @@ export type Parsed = Request | Help | UsageError;
 export const isHelp = (p: Parsed): p is Help => !(p instanceof UsageError) && "help" in p;
 
 /** One line each, for bad input ("one usage line, exit 1"): the first line of --help, so the two cannot drift apart. */
-export const USAGE_LINE = Object.fromEntries(Object.entries(HELP).map(([applet, text]) => [applet, text.slice(0, text.indexOf("\n"))])) as Record<
-  PowerAppletName,
-  string
->;
+export function usageLine(applet: PowerAppletName): string {
+  const text = HELP[applet];
+  return text.slice(0, text.indexOf("\n"));
+}
 
 /**
  * Every flag of these commands is boolean, so words can be told from flags by
@@ -60,7 +60,8 @@ function flagsAndWords(argv: string[]): { flagArgs: string[]; words: string[] } 
       words.push(...argv.slice(i + 1));
       break;
     }
-    if (a.startsWith("-") && a !== "-" && !/^-\d/.test(a)) flagArgs.push(a);
+    const second = a.charCodeAt(1);
+    if (a.startsWith("-") && a !== "-" && !(second >= 48 && second <= 57)) flagArgs.push(a);
     else words.push(a);
   }
   return { flagArgs, words };

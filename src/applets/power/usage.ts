@@ -1,4 +1,4 @@
-// --help texts. Their first lines are also the one-line usage for errors (request.ts USAGE_LINE).
+// --help texts. Their first lines are also the one-line usage for errors (request.ts usageLine).
 
 /** The names this code answers to. halt/reboot are not linked today, but the
  * default action follows the invoked name, as in systemd and BusyBox. */
