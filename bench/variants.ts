@@ -10,6 +10,7 @@ import { apiRound, rssGrowth } from "./rows/api.ts";
 import { bootOnce, rssKiB } from "./rows/node.ts";
 import type { StormResult } from "./rows/reaping.ts";
 import { spread } from "./rounds.ts";
+import { rootfsInRam } from "./ram.ts";
 import { cProgram } from "./tools.ts";
 
 const args = process.argv.slice(2);
@@ -43,7 +44,8 @@ for (let r = 0; r < ROUNDS; r++) {
       { path: "/sbin/init", from: v.binary, mode: 0o755 },
       { path: "/test/orphans", from: orphans, mode: 0o755 },
     ];
-    const { sb, sample } = await bootOnce({ env: v.env, files });
+    // From the RAM disk, as `bun run bench` boots its nodes (bench/ram.ts).
+    const { sb, sample } = await bootOnce({ env: v.env, files, ...rootfsInRam("dist/rootfs") });
     try {
       const init = await sb.initPid();
       await sb.waitForLine(/all services healthy in/, 60_000);

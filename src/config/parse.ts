@@ -37,7 +37,23 @@ export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigL
   const text = decodeConfigText(input, limits);
   const parsed = parseYamlDocuments(text, limits);
   // Empty input is one empty document, refused as init always did ("(document): expected map, got null").
-  const yamlDocs: { index: number; value: unknown; errors: string[] }[] = parsed.length > 0 ? parsed : [{ index: 0, value: null, errors: [] }];
+  const values = validateConfigValues(parsed.length > 0 ? parsed : [{ index: 0, value: null, errors: [] }]);
+  return { ...values, sources: parsed.map((d) => d.node) };
+}
+
+/** One document of a config as a plain value, with the problems its YAML had. */
+export interface ConfigValue {
+  index: number;
+  value: unknown;
+  errors: string[];
+}
+
+/**
+ * Validates a config's documents given as plain values: parseConfigDocuments
+ * after the YAML, and the built-in default, which is a value and needs no
+ * YAML (src/config/yaml-lib.ts: PID 1 then never loads the library).
+ */
+export function validateConfigValues(yamlDocs: readonly ConfigValue[]): Omit<ParsedConfig, "sources"> {
   const errors: string[] = [];
   const warnings: string[] = [];
   const documents: KindDocument[] = [];
@@ -105,7 +121,7 @@ export function parseConfigDocuments(input: Uint8Array | string, limits: ConfigL
     if (errors.length > MAX_LISTED) listed.push(`… and ${errors.length - MAX_LISTED} more`);
     throw new InvalidArgumentError(`${INVALID_CONFIG}\n  ${listed.join("\n  ")}`);
   }
-  return { config, warnings, documents, sources: parsed.map((d) => d.node) };
+  return { config, warnings, documents };
 }
 
 /** undefined: the v1alpha1 document (no `kind` key); otherwise the `kind` value as given. */

@@ -13,7 +13,7 @@
 //
 // Everything works on YAML text in and out; the caller validates the result
 // with parseConfigDocuments before using it.
-import { stringify } from "yaml";
+import { yamlLib } from "./yaml-lib.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import { applyJsonPatch, checkJsonPatch, type JsonPatchOp } from "./jsonpatch.ts";
 import { CONFIG_LIMITS, decodeConfigText, parseYamlDocuments } from "./yaml.ts";
@@ -143,7 +143,7 @@ export function applyPatches(configYaml: string, patches: readonly ConfigPatch[]
       else docs.push(stripDeletes(right) as Obj);
     }
   }
-  return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
+  return docs.map((d) => yamlLib().stringify(d, { lineWidth: 0 })).join("---\n");
 }
 
 /**

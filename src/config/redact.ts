@@ -9,7 +9,8 @@
 // (seconds for 0.5 MB). It fails closed: text that does not parse, a secret
 // that is not a string, or a secret still present verbatim after the rewrite
 // (in a comment, say) is a RedactionError, never the text passed through.
-import { parseAllDocuments, visit, type Document } from "yaml";
+import type { Document } from "yaml";
+import { yamlLib } from "./yaml-lib.ts";
 
 export const REDACTED = "REDACTED";
 
@@ -51,7 +52,7 @@ export function redactSources(text: string, docs: readonly Document.Parsed[], se
   const list = [...secrets];
   const cuts: [number, number][] = [];
   for (const doc of docs) {
-    visit(doc, {
+    yamlLib().visit(doc, {
       Scalar(_key, node) {
         const v = node.value;
         if (typeof v !== "string" || !list.some((s) => v.includes(s))) return;
@@ -85,7 +86,7 @@ export function redactSources(text: string, docs: readonly Document.Parsed[], se
  */
 export function redactConfigText(text: string): string {
   // uniqueKeys off: the library's duplicate-key check is quadratic in a map's size.
-  const docs: Document.Parsed[] = [...parseAllDocuments(text, { uniqueKeys: false })];
+  const docs: Document.Parsed[] = [...yamlLib().parseAllDocuments(text, { uniqueKeys: false })];
   if (docs.some((d) => d.errors.length > 0)) throw new RedactionError("config: stored YAML does not parse; refusing to show it unredacted");
   // Look the secrets up in the resolved view: a path that runs through an alias still finds them.
   return redactSources(text, docs, secretsOf(docs.map((d) => d.toJS())));

@@ -14,7 +14,8 @@
 //      its own toJS, which we do not use), maps built on null-prototype objects
 //      so no key (`__proto__` included) can reach Object.prototype.
 
-import { Composer, CST, Lexer, Parser, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from "yaml";
+import type { CST, Document, Node } from "yaml";
+import { yamlLib } from "./yaml-lib.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import { joinPath } from "./schema.ts";
 
@@ -104,13 +105,13 @@ export function* limitedTokens(text: string, limits: ConfigLimits = CONFIG_LIMIT
   // instead of after the parser built its whole syntax tree.
   const counts: { keys: number; items: number; at: string }[] = [];
   let line = 1;
-  for (const tok of new Lexer().lex(text)) {
+  for (const tok of new (yamlLib().Lexer)().lex(text)) {
     yield tok;
     if (scalarNext) {
       scalarNext = false; // a scalar's source text, whatever it looks like
       continue;
     }
-    const type = CST.tokenType(tok);
+    const type = yamlLib().CST.tokenType(tok);
     switch (type) {
       case "newline":
         line++;
@@ -219,12 +220,12 @@ interface Conversion {
  * (duplicate keys, limits) are returned per document with document-relative paths.
  */
 export function parseYamlDocuments(text: string, limits: ConfigLimits = CONFIG_LIMITS): YamlDocument[] {
-  const parser = new Parser();
+  const parser = new (yamlLib().Parser)();
   const tokens: CST.Token[] = [];
   for (const lexeme of limitedTokens(text, limits)) for (const token of parser.next(lexeme)) tokens.push(token);
   for (const token of parser.end()) tokens.push(token);
   checkCollections(tokens, text, limits);
-  const docs = Array.from(new Composer({ uniqueKeys: false, strict: true, prettyErrors: false }).compose(tokens));
+  const docs = Array.from(new (yamlLib().Composer)({ uniqueKeys: false, strict: true, prettyErrors: false }).compose(tokens));
   const syntax: string[] = [];
   docs.forEach((doc, index) => {
     const where = docs.length > 1 ? ` (document ${index})` : "";
@@ -284,7 +285,7 @@ function toPlain(node: unknown, path: string, depth: number, c: Conversion): unk
     c.errors.push(`${path || "(document)"}: aliases expand to more than ${c.limits.maxAliasExpansion} values`);
     throw new StopConversion();
   }
-  if (isAlias(node)) {
+  if (yamlLib().isAlias(node)) {
     const target = node.resolve(c.doc);
     if (!target) return void c.errors.push(`${path || "(document)"}: unresolved alias *${node.source}`);
     if (c.resolving.has(target)) return void c.errors.push(`${path || "(document)"}: alias *${node.source} refers to itself`);
@@ -297,8 +298,8 @@ function toPlain(node: unknown, path: string, depth: number, c: Conversion): unk
       c.resolving.delete(target);
     }
   }
-  if (isScalar(node)) return node.value;
-  if (isSeq(node) || isMap(node)) {
+  if (yamlLib().isScalar(node)) return node.value;
+  if (yamlLib().isSeq(node) || yamlLib().isMap(node)) {
     if (depth > c.limits.maxDepth) {
       c.errors.push(`${path || "(document)"}: nesting deeper than ${c.limits.maxDepth} levels`);
       throw new StopConversion();
@@ -308,12 +309,12 @@ function toPlain(node: unknown, path: string, depth: number, c: Conversion): unk
       return null;
     }
   }
-  if (isSeq(node)) return node.items.map((item, i) => toPlain(item, joinPath(path, i), depth + 1, c));
-  if (isMap(node)) {
+  if (yamlLib().isSeq(node)) return node.items.map((item, i) => toPlain(item, joinPath(path, i), depth + 1, c));
+  if (yamlLib().isMap(node)) {
     const result: Record<string, unknown> = Object.create(null);
     const seen = new Set<string>();
     for (const pair of node.items) {
-      if (!isPair(pair)) continue;
+      if (!yamlLib().isPair(pair)) continue;
       const key = keyOf(pair.key, c);
       if (key === undefined) {
         c.errors.push(`${path || "(document)"}: keys must be strings or numbers, not collections`);
@@ -334,9 +335,9 @@ function toPlain(node: unknown, path: string, depth: number, c: Conversion): unk
 
 /** A map key as the string Talos's Go decoder would see (YAML `1:` is "1"); undefined for a collection key. */
 function keyOf(key: unknown, c: Conversion): string | undefined {
-  const k = isAlias(key) ? key.resolve(c.doc) : key;
+  const k = yamlLib().isAlias(key) ? key.resolve(c.doc) : key;
   if (k === null || k === undefined) return "";
-  if (isScalar(k)) return k.value === null ? "" : String(k.value);
+  if (yamlLib().isScalar(k)) return k.value === null ? "" : String(k.value);
   return undefined;
 }
 

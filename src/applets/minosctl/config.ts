@@ -13,7 +13,7 @@
 //       key: LS0tLS1CRUdJTi...
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { parse, stringify } from "yaml";
+import { yamlLib } from "../../config/yaml-lib.ts";
 import { UsageError } from "../../lib/args.ts";
 import type { TlsOptions } from "../../api/transport.ts";
 
@@ -52,7 +52,7 @@ export function loadConfig(path: string, explicit = false): ClientConfig {
   }
   let doc: unknown;
   try {
-    doc = parse(text);
+    doc = yamlLib().parse(text);
   } catch (e) {
     throw new UsageError(`${path}: invalid client config: ${(e as Error).message.split("\n")[0]}`);
   }
@@ -63,7 +63,7 @@ export function loadConfig(path: string, explicit = false): ClientConfig {
 
 export function saveConfig(path: string, cfg: ClientConfig): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, stringify(cfg), { mode: 0o600 });
+  writeFileSync(path, yamlLib().stringify(cfg), { mode: 0o600 });
 }
 
 /**

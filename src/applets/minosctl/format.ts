@@ -1,5 +1,5 @@
 // Output for minosctl: aligned tables for people, JSON or YAML for programs.
-import { stringify } from "yaml";
+import { yamlLib } from "../../config/yaml-lib.ts";
 import { UsageError } from "../../lib/args.ts";
 
 export type OutputFormat = "table" | "json" | "yaml";
@@ -32,7 +32,7 @@ function plain(value: unknown): unknown {
 }
 
 export function structured(value: unknown, format: "json" | "yaml"): string {
-  return format === "json" ? JSON.stringify(plain(value), null, 2) + "\n" : stringify(plain(value));
+  return format === "json" ? JSON.stringify(plain(value), null, 2) + "\n" : yamlLib().stringify(plain(value));
 }
 
 export function humanBytes(n: number): string {

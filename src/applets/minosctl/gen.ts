@@ -2,7 +2,7 @@
 // (and a client config that uses it). Runs offline on a workstation.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { yamlLib } from "../../config/yaml-lib.ts";
 import { UsageError } from "../../lib/args.ts";
 import type { Io } from "../../lib/io.ts";
 import { ROLES, type Role } from "../../api/auth.ts";
@@ -30,7 +30,7 @@ function pemOrBase64(v: unknown, what: string): string {
 
 /** The CA from a machine config (machine.ca.crt / machine.ca.key, PEM or base64 PEM as Talos stores them). */
 export function caFromMachineConfig(yaml: string): CertAndKey {
-  const doc = parse(yaml) as { machine?: { ca?: { crt?: string; key?: string; cert?: string } } } | null;
+  const doc = yamlLib().parse(yaml) as { machine?: { ca?: { crt?: string; key?: string; cert?: string } } } | null;
   const ca = doc?.machine?.ca;
   if (!ca) throw new UsageError("machine config has no machine.ca");
   return { cert: pemOrBase64(ca.crt ?? ca.cert, "machine.ca.crt"), key: pemOrBase64(ca.key, "machine.ca.key") };

@@ -9,7 +9,7 @@
 // tokens are `[a-z0-9]{6}.[a-z0-9]{16}`; the cluster id and secret and the
 // secretbox key are 32 random bytes, base64.
 import { randomBytes, randomInt } from "node:crypto";
-import { stringify } from "yaml";
+import { yamlLib } from "../../config/yaml-lib.ts";
 import { generateCa, generateKey, issueClientCert, type CertAndKey } from "../../api/pki/certs.ts";
 import { applyPatches, type ConfigPatch } from "../../config/patch.ts";
 
@@ -184,7 +184,7 @@ export function clientConfig(o: GenOptions, endpoints: string[]): Record<string,
   };
 }
 
-const yaml = (v: unknown) => stringify(v, { lineWidth: 0 });
+const yaml = (v: unknown) => yamlLib().stringify(v, { lineWidth: 0 });
 
 /** controlplane.yaml, worker.yaml and talosconfig, patches applied (each result is still to be validated by the caller). */
 export function generateConfigs(o: GenOptions, endpoints: string[]): { controlplane: string; worker: string; talosconfig: string } {

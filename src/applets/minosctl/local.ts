@@ -3,7 +3,7 @@
 // patching a node's config (get, patch locally, apply).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { yamlLib } from "../../config/yaml-lib.ts";
 import { UsageError } from "../../lib/args.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
 import type { ConfigPatch } from "../../config/patch.ts";
@@ -232,7 +232,7 @@ function writeOut(ctx: CommandContext, dir: string, name: string, text: string, 
 }
 
 function readSecrets(path: string): SecretsBundle {
-  const s = parse(readFileSync(path, "utf8")) as SecretsBundle | null;
+  const s = yamlLib().parse(readFileSync(path, "utf8")) as SecretsBundle | null;
   if (!s?.certs?.os?.crt || !s.certs.os.key || !s.cluster || !s.secrets || !s.trustdinfo)
     throw new UsageError(`${path}: not a secrets bundle (minosctl gen secrets / talosctl gen secrets)`);
   return s;

@@ -42,10 +42,10 @@
 //   name: ext
 //   configFiles: [ { content: "...", mountPath: /etc/ext.conf } ]
 //   environment: [ K=v ]
-import { stringify } from "yaml";
+import { yamlLib } from "../../config/yaml-lib.ts";
 import { extensionServiceConfigs, type KindDocument } from "../../config/kinds.ts";
 import type { ExtensionServiceConfig } from "../../config/extension-service.ts";
-import { parseConfigDocuments } from "../../config/parse.ts";
+import { parseConfigDocuments, validateConfigValues } from "../../config/parse.ts";
 import type { V1Alpha1Config } from "../../config/v1alpha1.ts";
 import { checkInstall, type InstallConfig } from "./install.ts";
 import { InvalidArgumentError } from "../../lib/errors.ts";
@@ -276,11 +276,16 @@ export function machineFilePathProblem(path: string): string | undefined {
 
 /** The built-in default: every section at its default. */
 export function defaultConfig(): MachineConfig {
-  return parseConfig("version: v1alpha1\n");
+  // DEFAULT_CONFIG_TEXT's one document as a value: the same validation, without loading the YAML library.
+  const r = validateConfigValues([{ index: 0, value: { version: "v1alpha1" }, errors: [] }]);
+  return asMachineConfig(r.config, r.documents);
 }
 
+/** The built-in default's YAML (what GetConfig-style readers see for it). */
+export const DEFAULT_CONFIG_TEXT = "version: v1alpha1\n";
+
 export function configToYaml(cfg: MachineConfig): string {
-  return stringify(cfg);
+  return yamlLib().stringify(cfg);
 }
 
 /** controlplane, or Talos's legacy alias init: the nodes that run etcd. */

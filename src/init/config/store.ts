@@ -10,7 +10,7 @@ import type { ConfigValidator } from "../../config/offthread.ts";
 import type { Redaction } from "../../config/redact.ts";
 import { validateConfig, type ValidatedConfig } from "../../config/validate.ts";
 import { errText } from "../mechanisms/log.ts";
-import { asMachineConfig, defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
+import { asMachineConfig, DEFAULT_CONFIG_TEXT, defaultConfig, parseConfig, type MachineConfig } from "./machine.ts";
 
 import { STORED_CONFIG } from "../../node/paths.ts";
 
@@ -57,7 +57,7 @@ export function loadConfig(cmdlinePath: string | undefined, storedPath = STORED_
     const s = attempt(storedPath, "stored config");
     if (s) return { ...s, source: "stored", rejected };
   }
-  const text = "version: v1alpha1\n";
+  const text = DEFAULT_CONFIG_TEXT;
   return { config: defaultConfig(), text, source: "default", rejected };
 }
 
@@ -109,7 +109,7 @@ export async function loadConfigOffThread(
     const s = await attempt(storedPath, "stored config");
     if (s) return { ...s, source: "stored", rejected };
   }
-  const text = "version: v1alpha1\n";
+  const text = DEFAULT_CONFIG_TEXT;
   return { config: defaultConfig(), text, source: "default", rejected, redaction: { text } };
 }
 

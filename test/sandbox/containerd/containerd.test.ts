@@ -179,7 +179,7 @@ describe("containerd client (real containerd)", () => {
 
   describe("layers, snapshots and containers", () => {
     let leased: NamespaceClient;
-    let chain: string[] = [];
+    const chain: string[] = [];
 
     beforeAll(async () => {
       await ns.leases.create("minos-unpack", {});

@@ -35,7 +35,31 @@ function rng(seed: number): () => number {
   };
 }
 
-const VALUES = ["x", "a b", "", "true", "false", "-5", "-1.5", "5", "-", "--", "-x", "--y", "'q'", '"q"', "=", "a=b", "yes", "0", "a\nb", "-x\ny", "-.5", "1.5e3", "é😀"];
+const VALUES = [
+  "x",
+  "a b",
+  "",
+  "true",
+  "false",
+  "-5",
+  "-1.5",
+  "5",
+  "-",
+  "--",
+  "-x",
+  "--y",
+  "'q'",
+  '"q"',
+  "=",
+  "a=b",
+  "yes",
+  "0",
+  "a\nb",
+  "-x\ny",
+  "-.5",
+  "1.5e3",
+  "é😀",
+];
 
 function generate(spec: FlagSpec, next: () => number): string[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
