@@ -323,6 +323,8 @@ export interface GrpcServerOptions {
   tls?: { ca?: string; cert: string; key: string; requestCert: boolean };
   /** Sees the node:http2 server before it listens (connections.ts attaches its limits). */
   onListener?: (server: http2.Http2Server | http2.Http2SecureServer, secure: boolean) => void;
+  /** Called once per dispatched call (init's idle memory trim counts them). */
+  onCall?: () => void;
 }
 
 export const GRPC_SERVER_DEFAULTS: GrpcServerOptions = {
@@ -429,6 +431,7 @@ export class GrpcServer {
   }
 
   private dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    this.opts.onCall?.();
     stream.on("error", () => {}); // a reset or a lost connection: "close" follows
     const contentType = headers["content-type"];
     if (typeof contentType !== "string" || !contentType.startsWith("application/grpc")) {

@@ -16,6 +16,7 @@ import type { MachineBackend } from "../init/backend/contract.ts";
 import { authorize, roleFromOrganizations, STATE_DIR, type Role } from "./auth.ts";
 import type { CallContext, Sink } from "./handler.ts";
 import { createForwarder, impersonatedRole, withForwarding, type Forwarder } from "./forward.ts";
+import { IdleTrim, type IdleTrimOptions } from "../lib/idle-trim.ts";
 import { GRPC_SERVER_DEFAULTS, GrpcServer, type GrpcServerOptions, type MethodHandler, type ServerCall } from "./grpc-server.ts";
 import { healthService } from "./handlers/health.ts";
 import { machineService } from "./handlers/machine.ts";
@@ -32,6 +33,8 @@ import { StreamGate, type StreamLimits, type StreamOwner } from "./streams.ts";
 import type { Msg } from "./wire.ts";
 
 export interface MachineApiOptions {
+  /** Memory given back after a burst of calls (src/lib/idle-trim.ts); false: never. */
+  idleTrim?: IdleTrimOptions | false;
   /** Unix socket, full access (mode 0600): /system/run/machined/machine.sock on a node. */
   socketPath: string;
   /** TCP port for mutual-TLS remote access (50000 on a node); omitted = no TCP listener. 0 picks a free port. */
@@ -62,6 +65,8 @@ export interface MachineApiStats {
   idleConnectionsClosed: number;
   /** Listening sockets whose backlog was raised past Bun's 512. */
   raisedBacklogs: number;
+  /** Times memory was given back after a burst of calls (src/lib/idle-trim.ts). */
+  idleTrims: number;
 }
 
 export interface MachineApi {
@@ -426,7 +431,9 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     const gate = new StreamGate(opts.streamLimits);
     const guard = new ConnectionGuard(opts.connectionLimits);
     const onListener: GrpcServerOptions["onListener"] = (h2, secure) => guard.watch(h2, secure);
-    const local = new GrpcServer(methodTable(backend, localRole, localOwner, gate, stateDir, forwarder), { ...SERVER_OPTIONS, onListener });
+    const trim = opts.idleTrim === false ? undefined : new IdleTrim(opts.idleTrim);
+    const onCall = trim ? () => trim.touch() : undefined;
+    const local = new GrpcServer(methodTable(backend, localRole, localOwner, gate, stateDir, forwarder), { ...SERVER_OPTIONS, onListener, onCall });
     servers.push(local);
     await local.listen({ path: opts.socketPath }, guard.limits.backlog);
     guard.raiseBacklog({ path: opts.socketPath });
@@ -440,6 +447,7 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
       const remote = new GrpcServer(methodTable(backend, certRole, certOwner, gate, stateDir, forwarder), {
         ...SERVER_OPTIONS,
         onListener,
+        onCall,
         tls: { ca: opts.ca.cert, cert: serving.cert, key: serving.key, requestCert: true },
       });
       servers.push(remote);
@@ -455,8 +463,10 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
         refusedConnections: guard.refused,
         idleConnectionsClosed: guard.closedIdle,
         raisedBacklogs: guard.raisedBacklogs,
+        idleTrims: trim?.trims ?? 0,
       }),
       async close() {
+        trim?.stop();
         await Promise.all(servers.map((s) => s.shutdown(SHUTDOWN_GRACE_MS)));
         gate.close();
         rmSync(opts.socketPath, { force: true });
