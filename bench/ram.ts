@@ -13,8 +13,8 @@
 // the small page size whatever wrote it: hello 23.5, PID 1 53.8 MiB, the same
 // as the read-by-faults state. A node's initramfs is such a RAM filesystem, so
 // that is the state every side of rows 2, 3 and 8 is measured in.
-import { copyFileSync, mkdirSync, mkdtempSync, rmdirSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { copyFileSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 
 let dir: string | undefined;
 const copies = new Map<string, string>();
@@ -44,6 +44,18 @@ export function inRam(path: string): string {
   copyFileSync(path, out);
   copies.set(key, out);
   return out;
+}
+
+/** A new copy of `path` on the RAM disk every call (the caller removes it with dropFromRam). */
+export function freshInRam(path: string): string {
+  const sub = mkdtempSync(join(mounted(), "fresh-"));
+  const out = join(sub, basename(path));
+  copyFileSync(path, out);
+  return out;
+}
+
+export function dropFromRam(copy: string): void {
+  rmSync(dirname(copy), { recursive: true, force: true });
 }
 
 /** A copy of the rootfs tree on the RAM disk (hard links kept), and the directory the sandboxes' private copies go in. */
