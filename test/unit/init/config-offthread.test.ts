@@ -28,7 +28,7 @@ describe("loadConfigOffThread", () => {
     const stored = join(dir, "stored.yaml");
     writeFileSync(cmdline, INVALID);
     writeFileSync(stored, VALID);
-    const off = await loadConfigOffThread(validator(), cmdline, stored);
+    const off = await loadConfigOffThread(validator(), cmdline, stored, undefined, 0);
     const inline = loadConfig(cmdline, stored);
     expect(off.source).toBe("stored");
     expect(off.text).toBe(VALID);
@@ -47,10 +47,24 @@ describe("loadConfigOffThread", () => {
     const stored = join(dir, "stored2.yaml");
     writeFileSync(stored, VALID);
     const failures: string[] = [];
-    const off = await loadConfigOffThread(validator(join(dir, "no-such-worker.ts")), undefined, stored, (w) => failures.push(w));
+    const off = await loadConfigOffThread(validator(join(dir, "no-such-worker.ts")), undefined, stored, (w) => failures.push(w), 0);
     expect(off.source).toBe("stored");
     expect(off.text).toBe(VALID);
     expect(failures.length).toBe(1);
     expect(failures[0]).toContain("config worker failed");
+  });
+
+  test("a config up to the inline size is validated without the worker; a larger one with it", async () => {
+    const stored = join(dir, "stored3.yaml");
+    writeFileSync(stored, VALID);
+    const v = validator();
+    const small = await loadConfigOffThread(v, undefined, stored);
+    expect(small.source).toBe("stored");
+    expect(small.redaction).toEqual({ text: VALID });
+    expect(v.stats().started).toBe(0);
+    const big = await loadConfigOffThread(v, undefined, stored, undefined, VALID.length - 1);
+    expect(Bun.deepEquals(big.config, small.config)).toBe(true);
+    expect(big.redaction).toEqual(small.redaction);
+    expect(v.stats().started).toBe(1);
   });
 });
