@@ -15,7 +15,7 @@ import { coldStart } from "./rows/coldstart.ts";
 import { containerRows, rssNote } from "./rows/containers.ts";
 import { dashboardRss } from "./rows/dashboard.ts";
 import { etcdBench, etcdRows } from "./rows/etcd.ts";
-import { anonKiB, bootOnce, busyboxFirstAction, busyboxRespawn, idleMemory, idleRss, respawnOnce, rssKiB } from "./rows/node.ts";
+import { anonKiB, bootOnce, configuredBootRss, busyboxFirstAction, busyboxRespawn, idleMemory, idleRss, respawnOnce, rssKiB } from "./rows/node.ts";
 import { stormUnderBusybox, stormUnderTini, type StormResult } from "./rows/reaping.ts";
 import { busyboxShutdown, minosShutdown } from "./rows/shutdown.ts";
 import { sizes } from "./rows/size.ts";
@@ -77,6 +77,8 @@ if (want("node")) {
     helloKiB: [] as number[],
     bootAnonKiB: [] as number[],
     helloAnonKiB: [] as number[],
+    /** PID 1 of a node booted with a stored machine config (the bench's other nodes run the default). */
+    configuredKiB: [] as number[],
     tiniKiB: [] as number[],
     dashboardKiB: [] as number[],
     dashboardJitKiB: [] as number[],
@@ -113,6 +115,7 @@ if (want("node")) {
       mem.helloKiB.push(helloMem.rssKiB);
       mem.helloAnonKiB.push(helloMem.anonKiB);
       mem.tiniKiB.push(await idleRss([tini, "-s", "--", busybox, "sleep", "60"]));
+      mem.configuredKiB.push(await configuredBootRss(ram));
       // The growth row needs a node that has answered nothing yet: the first round's.
       if (r === 0) {
         growth = await rssGrowth(sb.socketPath, () => rssKiB(init), GROWTH_CALLS, GROWTH_CALLS / 10);
@@ -179,6 +182,13 @@ if (want("node")) {
     peer: { name: "Bun hello", values: mem.helloKiB.map(mib) },
     others: [{ name: "tini", values: mem.tiniKiB.map(mib), digits: 2 }],
     target: { of: "ratio", op: "<=", value: 2.0, text: "≤ 2.0× Bun hello" },
+  });
+  rows.push({
+    name: "3 PID 1 RSS after boot with a stored machine config",
+    unit: "MiB",
+    digits: 1,
+    minos: mem.configuredKiB.map(mib),
+    peer: { name: "Bun hello", values: mem.helloKiB.map(mib) },
   });
   rows.push({
     name: "3 PID 1 anonymous RSS after boot (RSS without file pages)",

@@ -7,6 +7,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { bootSandbox, type Sandbox, type SandboxOptions } from "../../scripts/sandbox.ts";
 import { connect } from "../../src/api/client.ts";
+import { VALID } from "../../test/helpers/configs.ts";
 
 function statusKiB(pid: number, field: "VmRSS" | "RssAnon"): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -74,6 +75,22 @@ export async function bootOnce(opts: SandboxOptions = {}): Promise<{ sb: Sandbox
   const m = await sb.waitForLine(/all services healthy in (\d+) ms/, 60_000);
   const healthyMs = performance.now() - t0;
   return { sb, sample: { apiMs, healthyMs, healthySelfMs: Number(m[1]) } };
+}
+
+/**
+ * PID 1's RSS after a boot with a stored machine config (the shared one of
+ * the tests: hostname, sysctls, files, a log destination, no cluster), the
+ * way a user's node boots every time after its first.
+ */
+export async function configuredBootRss(opts: SandboxOptions): Promise<number> {
+  const { sb } = await bootOnce({ ...opts, config: VALID });
+  try {
+    const init = await sb.initPid();
+    await Bun.sleep(300);
+    return rssKiB(init);
+  } finally {
+    await sb.cleanup();
+  }
 }
 
 /** busybox init as PID 1 in the same kind of sandbox: exec -> its first sysinit action ran. */
