@@ -40,6 +40,8 @@ const LATENCY_N = quick ? 1000 : 5000;
 const THROUGHPUT_MS = quick ? 1000 : 2000;
 const GROWTH_CALLS = quick ? 20_000 : 100_000;
 const ORPHANS = quick ? 2000 : 10_000;
+/** When PID 1's RSS is read after the growth calls: before and after its idle trim (30 s). */
+const REST_SAMPLES_MS = [1000, 10_000, 40_000];
 
 const t0 = performance.now();
 const load0 = loadavg()[0]!;
@@ -88,7 +90,7 @@ if (want("node")) {
   const responders: { grpcjs: ResponderSide; h2: ResponderSide }[] = [];
   const api: ApiRound[] = [];
   let growth: { calls: number; kib: number }[] = [];
-  /** PID 1's RSS once the growth calls have stopped: after 1 s and 10 s without a call. */
+  /** PID 1's RSS once the growth calls have stopped: after 1 s, 10 s and 40 s without a call. */
   const atRest: { ms: number; kib: number }[] = [];
   const respawn: number[] = [];
   let bbRespawn: number[] = [];
@@ -115,19 +117,6 @@ if (want("node")) {
       mem.helloKiB.push(helloMem.rssKiB);
       mem.helloAnonKiB.push(helloMem.anonKiB);
       mem.tiniKiB.push(await idleRss([tini, "-s", "--", busybox, "sleep", "60"]));
-      mem.configuredKiB.push(await configuredBootRss(ram));
-      // The growth row needs a node that has answered nothing yet: the first round's.
-      if (r === 0) {
-        growth = await rssGrowth(sb.socketPath, () => rssKiB(init), GROWTH_CALLS, GROWTH_CALLS / 10);
-        // Under load the RSS holds the collector's and allocators' working set; a node is idle most of the time, and what stays then is what it pays.
-        for (const ms of [1000, 10_000]) {
-          await Bun.sleep(ms - (atRest.at(-1)?.ms ?? 0));
-          atRest.push({ ms, kib: rssKiB(init) });
-        }
-        log(
-          `RSS growth: ${growth.map((g) => `${g.calls / 1000}k ${mib(g.kib).toFixed(1)}`).join(", ")} MiB; at rest ${atRest.map((a) => `${a.ms / 1000} s ${mib(a.kib).toFixed(1)}`).join(", ")} MiB`,
-        );
-      }
       api.push(await apiRound(r, sb.socketPath, init, LATENCY_N, 8, THROUGHPUT_MS));
       const a = api.at(-1)!;
       log(
@@ -143,6 +132,8 @@ if (want("node")) {
       mem.dashboardKiB.push(d);
       mem.dashboardJitKiB.push(dj);
       mem.clientFloorKiB.push(await apiClientFloorRss(sb.socketPath, settle, NO_JIT_ENV));
+      // Last in the round: a second node's boot and teardown must not run beside the API rows.
+      mem.configuredKiB.push(await configuredBootRss(ram));
       if (r === ROUNDS - 1) {
         for (let k = 0; k < (quick ? 1 : 3); k++) {
           respawn.push(await respawnOnce(init, "containerd"));
@@ -150,6 +141,28 @@ if (want("node")) {
         }
         bbRespawn = await busyboxRespawn(p.busybox, quick ? 3 : 5);
       }
+    } finally {
+      await sb.stop().catch(() => {});
+      await sb.cleanup();
+    }
+  }
+  {
+    // The growth row: a fresh node that has answered nothing yet, after the rounds, so that its long
+    // rest (PID 1 trims its memory 30 s after the last call, src/lib/idle-trim.ts) and the trim's
+    // recompilation never precede a latency round.
+    const { sb } = await bootOnce(ram);
+    try {
+      const init = await sb.initPid();
+      await Bun.sleep(300);
+      growth = await rssGrowth(sb.socketPath, () => rssKiB(init), GROWTH_CALLS, GROWTH_CALLS / 10);
+      // Under load the RSS holds the collector's and allocators' working set; a node is idle most of the time, and what stays then is what it pays.
+      for (const ms of REST_SAMPLES_MS) {
+        await Bun.sleep(ms - (atRest.at(-1)?.ms ?? 0));
+        atRest.push({ ms, kib: rssKiB(init) });
+      }
+      log(
+        `RSS growth: ${growth.map((g) => `${g.calls / 1000}k ${mib(g.kib).toFixed(1)}`).join(", ")} MiB; at rest ${atRest.map((a) => `${a.ms / 1000} s ${mib(a.kib).toFixed(1)}`).join(", ")} MiB`,
+      );
     } finally {
       await sb.stop().catch(() => {});
       await sb.cleanup();

@@ -51,6 +51,16 @@ describe("IdleTrim", () => {
     expect(n).toBe(1);
   });
 
+  test("not before the quiet time has passed since the last event", async () => {
+    let n = 0;
+    const trim = new IdleTrim({ quietMs: 400, minEvents: 1, trim: () => n++ });
+    trim.touch();
+    await Bun.sleep(250);
+    expect(n).toBe(0);
+    await Bun.sleep(450);
+    expect(n).toBe(1);
+  });
+
   test("a trim that throws is swallowed, and stop() cancels a pending one", async () => {
     const failing = new IdleTrim({
       quietMs: QUIET,
