@@ -82,7 +82,7 @@ export function main(argv: string[], io: Io, invokedAs: string): Promise<number>
 /** parse → execute; bad input is one line on stderr and exit 1 with nothing sent. */
 export async function runPowerApplet(applet: PowerAppletName, argv: string[], io: Io, given?: Deps, now = new Date()): Promise<number> {
   const parsed = parse(applet, argv, now);
-  if (!(parsed instanceof UsageError) && isHelp(parsed)) {
+  if (isHelp(parsed)) {
     io.stdout(HELP[parsed.applet]);
     return 0;
   }
