@@ -36,8 +36,11 @@ export function ratio(a: number, b: number): string {
 export function interleaved<K extends string>(rounds: number, peers: Record<K, () => number>): Record<K, Summary> {
   const samples = Object.fromEntries(Object.keys(peers).map((k) => [k, [] as number[]])) as unknown as Record<K, number[]>;
   const keys = Object.keys(peers) as K[];
-  // The order rotates every pass, so no side always runs right after the same other one: an exec
-  // that follows a large Bun process measured slower than one that follows a small C program.
-  for (let r = 0; r < rounds; r++) for (let i = 0; i < keys.length; i++) samples[keys[(i + r) % keys.length]!].push(peers[keys[(i + r) % keys.length]!]());
+  // The order rotates every pass, so no side always runs first or right after the same other one.
+  for (let r = 0; r < rounds; r++)
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[(i + r) % keys.length]!;
+      samples[k].push(peers[k]());
+    }
   return Object.fromEntries(keys.map((k) => [k, summarize(samples[k])])) as Record<K, Summary>;
 }

@@ -28,15 +28,15 @@ export async function coldStart(p: Peers, rounds = 5, perRound = 12, minos = "di
     // The two Bun binaries get fresh copies every round, in alternating order: of two copies made one
     // after the other, the one made first measured slower to exec (by 0.3–0.6 ms, whichever binary it
     // was), for reasons this bench does not know; alternating puts that on each side in turn.
-    const [m, h] = r % 2 === 0 ? [freshInRam(minos), freshInRam(hello)] : [freshInRam(hello), freshInRam(minos)].reverse();
+    const order = r % 2 === 0 ? [minos, hello] : [hello, minos];
+    const copies = new Map(order.map((path) => [path, freshInRam(path)]));
     try {
-      const run = { minos: timeExec([m!, "--help"]), busybox, c, bunHello: timeExec([h!]) };
+      const run = { minos: timeExec([copies.get(minos)!, "--help"]), busybox, c, bunHello: timeExec([copies.get(hello)!]) };
       for (const f of Object.values(run)) f(); // the first exec of a copy
       const s = interleaved(perRound, run);
       out.push({ minos: s.minos.median, busybox: s.busybox.median, c: s.c.median, bunHello: s.bunHello.median });
     } finally {
-      dropFromRam(m!);
-      dropFromRam(h!);
+      for (const copy of copies.values()) dropFromRam(copy);
     }
   }
   return out;

@@ -13,9 +13,9 @@ import { FakeBackend } from "../../helpers/fake-backend.ts";
 
 const QUIET = 40;
 
-function counting(minEvents: number): { trim: IdleTrim; count: () => number } {
+function counting(minEvents: number, quietMs = QUIET): { trim: IdleTrim; count: () => number } {
   let n = 0;
-  return { trim: new IdleTrim({ quietMs: QUIET, minEvents, trim: () => n++ }), count: () => n };
+  return { trim: new IdleTrim({ quietMs, minEvents, trim: () => n++ }), count: () => n };
 }
 
 describe("IdleTrim", () => {
@@ -39,26 +39,24 @@ describe("IdleTrim", () => {
 
   test("never while events keep coming", async () => {
     // A long quiet interval against touches every 10 ms: a loaded machine's stalls stay far below it.
-    let n = 0;
-    const trim = new IdleTrim({ quietMs: 300, minEvents: 1, trim: () => n++ });
+    const { trim, count } = counting(1, 300);
     const until = performance.now() + 1200;
     while (performance.now() < until) {
       trim.touch();
       await Bun.sleep(10);
     }
-    expect(n).toBe(0);
+    expect(count()).toBe(0);
     await Bun.sleep(1000);
-    expect(n).toBe(1);
+    expect(count()).toBe(1);
   });
 
   test("not before the quiet time has passed since the last event", async () => {
-    let n = 0;
-    const trim = new IdleTrim({ quietMs: 400, minEvents: 1, trim: () => n++ });
+    const { trim, count } = counting(1, 400);
     trim.touch();
     await Bun.sleep(250);
-    expect(n).toBe(0);
+    expect(count()).toBe(0);
     await Bun.sleep(450);
-    expect(n).toBe(1);
+    expect(count()).toBe(1);
   });
 
   test("a trim that throws is swallowed, and stop() cancels a pending one", async () => {
