@@ -4,9 +4,9 @@
 // few seconds (silent, or an HTTP/2 preface and nothing more) is closed, so
 // idle sockets cannot pile up file descriptors in PID 1.
 //
-// The guard sees the machine API's node:http2 servers (grpc-server.ts's
-// onListener) and the addresses they listen on.
-import type http2 from "node:http2";
+// The guard is the machine API servers' ConnectionWatcher (grpc-server.ts)
+// and knows the addresses they listen on.
+import type { ConnectionWatcher } from "./grpc-server.ts";
 import { listeningTcpFd, listeningUnixFd, relisten } from "../sys/listen.ts";
 
 export interface ConnectionLimits {
@@ -20,15 +20,15 @@ export interface ConnectionLimits {
 
 export const CONNECTION_LIMITS: ConnectionLimits = { backlog: 4096, max: 1024, firstRequestMs: 5000 };
 
-/** The parts of sockets and sessions used here. */
+/** The parts of a connection used here. */
 interface Closable {
   readonly destroyed: boolean;
   destroy(): void;
-  once(event: "close", fn: () => void): unknown;
+  onClose(fn: () => void): void;
 }
 
 /** Counts and polices connections for one PID 1 (shared by its servers). */
-export class ConnectionGuard {
+export class ConnectionGuard implements ConnectionWatcher {
   open = 0;
   /** Listening sockets whose backlog was set (tests read it). */
   raisedBacklogs = 0;
@@ -39,14 +39,6 @@ export class ConnectionGuard {
   private readonly secured = new WeakSet<Closable>();
 
   constructor(readonly limits: ConnectionLimits = CONNECTION_LIMITS) {}
-
-  /** Attaches the caps and the first-request deadline to a server (before it listens). */
-  watch(h2: http2.Http2Server | http2.Http2SecureServer, secure: boolean): void {
-    h2.on("connection", (socket: Closable) => this.admit(socket, secure));
-    if (secure) h2.on("secureConnection", (socket: Closable) => this.secured.add(socket));
-    h2.on("session", (session: Closable) => this.awaitRequest(session));
-    h2.on("stream", (stream: { session?: Closable }) => this.requested(stream.session));
-  }
 
   /** Bun listens with 512 whatever it is asked: sets the backlog on the listening socket itself. */
   raiseBacklog(address: { path: string } | { port: number }): void {
@@ -62,9 +54,9 @@ export class ConnectionGuard {
    * its handshake within firstRequestMs (its HTTP/2 session, and so the
    * first-request deadline, only starts after it).
    */
-  private admit(socket: Closable, secure: boolean): void {
+  accepted(socket: Closable, secure: boolean): void {
     this.open++;
-    socket.once("close", () => this.open--);
+    socket.onClose(() => this.open--);
     if (this.open > this.limits.max) {
       this.refused++;
       socket.destroy();
@@ -76,12 +68,13 @@ export class ConnectionGuard {
       this.closedIdle++;
       socket.destroy();
     }, this.limits.firstRequestMs);
-    socket.once("close", () => clearTimeout(timer));
+    socket.onClose(() => clearTimeout(timer));
   }
 
   /** The session must open a stream within firstRequestMs. */
-  private awaitRequest(session: Closable): void {
-    session.once("close", () => clearTimeout(this.waiting.get(session)));
+  started(session: Closable): void {
+    this.secured.add(session);
+    session.onClose(() => clearTimeout(this.waiting.get(session)));
     this.waiting.set(
       session,
       setTimeout(() => {
@@ -92,8 +85,7 @@ export class ConnectionGuard {
     );
   }
 
-  private requested(session: Closable | undefined): void {
-    if (!session) return;
+  streamOpened(session: Closable): void {
     const t = this.waiting.get(session);
     if (t === undefined) return;
     clearTimeout(t);

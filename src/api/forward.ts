@@ -247,7 +247,7 @@ export function withForwarding(m: MethodInfo, local: MethodHandler, roleOf: Role
       let exhausted = false;
       const abort = () => controller.abort();
       call.signal.addEventListener("abort", abort, { once: true });
-      call.stream.once("close", abort);
+      call.stream.onClose(abort);
       forwarder!
         .stream(
           m,

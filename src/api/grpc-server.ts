@@ -1,7 +1,8 @@
-// A gRPC server on node:http2, written from the protocol description
-// (grpc/doc/PROTOCOL-HTTP2.md), for the machine API in PID 1. It replaced
-// grpc-js there: ~9 MiB and tens of ms of module load less, and a shorter
-// path per call (README "Benchmarks"). What it owns:
+// A gRPC server on our own HTTP/2 (src/api/h2), written from the protocol
+// description (grpc/doc/PROTOCOL-HTTP2.md), for the machine API in PID 1. It
+// replaced grpc-js there (~9 MiB and tens of ms of module load less, and a
+// shorter path per call), and its HTTP/2 replaced Bun's node:http2 (README
+// "Benchmarks"). What it owns:
 // - routing by :path (unknown: UNIMPLEMENTED), content-type checks (not
 //   application/grpc*: HTTP 415, as the protocol asks);
 // - length-prefixed messages both ways, with receive and send limits
@@ -13,15 +14,17 @@
 // - metadata (request headers, -bin values base64-decoded);
 // - cancellation: a stream the client reset (or whose connection died)
 //   aborts the call's signal before the handler finishes;
-// - flow control: write() reports node:http2's backpressure and calls back
-//   when HTTP/2 took a message; client streams pause the HTTP/2 stream while
-//   the handler is behind, so an upload waits in TCP, not here;
+// - flow control: write() reports HTTP/2's backpressure and calls back
+//   when the client read a message; client streams pause the HTTP/2 stream
+//   while the handler is behind, so an upload waits in the client's window;
 // - per connection: keepalive pings, a GOAWAY after a long idle time, a cap
 //   on concurrent HTTP/2 streams; a graceful then forced shutdown.
 // Connection limits (caps, first-request deadline, backlog) are
-// connections.ts's, given the node:http2 servers through onListener.
-import http2 from "node:http2";
-import type { TLSSocket } from "node:tls";
+// connections.ts's, told of each connection through `watcher`.
+import type { H2Connection, H2Stream, RequestHeaders } from "./h2/connection.ts";
+import { CANCEL, NO_ERROR } from "./h2/frames.ts";
+import { encodeHeaders } from "./h2/hpack.ts";
+import { H2Listener } from "./h2/listener.ts";
 import { MessageReader, frame, parseGrpcTimeout, percentEncode } from "./framing.ts";
 import { Code, StatusError, toStatus, type StatusCode } from "./status.ts";
 
@@ -32,7 +35,7 @@ export interface Status {
 
 /** A call's request metadata: every request header but the pseudo and reserved ones; -bin values decoded. */
 export class Metadata {
-  constructor(private readonly headers: http2.IncomingHttpHeaders) {}
+  constructor(private readonly headers: RequestHeaders) {}
 
   /** The values of one key (lower case), in order: one per header field, or comma-joined ones as sent. */
   get(key: string): (string | Buffer)[] {
@@ -65,14 +68,15 @@ export interface ServerCallLimits {
 }
 
 /**
- * When a connection's peer has really read what was sent. node:http2 in Bun
- * calls a write's callback as soon as the frame is queued for the socket,
- * and queues as much as the client's flow-control window allows: a client
- * that grants a 2 GiB window and never reads gets 2 GiB buffered in PID 1
- * (measured). So delivery is confirmed end to end instead: after writes, a
- * PING goes out behind them, and its ACK (a peer answers in order, only
- * once it read everything before it) confirms every write queued before it.
- * One PING is in flight per connection; writes meanwhile wait for the next.
+ * When a connection's peer has really read what was sent. A write's callback
+ * runs once its bytes are on the socket, but the kernel's buffers hold
+ * megabytes a client may never read. So delivery is confirmed end to end:
+ * after writes, a PING goes out behind them, and its ACK (a peer answers in
+ * order, only once it read everything before it) confirms every write queued
+ * before it. One PING is in flight per connection; writes meanwhile wait for
+ * the next. (node:http2, which this server used before, even called back as
+ * soon as a frame was queued: a client granting a 2 GiB window and reading
+ * nothing got 2 GiB buffered in PID 1.)
  */
 export class DeliveryConfirmer {
   private waiting: (() => void)[] = [];
@@ -81,7 +85,7 @@ export class DeliveryConfirmer {
   /** When the PING in flight went out (0: none), for the keepalive's timeout. */
   sentAt = 0;
 
-  constructor(private readonly session: http2.Http2Session) {}
+  constructor(private readonly session: H2Connection) {}
 
   /** Calls fn once the peer read everything written so far. */
   afterDelivery(fn: () => void): void {
@@ -125,21 +129,26 @@ export class DeliveryConfirmer {
 /** A call's own write high-water mark: write() says false past it, and the handler waits for onDrain. */
 const CALL_HIGH_WATER_BYTES = 64 * 1024;
 
-const RESPONSE_HEADERS = { ":status": 200, "content-type": "application/grpc+proto", "grpc-accept-encoding": "identity" };
+const RESPONSE_FIELDS: [string, string][] = [
+  [":status", "200"],
+  ["content-type", "application/grpc+proto"],
+  ["grpc-accept-encoding", "identity"],
+];
+/** The header blocks of nearly every call, encoded once (the encoder keeps no state between blocks). */
+const RESPONSE_BLOCK = encodeHeaders(RESPONSE_FIELDS);
+const OK_TRAILERS_BLOCK = encodeHeaders([["grpc-status", "0"]]);
 
 /**
  * One call. The handler answers with write() (server streams) and end();
  * signal aborts when the client goes before the answer is complete (reset,
- * connection lost) or the deadline passes. `stream`'s "close" is when
- * node:http2 dropped whatever it still held for the call.
+ * connection lost) or the deadline passes. `stream`'s onClose is when
+ * HTTP/2 dropped whatever it still held for the call.
  */
 export class ServerCall {
   /** Made when a handler first asks for the signal: most unary calls never do, and an AbortController per call is garbage on the hot path. */
   private controller: AbortController | undefined;
   private responded = false;
   private ended = false;
-  private trailers: http2.OutgoingHttpHeaders | undefined;
-  private requestEnded = false;
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   /** The client reset the stream, its connection went, or the deadline passed, before the answer was complete. */
   cancelled = false;
@@ -148,9 +157,9 @@ export class ServerCall {
   readonly deadline: number;
 
   constructor(
-    readonly stream: http2.ServerHttp2Stream,
+    readonly stream: H2Stream,
     readonly path: string,
-    headers: http2.IncomingHttpHeaders,
+    headers: RequestHeaders,
     readonly connection: string,
     private readonly limits: ServerCallLimits,
     timeoutMs: number | undefined,
@@ -165,8 +174,7 @@ export class ServerCall {
         this.end({ code: Code.DEADLINE_EXCEEDED, details: "Deadline exceeded" });
         this.cancel();
       }, timeoutMs);
-    stream.once("end", () => (this.requestEnded = true));
-    stream.once("close", () => {
+    stream.onClose(() => {
       clearTimeout(this.deadlineTimer);
       if (!this.ended) {
         this.ended = true;
@@ -199,9 +207,7 @@ export class ServerCall {
 
   /** The verified client certificate's subject; undefined on the node socket. */
   peerSubject(): PeerSubject | undefined {
-    const socket = this.stream.session?.socket as TLSSocket | undefined;
-    const cert = typeof socket?.getPeerCertificate === "function" ? socket.getPeerCertificate() : undefined;
-    return cert && Object.keys(cert).length ? (cert.subject as PeerSubject) : undefined;
+    return this.stream.connection.peer;
   }
 
   /** Bytes written and not yet confirmed read by the client (see DeliveryConfirmer). */
@@ -231,14 +237,7 @@ export class ServerCall {
   private respond(): void {
     if (this.responded) return;
     this.responded = true;
-    this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    this.stream.once("wantTrailers", () => {
-      try {
-        this.stream.sendTrailers(this.trailers ?? { "grpc-status": "0" });
-      } catch {
-        // the stream was reset meanwhile
-      }
-    });
+    this.stream.respondBlock(RESPONSE_BLOCK, false);
   }
 
   /**
@@ -273,32 +272,26 @@ export class ServerCall {
     this.ended = true;
     clearTimeout(this.deadlineTimer);
     const code = status?.code ?? Code.OK;
-    if (this.stream.closed || this.stream.destroyed) return;
-    const grpcStatus: http2.OutgoingHttpHeaders = { "grpc-status": String(code) };
-    if (code !== Code.OK && status?.details) grpcStatus["grpc-message"] = percentEncode(status.details);
-    try {
-      if (!this.responded && !last) {
-        // Trailers-only: the status in the one HEADERS frame.
-        this.responded = true;
-        this.stream.respond({ ...RESPONSE_HEADERS, ...grpcStatus }, { endStream: true });
-        // A client still sending (an over-size upload) would hold the stream open: reset it once the status is out.
-        if (!this.requestEnded)
-          setImmediate(() => {
-            if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-          });
-        return;
-      }
-      this.trailers = grpcStatus;
-      this.respond();
-      if (last) this.stream.end(frame(last));
-      else this.stream.end();
-    } catch {
-      // reset under us: the close handler aborts the call
+    if (this.stream.closed) return;
+    const grpcStatus: [string, string][] = [["grpc-status", String(code)]];
+    if (code !== Code.OK && status?.details) grpcStatus.push(["grpc-message", percentEncode(status.details)]);
+    if (!this.responded && !last) {
+      // Trailers-only: the status in the one HEADERS frame.
+      this.responded = true;
+      this.stream.respondBlock(encodeHeaders([...RESPONSE_FIELDS, ...grpcStatus]), true);
+      // A client still sending (an over-size upload) would hold the stream open: reset it once the status is out.
+      if (!this.stream.remoteEnded)
+        setImmediate(() => {
+          if (!this.stream.closed) this.stream.close(NO_ERROR);
+        });
+      return;
     }
+    this.respond();
+    this.stream.endBlock(code === Code.OK ? OK_TRAILERS_BLOCK : encodeHeaders(grpcStatus), last ? frame(last) : undefined);
   }
 
   /** Resets the HTTP/2 stream (a status that cannot be delivered). */
-  reset(code: number = http2.constants.NGHTTP2_CANCEL): void {
+  reset(code: number = CANCEL): void {
     this.ended = true;
     if (!this.stream.closed) this.stream.close(code);
   }
@@ -321,8 +314,8 @@ export interface GrpcServerOptions {
   idleMs: number;
   /** Mutual TLS (PEM); omitted: cleartext HTTP/2 (the node socket). */
   tls?: { ca?: string; cert: string; key: string; requestCert: boolean };
-  /** Sees the node:http2 server before it listens (connections.ts attaches its limits). */
-  onListener?: (server: http2.Http2Server | http2.Http2SecureServer, secure: boolean) => void;
+  /** Told of every connection (connections.ts polices them). */
+  watcher?: ConnectionWatcher;
   /** Called once per dispatched call (init's idle memory trim counts them). */
   onCall?: () => void;
 }
@@ -336,54 +329,44 @@ export const GRPC_SERVER_DEFAULTS: GrpcServerOptions = {
   idleMs: 5 * 60_000,
 };
 
+/** What a connection policy sees of each connection. */
+export interface ConnectionWatcher {
+  /** Accepted, before any byte (and any TLS handshake); destroying it refuses it. */
+  accepted(c: H2Connection, secure: boolean): void;
+  /** The HTTP/2 session began (after the handshake on TLS). */
+  started(c: H2Connection): void;
+  /** The connection opened a stream. */
+  streamOpened(c: H2Connection): void;
+}
+
 /** Requests a client-streaming handler has not read yet, before the HTTP/2 stream is paused. */
 const REQUEST_QUEUE_HIGH = 16;
 const REQUEST_QUEUE_LOW = 4;
 
-let nextConnection = 1;
-
 export class GrpcServer {
-  private readonly h2: http2.Http2Server | http2.Http2SecureServer;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
-  private readonly connectionIds = new WeakMap<object, string>();
-  private readonly confirmers = new WeakMap<object, DeliveryConfirmer>();
+  private readonly listener: H2Listener;
+  private readonly sessions = new Set<H2Connection>();
+  private readonly confirmers = new WeakMap<H2Connection, DeliveryConfirmer>();
   private closing = false;
 
   constructor(
     private readonly methods: ReadonlyMap<string, MethodHandler>,
     private readonly opts: GrpcServerOptions = GRPC_SERVER_DEFAULTS,
   ) {
-    const settings = { maxConcurrentStreams: opts.maxConcurrentStreams };
-    this.h2 = opts.tls
-      ? http2.createSecureServer({
-          ca: opts.tls.ca,
-          cert: opts.tls.cert,
-          key: opts.tls.key,
-          requestCert: opts.tls.requestCert,
-          rejectUnauthorized: opts.tls.requestCert,
-          settings,
-        })
-      : http2.createServer({ settings });
-    this.h2.on("session", (s: http2.ServerHttp2Session) => this.track(s));
-    this.h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => this.dispatch(stream, headers));
-    // A failed handshake or a bad peer must never throw in PID 1.
-    this.h2.on("error", () => {});
-    this.h2.on("tlsClientError", () => {});
-    this.h2.on("sessionError", () => {});
-    opts.onListener?.(this.h2, Boolean(opts.tls));
+    const secure = Boolean(opts.tls);
+    this.listener = new H2Listener(
+      {
+        accepted: (c) => opts.watcher?.accepted(c, secure),
+        started: (c) => this.track(c),
+      },
+      opts.tls,
+      { maxConcurrentStreams: opts.maxConcurrentStreams, streamWindow: 1 << 20, connectionWindow: 4 << 20, maxHeaderListBytes: 64 * 1024 },
+    );
   }
 
   /** Listens on a unix socket path or a TCP host:port; resolves to the TCP port bound (0 for a socket). */
-  listen(address: { path: string } | { host: string; port: number }, backlog = 511): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e);
-      this.h2.once("error", onError);
-      this.h2.listen({ ...address, backlog }, () => {
-        this.h2.off("error", onError);
-        const a = this.h2.address();
-        resolve(typeof a === "object" && a ? a.port : 0);
-      });
-    });
+  async listen(address: { path: string } | { host: string; port: number }): Promise<number> {
+    return this.listener.listen(address);
   }
 
   /** Open connections (HTTP/2 sessions). */
@@ -391,10 +374,10 @@ export class GrpcServer {
     return this.sessions.size;
   }
 
-  private track(session: http2.ServerHttp2Session): void {
+  private track(session: H2Connection): void {
+    if (this.closing) return session.destroy();
     this.sessions.add(session);
-    this.connectionIds.set(session, `conn-${nextConnection++}`);
-    session.on("error", () => {});
+    this.opts.watcher?.started(session);
     // One idle timer per session, restarted (refresh(), no new timer) whenever
     // the last open stream closes; firing while a stream is open does nothing,
     // as that stream's close restarts it. A sequential client would otherwise
@@ -403,12 +386,14 @@ export class GrpcServer {
     const idle = setTimeout(() => {
       if (open === 0 && !session.closed && !session.destroyed) session.close();
     }, this.opts.idleMs);
-    session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    session.onStream = (stream) => {
       open++;
-      stream.once("close", () => {
+      stream.onClose(() => {
         if (--open === 0 && !session.destroyed) idle.refresh();
       });
-    });
+      this.opts.watcher?.streamOpened(session);
+      this.dispatch(stream);
+    };
     // Finds a dead peer of a long-lived stream (logs -f) even when nothing is
     // written; a PING unanswered past the timeout (a delivery one too) ends it.
     const confirmer = new DeliveryConfirmer(session);
@@ -423,34 +408,39 @@ export class GrpcServer {
       sinceProbe = 0;
       confirmer.probe();
     }, tick);
-    session.once("close", () => {
+    session.onClose(() => {
       this.sessions.delete(session);
       clearTimeout(idle);
       clearInterval(keepalive);
     });
   }
 
-  private dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  private dispatch(stream: H2Stream): void {
     this.opts.onCall?.();
-    stream.on("error", () => {}); // a reset or a lost connection: "close" follows
+    const headers = stream.headers;
     const contentType = headers["content-type"];
     if (typeof contentType !== "string" || !contentType.startsWith("application/grpc")) {
-      stream.respond({ ":status": 415, "content-type": "text/plain" }, { endStream: true });
+      stream.respond(
+        [
+          [":status", "415"],
+          ["content-type", "text/plain"],
+        ],
+        true,
+      );
       return;
     }
     const path = String(headers[":path"] ?? "");
-    const session = stream.session;
-    const connection = (session && this.connectionIds.get(session)) ?? "unknown";
+    const session = stream.connection;
     const timeoutHeader = headers["grpc-timeout"];
     const timeoutMs = parseGrpcTimeout(typeof timeoutHeader === "string" ? timeoutHeader : undefined);
     const call = new ServerCall(
       stream,
       path,
       headers,
-      connection,
+      session.id,
       { maxSendBytes: this.opts.maxSendBytes },
       Number.isNaN(timeoutMs) ? undefined : timeoutMs,
-      session ? this.confirmers.get(session) : undefined,
+      this.confirmers.get(session),
     );
     if (Number.isNaN(timeoutMs)) return call.end({ code: Code.INTERNAL, details: `invalid grpc-timeout value "${String(timeoutHeader)}"` });
     if (headers[":method"] !== "POST") return call.end({ code: Code.UNIMPLEMENTED, details: `gRPC needs POST, not ${String(headers[":method"])}` });
@@ -461,6 +451,7 @@ export class GrpcServer {
     const fail = (e: unknown) => {
       call.end(toStatus(e));
       // What the client still sends is read and dropped, so its window does not stall the connection.
+      stream.onData = undefined;
       stream.resume();
     };
     const run = (fn: () => void) => {
@@ -475,7 +466,7 @@ export class GrpcServer {
       let request: Uint8Array | undefined;
       let count = 0;
       let failed = false;
-      stream.on("data", (chunk: Buffer) => {
+      stream.onData = (chunk: Buffer) => {
         if (failed) return;
         try {
           for (const m of reader.push(chunk)) {
@@ -486,20 +477,20 @@ export class GrpcServer {
           failed = true;
           fail(e);
         }
-      });
-      stream.once("end", () => {
+      };
+      stream.onEnd = () => {
         if (failed || call.finished) return;
         if (count !== 1 || reader.buffered > 0)
           return call.end({ code: Code.INTERNAL, details: `expected one request message, got ${count}${reader.buffered ? " and a partial one" : ""}` });
         run(() => method.handle(call, request!));
-      });
+      };
       return;
     }
     run(() => method.handle(call, this.requestsOf(stream, reader, call, fail)));
   }
 
   /** A call's requests as they come; the HTTP/2 stream is paused while the handler is behind. */
-  private requestsOf(stream: http2.ServerHttp2Stream, reader: MessageReader, call: ServerCall, fail: (e: unknown) => void): AsyncIterable<Uint8Array> {
+  private requestsOf(stream: H2Stream, reader: MessageReader, call: ServerCall, fail: (e: unknown) => void): AsyncIterable<Uint8Array> {
     const queue: Uint8Array[] = [];
     let done = false;
     let error: unknown;
@@ -509,7 +500,7 @@ export class GrpcServer {
       wake = undefined;
       w?.();
     };
-    stream.on("data", (chunk: Buffer) => {
+    stream.onData = (chunk: Buffer) => {
       if (done) return;
       try {
         for (const m of reader.push(chunk)) queue.push(m);
@@ -520,15 +511,15 @@ export class GrpcServer {
       }
       if (queue.length >= REQUEST_QUEUE_HIGH) stream.pause();
       notify();
-    });
-    stream.once("end", () => {
+    };
+    stream.onEnd = () => {
       if (!done && reader.buffered > 0) {
         error = new StatusError(Code.INTERNAL, "the request stream ended inside a message");
         fail(error);
       }
       done = true;
       notify();
-    });
+    };
     call.signal.addEventListener("abort", () => {
       done = true;
       notify();
@@ -538,7 +529,7 @@ export class GrpcServer {
         for (;;) {
           if (queue.length) {
             const m = queue.shift()!;
-            if (queue.length < REQUEST_QUEUE_LOW && stream.isPaused()) stream.resume();
+            if (queue.length < REQUEST_QUEUE_LOW && stream.isPaused) stream.resume();
             yield m;
           } else if (error) throw error;
           else if (done) return;
@@ -555,7 +546,7 @@ export class GrpcServer {
   async shutdown(graceMs: number): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const stopped = new Promise<void>((r) => this.h2.close(() => r()));
+    this.listener.close();
     for (const s of this.sessions) if (!s.closed) s.close();
     const drained = new Promise<void>((r) => {
       const check = () => (this.sessions.size === 0 ? r() : setTimeout(check, 20));
@@ -565,18 +556,13 @@ export class GrpcServer {
     await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
     this.forceShutdown();
-    await Promise.race([stopped, Bun.sleep(100)]);
   }
 
   /** Destroys every connection and the listener now. */
   forceShutdown(): void {
     this.closing = true;
-    for (const s of this.sessions) if (!s.destroyed) s.destroy();
+    for (const s of [...this.sessions]) if (!s.destroyed) s.destroy();
     this.sessions.clear();
-    try {
-      this.h2.close();
-    } catch {
-      // not listening
-    }
+    this.listener.close();
   }
 }

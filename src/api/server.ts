@@ -7,11 +7,9 @@
 // Everything here runs in PID 1: no handler's exception may escape (each call
 // is wrapped and answered with a status), and a stream whose client went away
 // is aborted so its handler unsubscribes.
-import { randomUUID } from "node:crypto";
-import http2 from "node:http2";
+import { osLib } from "../lib/node-libs.ts";
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { networkInterfaces } from "node:os";
 import type { MachineBackend } from "../init/backend/contract.ts";
 import { authorize, roleFromOrganizations, STATE_DIR, type Role } from "./auth.ts";
 import type { CallContext, Sink } from "./handler.ts";
@@ -29,6 +27,7 @@ import { decode, encode, serviceMethods, type MethodInfo, type ServiceName } fro
 import { Code, StatusError, toStatus } from "./status.ts";
 import { assertKnownEnums } from "./enums.ts";
 import { ConnectionGuard, type ConnectionLimits } from "./connections.ts";
+import { CANCEL } from "./h2/frames.ts";
 import { StreamGate, type StreamLimits, type StreamOwner } from "./streams.ts";
 import type { Msg } from "./wire.ts";
 
@@ -170,7 +169,7 @@ function sinkFor<T>(call: ServerCall, m: MethodInfo, gate: StreamGate): Sink<T> 
     abort();
   };
   call.signal.addEventListener("abort", abort, { once: true });
-  call.stream.once("close", onClosed);
+  call.stream.onClose(onClosed);
   const sink = {
     signal: controller.signal,
     push(msg: Msg<T>): boolean {
@@ -219,9 +218,9 @@ function sinkFor<T>(call: ServerCall, m: MethodInfo, gate: StreamGate): Sink<T> 
         const stream = call.stream;
         setTimeout(() => {
           if (stream.closed) return;
-          stream.close(http2.constants.NGHTTP2_CANCEL);
+          stream.close(CANCEL);
           setTimeout(() => {
-            if (!stream.closed && stream.session && !stream.session.destroyed) stream.session.destroy();
+            if (!stream.closed && !stream.connection.destroyed) stream.connection.destroy();
           }, limits.resetAfterMs);
         }, limits.resetAfterMs);
       }
@@ -266,7 +265,7 @@ function openStream<T>(call: ServerCall, m: MethodInfo, served: Served, run: (si
     sink.fail(e);
     return;
   }
-  call.stream.once("close", release);
+  call.stream.onClose(release);
   run(sink).then(
     () => sink.finish(),
     (e) => sink.fail(e),
@@ -303,7 +302,7 @@ function adapt(m: MethodInfo, handler: AnyHandler, served: Served): MethodHandle
       role,
       hostname: safeHostname(served.hostname),
       get actorId() {
-        return (actorId ??= randomUUID());
+        return (actorId ??= crypto.randomUUID());
       },
     };
   };
@@ -412,7 +411,7 @@ function methodTable(
 /** Addresses the node may be dialled on, for the serving certificate's SANs. */
 function localAddresses(): string[] {
   const out = new Set(["127.0.0.1", "::1"]);
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address.replace(/%.*$/, ""));
+  for (const list of Object.values(osLib().networkInterfaces())) for (const a of list ?? []) out.add(a.address.replace(/%.*$/, ""));
   return [...out];
 }
 
@@ -430,12 +429,11 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     const forwarder = opts.ca?.key ? createForwarder(opts.ca, () => safeHostname(() => backend.hostname())) : undefined;
     const gate = new StreamGate(opts.streamLimits);
     const guard = new ConnectionGuard(opts.connectionLimits);
-    const onListener: GrpcServerOptions["onListener"] = (h2, secure) => guard.watch(h2, secure);
     const trim = opts.idleTrim === false ? undefined : new IdleTrim(opts.idleTrim);
     const onCall = trim ? () => trim.touch() : undefined;
-    const local = new GrpcServer(methodTable(backend, localRole, localOwner, gate, stateDir, forwarder), { ...SERVER_OPTIONS, onListener, onCall });
+    const local = new GrpcServer(methodTable(backend, localRole, localOwner, gate, stateDir, forwarder), { ...SERVER_OPTIONS, watcher: guard, onCall });
     servers.push(local);
-    await local.listen({ path: opts.socketPath }, guard.limits.backlog);
+    await local.listen({ path: opts.socketPath });
     guard.raiseBacklog({ path: opts.socketPath });
     chmodSync(opts.socketPath, 0o600);
 
@@ -446,12 +444,12 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
       const serving: CertAndKey = issueServerCert(opts.ca, [...new Set(hostnames)], [...new Set([...localAddresses(), ...(opts.certIps ?? [])])]);
       const remote = new GrpcServer(methodTable(backend, certRole, certOwner, gate, stateDir, forwarder), {
         ...SERVER_OPTIONS,
-        onListener,
+        watcher: guard,
         onCall,
         tls: { ca: opts.ca.cert, cert: serving.cert, key: serving.key, requestCert: true },
       });
       servers.push(remote);
-      tcpPort = await remote.listen({ host: opts.tcpHost ?? "0.0.0.0", port: opts.tcpPort }, guard.limits.backlog);
+      tcpPort = await remote.listen({ host: opts.tcpHost ?? "0.0.0.0", port: opts.tcpPort });
       guard.raiseBacklog({ port: tcpPort });
     }
     return {

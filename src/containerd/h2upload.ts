@@ -8,88 +8,43 @@
 // grpc-go grants window for a whole message once its reader asks for it.
 //
 // Only the bytes go this way: STAT, then the WRITEs, then end of stream. The
-// session's replies and trailers are not decoded (that would need HPACK with
-// Huffman); the caller then asks containerd over node:http2 how far the ingest
+// session's replies and trailers are not decoded; the caller then asks containerd over node:http2 how far the ingest
 // got and commits it there, so every verdict (digest refused, size wrong, ref
 // locked) arrives as a normal gRPC status with its message.
-import net from "node:net";
+import type net from "node:net";
+import { netLib } from "../lib/node-libs.ts";
 import { frame } from "./grpc.ts";
+import {
+  ACK,
+  CANCEL,
+  DATA,
+  DEFAULT_MAX_FRAME,
+  DEFAULT_WINDOW,
+  END_HEADERS,
+  END_STREAM,
+  GOAWAY,
+  HEADERS,
+  PING,
+  PREFACE,
+  RST_STREAM,
+  SETTINGS,
+  SETTINGS_ENABLE_PUSH,
+  SETTINGS_INITIAL_WINDOW_SIZE,
+  SETTINGS_MAX_FRAME_SIZE,
+  WINDOW_UPDATE,
+  frameOf,
+  rstStreamFrame,
+  settingsFrame,
+  windowUpdateFrame,
+  writeFrameHeader,
+} from "../api/h2/frames.ts";
+import { encodeHeaders } from "../api/h2/hpack.ts";
 
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const DATA = 0x0;
-const HEADERS = 0x1;
-const RST_STREAM = 0x3;
-const SETTINGS = 0x4;
-const PING = 0x6;
-const GOAWAY = 0x7;
-const WINDOW_UPDATE = 0x8;
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const SETTINGS_ENABLE_PUSH = 0x2;
-const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const SETTINGS_MAX_FRAME_SIZE = 0x5;
-const CANCEL = 0x8;
-const STREAM = 1;
 /** What we let containerd send us (its replies are ~50 bytes per WRITE): far more than an upload's replies. */
 const RECEIVE_WINDOW = 16 << 20;
 /** An upload that gets no window for this long is given up (containerd stuck): the commit session then reports it. */
 const WINDOW_STALL_MS = 60_000;
-
-function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
-  const h = Buffer.allocUnsafe(9);
-  h.writeUIntBE(length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream & 0x7fffffff, 5);
-  return h;
-}
-
-function settingsFrame(entries: [number, number][]): Buffer {
-  const p = Buffer.allocUnsafe(6 * entries.length);
-  entries.forEach(([id, v], i) => {
-    p.writeUInt16BE(id, i * 6);
-    p.writeUInt32BE(v, i * 6 + 2);
-  });
-  return Buffer.concat([frameHeader(p.length, SETTINGS, 0, 0), p]);
-}
-
-function windowUpdate(stream: number, increment: number): Buffer {
-  const p = Buffer.allocUnsafe(4);
-  p.writeUInt32BE(increment & 0x7fffffff, 0);
-  return Buffer.concat([frameHeader(4, WINDOW_UPDATE, 0, stream), p]);
-}
-
-/** An HPACK integer with an n-bit prefix (RFC 7541 section 5.1). */
-function hpackInt(out: number[], value: number, prefixBits: number, first: number): void {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) {
-    out.push(first | value);
-    return;
-  }
-  out.push(first | max);
-  value -= max;
-  while (value >= 128) {
-    out.push((value % 128) | 128);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-}
-
-/** A header block of literal fields without indexing, new names, raw strings (RFC 7541 section 6.2.2). */
-export function headerBlock(fields: [string, string][]): Buffer {
-  const out: number[] = [];
-  for (const [name, value] of fields) {
-    out.push(0x00);
-    const n = Buffer.from(name, "latin1");
-    hpackInt(out, n.length, 7, 0);
-    for (const b of n) out.push(b);
-    const v = Buffer.from(value, "latin1");
-    hpackInt(out, v.length, 7, 0);
-    for (const b of v) out.push(b);
-  }
-  return Buffer.from(out);
-}
+const STREAM = 1;
 
 export class UploadError extends Error {
   override name = "UploadError";
@@ -103,10 +58,10 @@ export class UploadError extends Error {
  */
 export class RawUpload {
   private readonly socket: net.Socket;
-  private connWindow = 65_535;
-  private streamWindow = 65_535;
-  private peerInitialWindow = 65_535;
-  private maxFrame = 16_384;
+  private connWindow = DEFAULT_WINDOW;
+  private streamWindow = DEFAULT_WINDOW;
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private maxFrame = DEFAULT_MAX_FRAME;
   private received = 0;
   private inbox: Buffer = Buffer.alloc(0);
   private wake: (() => void) | undefined;
@@ -115,7 +70,7 @@ export class RawUpload {
   private ended = false;
 
   constructor(socketPath: string, path: string, metadata: Record<string, string>) {
-    this.socket = net.connect(socketPath);
+    this.socket = netLib().connect(socketPath);
     this.socket.on("data", (b: Buffer) => this.onData(b));
     this.socket.on("error", (e) => this.close(new UploadError(`containerd upload connection: ${e.message}`)));
     this.socket.on("close", () => this.close(this.ended ? null : new UploadError("containerd closed the upload connection")));
@@ -133,7 +88,7 @@ export class RawUpload {
       ["user-agent", "minos-containerd-client"],
       ...Object.entries(metadata),
     ];
-    const block = headerBlock(headers);
+    const block = encodeHeaders(headers);
     this.socket.write(
       Buffer.concat([
         PREFACE,
@@ -141,9 +96,8 @@ export class RawUpload {
           [SETTINGS_ENABLE_PUSH, 0],
           [SETTINGS_INITIAL_WINDOW_SIZE, RECEIVE_WINDOW],
         ]),
-        windowUpdate(0, RECEIVE_WINDOW - 65_535),
-        frameHeader(block.length, HEADERS, END_HEADERS, STREAM),
-        block,
+        windowUpdateFrame(0, RECEIVE_WINDOW - DEFAULT_WINDOW),
+        frameOf(HEADERS, END_HEADERS, STREAM, block),
       ]),
     );
   }
@@ -188,7 +142,7 @@ export class RawUpload {
             this.peerInitialWindow = v;
           } else if (id === SETTINGS_MAX_FRAME_SIZE) this.maxFrame = v;
         }
-        this.socket.write(frameHeader(0, SETTINGS, ACK, 0));
+        this.socket.write(frameOf(SETTINGS, ACK, 0));
         this.notify();
         return;
       case WINDOW_UPDATE: {
@@ -199,13 +153,13 @@ export class RawUpload {
         return;
       }
       case PING:
-        if (!(flags & ACK)) this.socket.write(Buffer.concat([frameHeader(8, PING, ACK, 0), p]));
+        if (!(flags & ACK)) this.socket.write(frameOf(PING, ACK, 0, p));
         return;
       case DATA:
         // Replies to STAT and WRITE: not read (see the header); their window is returned in bulk.
         this.received += p.length;
         if (this.received >= RECEIVE_WINDOW / 2) {
-          this.socket.write(Buffer.concat([windowUpdate(0, this.received), windowUpdate(STREAM, this.received)]));
+          this.socket.write(Buffer.concat([windowUpdateFrame(0, this.received), windowUpdateFrame(STREAM, this.received)]));
           this.received = 0;
         }
         if (stream === STREAM && flags & END_STREAM) this.close(null);
@@ -294,10 +248,7 @@ export class RawUpload {
       let at = 0;
       for (let left = budget; left > 0; ) {
         const n = Math.min(frameMax, left);
-        out.writeUIntBE(n, at, 3);
-        out[at + 3] = DATA;
-        out[at + 4] = 0;
-        out.writeUInt32BE(STREAM, at + 5);
+        writeFrameHeader(out, at, n, DATA, 0, STREAM);
         copy(out, at + 9, n);
         at += 9 + n;
         left -= n;
@@ -312,7 +263,7 @@ export class RawUpload {
   /** Ends the request stream and waits until containerd has ended its side. */
   async finish(timeoutMs: number): Promise<void> {
     this.ended = true;
-    if (this.closedWith === undefined) this.socket.write(frameHeader(0, DATA, END_STREAM, STREAM));
+    if (this.closedWith === undefined) this.socket.write(frameOf(DATA, END_STREAM, STREAM));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<void>((_, rej) => {
       timer = setTimeout(() => rej(new UploadError(`containerd did not end the upload stream within ${timeoutMs} ms`)), timeoutMs);
@@ -330,9 +281,7 @@ export class RawUpload {
   cancel(): void {
     this.ended = true;
     if (!this.socket.destroyed) {
-      const p = Buffer.allocUnsafe(4);
-      p.writeUInt32BE(CANCEL, 0);
-      this.socket.end(Buffer.concat([frameHeader(4, RST_STREAM, 0, STREAM), p]));
+      this.socket.end(rstStreamFrame(STREAM, CANCEL));
     }
     this.close(null);
   }

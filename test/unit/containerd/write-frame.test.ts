@@ -3,7 +3,6 @@
 // must hand on every byte once, in order, within the size asked for each piece.
 import { describe, expect, test } from "bun:test";
 import { pieceLists, pieces, writeRequestFrame, writeRequestHead } from "../../../src/containerd/content.ts";
-import { headerBlock } from "../../../src/containerd/h2upload.ts";
 import { Deframer } from "../../../src/containerd/grpc.ts";
 import { decode } from "../../../src/containerd/schema.ts";
 
@@ -55,23 +54,6 @@ describe("pieces", () => {
     const got: Uint8Array[] = [];
     for await (const p of pieces([], () => 10)) got.push(p);
     expect(got).toEqual([]);
-  });
-});
-
-describe("headerBlock (HPACK literals without indexing, RFC 7541 6.2.2)", () => {
-  test("short name and value: 0x00, 7-bit lengths, raw bytes", () => {
-    expect([...headerBlock([["te", "trailers"]])]).toEqual([0x00, 2, ...Buffer.from("te"), 8, ...Buffer.from("trailers")]);
-  });
-
-  test("a length of 127 or more continues in 7-bit groups (5.1)", () => {
-    const name = "x".repeat(200);
-    const b = headerBlock([[name, "v"]]);
-    expect([...b.subarray(0, 3)]).toEqual([0x00, 0x7f, 200 - 127]);
-    expect(b.subarray(3, 203).toString("latin1")).toBe(name);
-    expect([...b.subarray(203)]).toEqual([1, "v".charCodeAt(0)]);
-    const long = headerBlock([["n", "y".repeat(127 + 300)]]);
-    // 300 = 0b10_0101100: low 7 bits with the continuation bit, then the rest.
-    expect([...long.subarray(0, 6)]).toEqual([0x00, 1, "n".charCodeAt(0), 0x7f, (300 % 128) | 128, Math.floor(300 / 128)]);
   });
 });
 
