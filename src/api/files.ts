@@ -2,7 +2,7 @@
 // List emits the root itself as ".", then entries sorted by name; Read streams
 // a file in chunks).
 import { constants, lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { OpenedFile } from "./auth.ts";
 import type { machine } from "./gen/types.ts";
@@ -106,6 +106,8 @@ export async function* read(path: string, check?: ReadCheck): AsyncGenerator<Uin
   const abs = resolve("/", path);
   let fh: FileHandle;
   try {
+    // Imported on first use: PID 1 loads node:fs/promises only when a file is read through the API.
+    const { open } = await import("node:fs/promises");
     fh = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     throw notFound(path, e);

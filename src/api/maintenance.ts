@@ -6,8 +6,7 @@
 // storage's Disks. Everything else is
 // UNIMPLEMENTED. init closes it when a config was applied and starts the
 // real API (mutual TLS with the config's machine.ca).
-import { X509Certificate } from "node:crypto";
-import { networkInterfaces } from "node:os";
+import { cryptoLib, osLib } from "../lib/node-libs.ts";
 import type { MachineBackend } from "../init/backend/contract.ts";
 import type { CallContext } from "./handler.ts";
 import { GRPC_SERVER_DEFAULTS, GrpcServer, type MethodHandler } from "./grpc-server.ts";
@@ -47,7 +46,7 @@ export function hostPort(address: string, port: number): string {
 
 export function nodeAddresses(): string[] {
   const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.internal) out.push(a.address.replace(/%.*$/, ""));
+  for (const list of Object.values(osLib().networkInterfaces())) for (const a of list ?? []) if (!a.internal) out.push(a.address.replace(/%.*$/, ""));
   return out;
 }
 
@@ -55,7 +54,7 @@ export async function startMaintenanceApi(backend: MachineBackend, opts: Mainten
   const ca = generateCa("minos maintenance");
   const addresses = ["127.0.0.1", ...nodeAddresses()];
   const serving = issueServerCert(ca, ["localhost"], addresses);
-  const fingerprint = new X509Certificate(serving.cert).fingerprint256;
+  const fingerprint = new (cryptoLib().X509Certificate)(serving.cert).fingerprint256;
   const impls: Partial<Record<ServiceName, Record<string, unknown>>> = {
     "machine.MachineService": machineService(backend) as unknown as Record<string, unknown>,
     "storage.StorageService": storageService(backend) as unknown as Record<string, unknown>,

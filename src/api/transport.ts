@@ -3,9 +3,11 @@
 // shutdown, the dashboard and minosctl start faster without loading grpc-js
 // (~90 ms of module load), and these two call shapes are all they use.
 import { frame } from "./framing.ts";
-import http2 from "node:http2";
-import net from "node:net";
-import tls from "node:tls";
+import type http2 from "node:http2";
+import type tls from "node:tls";
+import { CANCEL } from "./h2/frames.ts";
+import { ipVersion } from "../lib/ip.ts";
+import { http2Lib, netLib, tlsLib } from "../lib/node-libs.ts";
 import { CODE_NAMES, Code } from "./status.ts";
 
 export interface TlsOptions {
@@ -112,27 +114,27 @@ export class Transport {
     const tlsOptions = this.tlsOptions;
     let session: http2.ClientHttp2Session;
     if (endpoint.kind === "unix") {
-      session = http2.connect("http://localhost", { createConnection: () => net.connect(endpoint.path) });
+      session = http2Lib().connect("http://localhost", { createConnection: () => netLib().connect(endpoint.path) });
     } else if (tlsOptions === "insecure") {
       // A node in maintenance mode (talosctl --insecure): TLS without verifying its self-signed
       // certificate and without a client certificate; it answers only ApplyConfiguration, Version, Disks.
       const host = endpoint.host;
-      session = http2.connect(`https://${net.isIP(host) === 6 ? `[${host}]` : host}:${endpoint.port}`, {
+      session = http2Lib().connect(`https://${ipVersion(host) === 6 ? `[${host}]` : host}:${endpoint.port}`, {
         rejectUnauthorized: false,
-        ...(net.isIP(host) ? { servername: "" } : { servername: host }),
+        ...(ipVersion(host) ? { servername: "" } : { servername: host }),
       });
     } else {
       if (!tlsOptions)
         throw new ApiError(Code.UNAUTHENTICATED, `${endpoint.host}:${endpoint.port}: TCP needs a client certificate (mutual TLS); configure ca/crt/key`);
-      const isIp = net.isIP(endpoint.host) !== 0;
+      const isIp = ipVersion(endpoint.host) !== 0;
       const host = endpoint.host;
-      session = http2.connect(`https://${isIp && host.includes(":") ? `[${host}]` : host}:${endpoint.port}`, {
+      session = http2Lib().connect(`https://${isIp && host.includes(":") ? `[${host}]` : host}:${endpoint.port}`, {
         ca: tlsOptions.ca,
         cert: tlsOptions.cert,
         key: tlsOptions.key,
         // TLS forbids an IP address as SNI: verify the address against the certificate's IP SANs instead.
         ...(isIp ? { servername: "" } : { servername: host }),
-        checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(host, cert),
+        checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => tlsLib().checkServerIdentity(host, cert),
       });
     }
     this.sessionError = undefined;
@@ -209,7 +211,7 @@ export class Transport {
         opts.timeoutMs === undefined
           ? undefined
           : setTimeout(() => {
-              if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+              if (!stream.closed) stream.close(CANCEL);
               finish(new ApiError(Code.DEADLINE_EXCEEDED, `no answer from ${describe(this.endpoint)} within ${opts.timeoutMs} ms`));
             }, opts.timeoutMs);
       const finish = (err: Error | null | undefined) => {
@@ -230,7 +232,7 @@ export class Transport {
         try {
           for (const m of deframer.push(chunk)) onMessage(m);
         } catch (e) {
-          stream.close(http2.constants.NGHTTP2_CANCEL);
+          stream.close(CANCEL);
           finish(e as Error);
         }
       });
@@ -256,9 +258,7 @@ export class Transport {
         if (status === undefined) {
           const e =
             this.sessionError ??
-            (stream.rstCode === http2.constants.NGHTTP2_CANCEL
-              ? new ApiError(Code.CANCELLED, "call cancelled")
-              : new Error(`stream closed without a status (code ${stream.rstCode})`));
+            (stream.rstCode === CANCEL ? new ApiError(Code.CANCELLED, "call cancelled") : new Error(`stream closed without a status (code ${stream.rstCode})`));
           finish(e instanceof ApiError ? e : transportError(e, this.endpoint));
         } else finish(status);
       });
@@ -349,7 +349,7 @@ export class Transport {
     );
     const cancel = () => {
       cancelled = true;
-      if (stream && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (stream && !stream.closed) stream.close(CANCEL);
       ended = true;
       notify();
     };

@@ -1,7 +1,6 @@
 // OCI digests ("sha256:<hex>") and layer chain IDs, the names under which
 // unpacked layers are committed as snapshots: the first layer's chain ID is
 // its diff ID; each next one is sha256 of "<parent chain ID> <diff ID>".
-import { createHash } from "node:crypto";
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
@@ -10,12 +9,12 @@ export function isDigest(s: string): boolean {
 }
 
 export function sha256Digest(data: Uint8Array | string): string {
-  return `sha256:${createHash("sha256").update(data).digest("hex")}`;
+  return `sha256:${new Bun.CryptoHasher("sha256").update(data).digest("hex")}`;
 }
 
 /** A running sha256 over chunks, for verifying a blob while it streams. */
 export class DigestWriter {
-  private readonly hash = createHash("sha256");
+  private readonly hash = new Bun.CryptoHasher("sha256");
   size = 0;
   update(chunk: Uint8Array): void {
     this.hash.update(chunk);

@@ -4,8 +4,9 @@
 // (content Write). Same framing and status handling as that transport, and
 // the same ApiError, so callers see one error type. If transport.ts gains
 // metadata and a duplex call, this file shrinks to a wrapper over it.
-import http2 from "node:http2";
-import net from "node:net";
+import type http2 from "node:http2";
+import { CANCEL } from "../api/h2/frames.ts";
+import { http2Lib, netLib } from "../lib/node-libs.ts";
 import { ApiError } from "../api/transport.ts";
 import { CODE_NAMES, Code } from "../api/status.ts";
 
@@ -96,7 +97,7 @@ export class Call implements AsyncIterable<Uint8Array> {
         if (this.finished) return;
         this.finished = true;
         clearTimeout(deadline);
-        if (cancel && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        if (cancel && !stream.closed) stream.close(CANCEL);
         this.failure = err ?? undefined;
         this.notify();
         if (err) reject(err);
@@ -123,7 +124,7 @@ export class Call implements AsyncIterable<Uint8Array> {
       stream.on("error", (e) => finish(transportError(e, where)));
       stream.on("close", () => {
         if (status !== undefined) finish(status);
-        else if (stream.rstCode === http2.constants.NGHTTP2_CANCEL) finish(new ApiError(Code.CANCELLED, "call cancelled"));
+        else if (stream.rstCode === CANCEL) finish(new ApiError(Code.CANCELLED, "call cancelled"));
         else finish(new ApiError(Code.UNAVAILABLE, `${where}: stream closed without a status (code ${stream.rstCode})`));
       });
     });
@@ -182,7 +183,7 @@ export class Call implements AsyncIterable<Uint8Array> {
     this.cancelled = true;
     this.queue.length = 0;
     this.notify();
-    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (!this.stream.closed) this.stream.close(CANCEL);
   }
 
   /** The next reply; undefined once the call ended with OK (or was cancelled here). Throws the call's error status. */
@@ -223,8 +224,8 @@ export class Channel {
   private current(): http2.ClientHttp2Session {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
-    const session = http2.connect("http://localhost", {
-      createConnection: () => net.connect(this.socketPath),
+    const session = http2Lib().connect("http://localhost", {
+      createConnection: () => netLib().connect(this.socketPath),
       settings: { initialWindowSize: WINDOW_BYTES },
     });
     session.on("error", () => {

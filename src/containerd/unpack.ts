@@ -2,12 +2,12 @@
 // unpacker does it over the API: Prepare an active snapshot on the parent
 // chain, let the differ Apply the layer blob into its mounts, and Commit it
 // under the layer's chain ID. The active snapshot is removed on any failure.
-import { randomBytes } from "node:crypto";
 import { ApiError } from "./grpc.ts";
 import { Code } from "../api/status.ts";
 import { chainIDs } from "./digest.ts";
 import { DEFAULT_SNAPSHOTTER, type NamespaceClient, type containerd } from "./namespaced.ts";
 import type { Msg } from "./schema.ts";
+import { randomHex } from "../lib/random.ts";
 
 export interface UnpackLayerOptions {
   /** The layer blob, already in the content store (media type says how it is compressed). */
@@ -48,7 +48,7 @@ export async function unpackLayer(ns: NamespaceClient, opts: UnpackLayerOptions)
       if (!(e instanceof ApiError && e.code === Code.NOT_FOUND)) throw e;
     }
   }
-  const key = `extract-${Date.now()}-${randomBytes(6).toString("hex")} ${opts.layer.digest}`;
+  const key = `extract-${Date.now()}-${randomHex(6)} ${opts.layer.digest}`;
   let prepared = false;
   try {
     const mounts = await ns.snapshots.prepare(key, opts.parentChainId, { snapshotter });

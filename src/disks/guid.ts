@@ -1,7 +1,6 @@
 // GUIDs as GPT stores them: the first three fields little-endian, the last
 // eight bytes as written ("mixed endian"). Strings are canonical upper case, as
 // sgdisk and sfdisk print them.
-import { randomUUID } from "node:crypto";
 
 const GUID_RE = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/;
 
@@ -16,7 +15,7 @@ export function normalizeGuid(guid: string): string {
 
 /** A random (version 4) GUID, for disk and partition GUIDs. */
 export function randomGuid(): string {
-  return randomUUID().toUpperCase();
+  return crypto.randomUUID().toUpperCase();
 }
 
 /** Writes `guid` as 16 on-disk bytes at `buf[offset]`. */

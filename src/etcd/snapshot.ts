@@ -2,7 +2,6 @@
 // followed by the SHA-256 of everything before it. A snapshot whose trailer
 // does not match is corrupt (or truncated) and is refused before any data is
 // replaced.
-import { createHash } from "node:crypto";
 
 export const SNAPSHOT_HASH_BYTES = 32;
 
@@ -11,6 +10,6 @@ export function snapshotProblem(data: Uint8Array): string | undefined {
   if (data.length <= SNAPSHOT_HASH_BYTES) return `snapshot of ${data.length} bytes is too short to be one`;
   const body = data.subarray(0, data.length - SNAPSHOT_HASH_BYTES);
   const want = Buffer.from(data.subarray(data.length - SNAPSHOT_HASH_BYTES));
-  const got = createHash("sha256").update(body).digest();
+  const got = Buffer.from(new Bun.CryptoHasher("sha256").update(body).digest());
   return got.equals(want) ? undefined : "snapshot integrity check failed: its SHA-256 trailer does not match (corrupt or truncated)";
 }

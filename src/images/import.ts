@@ -7,7 +7,6 @@
 // neither the archive nor a layer is ever held in memory. Then, as a pull
 // does: every image the index names is unpacked on its diff-ID chain, its
 // blobs get the gc.ref labels, and the image record is written last.
-import { randomBytes } from "node:crypto";
 import { chainIDs, unpackLayer, writeBlob, type ContainerdClient, type NamespaceClient } from "../containerd/index.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import { LINUX_AMD64 } from "../registry/client.ts";
@@ -15,6 +14,7 @@ import { isIndexType, parseManifest, pickPlatform, platformName, type Descriptor
 import { parseReference } from "../registry/reference.ts";
 import { diffIdsOf, processConfig, putImageRecord, readContent, toCtd, type ImageConfigDoc, type PulledImage } from "./pull.ts";
 import { TarReader } from "./tar.ts";
+import { randomHex } from "../lib/random.ts";
 
 const MAX_INDEX_BYTES = 4 << 20;
 const LEASE_EXPIRY_MS = 60 * 60 * 1000;
@@ -67,7 +67,7 @@ export async function importArchive(ctd: ContainerdClient, tar: AsyncIterable<Ui
   const log = opts.log ?? (() => {});
   await ctd.namespaces.ensure(opts.namespace);
   const base = ctd.withNamespace(opts.namespace);
-  const leaseId = `minos-import-${Date.now()}-${randomBytes(6).toString("hex")}`;
+  const leaseId = `minos-import-${Date.now()}-${randomHex(6)}`;
   await base.leases.create(leaseId, { "containerd.io/gc.expire": new Date(Date.now() + LEASE_EXPIRY_MS).toISOString() });
   const ns = base.withLease(leaseId);
   try {

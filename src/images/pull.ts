@@ -16,7 +16,6 @@
 // is refused twice over: the registry client's verifier throws at its end and
 // containerd's commit checks the expected digest; the ingest is aborted and,
 // since the image record is written last, nothing refers to a half-pull.
-import { randomBytes } from "node:crypto";
 import {
   ApiError,
   DEFAULT_SNAPSHOTTER,
@@ -34,6 +33,7 @@ import type { RegistriesConfig } from "../registry/config.ts";
 import { ManifestError } from "../registry/errors.ts";
 import { isIndexType, layerCompression, parseManifest, pickPlatform, type Descriptor } from "../registry/manifest.ts";
 import { parseReference } from "../registry/reference.ts";
+import { randomHex } from "../lib/random.ts";
 
 /** Talos's containerd namespaces: system services, and the CRI's (Kubernetes) images. */
 export const SYSTEM_NAMESPACE = "system";
@@ -133,7 +133,7 @@ export async function pullImage(ctd: ContainerdClient, registry: RegistryClient,
   }
   const t0 = performance.now();
   const image = await registry.resolve(ref);
-  const leaseId = `minos-pull-${Date.now()}-${randomBytes(6).toString("hex")}`;
+  const leaseId = `minos-pull-${Date.now()}-${randomHex(6)}`;
   await ns.leases.create(leaseId, { "containerd.io/gc.expire": new Date(Date.now() + LEASE_EXPIRY_MS).toISOString() });
   const leased = ns.withLease(leaseId);
   try {

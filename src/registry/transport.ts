@@ -3,7 +3,7 @@
 // host, which must not see our Authorization header), and turning a failed
 // answer into one RegistryError naming host, status and the registry's code.
 
-import tls from "node:tls";
+import { tlsLib } from "../lib/node-libs.ts";
 import { basicHeader, fetchToken, parseChallenges, USER_AGENT, type Token } from "./auth.ts";
 import { basicCredentials, fetchTLS, type Endpoint } from "./config.ts";
 import { RegistryError, registryErrorText } from "./errors.ts";
@@ -32,7 +32,7 @@ export class EndpointSession {
   constructor(readonly endpoint: Endpoint) {
     const t = fetchTLS(endpoint);
     // Bun's `ca` replaces the built-in roots; Talos's `ca` adds to them.
-    this.tlsOption = t === undefined ? undefined : { ...t, ...(t.ca !== undefined ? { ca: [...tls.rootCertificates, t.ca] } : {}) };
+    this.tlsOption = t === undefined ? undefined : { ...t, ...(t.ca !== undefined ? { ca: [...tlsLib().rootCertificates, t.ca] } : {}) };
   }
 
   get host(): string {

@@ -1,5 +1,5 @@
 // Process and identity calls: kill, waitpid/waitid, setsid, uid/gid/groups,
-// execve, the controlling-terminal ioctl, hostname, rlimits.
+// execve, the controlling-terminal ioctl, hostname and uname, rlimits.
 import { check, cstr, cstrArray, libc, ptr, T } from "./ffi.ts";
 
 const sym = libc({
@@ -13,6 +13,7 @@ const sym = libc({
   execve: { args: [T.ptr, T.ptr, T.ptr], returns: T.i32 },
   ioctl: { args: [T.i32, T.u64, T.u64], returns: T.i32 },
   sethostname: { args: [T.ptr, T.u64], returns: T.i32 },
+  uname: { args: [T.ptr], returns: T.i32 },
   getrlimit: { args: [T.i32, T.ptr], returns: T.i32 },
   setrlimit: { args: [T.i32, T.ptr], returns: T.i32 },
   getpid: { args: [], returns: T.i32 },
@@ -136,6 +137,29 @@ export function dup2(from: number, to: number): void {
 export function sethostname(name: string): void {
   const b = Buffer.from(name, "utf8");
   check(sym().sethostname(ptr(b.length ? b : Buffer.alloc(1)), BigInt(b.length)), "sethostname");
+}
+
+/** struct utsname on Linux: six NUL-padded fields of 65 bytes (sysname … domainname). */
+const UTS_FIELD = 65;
+
+export interface Uname {
+  sysname: string;
+  nodename: string;
+  release: string;
+  version: string;
+  machine: string;
+}
+
+/** uname(2): the kernel's name, the hostname and the kernel release (what node:os would load a module for). */
+export function uname(): Uname {
+  const b = Buffer.alloc(6 * UTS_FIELD);
+  check(sym().uname(ptr(b)), "uname");
+  const field = (i: number) => {
+    const f = b.subarray(i * UTS_FIELD, (i + 1) * UTS_FIELD);
+    const end = f.indexOf(0);
+    return f.subarray(0, end < 0 ? f.length : end).toString("utf8");
+  };
+  return { sysname: field(0), nodename: field(1), release: field(2), version: field(3), machine: field(4) };
 }
 
 export const RLIMIT = {

@@ -1,8 +1,7 @@
 // Server names as the machine config gives them (Talos's machine.time.servers):
 // "pool.ntp.org", "192.0.2.1", "time.example:1123", "[2001:db8::1]:123",
 // "2001:db8::1". A port is a minos extension (tests run servers off port 123).
-import { isIP } from "node:net";
-import { lookup } from "node:dns/promises";
+import { ipVersion } from "../lib/ip.ts";
 import { NTP_PORT } from "./packet.ts";
 import type { Resolver } from "./deps.ts";
 
@@ -34,12 +33,16 @@ export function parseServer(s: string): ServerSpec {
   return { host, port };
 }
 
-/** getaddrinfo through node:dns (asynchronous: it runs off the main thread). */
-export const systemResolver: Resolver = async (name) => (await lookup(name, { all: true })).map((a) => a.address);
+/**
+ * getaddrinfo through Bun.dns (asynchronous: it runs off the main thread).
+ * Not node:dns: that module costs PID 1 ~2.4 MiB more for the same call (a
+ * bare compiled Bun program: 25.3 MiB after one lookup, 22.9 with Bun.dns).
+ */
+export const systemResolver: Resolver = async (name) => (await Bun.dns.lookup(name, {})).map((a) => a.address);
 
 /** The addresses to try for a server: an IP literal as is (no DNS), a name through `resolve`. */
 export async function resolveServer(spec: ServerSpec, resolve: Resolver): Promise<string[]> {
-  if (isIP(spec.host)) return [spec.host];
+  if (ipVersion(spec.host)) return [spec.host];
   const addrs = await resolve(spec.host);
   if (addrs.length === 0) throw new Error(`${spec.host}: no addresses`);
   return addrs;

@@ -4,7 +4,8 @@
 // Written on node:crypto (keys, signatures) plus a small DER writer: X.509
 // generation is the one thing node:crypto lacks, and the libraries that add
 // it pull in a dozen packages and a reflect-metadata polyfill.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { cryptoLib } from "../../lib/node-libs.ts";
 import * as der from "./der.ts";
 
 /** A PEM certificate and its PEM (PKCS#8) private key. */
@@ -48,7 +49,8 @@ function extension(id: string, critical: boolean, value: Uint8Array): Buffer {
 function keyId(publicKey: KeyObject): Buffer {
   const spki = publicKey.export({ format: "der", type: "spki" });
   // The key is the SPKI's tail: 32 bytes for Ed25519, a 65-byte uncompressed point for P-256.
-  return createHash("sha1")
+  return cryptoLib()
+    .createHash("sha1")
     .update(spki.subarray(spki.length - (publicKey.asymmetricKeyType === "ec" ? 65 : 32)))
     .digest();
 }
@@ -94,7 +96,7 @@ function build(opts: IssueOptions, publicKey: KeyObject, issuer: { name: Buffer;
   if (!signingKey) throw new Error("no signing key");
   const ec = signingKey.asymmetricKeyType === "ec";
   const algorithm = der.sequence(der.oid(ec ? OID.ecdsaWithSha256 : OID.ed25519));
-  const serial = randomBytes(16);
+  const serial = cryptoLib().randomBytes(16);
   serial[0]! &= 0x7f;
   const tbs = der.sequence(
     der.explicit(0, der.smallInteger(2)), // v3
@@ -106,7 +108,7 @@ function build(opts: IssueOptions, publicKey: KeyObject, issuer: { name: Buffer;
     publicKey.export({ format: "der", type: "spki" }),
     der.explicit(3, der.sequence(...exts)),
   );
-  const signature = sign(ec ? "sha256" : null, tbs, signingKey);
+  const signature = cryptoLib().sign(ec ? "sha256" : null, tbs, signingKey);
   return pem("CERTIFICATE", der.sequence(tbs, algorithm, der.bitString(signature)));
 }
 
@@ -115,11 +117,11 @@ export type KeyAlgorithm = "ed25519" | "ecdsa-p256";
 
 function newKey(algorithm: KeyAlgorithm = "ed25519"): { publicKey: KeyObject; privateKey: KeyObject; pem: string } {
   if (algorithm === "ecdsa-p256") {
-    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const { publicKey, privateKey } = cryptoLib().generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     // SEC1 ("EC PRIVATE KEY"), as Talos writes its ECDSA keys.
     return { publicKey, privateKey, pem: privateKey.export({ format: "pem", type: "sec1" }).toString() };
   }
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const { publicKey, privateKey } = cryptoLib().generateKeyPairSync("ed25519");
   return { publicKey, privateKey, pem: privateKey.export({ format: "pem", type: "pkcs8" }).toString() };
 }
 
@@ -137,9 +139,9 @@ export function generateCa(commonName = "minos", days = 3650, opts: { algorithm?
 }
 
 function issuerOf(ca: CertAndKey): { name: Buffer; key: KeyObject; keyId: Buffer } {
-  const cert = new X509Certificate(ca.cert);
+  const cert = new (cryptoLib().X509Certificate)(ca.cert);
   // The issuer Name must match the CA's subject byte for byte: take it from the CA's DER.
-  return { name: subjectDer(cert.raw), key: createPrivateKey(ca.key), keyId: keyId(createPublicKey(ca.key)) };
+  return { name: subjectDer(cert.raw), key: cryptoLib().createPrivateKey(ca.key), keyId: keyId(cryptoLib().createPublicKey(ca.key)) };
 }
 
 /** The subject Name's DER inside a certificate (TBSCertificate field 6, after the optional version). */

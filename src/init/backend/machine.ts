@@ -1,7 +1,6 @@
 // init's side of the machine API contract (contract.ts): the API server
 // calls these; they read and drive the node's services, logs, events,
 // sequences and config.
-import { hostname } from "node:os";
 import type { ApplyMode, ApplyResult } from "../../node/config.ts";
 import type { NodeEvent } from "../../node/events.ts";
 import type { PowerAction, ScheduledShutdown } from "../../node/power.ts";
@@ -25,7 +24,7 @@ import { readerText, RedactionError, redactConfigText, type Redaction } from "..
 import type { ValidatedConfig } from "../../config/validate.ts";
 import { installForApply, listDisks, resetNode } from "./install.ts";
 import type { ResetOptions } from "../../node/storage.ts";
-import { sethostname } from "../../sys/process.ts";
+import { sethostname, uname } from "../../sys/process.ts";
 import type { NodeContext } from "../context.ts";
 import { errText } from "../mechanisms/log.ts";
 import pkg from "../../../package.json";
@@ -125,7 +124,7 @@ export function createBackend(ctx: NodeContext): MachineBackend {
     etcd: etcdBackend(ctx),
     images: nodeImages(ctx),
     containers: nodeContainers(ctx, { restartService }),
-    hostname: () => hostname(),
+    hostname: () => uname().nodename,
     version: (): VersionInfo => ({
       tag: `v${pkg.version}`,
       // Both are replaced at build time (build/compile.ts); "unknown"/"" when run from source.

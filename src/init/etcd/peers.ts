@@ -6,8 +6,7 @@
 // mutual TLS with a certificate this node issues itself from machine.ca),
 // for its etcd members; their client URLs are where the node then adds
 // itself, authenticated with the etcd CA. The node's own addresses are skipped.
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import { ipVersion } from "../../lib/ip.ts";
 import { MachineClient } from "../../api/client.ts";
 import { issueClientCert, type CertAndKey } from "../../api/pki/certs.ts";
 import { Transport } from "../../api/transport.ts";
@@ -23,8 +22,9 @@ export interface PeerLookup {
 
 async function hostsOf(endpoint: string): Promise<string[]> {
   const host = new URL(endpoint).hostname.replace(/^\[|\]$/g, "");
-  if (isIP(host)) return [host];
-  return (await lookup(host, { all: true, family: 4 })).map((a) => a.address);
+  if (ipVersion(host)) return [host];
+  // Bun.dns rather than node:dns: see systemResolver in src/time/servers.ts.
+  return (await Bun.dns.lookup(host, { family: 4 })).map((a) => a.address);
 }
 
 export function memberFinder(p: PeerLookup): (signal: AbortSignal) => Promise<{ clientURLs: string[] } | { reason: string }> {

@@ -4,7 +4,7 @@
 // so a large file is never in memory at once and PID 1's loop never blocks.
 // A file that shrinks while followed (truncated, or replaced by log rotation)
 // is read again from its start.
-import { open, stat, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { sleep } from "../../lib/timers.ts";
 
 const CHUNK_BYTES = 64 * 1024;
@@ -48,6 +48,8 @@ async function tailStart(fh: FileHandle, size: number, n: number): Promise<numbe
 }
 
 export async function* fileLines(path: string, opts: FileLinesOptions = {}): AsyncGenerator<string> {
+  // Imported on first use: PID 1 loads node:fs/promises only once a container log is read.
+  const { open, stat } = await import("node:fs/promises");
   let fh = await open(path, "r");
   try {
     const first = await fh.stat();

@@ -3,13 +3,12 @@
 // (talos-xxx-yyy: base 36 of a SHA-256 prefix; Talos hashes its node id,
 // minos the MAC, as it has no node id). "minos-" plus 3 + 3 characters; the
 // same NIC always gives the same name, and a node without one is "minos".
-import { createHash } from "node:crypto";
 import type { LinkInfo } from "./links.ts";
 
 export const FALLBACK_HOSTNAME = "minos";
 
 export function hostnameFromMac(mac: string): string {
-  const digest = createHash("sha256").update(mac.toLowerCase()).digest();
+  const digest = Buffer.from(new Bun.CryptoHasher("sha256").update(mac.toLowerCase()).digest());
   const b36 = digest.readBigUInt64BE(0).toString(36).padStart(13, "0");
   return `minos-${b36.slice(1, 4)}-${b36.slice(4, 7)}`;
 }

@@ -3,7 +3,7 @@
 // modules.dep, loaded with finit_module(2). Anything unusual (a compressed
 // module, a missing entry) is left to modprobe: the caller falls back.
 import { readFileSync } from "node:fs";
-import { release } from "node:os";
+import { uname } from "../../sys/process.ts";
 import { join } from "node:path";
 import { finitModule } from "../../sys/module.ts";
 
@@ -36,7 +36,7 @@ export function moduleName(path: string): string {
  * finit_module. Returns the modules newly loaded; throws when one cannot be
  * loaded this way (the caller then runs modprobe).
  */
-export function loadModulesDirectly(names: readonly string[], root = join("/lib/modules", release())): string[] {
+export function loadModulesDirectly(names: readonly string[], root = join("/lib/modules", uname().release)): string[] {
   const dep = parseModulesDep(readFileSync(join(root, "modules.dep"), "utf8"));
   const loaded: string[] = [];
   for (const name of names) {

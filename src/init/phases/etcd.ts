@@ -3,7 +3,7 @@
 // cluster.etcd.ca and start the etcd service (a container of
 // cluster.etcd.image), which waits in its prepare step for its image, then for
 // a Bootstrap, a member to join through, or its own data. Workers skip.
-import { networkInterfaces } from "node:os";
+import { osLib } from "../../lib/node-libs.ts";
 import { ContainerdClient } from "../../containerd/index.ts";
 import { EtcdMember } from "../../etcd/member.ts";
 import { DEFAULT_ETCD_IMAGE, ETCD_USER_ID } from "../../etcd/service.ts";
@@ -20,7 +20,7 @@ import { retryable } from "../supervisor/container-runner.ts";
 
 /** The node's IPv4 addresses, in interface order (the configured primary first). */
 export function nodeAddresses(): string[] {
-  return Object.values(networkInterfaces())
+  return Object.values(osLib().networkInterfaces())
     .flatMap((list) => list ?? [])
     .filter((a) => a.family === "IPv4" && !a.internal)
     .map((a) => a.address);

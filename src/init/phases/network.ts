@@ -17,7 +17,6 @@
 // (sequences/boot.ts marks the slot): by then the links are addressed and
 // resolv.conf is written; NetworkRuntime.waitForLeases lets it wait for DHCP.
 import { writeFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { addAddress4, addRoute4, interfaceIndex, interfaceUp, setMtu } from "../../sys/net.ts";
 import { addAddress6, addRoute6 } from "../../sys/net6.ts";
 import { parseCidr4 } from "../../lib/ipv4.ts";
@@ -29,7 +28,7 @@ import { stableDefaultHostname } from "../mechanisms/hostname.ts";
 import { errText } from "../mechanisms/log.ts";
 import { networkPlan } from "../mechanisms/network.ts";
 import { NetworkRuntime } from "../mechanisms/network-runtime.ts";
-import { sethostname } from "../../sys/process.ts";
+import { sethostname, uname } from "../../sys/process.ts";
 import { API_TCP_PORT } from "../../node/paths.ts";
 import { skipped, type Task } from "../sequences/sequencer.ts";
 
@@ -56,7 +55,7 @@ export function networkTasks(ctx: NodeContext): Task[] {
         emit: (e) => ctx.events.emit(e),
         config: () => ctx.config.get().config.machine.network,
         setHostname: (n) => sethostname(n),
-        currentHostname: () => hostname(),
+        currentHostname: () => uname().nodename,
         apiPort: () => (ctx.api.peek()?.tcpPort !== undefined ? API_TCP_PORT : undefined),
       });
       ctx.network.set(rt);

@@ -2,9 +2,11 @@
 // containerd: grpc.health.v1.Health/Check on its socket. The message types are
 // tiny, so they are encoded by hand (HealthCheckRequest{service=""} is zero
 // bytes; HealthCheckResponse is field 1, a varint status, SERVING = 1), sent
-// with minos's own HTTP/2 client (src/api/transport.ts): no grpc-js in PID 1.
+// as one call on a connection of its own (src/api/h2/unary-client.ts): no
+// grpc-js, and no node:http2, in PID 1 for it.
 import { existsSync } from "node:fs";
-import { ApiError, Transport } from "../../api/transport.ts";
+import { unaryOverSocket } from "../../api/h2/unary-client.ts";
+import { ApiError } from "../../api/transport.ts";
 import type { HealthCheck } from "./spec.ts";
 
 const SERVING_STATUS = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
@@ -30,22 +32,17 @@ export function decodeHealthStatus(buf: Buffer): number {
   return 0;
 }
 
-/** One Health/Check call on a fresh channel (a long-lived one would back off for minutes while the socket is still missing). */
+/** One Health/Check call on a fresh connection (a long-lived channel would back off for minutes while the socket is still missing). */
 export async function grpcHealthCheck(socketPath: string, timeoutMs: number, service = ""): Promise<void> {
   if (!existsSync(socketPath)) throw new Error(`${socketPath} does not exist yet`);
-  const client = new Transport({ kind: "unix", path: socketPath });
+  const request = service ? Buffer.concat([Buffer.from([0x0a, Buffer.byteLength(service)]), Buffer.from(service)]) : Buffer.alloc(0);
+  let status: number;
   try {
-    const request = service ? Buffer.concat([Buffer.from([0x0a, Buffer.byteLength(service)]), Buffer.from(service)]) : Buffer.alloc(0);
-    let status: number;
-    try {
-      status = decodeHealthStatus(Buffer.from(await client.unary("/grpc.health.v1.Health/Check", request, { timeoutMs })));
-    } catch (e) {
-      throw new Error(`Health/Check: ${e instanceof ApiError ? e.details : (e as Error).message}`);
-    }
-    if (status !== 1) throw new Error(`Health/Check: ${SERVING_STATUS[status] ?? status}`);
-  } finally {
-    client.close();
+    status = decodeHealthStatus(Buffer.from(await unaryOverSocket(socketPath, "/grpc.health.v1.Health/Check", request, { timeoutMs })));
+  } catch (e) {
+    throw new Error(`Health/Check: ${e instanceof ApiError ? e.details : (e as Error).message}`);
   }
+  if (status !== 1) throw new Error(`Health/Check: ${SERVING_STATUS[status] ?? status}`);
 }
 
 export function grpcHealth(socketPath: string): HealthCheck {
