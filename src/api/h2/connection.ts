@@ -58,6 +58,8 @@ import {
   settingsFrame,
   windowUpdateFrame,
   writeFrameHeader,
+  eachFrame,
+  FrameTooLong,
 } from "./frames.ts";
 
 /** The byte pipe under a connection (a Bun socket, or a test's). */
@@ -348,13 +350,7 @@ export class H2Stream {
     this.connection.forget(this);
     const fns = this.closeFns;
     this.closeFns = [];
-    for (const fn of fns) {
-      try {
-        fn();
-      } catch {
-        // a watcher's failure is its own
-      }
-    }
+    runAll(fns);
   }
 }
 
@@ -466,18 +462,12 @@ export class H2Connection {
         this.prefaceSeen = true;
         at = PREFACE.length;
       }
-      while (buf.length - at >= FRAME_HEADER_BYTES && !this.destroyed && !this.lingering) {
-        const length = (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
-        if (length > DEFAULT_MAX_FRAME) throw new ConnectionError(FRAME_SIZE_ERROR, `frame of ${length} bytes is over the ${DEFAULT_MAX_FRAME} we accept`);
-        if (buf.length - at < FRAME_HEADER_BYTES + length) break;
-        const type = buf[at + 3]!;
-        const flags = buf[at + 4]!;
-        const stream = buf.readUInt32BE(at + 5) & MAX_WINDOW;
-        const payload = buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length);
-        at += FRAME_HEADER_BYTES + length;
+      at = eachFrame(buf, at, DEFAULT_MAX_FRAME, (type, flags, stream, payload) => {
         this.frame(type, flags, stream, payload);
-      }
+        return !this.destroyed && !this.lingering;
+      });
     } catch (e) {
+      if (e instanceof FrameTooLong) return this.fail(FRAME_SIZE_ERROR, e.message);
       if (e instanceof ConnectionError) return this.fail(e.code, e.message);
       if (e instanceof HpackError) return this.fail(COMPRESSION_ERROR, e.message);
       return this.fail(INTERNAL_ERROR, (e as Error).message);
@@ -887,23 +877,18 @@ export class H2Connection {
     for (const p of pings) p.fn(new Error("connection closed"));
     const fns = this.closeFns;
     this.closeFns = [];
-    for (const fn of fns) {
-      try {
-        fn();
-      } catch {
-        // a watcher's failure is its own
-      }
-    }
+    runAll(fns);
   }
 }
 
+/** Runs callbacks (writers', watchers'); one that throws does not stop the rest, nor the connection. */
 function runAll(fns: (() => void)[] | undefined): void {
   if (!fns) return;
   for (const fn of fns) {
     try {
       fn();
     } catch {
-      // a writer's callback failing is its own
+      // a callback's failure is its own
     }
   }
 }

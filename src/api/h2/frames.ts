@@ -105,6 +105,37 @@ export function goawayFrame(lastStream: number, code: number, debug = ""): Buffe
   return out;
 }
 
+/** A frame longer than the receiver's SETTINGS_MAX_FRAME_SIZE (a FRAME_SIZE_ERROR, RFC 9113 section 4.2). */
+export class FrameTooLong extends Error {
+  override name = "FrameTooLong";
+}
+
+/**
+ * Calls onFrame for each whole frame in `buf` from `at`, until one is
+ * incomplete or onFrame returns false; returns where reading stopped (the
+ * caller keeps the rest for the next bytes). Throws FrameTooLong for a
+ * frame longer than maxLength, before waiting for its payload.
+ */
+export function eachFrame(
+  buf: Buffer,
+  at: number,
+  maxLength: number,
+  onFrame: (type: number, flags: number, stream: number, payload: Buffer) => boolean,
+): number {
+  while (buf.length - at >= FRAME_HEADER_BYTES) {
+    const length = (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
+    if (length > maxLength) throw new FrameTooLong(`frame of ${length} bytes is over the ${maxLength} accepted`);
+    if (buf.length - at < FRAME_HEADER_BYTES + length) break;
+    const payload = buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length);
+    const type = buf[at + 3]!;
+    const flags = buf[at + 4]!;
+    const stream = buf.readUInt32BE(at + 5) & MAX_WINDOW;
+    at += FRAME_HEADER_BYTES + length;
+    if (!onFrame(type, flags, stream, payload)) break;
+  }
+  return at;
+}
+
 /**
  * A header block as HEADERS and, past the peer's frame size, CONTINUATION
  * frames, laid out in one buffer (RFC 9113 section 6.10).

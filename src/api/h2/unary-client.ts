@@ -16,7 +16,7 @@ import {
   DATA,
   END_HEADERS,
   END_STREAM,
-  FRAME_HEADER_BYTES,
+  DEFAULT_MAX_FRAME,
   GOAWAY,
   HEADERS,
   MAX_WINDOW,
@@ -31,6 +31,7 @@ import {
   headerFrames,
   settingsFrame,
   windowUpdateFrame,
+  eachFrame,
 } from "./frames.ts";
 import { HpackDecoder, encodeHeaders } from "./hpack.ts";
 
@@ -95,7 +96,7 @@ export function unaryOverSocket(socketPath: string, method: string, request: Uin
             if (out.length) write(s, Buffer.concat(out));
             if (reader.done) settle(reader.outcome(), reader.reply());
           } catch (e) {
-            settle(e as Error);
+            settle(e instanceof ApiError ? e : new ApiError(Code.INTERNAL, `${where}: ${(e as Error).message}`));
           }
         },
         close() {
@@ -141,17 +142,11 @@ class ReplyReader {
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     const buf = this.inbox ? Buffer.concat([this.inbox, chunk]) : chunk;
-    let at = 0;
-    while (buf.length - at >= FRAME_HEADER_BYTES && !this.done) {
-      const length = (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
-      if (buf.length - at < FRAME_HEADER_BYTES + length) break;
-      const type = buf[at + 3]!;
-      const flags = buf[at + 4]!;
-      const stream = buf.readUInt32BE(at + 5) & MAX_WINDOW;
-      const p = buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length);
-      at += FRAME_HEADER_BYTES + length;
+    // Frames past the default size are the server's to send only if we had raised it: we did not.
+    const at = eachFrame(buf, 0, DEFAULT_MAX_FRAME, (type, flags, stream, p) => {
       this.frame(type, flags, stream, p, out);
-    }
+      return !this.done;
+    });
     this.inbox = at < buf.length ? buf.subarray(at) : undefined;
     return out;
   }

@@ -474,10 +474,20 @@ afterAll(() => {
 
 // --- 1. preface --------------------------------------------------------------
 
+/** Runs `fn` on a fresh raw connection, closed afterwards whatever happens. */
+async function withRaw(optsOrFn: RawOptions | ((c: Raw) => Promise<void>), maybeFn?: (c: Raw) => Promise<void>): Promise<void> {
+  const fn = typeof optsOrFn === "function" ? optsOrFn : maybeFn!;
+  const c = await Raw.open(typeof optsOrFn === "function" ? {} : optsOrFn);
+  try {
+    await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
 describe("connection preface", () => {
   test("the server's first frame is SETTINGS with MAX_CONCURRENT_STREAMS; it ACKs ours; a PING comes back as ACK with its 8 bytes", async () => {
-    const c = await Raw.open({ settings: [[SETTINGS_INITIAL_WINDOW_SIZE, 70_000]], autoAck: false });
-    try {
+    await withRaw({ settings: [[SETTINGS_INITIAL_WINDOW_SIZE, 70_000]], autoAck: false }, async (c) => {
       const first = await c.next(() => true, "the server's first frame");
       expect(first.seq).toBe(0);
       expect(TYPE_NAMES[first.type]).toBe("SETTINGS");
@@ -501,15 +511,12 @@ describe("connection preface", () => {
       expect(pong.stream).toBe(0);
       expect(pong.payload).toEqual(payload);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("the preface and the frames of a call arriving a byte at a time", async () => {
     // No automatic SETTINGS ACK: it would land inside our preface.
-    const c = await Raw.open({ preface: false, settings: null, autoAck: false });
-    try {
+    await withRaw({ preface: false, settings: null, autoAck: false }, async (c) => {
       const bytes = Buffer.concat([PREFACE, settingsFrame([]), unaryRequest(1, "/t.T/Echo", Buffer.from("drip"))]);
       for (const b of bytes) {
         c.sock.write(Buffer.from([b]));
@@ -518,22 +525,17 @@ describe("connection preface", () => {
       const r = await reply(c, 1);
       expect(r.messages.map(String)).toEqual(["drip"]);
       expect(field(r.trailers, "grpc-status")).toBe("0");
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("a bad preface (HTTP/1.1): the server closes the connection, with GOAWAY PROTOCOL_ERROR if any", async () => {
-    const c = await Raw.open({ preface: false, settings: null });
-    try {
+    await withRaw({ preface: false, settings: null }, async (c) => {
       c.send(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "latin1"));
       await c.waitClosed(2000);
       for (const g of c.goaways()) expect(g.payload.readUInt32BE(4)).toBe(PROTOCOL_ERROR);
       // No stream was answered.
       expect(c.frames.filter((f) => f.stream !== 0)).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
     await expectServes();
   });
 });
@@ -542,8 +544,7 @@ describe("connection preface", () => {
 
 describe("header blocks and padding", () => {
   test("a request header block in HEADERS + 2 CONTINUATION frames", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       const block = Buffer.from(encodeHeaders(requestFields("/t.T/Echo", [["x-filler", "f".repeat(200)]])));
       const a = Math.floor(block.length / 3);
       const b = Math.floor((2 * block.length) / 3);
@@ -558,14 +559,11 @@ describe("header blocks and padding", () => {
       expect(r.messages.map(String)).toEqual(["continued"]);
       expect(field(r.trailers, "grpc-status")).toBe("0");
       expect(c.on(1, RST_STREAM)).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("END_STREAM on a HEADERS continued by CONTINUATION still ends the request (no message: INTERNAL, trailers-only)", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       const block = Buffer.from(encodeHeaders(requestFields("/t.T/Echo")));
       const a = Math.floor(block.length / 2);
       c.send(rawFrame(HEADERS, END_STREAM, 1, block.subarray(0, a)), rawFrame(CONTINUATION, END_HEADERS, 1, block.subarray(a)));
@@ -575,14 +573,11 @@ describe("header blocks and padding", () => {
       expect(field(r.trailers, ":status")).toBe("200");
       expect(field(r.trailers, "grpc-status")).toBe("13");
       expect(field(r.trailers, "grpc-message")).toContain("got 0");
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("PADDED (and PRIORITY) HEADERS, and PADDED DATA with pad lengths 0 and 10", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       const block = Buffer.from(encodeHeaders(requestFields("/t.T/Echo")));
       const priority = Buffer.from([0, 0, 0, 0, 15]); // depends on stream 0, weight 16
       c.send(rawFrame(HEADERS, PADDED | PRIORITY_FLAG | END_HEADERS, 1, Buffer.concat([Buffer.from([7]), priority, block, Buffer.alloc(7)])));
@@ -599,9 +594,7 @@ describe("header blocks and padding", () => {
       c.send(rawFrame(DATA, END_STREAM, 3, grpcFrame(Buffer.from("three"))));
       expect((await reply(c, 3)).messages.map(String)).toEqual(["three"]);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 });
 
@@ -721,22 +714,18 @@ describe("connection errors: GOAWAY with the code, the socket closes, the server
     });
 
   test("HEADERS reopening a stream that completed → STREAM_CLOSED (RFC 9113 5.1), last stream id 1", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(unaryRequest(1, "/t.T/Echo", Buffer.from("once")));
       await reply(c, 1);
       c.send(unaryRequest(1, "/t.T/Echo", Buffer.from("twice")));
       const g = await expectConnectionError(c, STREAM_CLOSED);
       expect(g.payload.readUInt32BE(0)).toBe(1);
-    } finally {
-      c.close();
-    }
+    });
     await expectServes();
   });
 
   test("PRIORITY of 4 bytes → RST_STREAM FRAME_SIZE_ERROR on its stream only; a 5-byte PRIORITY on an idle stream is ignored", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(rawFrame(PRIORITY, 0, 7, Buffer.from([0, 0, 0, 0, 15])));
       c.send(headersFrame(1, requestFields("/t.T/Echo")), rawFrame(PRIORITY, 0, 1, Buffer.alloc(4)));
       const r = await c.next((f) => f.stream === 1, "a frame on stream 1");
@@ -745,21 +734,16 @@ describe("connection errors: GOAWAY with the code, the socket closes, the server
       c.send(unaryRequest(3, "/t.T/Echo", Buffer.from("three")));
       expect((await reply(c, 3)).messages.map(String)).toEqual(["three"]);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("unknown frame types are ignored, also on streams", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(rawFrame(0xfa, 0xff, 0, Buffer.from("whatever")), rawFrame(0x0b, 0, 1, Buffer.from("x")));
       c.send(unaryRequest(1, "/t.T/Echo", Buffer.from("still here")));
       expect((await reply(c, 1)).messages.map(String)).toEqual(["still here"]);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 });
 
@@ -767,8 +751,7 @@ describe("connection errors: GOAWAY with the code, the socket closes, the server
 
 describe("stream errors: RST_STREAM on the stream, the connection serves on", () => {
   test("malformed requests (upper-case name, pseudo after regular, connection-specific field, te: gzip, no :path) → PROTOCOL_ERROR each", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       const base = requestFields("/t.T/Echo");
       const bad: Fields[] = [
         [...base, ["X-Upper", "1"]],
@@ -788,14 +771,11 @@ describe("stream errors: RST_STREAM on the stream, the connection serves on", ()
       const r = await reply(c, id);
       expect(r.messages.map(String)).toEqual(["after"]);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("a stream WINDOW_UPDATE of 0 → RST_STREAM PROTOCOL_ERROR; one past 2^31-1 → RST_STREAM FLOW_CONTROL_ERROR", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(headersFrame(1, requestFields("/t.T/Echo")), windowUpdate(1, 0));
       expect(frameName(await c.next((f) => f.stream === 1, "a frame on stream 1"))).toBe(`RST_STREAM(stream 1, flags 0x0, 4 B, code ${PROTOCOL_ERROR})`);
       c.send(headersFrame(3, requestFields("/t.T/Echo")), windowUpdate(3, MAX_WINDOW));
@@ -803,14 +783,11 @@ describe("stream errors: RST_STREAM on the stream, the connection serves on", ()
       c.send(unaryRequest(5, "/t.T/Echo", Buffer.from("fine")));
       expect((await reply(c, 5)).messages.map(String)).toEqual(["fine"]);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("DATA on a half-closed (remote) stream → RST_STREAM STREAM_CLOSED", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       // Sink never answers: the stream stays half-closed (remote) after our END_STREAM.
       c.send(headersFrame(1, requestFields("/t.T/Sink"), END_HEADERS | END_STREAM));
       await c.roundTrip();
@@ -821,14 +798,11 @@ describe("stream errors: RST_STREAM on the stream, the connection serves on", ()
       c.send(unaryRequest(3, "/t.T/Echo", Buffer.from("fine")));
       expect((await reply(c, 3)).messages.map(String)).toEqual(["fine"]);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("DATA past the stream's window (1 MiB, reader paused) → RST_STREAM FLOW_CONTROL_ERROR; up to the window is fine", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       const sinks = seen.sinkCalls;
       c.send(headersFrame(1, requestFields("/t.T/Sink")));
       // 16 one-byte requests: the handler reads none, so the stream pauses and takes nothing more.
@@ -854,9 +828,7 @@ describe("stream errors: RST_STREAM on the stream, the connection serves on", ()
       c.send(unaryRequest(3, "/t.T/Echo", Buffer.from("fine")));
       expect((await reply(c, 3)).messages.map(String)).toEqual(["fine"]);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 });
 
@@ -864,8 +836,7 @@ describe("stream errors: RST_STREAM on the stream, the connection serves on", ()
 
 describe("SETTINGS_MAX_CONCURRENT_STREAMS", () => {
   test(`with ${MAX_CONCURRENT} streams open a 4th gets REFUSED_STREAM; the three complete; a later stream works`, async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(headersFrame(1, requestFields("/t.T/Echo")), headersFrame(3, requestFields("/t.T/Echo")), headersFrame(5, requestFields("/t.T/Echo")));
       await c.roundTrip();
       expect(c.frames.filter((f) => f.stream !== 0)).toEqual([]);
@@ -885,9 +856,7 @@ describe("SETTINGS_MAX_CONCURRENT_STREAMS", () => {
       expect((await reply(c, 9)).messages.map(String)).toEqual(["s9"]);
       expect(c.on(7).length).toBe(1);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 });
 
@@ -897,8 +866,7 @@ describe("flow control towards the client", () => {
   test("INITIAL_WINDOW_SIZE 100 and no WINDOW_UPDATE: 100 bytes; a stream update: up to the connection's 65535; then all of 300 KB", async () => {
     const total = 300_000;
     const chunk = 16_384;
-    const c = await Raw.open({ settings: [[SETTINGS_INITIAL_WINDOW_SIZE, 100]], grantStream: false, grantConnection: false });
-    try {
+    await withRaw({ settings: [[SETTINGS_INITIAL_WINDOW_SIZE, 100]], grantStream: false, grantConnection: false }, async (c) => {
       await c.next((f) => f.type === SETTINGS && (f.flags & ACK) !== 0, "the ACK of our SETTINGS");
       c.send(unaryRequest(1, "/t.T/Big", Buffer.from(`${total}:${chunk}`)));
       await c.until(() => c.dataBytes(1) >= 100, "100 bytes of DATA");
@@ -925,14 +893,11 @@ describe("flow control towards the client", () => {
       expect(Buffer.concat(r.messages).equals(pattern(total))).toBe(true);
       expect(field(r.trailers, "grpc-status")).toBe("0");
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("SETTINGS_INITIAL_WINDOW_SIZE changed mid-stream applies as a delta (RFC 9113 6.9.2): down to a negative window, then up", async () => {
-    const c = await Raw.open({ settings: [[SETTINGS_INITIAL_WINDOW_SIZE, 100]], grantStream: false, grantConnection: true });
-    try {
+    await withRaw({ settings: [[SETTINGS_INITIAL_WINDOW_SIZE, 100]], grantStream: false, grantConnection: true }, async (c) => {
       c.send(unaryRequest(1, "/t.T/Big", Buffer.from("1000:100"))); // 10 messages of 105 bytes: 1050
       await c.until(() => c.dataBytes(1) >= 100, "100 bytes of DATA");
       await c.roundTrip();
@@ -953,14 +918,11 @@ describe("flow control towards the client", () => {
       expect(c.dataBytes(1)).toBe(1050);
       expect(Buffer.concat(r.messages).equals(pattern(1000))).toBe(true);
       expect(field(r.trailers, "grpc-status")).toBe("0");
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("a new stream starts with the last SETTINGS_INITIAL_WINDOW_SIZE", async () => {
-    const c = await Raw.open({ settings: [[SETTINGS_INITIAL_WINDOW_SIZE, 10]], grantStream: false });
-    try {
+    await withRaw({ settings: [[SETTINGS_INITIAL_WINDOW_SIZE, 10]], grantStream: false }, async (c) => {
       c.send(settingsFrame([[SETTINGS_INITIAL_WINDOW_SIZE, 30]]));
       c.send(unaryRequest(1, "/t.T/Big", Buffer.from("500:500")));
       await c.until(() => c.dataBytes(1) >= 30, "30 bytes of DATA");
@@ -971,9 +933,7 @@ describe("flow control towards the client", () => {
       c.send(windowUpdate(1, 475));
       const r = await reply(c, 1);
       expect(Buffer.concat(r.messages).equals(pattern(500))).toBe(true);
-    } finally {
-      c.close();
-    }
+    });
   });
 });
 
@@ -981,8 +941,7 @@ describe("flow control towards the client", () => {
 
 describe("client RST_STREAM", () => {
   test("mid server stream: no DATA on the stream after the server read the reset; the handler is cancelled; the connection serves on", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       const aborted = seen.floodAborted;
       c.send(unaryRequest(1, "/t.T/Flood", Buffer.alloc(0)));
       await c.until(() => c.dataBytes(1) >= 4 * FLOOD_CHUNK, "some flood DATA");
@@ -998,9 +957,7 @@ describe("client RST_STREAM", () => {
       c.send(unaryRequest(3, "/t.T/Echo", Buffer.from("after reset")));
       expect((await reply(c, 3)).messages.map(String)).toEqual(["after reset"]);
       expect(c.goaways()).toEqual([]);
-    } finally {
-      c.close();
-    }
+    });
   });
 });
 
@@ -1008,8 +965,7 @@ describe("client RST_STREAM", () => {
 
 describe("client GOAWAY", () => {
   test("the in-flight call finishes, then the server closes the connection", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(headersFrame(1, requestFields("/t.T/Echo")));
       await c.roundTrip();
       c.send(goaway(0, NO_ERROR));
@@ -1022,22 +978,17 @@ describe("client GOAWAY", () => {
       expect(field(r.trailers, "grpc-status")).toBe("0");
       await c.waitClosed(2000);
       for (const g of c.goaways()) expect(g.payload.readUInt32BE(4)).toBe(NO_ERROR);
-    } finally {
-      c.close();
-    }
+    });
     await expectServes();
   });
 
   test("with no stream open the server closes at once", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(unaryRequest(1, "/t.T/Echo", Buffer.from("x")));
       await reply(c, 1);
       c.send(goaway(1, NO_ERROR));
       await c.waitClosed(2000);
-    } finally {
-      c.close();
-    }
+    });
   });
 });
 
@@ -1051,42 +1002,42 @@ describe("the client's SETTINGS_MAX_FRAME_SIZE", () => {
   };
 
   test("16384 (the default): no DATA frame over 16384", async () => {
-    const c = await Raw.open({
-      settings: [
-        [SETTINGS_MAX_FRAME_SIZE, 16_384],
-        [SETTINGS_INITIAL_WINDOW_SIZE, 1 << 24],
-      ],
-    });
-    try {
-      big(c);
-      const r = await reply(c, 1);
-      expect(Buffer.concat(r.messages).equals(pattern(total))).toBe(true);
-      const sizes = c.on(1, DATA).map((f) => f.payload.length);
-      expect(Math.max(...sizes)).toBe(16_384);
-      expect(c.frames.every((f) => f.payload.length <= 16_384)).toBe(true);
-    } finally {
-      c.close();
-    }
+    await withRaw(
+      {
+        settings: [
+          [SETTINGS_MAX_FRAME_SIZE, 16_384],
+          [SETTINGS_INITIAL_WINDOW_SIZE, 1 << 24],
+        ],
+      },
+      async (c) => {
+        big(c);
+        const r = await reply(c, 1);
+        expect(Buffer.concat(r.messages).equals(pattern(total))).toBe(true);
+        const sizes = c.on(1, DATA).map((f) => f.payload.length);
+        expect(Math.max(...sizes)).toBe(16_384);
+        expect(c.frames.every((f) => f.payload.length <= 16_384)).toBe(true);
+      },
+    );
   });
 
   test("65536: DATA frames larger than 16384, none over 65536", async () => {
-    const c = await Raw.open({
-      settings: [
-        [SETTINGS_MAX_FRAME_SIZE, 65_536],
-        [SETTINGS_INITIAL_WINDOW_SIZE, 1 << 24],
-      ],
-    });
-    try {
-      big(c);
-      const r = await reply(c, 1);
-      expect(Buffer.concat(r.messages).equals(pattern(total))).toBe(true);
-      const sizes = c.on(1, DATA).map((f) => f.payload.length);
-      expect(Math.max(...sizes)).toBeGreaterThan(16_384);
-      expect(Math.max(...sizes)).toBeLessThanOrEqual(65_536);
-      expect(c.frames.every((f) => f.payload.length <= 65_536)).toBe(true);
-    } finally {
-      c.close();
-    }
+    await withRaw(
+      {
+        settings: [
+          [SETTINGS_MAX_FRAME_SIZE, 65_536],
+          [SETTINGS_INITIAL_WINDOW_SIZE, 1 << 24],
+        ],
+      },
+      async (c) => {
+        big(c);
+        const r = await reply(c, 1);
+        expect(Buffer.concat(r.messages).equals(pattern(total))).toBe(true);
+        const sizes = c.on(1, DATA).map((f) => f.payload.length);
+        expect(Math.max(...sizes)).toBeGreaterThan(16_384);
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(65_536);
+        expect(c.frames.every((f) => f.payload.length <= 65_536)).toBe(true);
+      },
+    );
   });
 });
 
@@ -1094,8 +1045,7 @@ describe("the client's SETTINGS_MAX_FRAME_SIZE", () => {
 
 describe("closed streams, floods and overflows (RFC 9113 5.1, 6.9.2, CVE-2024-27316)", () => {
   test("a SETTINGS_INITIAL_WINDOW_SIZE change pushing an open stream's window over 2^31-1 → GOAWAY FLOW_CONTROL_ERROR (6.9.2)", async () => {
-    const c = await Raw.open({ grantStream: false });
-    try {
+    await withRaw({ grantStream: false }, async (c) => {
       c.send(headersFrame(1, requestFields("/t.T/Echo")));
       // The stream's send window: 65535 + (2^31-1 - 65535) = 2^31-1, the most allowed.
       c.send(windowUpdate(1, MAX_WINDOW - 65_535));
@@ -1104,15 +1054,12 @@ describe("closed streams, floods and overflows (RFC 9113 5.1, 6.9.2, CVE-2024-27
       // +1 on every stream's window: 2^31.
       c.send(settingsFrame([[SETTINGS_INITIAL_WINDOW_SIZE, 65_536]]));
       await expectConnectionError(c, FLOW_CONTROL_ERROR);
-    } finally {
-      c.close();
-    }
+    });
     await expectServes();
   });
 
   test("trailers (HEADERS + END_STREAM) on a stream the server refused are ignored, not a connection error (5.1 closed)", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(headersFrame(1, requestFields("/t.T/Echo")), headersFrame(3, requestFields("/t.T/Echo")), headersFrame(5, requestFields("/t.T/Echo")));
       c.send(headersFrame(7, requestFields("/t.T/Echo")));
       const refused = await c.next((f) => f.stream === 7, "a frame on stream 7");
@@ -1123,71 +1070,54 @@ describe("closed streams, floods and overflows (RFC 9113 5.1, 6.9.2, CVE-2024-27
       expect(c.goaways().map(frameName)).toEqual([]);
       for (const id of [1, 3, 5]) c.send(rawFrame(DATA, END_STREAM, id, grpcFrame(Buffer.from(`s${id}`))));
       for (const id of [1, 3, 5]) expect((await reply(c, id)).messages.map(String)).toEqual([`s${id}`]);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("HEADERS opening a stream id lower than one already opened → GOAWAY PROTOCOL_ERROR (5.1.1)", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(unaryRequest(5, "/t.T/Echo", Buffer.from("five")));
       await reply(c, 5);
       c.send(unaryRequest(3, "/t.T/Echo", Buffer.from("three")));
       await expectConnectionError(c, PROTOCOL_ERROR);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("HEADERS on a half-closed (remote) stream → RST_STREAM STREAM_CLOSED (5.1)", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(headersFrame(1, requestFields("/t.T/Sink"), END_HEADERS | END_STREAM));
       await c.roundTrip();
       c.send(headersFrame(1, [["x-trailer", "again"]], END_HEADERS | END_STREAM));
       const r = await c.next((f) => f.stream === 1 && f.type === RST_STREAM, "RST_STREAM on stream 1");
       expect(r.payload.readUInt32BE(0)).toBe(STREAM_CLOSED);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("a CONTINUATION flood (HEADERS, then 100000 empty CONTINUATIONs, 900 KB) ends the connection (CVE-2024-27316 class)", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       const block = encodeHeaders(requestFields("/t.T/Echo"));
       const empty = rawFrame(CONTINUATION, 0, 1);
       c.send(rawFrame(HEADERS, 0, 1, block), Buffer.concat(Array.from({ length: 100_000 }, () => empty)));
       const g = await c.next((f) => f.type === GOAWAY, "GOAWAY");
       expect(g.payload.readUInt32BE(4)).not.toBe(NO_ERROR);
       await c.waitClosed(2000);
-    } finally {
-      c.close();
-    }
+    });
     await expectServes();
   });
 
   test("GOAWAY of 4 bytes (no error code) → GOAWAY FRAME_SIZE_ERROR (4.2)", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(rawFrame(GOAWAY, 0, 0, u32(0)));
       await expectConnectionError(c, FRAME_SIZE_ERROR);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   test("DATA on a stream the client reset → RST_STREAM STREAM_CLOSED (5.1 closed)", async () => {
-    const c = await Raw.open();
-    try {
+    await withRaw(async (c) => {
       c.send(headersFrame(1, requestFields("/t.T/Echo")), rst(1, CANCEL));
       await c.roundTrip();
       c.send(rawFrame(DATA, END_STREAM, 1, grpcFrame(Buffer.from("after my reset"))));
       const r = await c.next((f) => f.stream === 1 && f.type === RST_STREAM, "RST_STREAM on stream 1");
       expect(r.payload.readUInt32BE(0)).toBe(STREAM_CLOSED);
-    } finally {
-      c.close();
-    }
+    });
   });
 });
