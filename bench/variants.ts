@@ -1,13 +1,14 @@
-// bun bench/variants.ts [--rounds N] [--orphans N] [--calls N] [--growth N] NAME=BINARY[,ENV=VALUE...] ...
+// bun bench/variants.ts [--rounds N] [--orphans N] [--calls N] [--growth N] [--configured 1] NAME=BINARY[,ENV=VALUE...] ...
 // Side-by-side measurement of minos builds (or of one build under different
 // environments, e.g. BUN_JSC_* options): per round, each variant boots a
 // sandbox node (its binary as /sbin/init) and gets the same measurements —
 // exec → API, RSS after boot, after 10k and 20k calls, API p50/p99 and
-// throughput beside the node's containerd, and PID 1's CPU for an orphan storm.
+// throughput beside the node's containerd, and PID 1's CPU for an orphan storm;
+// with --configured 1 also RSS after a boot with a stored machine config.
 // The variants' order rotates every round. What README "Benchmarks" quotes as
 // "what each change bought" comes from here.
 import { apiRound, rssGrowth } from "./rows/api.ts";
-import { bootOnce, rssKiB } from "./rows/node.ts";
+import { bootOnce, configuredBootRss, rssKiB } from "./rows/node.ts";
 import type { StormResult } from "./rows/reaping.ts";
 import { spread } from "./rounds.ts";
 import { rootfsInRam } from "./ram.ts";
@@ -26,6 +27,8 @@ const ORPHANS = opt("--orphans", 5000);
 const CALLS = opt("--calls", 3000);
 /** Calls of the RSS-growth measure (sampled every tenth; 10k and 20k are always reported when reached). */
 const GROWTH = opt("--growth", 20_000);
+/** Also boot each variant with a stored machine config (bench row 3's second line). */
+const CONFIGURED = opt("--configured", 0) > 0;
 const variants = args.map((a) => {
   const [name, spec] = a.split("=", 2) as [string, string];
   const [binary, ...envs] = (a.slice(name.length + 1) || spec).split(",");
@@ -79,6 +82,7 @@ for (let r = 0; r < ROUNDS; r++) {
         s.reapCpuMs = st.init_cpu_ms;
         s.reapWallMs = st.total_ms;
       }
+      if (CONFIGURED) s.rssConfiguredMiB = (await configuredBootRss({ env: v.env, files, ...rootfsInRam("dist/rootfs") })) / 1024;
       samples.get(v.name)!.push(s);
       console.error(
         `variants: round ${r + 1} ${v.name}: ${Object.entries(s)
