@@ -1,12 +1,16 @@
-// gRPC over node:http2 to containerd's unix socket, with what the machine-API
-// transport (src/api/transport.ts) does not offer yet: request metadata
+// gRPC to containerd's unix socket on our own HTTP/2 (src/api/h2 in its
+// client role, over Bun.connect), with what the machine-API transport
+// (src/api/transport.ts) does not offer: request metadata
 // (containerd-namespace, containerd-lease) and client/bidirectional streams
 // (content Write). Same framing and status handling as that transport, and
-// the same ApiError, so callers see one error type. If transport.ts gains
-// metadata and a duplex call, this file shrinks to a wrapper over it.
-import type http2 from "node:http2";
-import { CANCEL } from "../api/h2/frames.ts";
-import { http2Lib, netLib } from "../lib/node-libs.ts";
+// the same ApiError, so callers see one error type. Not node:http2: a node
+// running containers would load it (and node:net) into PID 1 for this client
+// alone (src/lib/node-libs.ts), and its client strands request data that
+// waits for window (oven-sh/bun#30319); here send() resolves once the
+// message is on the socket, within containerd's windows.
+import { connectUnix } from "../api/h2/connect.ts";
+import type { H2Connection, H2Stream } from "../api/h2/connection.ts";
+import { CANCEL, DEFAULT_WINDOW, NO_ERROR } from "../api/h2/frames.ts";
 import { ApiError } from "../api/transport.ts";
 import { CODE_NAMES, Code } from "../api/status.ts";
 
@@ -16,8 +20,7 @@ export { ApiError };
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** A larger receive window than HTTP/2's 64 KiB keeps content reads from stalling on WINDOW_UPDATEs. */
 const WINDOW_BYTES = 8 * 1024 * 1024;
-/** HTTP/2's initial flow-control window (RFC 9113 6.9.2) before the peer's SETTINGS say otherwise. */
-const DEFAULT_WINDOW = 65_535;
+const CLIENT_SETTINGS = { maxConcurrentStreams: 100, streamWindow: WINDOW_BYTES, connectionWindow: WINDOW_BYTES, maxHeaderListBytes: 64 * 1024 };
 
 export interface CallOptions {
   /** Deadline for the whole call: sent as grpc-timeout and enforced here. */
@@ -54,12 +57,13 @@ export class Deframer {
   }
 }
 
-export function statusFrom(headers: http2.IncomingHttpHeaders): ApiError | null | undefined {
-  const raw = headers["grpc-status"];
+/** A call's status from its response headers or trailers: null for OK, undefined when they carry none. */
+export function statusFrom(fields: readonly (readonly [string, string])[]): ApiError | null | undefined {
+  const raw = fieldOf(fields, "grpc-status");
   if (raw === undefined) return undefined;
   const code = Number(raw);
   if (code === Code.OK) return null;
-  let details = String(headers["grpc-message"] ?? "");
+  let details = fieldOf(fields, "grpc-message") ?? "";
   try {
     details = decodeURIComponent(details);
   } catch {
@@ -68,10 +72,17 @@ export function statusFrom(headers: http2.IncomingHttpHeaders): ApiError | null 
   return new ApiError(code, details || CODE_NAMES[code] || "error");
 }
 
+function fieldOf(fields: readonly (readonly [string, string])[], name: string): string | undefined {
+  for (const [n, v] of fields) if (n === name) return v;
+  return undefined;
+}
+
 /**
- * One call in flight: send() frames a request (waiting while HTTP/2 flow
- * control says the peer is full), end() half-closes, replies are read with
- * next() or by iterating, and `done` settles with the call's status.
+ * One call in flight: send() frames a request (resolving once it is on the
+ * socket, within the peer's flow-control windows), end() half-closes,
+ * replies are read with next() or by iterating, and `done` settles with the
+ * call's status. The HTTP/2 stream opens once the connection is up; calls
+ * made meanwhile wait for it.
  */
 export class Call implements AsyncIterable<Uint8Array> {
   private readonly queue: Uint8Array[] = [];
@@ -79,57 +90,94 @@ export class Call implements AsyncIterable<Uint8Array> {
   private failure: Error | undefined;
   private finished = false;
   private cancelled = false;
+  private stream: H2Stream | undefined;
+  private readonly ready: Promise<H2Stream | undefined>;
+  /** send()s waiting for their bytes to reach the socket (or the call to end). */
+  private writers: (() => void)[] = [];
+  private status: ApiError | null | undefined;
+  private settle!: (err: Error | undefined) => void;
+  private readonly deadline: ReturnType<typeof setTimeout> | undefined;
   readonly done: Promise<void>;
 
   constructor(
-    private readonly stream: http2.ClientHttp2Stream,
-    where: string,
+    opening: Promise<H2Stream>,
+    private readonly where: string,
     timeoutMs: number | undefined,
   ) {
-    let status: ApiError | null | undefined;
-    const deframer = new Deframer();
     this.done = new Promise<void>((resolve, reject) => {
-      const deadline =
-        timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => finish(new ApiError(Code.DEADLINE_EXCEEDED, `no answer from ${where} within ${timeoutMs} ms`), true), timeoutMs);
-      const finish = (err: Error | null | undefined, cancel = false) => {
-        if (this.finished) return;
-        this.finished = true;
-        clearTimeout(deadline);
-        if (cancel && !stream.closed) stream.close(CANCEL);
-        this.failure = err ?? undefined;
-        this.notify();
-        if (err) reject(err);
-        else resolve();
-      };
-      stream.on("response", (headers) => {
-        const httpStatus = Number(headers[":status"]);
-        if (httpStatus !== 200) status = new ApiError(Code.UNAVAILABLE, `HTTP ${httpStatus} from ${where}`);
-        const s = statusFrom(headers);
-        if (s !== undefined) status = s;
-      });
-      stream.on("data", (chunk: Buffer) => {
-        try {
-          for (const m of deframer.push(chunk)) this.queue.push(m);
-          this.notify();
-        } catch (e) {
-          finish(e as Error, true);
-        }
-      });
-      stream.on("trailers", (headers) => {
-        const s = statusFrom(headers);
-        if (s !== undefined) status = s;
-      });
-      stream.on("error", (e) => finish(transportError(e, where)));
-      stream.on("close", () => {
-        if (status !== undefined) finish(status);
-        else if (stream.rstCode === CANCEL) finish(new ApiError(Code.CANCELLED, "call cancelled"));
-        else finish(new ApiError(Code.UNAVAILABLE, `${where}: stream closed without a status (code ${stream.rstCode})`));
-      });
+      this.settle = (err) => (err ? reject(err) : resolve());
     });
     // Failures surface through next()/send(); an unobserved `done` must not crash the process.
     this.done.catch(() => {});
+    this.deadline =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => this.finish(new ApiError(Code.DEADLINE_EXCEEDED, `no answer from ${where} within ${timeoutMs} ms`), true), timeoutMs);
+    this.ready = opening.then(
+      (stream) => {
+        if (this.finished) {
+          stream.close(CANCEL);
+          return undefined;
+        }
+        this.attach(stream);
+        return stream;
+      },
+      (e: Error) => {
+        this.finish(transportError(e, where));
+        return undefined;
+      },
+    );
+  }
+
+  private attach(stream: H2Stream): void {
+    this.stream = stream;
+    const deframer = new Deframer();
+    let sawHeaders = false;
+    stream.onHeaders = (fields) => {
+      if (!sawHeaders) {
+        sawHeaders = true;
+        const httpStatus = fieldOf(fields, ":status");
+        if (httpStatus !== "200") this.status = new ApiError(Code.UNAVAILABLE, `HTTP ${httpStatus ?? "(none)"} from ${this.where}`);
+      }
+      const s = statusFrom(fields);
+      if (s !== undefined) this.status = s;
+    };
+    stream.onData = (chunk: Buffer) => {
+      try {
+        for (const m of deframer.push(chunk)) this.queue.push(m);
+        this.notify();
+      } catch (e) {
+        this.finish(e as Error, true);
+      }
+    };
+    stream.onEnd = () => {
+      // The server's side is complete: the status is known (or missing). A request still being sent is cut.
+      this.finish(this.status !== undefined ? this.status : new ApiError(Code.INTERNAL, `${this.where}: the reply ended without a status`));
+      if (!stream.closed && !stream.localEnded) stream.close(NO_ERROR);
+    };
+    stream.onClose(() => {
+      this.releaseWriters();
+      if (this.status !== undefined) this.finish(this.status);
+      else if (stream.resetCode === CANCEL) this.finish(new ApiError(Code.CANCELLED, "call cancelled"));
+      else this.finish(new ApiError(Code.UNAVAILABLE, `${this.where}: stream closed without a status (code ${stream.resetCode ?? "none"})`));
+    });
+  }
+
+  private finish(err: Error | null | undefined, cancel = false): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.deadline);
+    if (cancel && this.stream && !this.stream.closed) this.stream.close(CANCEL);
+    this.failure = err ?? undefined;
+    this.notify();
+    this.releaseWriters();
+    this.settle(this.failure);
+  }
+
+  private releaseWriters(): void {
+    const w = this.writers;
+    this.writers = [];
+    for (const fn of w) fn();
   }
 
   private notify(): void {
@@ -137,11 +185,7 @@ export class Call implements AsyncIterable<Uint8Array> {
     this.wake = undefined;
   }
 
-  /**
-   * Sends one request message; resolves when the peer's flow-control window
-   * has room again. Beware Bun 1.4: a message that has to wait for window can
-   * be stranded (see content.ts), so large uploads pace themselves by replies.
-   */
+  /** Sends one request message; resolves once it is on the socket. */
   async send(message: Uint8Array): Promise<void> {
     return this.sendFramed(frame(message));
   }
@@ -149,15 +193,16 @@ export class Call implements AsyncIterable<Uint8Array> {
   /** Like send() for a message already framed (5-byte gRPC prefix included). */
   async sendFramed(framed: Uint8Array): Promise<void> {
     if (this.finished) throw this.failure ?? new ApiError(Code.FAILED_PRECONDITION, "call already finished");
-    if (this.stream.write(framed)) return;
+    const stream = this.stream ?? (await this.ready);
+    if (!stream || this.finished) throw this.failure ?? new ApiError(Code.FAILED_PRECONDITION, "call already finished");
+    if (!stream.accepting) throw new ApiError(Code.FAILED_PRECONDITION, "the call's requests were already ended");
     await new Promise<void>((resolve) => {
-      const go = () => {
-        this.stream.off("drain", go);
-        this.stream.off("close", go);
+      this.writers.push(resolve);
+      stream.write(framed, () => {
+        const i = this.writers.indexOf(resolve);
+        if (i >= 0) this.writers.splice(i, 1);
         resolve();
-      };
-      this.stream.on("drain", go);
-      this.stream.on("close", go);
+      });
     });
     if (this.finished && this.failure) throw this.failure;
   }
@@ -165,17 +210,16 @@ export class Call implements AsyncIterable<Uint8Array> {
   /**
    * The peer's SETTINGS_INITIAL_WINDOW_SIZE as last announced on this call's
    * connection (HTTP/2's 65535 until it says otherwise). grpc-go's BDP
-   * estimator raises it during large uploads; see content.ts for how an
-   * upload sizes its writes by it.
+   * estimator raises it during large uploads; content.ts sizes its writes by it.
    */
   peerInitialWindow(): number {
-    const w = this.stream.session?.remoteSettings?.initialWindowSize;
-    return typeof w === "number" && w > 0 ? w : DEFAULT_WINDOW;
+    return this.stream?.connection.peerStreamWindow ?? DEFAULT_WINDOW;
   }
 
   /** Half-closes: no more requests. */
   end(): void {
-    if (!this.stream.closed && !this.stream.writableEnded) this.stream.end();
+    if (this.stream) this.stream.endData();
+    else void this.ready.then((s) => s?.endData());
   }
 
   /** Stops the call; a reader waiting in next() (or a for-await loop) then simply ends. */
@@ -183,7 +227,9 @@ export class Call implements AsyncIterable<Uint8Array> {
     this.cancelled = true;
     this.queue.length = 0;
     this.notify();
-    if (!this.stream.closed) this.stream.close(CANCEL);
+    if (this.stream) {
+      if (!this.stream.closed) this.stream.close(CANCEL);
+    } else void this.ready.then((s) => s && !s.closed && s.close(CANCEL));
   }
 
   /** The next reply; undefined once the call ended with OK (or was cancelled here). Throws the call's error status. */
@@ -212,52 +258,53 @@ export class Call implements AsyncIterable<Uint8Array> {
   }
 }
 
-/** A lazily (re)connected HTTP/2 session to one unix socket: a containerd restart needs no new client. */
+/** A lazily (re)connected HTTP/2 connection to one unix socket: a containerd restart needs no new client. */
 export class Channel {
-  private session: http2.ClientHttp2Session | undefined;
+  private conn: H2Connection | undefined;
+  private connecting: Promise<H2Connection> | undefined;
   private readonly where: string;
 
   constructor(readonly socketPath: string) {
     this.where = `unix:${socketPath}`;
   }
 
-  private current(): http2.ClientHttp2Session {
-    const s = this.session;
-    if (s && !s.closed && !s.destroyed) return s;
-    const session = http2Lib().connect("http://localhost", {
-      createConnection: () => netLib().connect(this.socketPath),
-      settings: { initialWindowSize: WINDOW_BYTES },
-    });
-    session.on("error", () => {
-      // each stream reports its own failure; a dead session is replaced on the next call
-      if (this.session === session) this.session = undefined;
-    });
-    session.on("close", () => {
-      if (this.session === session) this.session = undefined;
-    });
-    session.on("connect", () => session.setLocalWindowSize(WINDOW_BYTES));
-    this.session = session;
-    return session;
+  private connection(): Promise<H2Connection> {
+    const c = this.conn;
+    if (c && !c.closed && !c.destroyed) return Promise.resolve(c);
+    if (this.connecting) return this.connecting;
+    const p = connectUnix(this.socketPath, CLIENT_SETTINGS).then(
+      (conn) => {
+        this.connecting = undefined;
+        this.conn = conn;
+        conn.onClose(() => {
+          if (this.conn === conn) this.conn = undefined;
+        });
+        return conn;
+      },
+      (e: Error) => {
+        this.connecting = undefined;
+        throw e;
+      },
+    );
+    this.connecting = p;
+    return p;
   }
 
   /** Opens a call to /package.Service/Method; send requests on it. */
   open(path: string, opts: CallOptions = {}): Call {
-    const headers: http2.OutgoingHttpHeaders = {
-      ":method": "POST",
-      ":path": path,
-      "content-type": "application/grpc+proto",
-      te: "trailers",
-      "user-agent": "minos-containerd-client",
-      ...opts.metadata,
-    };
-    if (opts.timeoutMs !== undefined) headers["grpc-timeout"] = `${Math.max(1, Math.ceil(opts.timeoutMs))}m`;
-    let stream: http2.ClientHttp2Stream;
-    try {
-      stream = this.current().request(headers);
-    } catch (e) {
-      throw transportError(e as Error, this.where);
-    }
-    return new Call(stream, this.where, opts.timeoutMs);
+    const fields: [string, string][] = [
+      [":method", "POST"],
+      [":scheme", "http"],
+      [":path", path],
+      [":authority", "localhost"],
+      ["content-type", "application/grpc+proto"],
+      ["te", "trailers"],
+      ["user-agent", "minos-containerd-client"],
+      ...Object.entries(opts.metadata ?? {}),
+    ];
+    if (opts.timeoutMs !== undefined) fields.push(["grpc-timeout", `${Math.max(1, Math.ceil(opts.timeoutMs))}m`]);
+    const opening = this.connection().then((c) => c.request(fields));
+    return new Call(opening, this.where, opts.timeoutMs);
   }
 
   async unary(path: string, body: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
@@ -281,9 +328,9 @@ export class Channel {
   }
 
   close(): void {
-    const s = this.session;
-    this.session = undefined;
-    if (s && !s.closed && !s.destroyed) s.close();
+    const c = this.conn;
+    this.conn = undefined;
+    if (c && !c.closed && !c.destroyed) c.close();
   }
 }
 

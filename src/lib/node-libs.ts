@@ -1,14 +1,15 @@
-// Bun's node:http2, node:net, node:tls and node:crypto, loaded on first use. PID 1 serves
-// its API on our own HTTP/2 (src/api/h2) over Bun.listen and needs these
-// modules only as a client: to containerd (images, containers), to other
-// nodes (forwarding, etcd peers) and to registries. A node that does none of
-// that never loads them; a static import anywhere in PID 1's graph would
-// load all three at start. What they cost there: a bare compiled Bun program
-// serving one call with node:http2 on a unix socket is 35.0 MiB, with
-// Bun.listen 26.7 (node:net alone 30.4). node:crypto is for certificates and
-// keys (a node with a CA; maintenance mode): random bytes, UUIDs and SHA-256
-// come from Web Crypto and Bun.CryptoHasher, which a bare program loads for
-// +1.2 MiB where node:crypto costs +6.5.
+// Bun's node:http2, node:net, node:tls, node:crypto and node:os, loaded on
+// first use. PID 1 serves its API and talks to containerd on our own HTTP/2
+// (src/api/h2) over Bun's native sockets, and needs these modules only as a
+// client of other nodes (forwarding, etcd peers, etcd itself) and of
+// registries over TLS, and for certificates. A node that does none of that
+// never loads them; a static import anywhere in PID 1's graph would load them
+// at start. What they cost there: a bare compiled Bun program serving one call
+// with node:http2 on a unix socket is 35.0 MiB, with Bun.listen 26.7 (node:net
+// alone 30.4). node:crypto is for certificates and keys (a node with a CA;
+// maintenance mode): random bytes, UUIDs and SHA-256 come from Web Crypto and
+// Bun.CryptoHasher, which a bare program loads for +1.2 MiB where node:crypto
+// costs +6.5.
 import type * as Crypto from "node:crypto";
 import type * as Http2 from "node:http2";
 import type * as Net from "node:net";

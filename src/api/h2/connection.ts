@@ -1,5 +1,5 @@
-// The server side of one HTTP/2 connection (RFC 9113), for the machine API's
-// gRPC server. PID 1 used Bun's node:http2 for this; that module and node:net
+// One HTTP/2 connection (RFC 9113): the server side for the machine API's
+// gRPC server, and the client side for PID 1's containerd client. PID 1 used Bun's node:http2 for this; that module and node:net
 // under it cost PID 1 ~8 MiB after the first call (a bare Bun program: 35.0
 // MiB with a node:http2 server on a unix socket, 26.7 with Bun.listen), and
 // its flush path was most of the API's p99 tail (README "Where the remaining
@@ -13,7 +13,9 @@
 //   reader took it, so a paused reader holds the sender in its window;
 // - the protocol errors a hostile or broken peer can cause end the stream
 //   or the connection (with GOAWAY), never PID 1.
-// Not offered: server push, priorities (parsed and ignored), the client side.
+// As a client (role "client") it opens streams with request(); the peer's
+// HEADERS then carry each stream's response headers and trailers.
+// Not offered: server push, priorities (parsed and ignored).
 import { HpackDecoder, HpackError, encodeHeaders } from "./hpack.ts";
 import {
   ACK,
@@ -160,6 +162,10 @@ export class H2Stream {
   onData: ((chunk: Buffer) => void) | undefined;
   /** The client half-closed, after every onData. */
   onEnd: (() => void) | undefined;
+  /** A client's stream: the response headers, then the trailers (each header block the server sent on it). */
+  onHeaders: ((fields: [string, string][]) => void) | undefined;
+  /** A client's stream: END_STREAM goes out once the queued body is sent. */
+  private finPending = false;
 
   constructor(
     readonly connection: H2Connection,
@@ -196,7 +202,7 @@ export class H2Stream {
    * queued, but the caller should wait for onWritten.
    */
   write(data: Uint8Array, onWritten?: () => void): boolean {
-    if (this.closed || this.localEnded || this.trailers) return false;
+    if (this.closed || this.localEnded || this.trailers || this.finPending) return false;
     this.queue.push({ data, at: 0, onWritten });
     this.queued += data.length;
     this.connection.pump(this);
@@ -211,6 +217,18 @@ export class H2Stream {
       this.queued += last.length;
     }
     this.trailers = trailers;
+    this.connection.pump(this);
+  }
+
+  /** Whether write() takes more (not closed, not ended, no trailers or END_STREAM queued). */
+  get accepting(): boolean {
+    return !this.closed && !this.localEnded && !this.trailers && !this.finPending;
+  }
+
+  /** A client's half-close: END_STREAM (an empty DATA frame) after the queued body. */
+  endData(): void {
+    if (this.closed || this.localEnded || this.finPending) return;
+    this.finPending = true;
     this.connection.pump(this);
   }
 
@@ -322,11 +340,16 @@ export class H2Stream {
       conn.send(headerFrames(this.id, block, true, conn.peerMaxFrame));
       this.endedLocally();
     }
+    if (!this.queue.length && this.finPending && !this.closed) {
+      this.finPending = false;
+      conn.send(frameOf(DATA, END_STREAM, this.id));
+      this.endedLocally();
+    }
     return framed;
   }
 
   get wantsToSend(): boolean {
-    return !this.closed && (this.queue.length > 0 || this.trailers !== undefined);
+    return !this.closed && (this.queue.length > 0 || this.trailers !== undefined || this.finPending);
   }
 
   private endedLocally(): void {
@@ -379,6 +402,12 @@ export class H2Connection {
 
   sendWindow = DEFAULT_WINDOW;
   peerMaxFrame = DEFAULT_MAX_FRAME;
+  /** The peer's SETTINGS_INITIAL_WINDOW_SIZE: what each new stream may send it before a WINDOW_UPDATE. */
+  get peerStreamWindow(): number {
+    return this.peerInitialWindow;
+  }
+  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS (a client's limit on request()). */
+  private peerMaxStreams = Number.POSITIVE_INFINITY;
   private peerInitialWindow = DEFAULT_WINDOW;
   private recvWindow: number;
   private recvTaken = 0;
@@ -409,19 +438,31 @@ export class H2Connection {
     private readonly wire: Wire,
     readonly settings: ConnectionSettings = CONNECTION_DEFAULTS,
     readonly secure = false,
+    readonly role: "server" | "client" = "server",
   ) {
     this.hpack = new HpackDecoder(4096, settings.maxHeaderListBytes);
     this.recvWindow = settings.connectionWindow;
+    // A server sends no preface of its own, only SETTINGS.
+    if (role === "client") this.prefaceSeen = true;
   }
 
-  /** Sends our SETTINGS and the connection window (the server's preface, RFC 9113 section 3.4). */
+  /** Sends our preface: SETTINGS and the connection window (RFC 9113 section 3.4); a client's starts with the magic. */
   start(): void {
+    if (this.role === "client") this.send(PREFACE);
     this.send(
-      settingsFrame([
-        [SETTINGS_MAX_CONCURRENT_STREAMS, this.settings.maxConcurrentStreams],
-        [SETTINGS_INITIAL_WINDOW_SIZE, this.settings.streamWindow],
-        [SETTINGS_MAX_HEADER_LIST_SIZE, this.settings.maxHeaderListBytes],
-      ]),
+      settingsFrame(
+        this.role === "client"
+          ? [
+              [SETTINGS_ENABLE_PUSH, 0],
+              [SETTINGS_INITIAL_WINDOW_SIZE, this.settings.streamWindow],
+              [SETTINGS_MAX_HEADER_LIST_SIZE, this.settings.maxHeaderListBytes],
+            ]
+          : [
+              [SETTINGS_MAX_CONCURRENT_STREAMS, this.settings.maxConcurrentStreams],
+              [SETTINGS_INITIAL_WINDOW_SIZE, this.settings.streamWindow],
+              [SETTINGS_MAX_HEADER_LIST_SIZE, this.settings.maxHeaderListBytes],
+            ],
+      ),
     );
     if (this.settings.connectionWindow > DEFAULT_WINDOW) this.send(windowUpdateFrame(0, this.settings.connectionWindow - DEFAULT_WINDOW));
   }
@@ -499,12 +540,23 @@ export class H2Connection {
         throw new ConnectionError(PROTOCOL_ERROR, "a client sent PUSH_PROMISE");
       case PING:
         return this.onPing(flags, stream, p);
-      case GOAWAY:
+      case GOAWAY: {
         if (stream !== 0) throw new ConnectionError(PROTOCOL_ERROR, "GOAWAY on a stream");
         if (p.length < 8) throw new ConnectionError(FRAME_SIZE_ERROR, "GOAWAY shorter than 8 bytes");
         this.closed = true;
+        // A server's GOAWAY names the last stream it will process: ours after it were not started, and may be retried.
+        if (this.role === "client") {
+          const last = p.readUInt32BE(0) & MAX_WINDOW;
+          for (const s of [...this.streams.values()])
+            if (s.id > last) {
+              s.resetCode = REFUSED_STREAM;
+              s.resetByPeer = true;
+              s.finish();
+            }
+        }
         if (this.streams.size === 0) this.endSoon();
         return;
+      }
       case WINDOW_UPDATE:
         return this.onWindowUpdate(stream, p);
       case CONTINUATION:
@@ -572,6 +624,7 @@ export class H2Connection {
   private onHeaderBlock(id: number, flags: number, block: Buffer): void {
     // Decoded whatever becomes of the stream: the dynamic table is the connection's.
     const fields = this.hpack.decode(block);
+    if (this.role === "client") return this.onResponseBlock(id, flags, fields);
     const existing = this.streams.get(id);
     if (existing) {
       if (existing.remoteEnded) return this.resetStream(id, STREAM_CLOSED);
@@ -597,6 +650,41 @@ export class H2Connection {
     this.streams.set(id, s);
     this.onStream?.(s);
     if (flags & END_STREAM) s.remoteEnd();
+  }
+
+  /** A client's view of HEADERS: response headers or trailers of a stream it opened. */
+  private onResponseBlock(id: number, flags: number, fields: [string, string][]): void {
+    const s = this.streams.get(id);
+    if (!s) {
+      if (id > this.lastStream || id % 2 === 0) throw new ConnectionError(PROTOCOL_ERROR, `HEADERS on stream ${id}, which this client never opened`);
+      return; // a stream we reset or finished: late, ignored
+    }
+    if (s.remoteEnded) return this.resetStream(id, STREAM_CLOSED);
+    s.onHeaders?.(fields);
+    if (flags & END_STREAM) s.remoteEnd();
+  }
+
+  /**
+   * A client's new stream: HEADERS with `fields` go out now; the body is
+   * written to the stream, endData() half-closes it. Throws when the
+   * connection takes no new streams (GOAWAY, closed, the peer's cap).
+   */
+  request(fields: HeaderFields): H2Stream {
+    if (this.role !== "client") throw new Error("request() is a client's");
+    if (this.closed || this.destroyed) throw new Error("the HTTP/2 connection is closed");
+    if (this.streams.size >= this.peerMaxStreams) throw new Error(`the server allows ${this.peerMaxStreams} concurrent streams`);
+    const id = this.lastStream === 0 ? 1 : this.lastStream + 2;
+    if (id > MAX_WINDOW) {
+      // Stream ids are spent: this connection ends with its last streams, the next call opens another.
+      this.close();
+      throw new Error("the HTTP/2 connection used up its stream ids");
+    }
+    this.lastStream = id;
+    const s = new H2Stream(this, id, {}, this.peerInitialWindow, this.settings.streamWindow);
+    s.responded = true;
+    this.streams.set(id, s);
+    this.send(headerFrames(id, encodeHeaders(fields), false, this.peerMaxFrame));
+    return s;
   }
 
   private onReset(id: number, p: Buffer): void {
@@ -636,6 +724,8 @@ export class H2Connection {
           s.sendWindow += delta;
           if (s.sendWindow > MAX_WINDOW) throw new ConnectionError(FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE took stream ${s.id}'s window over 2^31-1`);
         }
+      } else if (key === SETTINGS_MAX_CONCURRENT_STREAMS) {
+        this.peerMaxStreams = value;
       } else if (key === SETTINGS_MAX_FRAME_SIZE) {
         if (value < DEFAULT_MAX_FRAME || value > 0xffffff) throw new ConnectionError(PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE out of range");
         this.peerMaxFrame = value;
@@ -818,10 +908,15 @@ export class H2Connection {
     if (this.destroyed) return;
     if (!this.closed) {
       this.closed = true;
-      this.send(goawayFrame(this.lastStream, NO_ERROR));
+      this.send(goawayFrame(this.peerOpenedLast(), NO_ERROR));
     }
     this.endWhenIdle = true;
     if (this.streams.size === 0) this.endSoon();
+  }
+
+  /** GOAWAY's last stream: the highest the peer opened (a server pushes nothing to us, so a client's is 0). */
+  private peerOpenedLast(): number {
+    return this.role === "client" ? 0 : this.lastStream;
   }
 
   /** Ends the socket once what is queued went out. */
@@ -849,7 +944,7 @@ export class H2Connection {
     this.lingering = true;
     this.inbox = undefined;
     this.block = undefined;
-    this.send(goawayFrame(this.lastStream, code, message));
+    this.send(goawayFrame(this.peerOpenedLast(), code, message));
     this.flush();
     for (const st of [...this.streams.values()]) st.finish();
     setTimeout(() => this.destroy(), LINGER_MS);
