@@ -3,11 +3,29 @@
 // message name, method paths, and the Any that carries an OCI spec.
 // Message types are built at first use (src/lib/lazy-root.ts), not all at import.
 import type protobuf from "protobufjs/light.js";
-import { lazyRoot } from "../lib/lazy-root.ts";
-import { DEPS, METHODS, SCHEMA } from "./gen/schema.ts";
+import { lazyRoot, type LazyRoot } from "../lib/lazy-root.ts";
 import type { Services, google } from "./gen/types.ts";
 
-const root = lazyRoot(SCHEMA, DEPS);
+type Generated = typeof import("./gen/schema.ts");
+let generated: Generated | undefined;
+let lazy: LazyRoot | undefined;
+
+/**
+ * The generated schema (~110 KB of object literals), evaluated at the first
+ * call rather than at PID 1's start: a synchronous require, as in
+ * src/api/schema.ts. Nodes that never call containerd never build it.
+ */
+function schema(): Generated {
+  generated ??= require("./gen/schema.ts") as Generated;
+  return generated;
+}
+
+const root = {
+  lookupType(name: string): protobuf.Type {
+    lazy ??= lazyRoot(schema().SCHEMA, schema().DEPS);
+    return lazy.lookupType(name);
+  },
+};
 
 /** Decoded messages: snake_case keys, enums by name, 64-bit ints as numbers, defaults filled in. */
 const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, objects: true, oneofs: true };
@@ -43,7 +61,7 @@ export function methodInfo(service: ServiceName, method: string): MethodInfo {
   const key = `${service}/${method}`;
   let info = methodCache.get(key);
   if (!info) {
-    const m = METHODS[service]?.find((x) => x.name === method);
+    const m = schema().METHODS[service]?.find((x) => x.name === method);
     if (!m) throw new Error(`no method ${key}`);
     info = { path: `/${key}`, requestType: m.requestType, responseType: m.responseType };
     methodCache.set(key, info);
