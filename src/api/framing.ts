@@ -109,3 +109,23 @@ export function percentDecode(s: string): string {
   }
   return Buffer.from(bytes).toString();
 }
+
+/**
+ * A gRPC request's header fields (PROTOCOL-HTTP2.md "Requests") for our own
+ * HTTP/2 clients: the pseudo-headers, the content type, `te: trailers`, the
+ * deadline as grpc-timeout, then the call's metadata (lower-case names).
+ */
+export function grpcRequestFields(path: string, userAgent: string, metadata: Record<string, string> = {}, timeoutMs?: number): [string, string][] {
+  const fields: [string, string][] = [
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", path],
+    [":authority", "localhost"],
+    ["content-type", "application/grpc+proto"],
+    ["te", "trailers"],
+    ["user-agent", userAgent],
+  ];
+  if (timeoutMs !== undefined) fields.push(["grpc-timeout", `${Math.max(1, Math.ceil(timeoutMs))}m`]);
+  for (const [k, v] of Object.entries(metadata)) fields.push([k, v]);
+  return fields;
+}

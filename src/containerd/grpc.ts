@@ -31,7 +31,9 @@ export interface CallOptions {
 
 /** The 5-byte length prefix is the machine API's (one definition: src/api/framing.ts). */
 export { frame } from "../api/framing.ts";
-import { frame } from "../api/framing.ts";
+import { frame, grpcRequestFields } from "../api/framing.ts";
+
+export const USER_AGENT = "minos-containerd-client";
 
 /** Splits a DATA byte stream into gRPC messages (uncompressed only). */
 export class Deframer {
@@ -292,17 +294,7 @@ export class Channel {
 
   /** Opens a call to /package.Service/Method; send requests on it. */
   open(path: string, opts: CallOptions = {}): Call {
-    const fields: [string, string][] = [
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", path],
-      [":authority", "localhost"],
-      ["content-type", "application/grpc+proto"],
-      ["te", "trailers"],
-      ["user-agent", "minos-containerd-client"],
-      ...Object.entries(opts.metadata ?? {}),
-    ];
-    if (opts.timeoutMs !== undefined) fields.push(["grpc-timeout", `${Math.max(1, Math.ceil(opts.timeoutMs))}m`]);
+    const fields = grpcRequestFields(path, USER_AGENT, opts.metadata, opts.timeoutMs);
     const opening = this.connection().then((c) => c.request(fields));
     return new Call(opening, this.where, opts.timeoutMs);
   }

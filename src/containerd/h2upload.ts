@@ -13,7 +13,8 @@
 import { connectUnix } from "../api/h2/connect.ts";
 import type { H2Connection, H2Stream } from "../api/h2/connection.ts";
 import { CANCEL } from "../api/h2/frames.ts";
-import { frame } from "./grpc.ts";
+import { grpcRequestFields } from "../api/framing.ts";
+import { frame, USER_AGENT } from "./grpc.ts";
 
 /** What we let containerd send us (its replies are ~50 bytes per WRITE): far more than an upload's replies. */
 const RECEIVE_WINDOW = 16 << 20;
@@ -38,16 +39,7 @@ export class RawUpload {
   private wake: (() => void) | undefined;
 
   constructor(socketPath: string, path: string, metadata: Record<string, string>) {
-    const fields: [string, string][] = [
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", path],
-      [":authority", "localhost"],
-      ["content-type", "application/grpc+proto"],
-      ["te", "trailers"],
-      ["user-agent", "minos-containerd-client"],
-      ...Object.entries(metadata),
-    ];
+    const fields = grpcRequestFields(path, USER_AGENT, metadata);
     this.ready = connectUnix(socketPath, SETTINGS).then(
       (conn) => {
         this.conn = conn;

@@ -8,7 +8,7 @@
 // window granted back as it arrives, and the connection closed after.
 import type { Socket } from "bun";
 import { ApiError } from "../transport.ts";
-import { frame } from "../framing.ts";
+import { frame, grpcRequestFields } from "../framing.ts";
 import { CODE_NAMES, Code } from "../status.ts";
 import {
   ACK,
@@ -64,16 +64,7 @@ export function unaryOverSocket(socketPath: string, method: string, request: Uin
       else resolve(reply!);
     };
     const timer = setTimeout(() => settle(new ApiError(Code.DEADLINE_EXCEEDED, `no answer from ${where} within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    const fields: [string, string][] = [
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", method],
-      [":authority", "localhost"],
-      ["content-type", "application/grpc+proto"],
-      ["te", "trailers"],
-      ["grpc-timeout", `${Math.max(1, Math.ceil(opts.timeoutMs))}m`],
-      ...Object.entries(opts.metadata ?? {}),
-    ];
+    const fields = grpcRequestFields(method, "minos-health-check", opts.metadata, opts.timeoutMs);
     const message = frame(request);
     const opening = Buffer.concat([
       PREFACE,
