@@ -12,7 +12,8 @@ import { connectUnix } from "../api/h2/connect.ts";
 import type { H2Connection, H2Stream } from "../api/h2/connection.ts";
 import { CANCEL, DEFAULT_WINDOW, NO_ERROR } from "../api/h2/frames.ts";
 import { ApiError } from "../api/transport.ts";
-import { CODE_NAMES, Code } from "../api/status.ts";
+import { Code } from "../api/status.ts";
+import { headerField, statusFrom } from "../api/h2/grpc-status.ts";
 
 export { ApiError };
 
@@ -57,26 +58,6 @@ export class Deframer {
     }
     return out;
   }
-}
-
-/** A call's status from its response headers or trailers: null for OK, undefined when they carry none. */
-export function statusFrom(fields: readonly (readonly [string, string])[]): ApiError | null | undefined {
-  const raw = fieldOf(fields, "grpc-status");
-  if (raw === undefined) return undefined;
-  const code = Number(raw);
-  if (code === Code.OK) return null;
-  let details = fieldOf(fields, "grpc-message") ?? "";
-  try {
-    details = decodeURIComponent(details);
-  } catch {
-    // not percent-encoded after all
-  }
-  return new ApiError(code, details || CODE_NAMES[code] || "error");
-}
-
-function fieldOf(fields: readonly (readonly [string, string])[], name: string): string | undefined {
-  for (const [n, v] of fields) if (n === name) return v;
-  return undefined;
 }
 
 /**
@@ -138,7 +119,7 @@ export class Call implements AsyncIterable<Uint8Array> {
     stream.onHeaders = (fields) => {
       if (!sawHeaders) {
         sawHeaders = true;
-        const httpStatus = fieldOf(fields, ":status");
+        const httpStatus = headerField(fields, ":status");
         if (httpStatus !== "200") this.status = new ApiError(Code.UNAVAILABLE, `HTTP ${httpStatus ?? "(none)"} from ${this.where}`);
       }
       const s = statusFrom(fields);
