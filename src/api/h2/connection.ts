@@ -267,11 +267,6 @@ export class H2Stream {
     }
   }
 
-  /** Bytes queued for the peer's window (not yet framed). */
-  get pendingBytes(): number {
-    return this.queued;
-  }
-
   // ---- for the connection ----
 
   received(chunk: Buffer): void {
@@ -475,13 +470,6 @@ export class H2Connection {
   /** Whether the socket takes more now (DATA beyond it waits in the streams). */
   get writable(): boolean {
     return this.unsentBytes < WRITE_HIGH_WATER;
-  }
-
-  /** Bytes handed to us and not yet taken by the socket. */
-  get bufferedBytes(): number {
-    let n = this.unsentBytes;
-    for (const p of this.pending) n += p.length;
-    return n;
   }
 
   // ---- input ----
