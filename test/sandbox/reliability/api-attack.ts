@@ -6,50 +6,23 @@
 import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
+import {
+  ACK,
+  DATA,
+  DEFAULT_WINDOW,
+  END_HEADERS,
+  END_STREAM,
+  HEADERS,
+  MAX_WINDOW,
+  PREFACE,
+  SETTINGS,
+  SETTINGS_INITIAL_WINDOW_SIZE,
+  frameOf,
+  settingsFrame,
+  windowUpdateFrame,
+} from "../../../src/api/h2/frames.ts";
+import { encodeHeaders } from "../../../src/api/h2/hpack.ts";
 import { encode } from "../../../src/api/schema.ts";
-
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const MAX_WINDOW = 0x7fffffff;
-
-function h2frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId & 0x7fffffff, 5);
-  return Buffer.concat([head, payload]);
-}
-
-/** HPACK string with a 7-bit length prefix, no Huffman coding. */
-function hpackString(s: string): Buffer {
-  const bytes = Buffer.from(s);
-  const len: number[] = [];
-  if (bytes.length < 127) len.push(bytes.length);
-  else {
-    len.push(127);
-    let n = bytes.length - 127;
-    while (n >= 128) {
-      len.push((n & 0x7f) | 0x80);
-      n >>= 7;
-    }
-    len.push(n);
-  }
-  return Buffer.concat([Buffer.from(len), bytes]);
-}
-
-/** A header block of literals without indexing (new names): valid HPACK, no state to track. */
-function headerBlock(headers: [string, string][]): Buffer {
-  return Buffer.concat(headers.map(([k, v]) => Buffer.concat([Buffer.from([0]), hpackString(k), hpackString(v)])));
-}
-
-function settings(entries: [number, number][]): Buffer {
-  const b = Buffer.alloc(entries.length * 6);
-  entries.forEach(([id, value], i) => {
-    b.writeUInt16BE(id, i * 6);
-    b.writeUInt32BE(value, i * 6 + 2);
-  });
-  return h2frame(4, 0, 0, b);
-}
 
 /** The frames of one gRPC call: HEADERS then one DATA frame carrying the request, half-closed. */
 export function grpcCallFrames(streamId: number, path: string, requestType: string, request: object): Buffer {
@@ -57,7 +30,7 @@ export function grpcCallFrames(streamId: number, path: string, requestType: stri
   const msg = Buffer.alloc(5 + body.length);
   msg.writeUInt32BE(body.length, 1);
   body.copy(msg, 5);
-  const block = headerBlock([
+  const block = encodeHeaders([
     [":method", "POST"],
     [":scheme", "http"],
     [":path", path],
@@ -65,7 +38,7 @@ export function grpcCallFrames(streamId: number, path: string, requestType: stri
     ["content-type", "application/grpc"],
     ["te", "trailers"],
   ]);
-  return Buffer.concat([h2frame(1, 0x4, streamId, block), h2frame(0, 0x1, streamId, msg)]);
+  return Buffer.concat([frameOf(HEADERS, END_HEADERS, streamId, block), frameOf(DATA, END_STREAM, streamId, msg)]);
 }
 
 /**
@@ -75,9 +48,12 @@ export function grpcCallFrames(streamId: number, path: string, requestType: stri
  * sent blind (a client that never reads cannot see them).
  */
 export function openingFrames(): Buffer {
-  const windowUpdate = Buffer.alloc(4);
-  windowUpdate.writeUInt32BE(MAX_WINDOW - 65535);
-  return Buffer.concat([PREFACE, settings([[4, MAX_WINDOW]]), h2frame(8, 0, 0, windowUpdate), h2frame(4, 0x1, 0, Buffer.alloc(0))]);
+  return Buffer.concat([
+    PREFACE,
+    settingsFrame([[SETTINGS_INITIAL_WINDOW_SIZE, MAX_WINDOW]]),
+    windowUpdateFrame(0, MAX_WINDOW - DEFAULT_WINDOW),
+    frameOf(SETTINGS, ACK, 0),
+  ]);
 }
 
 export interface Call {
