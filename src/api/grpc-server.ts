@@ -21,7 +21,7 @@
 //   on concurrent HTTP/2 streams; a graceful then forced shutdown.
 // Connection limits (caps, first-request deadline, backlog) are
 // connections.ts's, told of each connection through `watcher`.
-import type { H2Connection, H2Stream, RequestHeaders } from "./h2/connection.ts";
+import { CONNECTION_DEFAULTS, type H2Connection, type H2Stream, type RequestHeaders } from "./h2/connection.ts";
 import { CANCEL, NO_ERROR } from "./h2/frames.ts";
 import { encodeHeaders } from "./h2/hpack.ts";
 import { H2Listener } from "./h2/listener.ts";
@@ -360,7 +360,7 @@ export class GrpcServer {
         started: (c) => this.track(c),
       },
       opts.tls,
-      { maxConcurrentStreams: opts.maxConcurrentStreams, streamWindow: 1 << 20, connectionWindow: 4 << 20, maxHeaderListBytes: 64 * 1024 },
+      { ...CONNECTION_DEFAULTS, maxConcurrentStreams: opts.maxConcurrentStreams },
     );
   }
 

@@ -14,7 +14,7 @@ export function connectUnix(path: string, settings: ConnectionSettings = CONNECT
       data: { conn: undefined },
       socket: {
         open(s: Socket<Held>) {
-          const c = new H2Connection({ write: (b) => s.write(b), end: () => s.end(), terminate: () => s.terminate() }, settings, false, "client");
+          const c = new H2Connection({ write: (b) => s.write(b), end: () => s.end(), terminate: () => s.terminate() }, settings, "client");
           s.data = { conn: c };
           c.start();
           resolve(c);

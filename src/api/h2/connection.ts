@@ -432,7 +432,6 @@ export class H2Connection {
   constructor(
     private readonly wire: Wire,
     readonly settings: ConnectionSettings = CONNECTION_DEFAULTS,
-    readonly secure = false,
     readonly role: "server" | "client" = "server",
   ) {
     this.hpack = new HpackDecoder(4096, settings.maxHeaderListBytes);
@@ -491,10 +490,7 @@ export class H2Connection {
         this.prefaceSeen = true;
         at = PREFACE.length;
       }
-      at = eachFrame(buf, at, DEFAULT_MAX_FRAME, (type, flags, stream, payload) => {
-        this.frame(type, flags, stream, payload);
-        return !this.destroyed && !this.lingering;
-      });
+      at = eachFrame(buf, at, DEFAULT_MAX_FRAME, this.onFrame);
     } catch (e) {
       if (e instanceof FrameTooLong) return this.fail(FRAME_SIZE_ERROR, e.message);
       if (e instanceof ConnectionError) return this.fail(e.code, e.message);
@@ -503,6 +499,12 @@ export class H2Connection {
     }
     if (at < buf.length && !this.destroyed && !this.lingering) this.inbox = at === 0 ? buf : buf.subarray(at);
   }
+
+  /** eachFrame's callback, made once (receive() runs for every chunk the socket delivers). */
+  private readonly onFrame = (type: number, flags: number, stream: number, payload: Buffer): boolean => {
+    this.frame(type, flags, stream, payload);
+    return !this.destroyed && !this.lingering;
+  };
 
   private frame(type: number, flags: number, stream: number, p: Buffer): void {
     if (!this.settingsSeen) {

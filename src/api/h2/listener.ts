@@ -45,7 +45,7 @@ export class H2Listener {
     });
     const socket = {
       open: (s: Socket<Held>) => {
-        const c = new H2Connection(wireOf(s), this.settings, secure);
+        const c = new H2Connection(wireOf(s), this.settings);
         s.data = { conn: c };
         this.events.accepted?.(c);
         if (c.destroyed || secure) return;
