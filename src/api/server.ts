@@ -14,6 +14,7 @@ import type { MachineBackend } from "../init/backend/contract.ts";
 import { authorize, roleFromOrganizations, STATE_DIR, type Role } from "./auth.ts";
 import type { CallContext, Sink } from "./handler.ts";
 import { createForwarder, impersonatedRole, withForwarding, type Forwarder } from "./forward.ts";
+import { BusyCollector, type BusyCollectOptions } from "../lib/busy-collect.ts";
 import { IdleTrim, type IdleTrimOptions } from "../lib/idle-trim.ts";
 import { GRPC_SERVER_DEFAULTS, GrpcServer, type GrpcServerOptions, type MethodHandler, type ServerCall } from "./grpc-server.ts";
 import { healthService } from "./handlers/health.ts";
@@ -34,6 +35,8 @@ import type { Msg } from "./wire.ts";
 export interface MachineApiOptions {
   /** Memory given back after a burst of calls (src/lib/idle-trim.ts); false: never. */
   idleTrim?: IdleTrimOptions | false;
+  /** A full collection every so many calls under load (src/lib/busy-collect.ts); false: never. */
+  busyCollect?: BusyCollectOptions | false;
   /** Unix socket, full access (mode 0600): /system/run/machined/machine.sock on a node. */
   socketPath: string;
   /** TCP port for mutual-TLS remote access (50000 on a node); omitted = no TCP listener. 0 picks a free port. */
@@ -66,6 +69,9 @@ export interface MachineApiStats {
   raisedBacklogs: number;
   /** Times memory was given back after a burst of calls (src/lib/idle-trim.ts). */
   idleTrims: number;
+  /** Full collections run under load (src/lib/busy-collect.ts), and the longest in ms. */
+  busyCollections: number;
+  longestCollectMs: number;
 }
 
 export interface MachineApi {
@@ -430,7 +436,11 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
     const gate = new StreamGate(opts.streamLimits);
     const guard = new ConnectionGuard(opts.connectionLimits);
     const trim = opts.idleTrim === false ? undefined : new IdleTrim(opts.idleTrim);
-    const onCall = trim ? () => trim.touch() : undefined;
+    const collector = opts.busyCollect === false ? undefined : new BusyCollector(opts.busyCollect);
+    const onCall = () => {
+      trim?.touch();
+      collector?.touch();
+    };
     const local = new GrpcServer(methodTable(backend, localRole, localOwner, gate, stateDir, forwarder), { ...SERVER_OPTIONS, watcher: guard, onCall });
     servers.push(local);
     await local.listen({ path: opts.socketPath });
@@ -462,9 +472,12 @@ export async function startMachineApi(backend: MachineBackend, opts: MachineApiO
         idleConnectionsClosed: guard.closedIdle,
         raisedBacklogs: guard.raisedBacklogs,
         idleTrims: trim?.trims ?? 0,
+        busyCollections: collector?.collections ?? 0,
+        longestCollectMs: collector?.longestMs ?? 0,
       }),
       async close() {
         trim?.stop();
+        collector?.stop();
         await Promise.all(servers.map((s) => s.shutdown(SHUTDOWN_GRACE_MS)));
         gate.close();
         rmSync(opts.socketPath, { force: true });
