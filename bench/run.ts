@@ -35,8 +35,12 @@ const onlyArg = process.argv.indexOf("--only");
 const only = onlyArg > 0 ? new Set((process.argv[onlyArg + 1] ?? "").split(",").filter(Boolean)) : undefined;
 for (const s of only ?? []) if (!SECTIONS.includes(s)) throw new Error(`bench: --only ${s}: not a section (${SECTIONS.join(", ")})`);
 const want = (section: string) => only === undefined || only.has(section);
-/** Sequential calls per round and side: enough for a p99 of 50 tail samples. */
-const LATENCY_N = quick ? 1000 : 5000;
+/**
+ * Sequential calls per round and side: a p99 of 200 tail samples. With 5,000 (50 tail samples, half a
+ * second of calls) a round's p99 followed where a few scheduler stalls of the 2-vCPU machine happened
+ * to bunch up: 0.6-2.5x containerd within one run of the same code.
+ */
+const LATENCY_N = quick ? 1000 : 20_000;
 const THROUGHPUT_MS = quick ? 1000 : 2000;
 const GROWTH_CALLS = quick ? 20_000 : 100_000;
 const ORPHANS = quick ? 2000 : 10_000;
@@ -52,9 +56,9 @@ const results: Record<string, unknown> = { rounds: ROUNDS };
 const log = (m: string) => console.error(`bench: ${m}`);
 const mib = (kib: number) => kib / 1024;
 
-// 1. Cold start: each round 10 interleaved execs of each; the round value is their median.
+// 1. Cold start: each round 30 interleaved execs of each (12 gave per-round medians 0.99-1.26x the hello); the round value is their median.
 if (want("coldstart")) {
-  const r = await coldStart(p, ROUNDS, quick ? 6 : 12);
+  const r = await coldStart(p, ROUNDS, quick ? 6 : 30);
   results.coldStart = r;
   rows.push({
     name: "1 cold start `poweroff --help`",
