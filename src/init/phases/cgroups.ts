@@ -8,9 +8,9 @@ export function cgroupTasks(ctx: NodeContext): Task[] {
   return [
     {
       name: "cgroup tree",
-      run: () => {
+      run: async () => {
         const tree = new CgroupTree(ownCgroup());
-        const { enabled, problems } = tree.build();
+        const { enabled, problems } = await tree.build();
         ctx.cgroups.set(tree);
         ctx.log.info(`  root ${tree.path("")}: init in ${tree.path("init")}, controllers ${enabled.join(" ") || "none"}`);
         for (const p of problems) ctx.log.info(`  not enabled: ${p}`);

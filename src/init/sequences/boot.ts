@@ -41,8 +41,11 @@ export function bootSequence(ctx: NodeContext): Sequence {
       { name: "logging", tasks: loggingTasks(ctx) },
       { name: "kernel", tasks: kernelTasks(ctx) },
       { name: "system", tasks: systemTasks(ctx) },
-      { name: "cgroups", tasks: cgroupTasks(ctx) },
+      // The API before the cgroup tree, which only the services phase needs: moving PID 1 into
+      // /init waits in the kernel (src/init/mechanisms/cgroups.ts, moveInto), and the API answers
+      // meanwhile.
       { name: "api", tasks: apiTasks(ctx) },
+      { name: "cgroups", tasks: cgroupTasks(ctx) },
       { name: "services", tasks: serviceTasks(ctx) },
       { name: "udev", tasks: udevTasks(ctx) },
       { name: "powerButton", tasks: powerButtonTasks(ctx, buttons) },

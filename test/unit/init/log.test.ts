@@ -141,6 +141,9 @@ describe("boot order", () => {
     // Nothing but /dev's own preparation between mounting /dev and attaching kmsg.
     const dev = at("earlyMounts/mount /dev (devtmpfs)");
     expect(tasks.slice(dev + 1, at("kmsg/attach /dev/kmsg"))).toEqual(["earlyMounts/populate /dev", "earlyMounts/console", "kmsg/unlimited /dev/kmsg"]);
+    // The API answers while PID 1 moves into /init (a kernel wait); the services need the tree.
+    expect(at("api/machine API")).toBeLessThan(at("cgroups/cgroup tree"));
+    expect(at("cgroups/cgroup tree")).toBeLessThan(at("services/start services"));
     // udevd runs (services) before the coldplug, which comes before the power button and the network.
     expect(at("services/start services")).toBeLessThan(at("udev/coldplug"));
     expect(at("udev/coldplug")).toBeLessThan(at("powerButton/watch the power button (after coldplug)"));
