@@ -24,6 +24,10 @@ describe("init in the sandbox", () => {
       expect(matching(sb, /service udevd: Skipped: sandbox: uevents do not reach a network namespace/)).toHaveLength(1);
       expect(matching(sb, /service kubelet: Skipped: no cluster section in the machine config/)).toHaveLength(1);
       expect(matching(sb, /through \/sbin\/wrapperd/)).toHaveLength(1);
+      // The boot's memory is given back once, after the healthy line (src/init/supervisor/healthy.ts).
+      const trimmed = await sb.waitForLine(/memory after boot: ([\d.]+) -> ([\d.]+) MiB \(full collection and shrink/, 5000);
+      expect(Number(trimmed[2])).toBeLessThan(Number(trimmed[1]));
+      expect(Number(json.rssKiB) / 1024).toBeCloseTo(Number(trimmed[1]), 0);
 
       const init = await sb.initPid();
       // The early mounts, as the kernel reports them for init.
