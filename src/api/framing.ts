@@ -115,7 +115,12 @@ export function percentDecode(s: string): string {
  * HTTP/2 clients: the pseudo-headers, the content type, `te: trailers`, the
  * deadline as grpc-timeout, then the call's metadata (lower-case names).
  */
-export function grpcRequestFields(path: string, userAgent: string, metadata: Record<string, string> = {}, timeoutMs?: number): [string, string][] {
+export function grpcRequestFields(
+  path: string,
+  userAgent: string,
+  metadata: Readonly<Record<string, string | readonly string[]>> = {},
+  timeoutMs?: number,
+): [string, string][] {
   const fields: [string, string][] = [
     [":method", "POST"],
     [":scheme", "http"],
@@ -126,6 +131,10 @@ export function grpcRequestFields(path: string, userAgent: string, metadata: Rec
     ["user-agent", userAgent],
   ];
   if (timeoutMs !== undefined) fields.push(["grpc-timeout", `${Math.max(1, Math.ceil(timeoutMs))}m`]);
-  for (const [k, v] of Object.entries(metadata)) fields.push([k, v]);
+  // A list goes out as one header field per value, as gRPC metadata does.
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v === "string") fields.push([k, v]);
+    else for (const one of v) fields.push([k, one]);
+  }
   return fields;
 }

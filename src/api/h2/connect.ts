@@ -6,8 +6,11 @@ import { CONNECTION_DEFAULTS, H2Connection, type ConnectionSettings } from "./co
 
 type Held = { conn: H2Connection | undefined };
 
-/** Connects to a unix socket and sends the preface; resolves once connected. Errors carry the errno code (ENOENT, ECONNREFUSED). */
-export function connectUnix(path: string, settings: ConnectionSettings = CONNECTION_DEFAULTS): Promise<H2Connection> {
+/**
+ * Connects to a unix socket and sends the preface; resolves once connected. Errors carry the errno code (ENOENT, ECONNREFUSED).
+ * unref: the socket does not keep the event loop alive.
+ */
+export function connectUnix(path: string, settings: ConnectionSettings = CONNECTION_DEFAULTS, unref = false): Promise<H2Connection> {
   return new Promise<H2Connection>((resolve, reject) => {
     Bun.connect<Held>({
       unix: path,
@@ -16,6 +19,8 @@ export function connectUnix(path: string, settings: ConnectionSettings = CONNECT
         open(s: Socket<Held>) {
           const c = new H2Connection({ write: (b) => s.write(b), end: () => s.end(), terminate: () => s.terminate() }, settings, "client");
           s.data = { conn: c };
+          // An idle connection must not keep a one-shot command alive; its calls' deadline timers do.
+          if (unref) s.unref();
           c.start();
           resolve(c);
         },

@@ -1,7 +1,7 @@
 // A gRPC call's status as our HTTP/2 clients read it from the response's
-// header fields (the containerd channel, the health check's one-call client).
+// header fields (the unix channels of grpc-client.ts, the health check's one-call client).
 import { CODE_NAMES, Code } from "../status.ts";
-import { ApiError } from "../transport.ts";
+import { ApiError } from "../errors.ts";
 
 export type Fields = readonly (readonly [string, string])[];
 

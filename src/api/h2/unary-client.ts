@@ -6,7 +6,7 @@
 // long-lived channel would back off while the socket is still missing.
 import { frame, grpcRequestFields } from "../framing.ts";
 import { Code } from "../status.ts";
-import { ApiError } from "../transport.ts";
+import { ApiError } from "../errors.ts";
 import { connectUnix } from "./connect.ts";
 import type { H2Connection } from "./connection.ts";
 import { headerField, statusFrom } from "./grpc-status.ts";
