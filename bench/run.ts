@@ -253,6 +253,9 @@ if (want("node")) {
     peer: { name: "containerd", values: api.map((a) => a.containerd.latencyUs.p99) },
     target: { of: "ratio", op: "<=", value: 1.5, text: "≤ 1.5× containerd" },
   });
+  // Bad p99 rounds came with the hypervisor taking CPU from this VM (README, "Where the remaining cost is"): shown per round and side.
+  const steal = (side: "minos" | "containerd") => api.map((a) => a[side].latencyUs.stealPct.toFixed(0)).join(" ");
+  extra.push(["4 CPU steal during the p99 calls, % of the vCPUs, per round", `minos ${steal("minos")}; containerd ${steal("containerd")}`]);
   rows.push({
     name: "4 API throughput, 8 clients",
     unit: "calls/s",

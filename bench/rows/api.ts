@@ -3,6 +3,8 @@
 // through the node's mount namespace (/proc/<init>/root/...) with the very
 // same client transport, so the difference is the server side alone. Each
 // round measures both, the order swapped every round (bench/rounds.ts).
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { Transport, parseEndpoint } from "../../src/api/transport.ts";
 import { quantile } from "../stats.ts";
 import { pair } from "../rounds.ts";
@@ -11,6 +13,13 @@ export interface Latency {
   p50: number;
   p99: number;
   n: number;
+  /** CPU time the hypervisor took from this VM's vCPUs during the calls, % of all vCPUs' time (/proc/stat "steal"). */
+  stealPct: number;
+}
+
+/** The host-wide steal counter in clock ticks (USER_HZ, 100 a second on Linux). */
+function stealTicks(): number {
+  return Number(readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/)[8] ?? 0);
 }
 
 type Call = () => Promise<unknown>;
@@ -18,13 +27,17 @@ type Call = () => Promise<unknown>;
 async function latency(call: Call, n: number): Promise<Latency> {
   for (let i = 0; i < 200; i++) await call(); // warm: JIT, session
   const samples = new Float64Array(n);
+  const steal0 = stealTicks();
+  const start = performance.now();
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     await call();
     samples[i] = (performance.now() - t0) * 1000;
   }
+  const stolenMs = (stealTicks() - steal0) * 10;
+  const stealPct = (100 * stolenMs) / ((performance.now() - start) * availableParallelism());
   const sorted = Array.from(samples).sort((a, b) => a - b);
-  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), n };
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), n, stealPct };
 }
 
 /** Calls per second with `clients` connections each calling back to back for `ms`. */
