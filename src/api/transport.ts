@@ -17,7 +17,7 @@ import { ipVersion } from "../lib/ip.ts";
 import { http2Lib, tlsLib } from "../lib/node-libs.ts";
 import { ApiError } from "./errors.ts";
 import { CONNECTION_DEFAULTS } from "./h2/connection.ts";
-import { Channel, type Call } from "./h2/grpc-client.ts";
+import { Channel, Deframer, transportError as channelError, type Call } from "./h2/grpc-client.ts";
 import { CODE_NAMES, Code } from "./status.ts";
 
 export interface TlsOptions {
@@ -45,26 +45,6 @@ export function parseEndpoint(s: string): Endpoint {
   return { kind: "tcp", host: m[1]!, port: m[2] ? Number(m[2]) : DEFAULT_PORT };
 }
 
-const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-
-/** Splits an HTTP/2 DATA byte stream into gRPC messages. */
-class Deframer {
-  private buf: Buffer = Buffer.alloc(0);
-  push(chunk: Buffer): Uint8Array[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    const out: Uint8Array[] = [];
-    while (this.buf.length >= 5) {
-      if (this.buf[0] !== 0) throw new ApiError(Code.INTERNAL, "compressed gRPC messages are not supported");
-      const len = this.buf.readUInt32BE(1);
-      if (len > MAX_MESSAGE_BYTES) throw new ApiError(Code.RESOURCE_EXHAUSTED, `message of ${len} bytes exceeds the client limit`);
-      if (this.buf.length < 5 + len) break;
-      out.push(this.buf.subarray(5, 5 + len));
-      this.buf = this.buf.subarray(5 + len);
-    }
-    return out;
-  }
-}
-
 function statusFrom(headers: http2.IncomingHttpHeaders): ApiError | null | undefined {
   const raw = headers["grpc-status"];
   if (raw === undefined) return undefined;
@@ -90,6 +70,8 @@ export interface MessageStream extends AsyncIterable<Uint8Array> {
 }
 
 const USER_AGENT = "minos-lean-client";
+/** What a connection failure to a node probably means (both paths' errors). */
+const NODE_HINTS = { hint: "is the node running?", deniedHint: " (run as root)" };
 
 export class Transport {
   /** The node's own socket, on our HTTP/2 (undefined for TCP). */
@@ -112,8 +94,7 @@ export class Transport {
       this.channel = new Channel(endpoint.path, {
         userAgent: USER_AGENT,
         settings: CONNECTION_DEFAULTS,
-        hint: "is the node running?",
-        deniedHint: " (run as root)",
+        ...NODE_HINTS,
         // Idle streams (logs -f) must not keep a one-shot command alive.
         unref: true,
       });
@@ -458,13 +439,7 @@ function describe(e: Endpoint): string {
   return e.kind === "unix" ? `unix:${e.path}` : `${e.host}:${e.port}`;
 }
 
-/** Connection-level failures as UNAVAILABLE with one clear line (ENOENT, ECONNREFUSED, TLS alerts). */
+/** Connection-level failures as UNAVAILABLE with one clear line (ENOENT, ECONNREFUSED, TLS alerts): the unix channel's wording. */
 function transportError(e: Error, endpoint: Endpoint): ApiError {
-  if (e instanceof ApiError) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  const where = describe(endpoint);
-  if (code === "ENOENT") return new ApiError(Code.UNAVAILABLE, `${where}: no such socket (is the node running?)`);
-  if (code === "ECONNREFUSED") return new ApiError(Code.UNAVAILABLE, `${where}: connection refused (is the node running?)`);
-  if (code === "EACCES") return new ApiError(Code.UNAVAILABLE, `${where}: permission denied on the socket (run as root)`);
-  return new ApiError(Code.UNAVAILABLE, `${where}: ${e.message}`);
+  return channelError(e, describe(endpoint), NODE_HINTS);
 }
